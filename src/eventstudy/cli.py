@@ -1,0 +1,128 @@
+"""Command line: ``eventstudy run STUDY.yaml``. Parses arguments, calls the library, prints."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+
+from eventstudy import __version__
+from eventstudy.errors import EventStudyError
+
+EXIT_USER_ERROR = 2
+
+
+def _show_warning(
+    message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any
+) -> None:
+    """Warnings as one line each, as they happen (``warnings.showwarning`` signature)."""
+    if issubclass(category, UserWarning):
+        click.echo(f"eventstudy: warning: {message}", err=True)
+
+
+def _user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Report :class:`EventStudyError` as one line on stderr and exit with status 2."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", UserWarning)
+            warnings.showwarning = _show_warning
+            try:
+                return func(*args, **kwargs)
+            except EventStudyError as exc:
+                click.echo(f"eventstudy: error: {exc}", err=True)
+                sys.exit(EXIT_USER_ERROR)
+            except KeyboardInterrupt:
+                click.echo("eventstudy: interrupted", err=True)
+                sys.exit(130)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="eventstudy")
+def main() -> None:
+    """Measure how markets react to dated events."""
+
+
+@main.command()
+@click.argument("study", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--prices",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Long price CSV (ticker,date,close,adj_close,volume) to use instead of Yahoo.",
+)
+@click.option(
+    "--shares",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Shares outstanding CSV (ticker,shares_outstanding,as_of[,source]).",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder for tables (default results/<study-slug>/).",
+)
+@click.option(
+    "--figures",
+    "figures_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for charts (default figures/<study-slug>/, or <out>/figures with --out).",
+)
+@click.option("--no-figures", is_flag=True, help="Do not draw charts.")
+@click.option("--offline", is_flag=True, help="Never touch the network; missing data is an error.")
+@click.option("--refresh", is_flag=True, help="Refetch prices even when the local store has them.")
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="EVENTSTUDY_CACHE_DIR",
+    help="Local price store folder (default: the platform cache dir; env EVENTSTUDY_CACHE_DIR).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print only errors and warnings.")
+@_user_errors
+def run(
+    study: Path,
+    prices: Path | None,
+    shares: Path | None,
+    out: Path | None,
+    figures_dir: Path | None,
+    no_figures: bool,
+    offline: bool,
+    refresh: bool,
+    cache_dir: Path | None,
+    quiet: bool,
+) -> None:
+    """Run the event study described in STUDY (a YAML study file)."""
+    from eventstudy.output import write_tables
+    from eventstudy.pipeline import DataOptions, default_figures_dir, default_out_dir, run_study
+    from eventstudy.study import load_study
+
+    spec = load_study(study)
+    options = DataOptions(
+        prices=prices, shares=shares, cache_dir=cache_dir, offline=offline, refresh=refresh
+    )
+    results = run_study(spec, options)
+    out_dir = out or default_out_dir(spec)
+    if figures_dir is None:
+        figures_dir = out_dir / "figures" if out is not None else default_figures_dir(spec)
+    written = write_tables(results, out_dir)
+    figures: list[Path] = []
+    if not no_figures:
+        from eventstudy.plotting import save_figures
+
+        figures = save_figures(results, figures_dir)
+    if not quiet:
+        click.echo(results.summary())
+        click.echo("")
+        click.echo(f"Tables: {len(written)} files in {out_dir}/")
+        if figures:
+            click.echo(f"Figures: {len(figures)} files in {figures_dir}/")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

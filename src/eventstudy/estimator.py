@@ -1,0 +1,198 @@
+"""The library entry point: :class:`EventStudy` on the user's own pandas data.
+
+>>> es = EventStudy(returns, market="^GSPC", model="market")           # doctest: +SKIP
+>>> res = es.fit([Event(name="R1", date="2025-01-27", tickers=["NVDA"])])  # doctest: +SKIP
+>>> print(res.summary())                                                 # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from eventstudy.errors import DataError, StudyFileError
+from eventstudy.estimation import BatchFit, fit_batch
+from eventstudy.models import get_model
+from eventstudy.panel import ReturnsPanel, wide_prices
+from eventstudy.results import EventStudyResults
+from eventstudy.study import (
+    DEFAULT_MIN_ESTIMATION_OBS,
+    EventSpec,
+    ResolvedEvent,
+    StudySpec,
+    parse_study,
+)
+
+#: An event for :meth:`EventStudy.fit`: ``Event(name=..., date=..., tickers=[...])`` plus optional
+#: per-event overrides (``model``, ``market``, ``estimation_window``, ``event_window``,
+#: ``car_windows``, ``timing``, ``min_estimation_obs``).
+Event = EventSpec
+
+
+@dataclass
+class Batch:
+    """One vectorised fit: every firm-event that shares a model, market and windows."""
+
+    fit: BatchFit
+    event: np.ndarray  # (n,) index into the results' events
+    ticker: list[str]
+
+
+class EventStudy:
+    """A configured event study over a returns panel.
+
+    Parameters
+    ----------
+    returns
+        Daily returns, dates x tickers (including the market column), or a :class:`ReturnsPanel`.
+        Its dates are the trading calendar.
+    market, model, estimation_window, event_window, car_windows, timing, min_estimation_obs
+        Defaults for every event (an event may override them); the meaning is that of the study-file
+        keys of the same names (README, "Study file").
+    close
+        Optional dates x tickers *unadjusted* closing prices, for market values.
+    shares
+        Optional shares outstanding, long (``ticker,as_of,shares_outstanding[,source]``).
+    """
+
+    def __init__(
+        self,
+        returns: pd.DataFrame | ReturnsPanel,
+        *,
+        market: str = "^GSPC",
+        model: str = "market",
+        estimation_window: tuple[int, int] = (-250, -11),
+        event_window: tuple[int, int] = (-5, 5),
+        car_windows: Sequence[tuple[int, int]] = ((0, 0), (-1, 1), (-5, 5)),
+        timing: str = "close",
+        min_estimation_obs: int = DEFAULT_MIN_ESTIMATION_OBS,
+        close: pd.DataFrame | None = None,
+        shares: pd.DataFrame | None = None,
+        title: str = "Event study",
+    ) -> None:
+        self.panel = (
+            returns if isinstance(returns, ReturnsPanel) else ReturnsPanel.from_frame(returns)
+        )
+        self.defaults: dict[str, Any] = {
+            "market": market,
+            "model": model,
+            "estimation_window": list(estimation_window),
+            "event_window": list(event_window),
+            "car_windows": [list(w) for w in car_windows],
+            "timing": timing,
+            "min_estimation_obs": min_estimation_obs,
+        }
+        self.close = close
+        self.shares = shares
+        self.title = title
+
+    @classmethod
+    def from_prices(
+        cls,
+        prices: pd.DataFrame,
+        *,
+        market: str = "^GSPC",
+        returns: str = "simple",
+        price: str = "adj_close",
+        **kwargs: Any,
+    ) -> EventStudy:
+        """From prices: wide (dates x tickers) or long (``ticker,date,close,adj_close,...``).
+
+        Returns are computed on the market's sessions. With long prices that carry ``close``,
+        unadjusted closes are kept for market values."""
+        if {"ticker", "date"}.issubset(prices.columns):
+            if "close" in prices.columns and kwargs.get("close") is None:
+                kwargs["close"] = wide_prices(prices, "close")
+            prices = wide_prices(prices, price)
+        panel = ReturnsPanel.from_prices(prices, market, returns)
+        return cls(panel, market=market, **kwargs)
+
+    def resolve(self, events: Iterable[EventSpec | dict[str, Any]] | pd.DataFrame) -> StudySpec:
+        """Validate ``events`` against the defaults, as a study file would be."""
+        if isinstance(events, pd.DataFrame):
+            events = _events_from_frame(events)
+        items = []
+        for e in events:
+            items.append(e.model_dump(exclude_none=True) if isinstance(e, EventSpec) else dict(e))
+        data = {"study": self.title, **self.defaults, "events": items}
+        return parse_study(data, source="events")
+
+    def fit(self, events: Iterable[EventSpec | dict[str, Any]] | pd.DataFrame) -> EventStudyResults:
+        """Fit every firm-event and return the results."""
+        spec = self.resolve(events)
+        return fit_events(
+            self.panel, spec.resolved(), close=self.close, shares=self.shares, title=spec.study
+        )
+
+
+def _events_from_frame(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """One row per firm-event (``event``/``name``, ``date``, ``ticker``) to event dicts."""
+    name_col = "event" if "event" in frame.columns else "name"
+    missing = {name_col, "date", "ticker"} - set(frame.columns)
+    if missing:
+        raise StudyFileError(f"events frame: missing column(s) {', '.join(sorted(missing))}")
+    out = []
+    for name, group in frame.groupby(name_col, sort=False):
+        dates = pd.to_datetime(group["date"]).dt.date.unique()
+        if len(dates) != 1:
+            raise StudyFileError(f"events frame: event {name!r} has more than one date")
+        out.append({"name": str(name), "date": dates[0], "tickers": list(group["ticker"])})
+    return out
+
+
+def fit_events(
+    panel: ReturnsPanel,
+    events: Sequence[ResolvedEvent],
+    *,
+    close: pd.DataFrame | None = None,
+    shares: pd.DataFrame | None = None,
+    title: str = "Event study",
+    meta: dict[str, Any] | None = None,
+) -> EventStudyResults:
+    """Fit resolved events on ``panel``: one vectorised batch per distinct configuration."""
+    day0 = [panel.day0(e.date, e.timing, e.name) for e in events]
+    for e in events:
+        if e.market not in panel.tickers:
+            raise DataError(f"event {e.name!r}: no returns for the market ticker {e.market}")
+        for t in e.tickers:
+            if t not in panel.tickers:
+                raise DataError(f"event {e.name!r}: no returns for ticker {t}")
+
+    groups: dict[tuple, list[int]] = {}
+    for i, e in enumerate(events):
+        groups.setdefault(e.config_key(), []).append(i)
+
+    batches: list[Batch] = []
+    designs: dict[tuple[str, str], Any] = {}
+    for idx in groups.values():
+        first = events[idx[0]]
+        key = (first.model, first.market)
+        if key not in designs:
+            designs[key] = get_model(first.model).design(panel, first.market)
+        ev = np.concatenate([np.full(len(events[i].tickers), i) for i in idx])
+        tickers = [t for i in idx for t in events[i].tickers]
+        fit = fit_batch(
+            panel.values,
+            designs[key],
+            panel.columns(tickers),
+            np.array([day0[i] for i in ev], dtype=np.intp),
+            first.estimation_window,
+            first.event_window,
+            first.min_estimation_obs,
+        )
+        batches.append(Batch(fit=fit, event=ev, ticker=tickers))
+
+    return EventStudyResults(
+        title=title,
+        events=list(events),
+        day0_dates=[panel.dates[d].date() for d in day0],
+        panel=panel,
+        batches=batches,
+        close=close,
+        shares=shares,
+        meta=dict(meta or {}),
+    )

@@ -1,0 +1,53 @@
+"""Significance of abnormal returns: per firm-event t-tests and cross-sectional tests of the mean.
+
+Conventions (docs/conventions.md): p-values are two-sided. A firm-event's AR or CAR t-statistic
+divides by the prediction-error-corrected standard error from :mod:`eventstudy.estimation` and uses
+Student's t with the model's residual degrees of freedom ``M - p`` (CLM 1997, eq. 4.4.9-4.4.14).
+The cross-sectional t of an AAR or CAAR (Brown & Warner 1985) is ``mean / (sd / sqrt(N))`` with the
+sample standard deviation (denominator ``N - 1``) and ``N - 1`` degrees of freedom.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+
+def t_pvalue(t: np.ndarray, df: np.ndarray | float) -> np.ndarray:
+    """Two-sided p-value of a Student-t statistic (NaN where ``t`` or ``df`` is not usable)."""
+    t = np.asarray(t, dtype=float)
+    df = np.broadcast_to(np.asarray(df, dtype=float), t.shape)
+    out = np.full(t.shape, np.nan)
+    ok = np.isfinite(t) & (df > 0)
+    out[ok] = 2.0 * stats.t.sf(np.abs(t[ok]), df[ok])
+    return out
+
+
+def normal_pvalue(z: np.ndarray) -> np.ndarray:
+    """Two-sided p-value of a standard-normal statistic."""
+    z = np.asarray(z, dtype=float)
+    return 2.0 * stats.norm.sf(np.abs(z))
+
+
+def cross_sectional_t(values: np.ndarray, axis: int = 0) -> dict[str, np.ndarray]:
+    """Mean across firm-events with its cross-sectional t and p (NaN where fewer than 2 values).
+
+    ``values`` holds one row per firm-event (``axis=0``); missing values are left out."""
+    values = np.moveaxis(np.asarray(values, dtype=float), axis, 0)
+    valid = np.isfinite(values)
+    n = valid.sum(axis=0)
+    x = np.where(valid, values, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(n > 0, x.sum(axis=0) / n, np.nan)
+        dev = np.where(valid, values - mean, 0.0)
+        sd = np.where(n > 1, np.sqrt((dev**2).sum(axis=0) / (n - 1)), np.nan)
+        t = mean / (sd / np.sqrt(n))
+    t = np.where(n >= 2, t, np.nan)
+    return {"mean": mean, "n": n, "sd": sd, "t": t, "p": t_pvalue(t, n - 1)}
+
+
+def significance_mark(p: float) -> str:
+    """``***`` p < 0.01, ``**`` p < 0.05, ``*`` p < 0.10 (two-sided)."""
+    if not np.isfinite(p):
+        return ""
+    return "***" if p < 0.01 else "**" if p < 0.05 else "*" if p < 0.10 else ""

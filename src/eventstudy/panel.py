@@ -1,0 +1,135 @@
+"""Returns panel: one trading calendar (the benchmark's sessions) x tickers.
+
+Conventions (see docs/conventions.md):
+
+* The trading calendar is the set of sessions on which the market (benchmark) ticker has a price.
+  A ticker's price on a date outside that calendar is ignored; a session with no price for a ticker
+  leaves that ticker's return missing on that session *and* the next one (no multi-day returns).
+* Day 0 of an event dated on a session is that session. An event date that is not a session moves
+  to the next session (with a warning). ``timing: after_close`` (news after the close) makes day 0
+  the first session strictly after the date.
+* Returns are simple, ``P_t / P_{t-1} - 1``, or log, ``ln(P_t / P_{t-1})``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from eventstudy.errors import DataError
+
+
+class EventDateWarning(UserWarning):
+    """An event date was moved to the next trading session."""
+
+
+def wide_prices(prices: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Pivot a long price frame (``ticker,date,...``) to dates x tickers for ``column``."""
+    if column not in prices.columns:
+        raise DataError(f"price data has no {column!r} column")
+    wide = prices.pivot(index="date", columns="ticker", values=column)
+    wide.index = pd.DatetimeIndex(wide.index, name="date")
+    wide.columns.name = None
+    return wide.sort_index()
+
+
+def compute_returns(prices: pd.DataFrame, kind: str = "simple") -> pd.DataFrame:
+    """Returns from a dates x tickers price frame; the first row and any row after a gap are NaN."""
+    values = prices.to_numpy(dtype=float)
+    bad = np.isfinite(values) & (values <= 0)
+    if bad.any():
+        row, col = (int(a[0]) for a in np.nonzero(bad))
+        raise DataError(
+            f"non-positive price {values[row, col]} for {prices.columns[col]} on "
+            f"{prices.index[row]:%Y-%m-%d}"
+        )
+    out = np.full_like(values, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = values[1:] / values[:-1]
+        out[1:] = np.log(ratio) if kind == "log" else ratio - 1.0
+    return pd.DataFrame(out, index=prices.index, columns=prices.columns)
+
+
+@dataclass(frozen=True)
+class ReturnsPanel:
+    """Daily returns on one trading calendar: ``values[t, j]`` is ticker ``tickers[j]`` on
+    session ``dates[t]``; NaN where missing."""
+
+    dates: pd.DatetimeIndex
+    tickers: tuple[str, ...]
+    values: np.ndarray
+
+    @classmethod
+    def from_frame(cls, returns: pd.DataFrame) -> ReturnsPanel:
+        """From a dates x tickers frame of returns; its index is the calendar."""
+        if not isinstance(returns.index, pd.DatetimeIndex):
+            try:
+                index = pd.DatetimeIndex(pd.to_datetime(returns.index))
+            except (TypeError, ValueError) as exc:
+                raise DataError(f"returns index is not made of dates ({exc})") from None
+        else:
+            index = returns.index
+        if index.tz is not None:
+            index = index.tz_localize(None)
+        index = index.normalize()
+        if index.has_duplicates:
+            raise DataError(f"duplicate date {index[index.duplicated()][0]:%Y-%m-%d} in returns")
+        frame = returns.set_axis(index, axis=0).sort_index()
+        return cls(
+            dates=pd.DatetimeIndex(frame.index, name="date"),
+            tickers=tuple(str(c) for c in frame.columns),
+            values=np.ascontiguousarray(frame.to_numpy(dtype=float)),
+        )
+
+    @classmethod
+    def from_prices(cls, prices: pd.DataFrame, market: str, kind: str = "simple") -> ReturnsPanel:
+        """From a dates x tickers price frame, on the calendar of ``market``'s sessions."""
+        if market not in prices.columns:
+            raise DataError(f"no prices for the market ticker {market}")
+        calendar = prices.index[prices[market].notna()]
+        return cls.from_frame(compute_returns(prices.loc[calendar], kind))
+
+    def column(self, ticker: str) -> int:
+        try:
+            return self.tickers.index(ticker)
+        except ValueError:
+            raise DataError(f"no returns for ticker {ticker}") from None
+
+    def columns(self, tickers: Sequence[str]) -> np.ndarray:
+        return np.array([self.column(t) for t in tickers], dtype=np.intp)
+
+    def series(self, ticker: str) -> np.ndarray:
+        return self.values[:, self.column(ticker)]
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.values, index=self.dates, columns=list(self.tickers))
+
+    def day0(self, date: dt.date | pd.Timestamp, timing: str = "close", event: str = "") -> int:
+        """Row of day 0 for an event on ``date`` (see the module docstring for the rule)."""
+        ts = pd.Timestamp(date).normalize()
+        side = "right" if timing == "after_close" else "left"
+        row = int(self.dates.searchsorted(ts, side=side))
+        label = f"event {event!r} " if event else "event "
+        if row >= len(self.dates):
+            raise DataError(
+                f"{label}date {ts:%Y-%m-%d} is after the last session in the data "
+                f"({self.dates[-1]:%Y-%m-%d})"
+            )
+        if ts < self.dates[0]:
+            raise DataError(
+                f"{label}date {ts:%Y-%m-%d} is before the first session in the data "
+                f"({self.dates[0]:%Y-%m-%d})"
+            )
+        if timing != "after_close" and self.dates[row] != ts:
+            warnings.warn(
+                f"{label}date {ts:%Y-%m-%d} is not a trading session; day 0 is the next "
+                f"session, {self.dates[row]:%Y-%m-%d}",
+                EventDateWarning,
+                stacklevel=2,
+            )
+        return row

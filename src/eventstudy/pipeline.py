@@ -1,0 +1,145 @@
+"""The whole study: study file -> prices (file, cache or Yahoo) -> returns panel -> fit -> results.
+
+This is what ``eventstudy run`` calls; it is plain library code so scripts can call it too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from eventstudy.errors import DataError, EventStudyError
+from eventstudy.estimator import fit_events
+from eventstudy.panel import ReturnsPanel, wide_prices
+from eventstudy.results import EventStudyResults
+from eventstudy.sources.base import PriceSource, empty_shares
+from eventstudy.sources.csv import CSVSource, read_shares_csv
+from eventstudy.store import CachedSource, PriceStore
+from eventstudy.study import ResolvedEvent, StudySpec
+
+# Calendar days per trading day, with a margin for holidays, to turn windows into a date range.
+_DAYS_PER_SESSION = 1.5
+_MARGIN_DAYS = 10
+
+
+@dataclass
+class DataOptions:
+    """Where a run gets its data (the CLI's ``--prices``, ``--shares``, ``--offline``, ...)."""
+
+    prices: Path | None = None
+    shares: Path | None = None
+    cache_dir: Path | None = None
+    offline: bool = False
+    refresh: bool = False
+    session: Any = None  # an HTTP session handed to yfinance (tests replay Yahoo with one)
+
+
+def date_range(events: Sequence[ResolvedEvent]) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """Calendar dates that cover every event's estimation and event windows."""
+    starts, ends = [], []
+    for e in events:
+        first = min(e.estimation_window[0], e.event_window[0])
+        last = max(e.estimation_window[1], e.event_window[1], 1)
+        starts.append(
+            pd.Timestamp(e.date) + pd.Timedelta(days=first * _DAYS_PER_SESSION - _MARGIN_DAYS)
+        )
+        ends.append(
+            pd.Timestamp(e.date) + pd.Timedelta(days=last * _DAYS_PER_SESSION + _MARGIN_DAYS)
+        )
+    today = pd.Timestamp(dt.date.today())
+    return min(starts).normalize(), min(max(ends), today).normalize()
+
+
+def study_tickers(events: Sequence[ResolvedEvent]) -> list[str]:
+    out: list[str] = []
+    for e in events:
+        for t in (e.market, *e.tickers):
+            if t not in out:
+                out.append(t)
+    return out
+
+
+def _upstream(options: DataOptions) -> PriceSource:
+    """Yahoo Finance; the cache refuses to call it when the run is offline."""
+    from eventstudy.sources.yahoo import YahooSource
+
+    return YahooSource(session=options.session)
+
+
+def load_data(
+    spec: StudySpec, options: DataOptions
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """Prices (long) and shares for the study: from a file, or the local store filled from Yahoo."""
+    events = spec.resolved()
+    tickers = study_tickers(events)
+    start, end = date_range(events)
+    store = PriceStore(options.cache_dir)
+    if options.prices is not None:
+        source = CSVSource(options.prices)
+        prices = source.fetch_prices(tickers, start, end)
+        store.put_prices(prices, source=source.name, tickers=tickers, start=start, end=end)
+        price_source = str(options.prices)
+    else:
+        cached = CachedSource(
+            store, _upstream(options), offline=options.offline, refresh=options.refresh
+        )
+        prices = cached.prices(tickers, start, end)
+        price_source = "local store (filled from Yahoo Finance)"
+    if options.shares is not None:
+        shares = read_shares_csv(options.shares)
+        shares_source = str(options.shares)
+    else:
+        stock_tickers = [t for e in events for t in e.tickers]
+        try:
+            cached = CachedSource(
+                store, _upstream(options), offline=options.offline, refresh=options.refresh
+            )
+            shares = cached.shares(stock_tickers)
+            shares_source = "local store (filled from Yahoo Finance)"
+        except EventStudyError as exc:
+            shares, shares_source = empty_shares(), f"unavailable ({exc})"
+    meta = {
+        "price_source": price_source,
+        "shares_source": shares_source,
+        "price_column": spec.price,
+        "returns": spec.returns,
+        "data_start": start.date().isoformat(),
+        "data_end": end.date().isoformat(),
+    }
+    return prices, shares, meta
+
+
+def build_panel(spec: StudySpec, prices: pd.DataFrame) -> tuple[ReturnsPanel, pd.DataFrame]:
+    """Returns panel on the study market's sessions, and unadjusted closes for valuation."""
+    calendar_ticker = spec.resolved()[0].market if spec.market is None else spec.market
+    wide = wide_prices(prices, spec.price)
+    empty = [str(t) for t in wide.columns[wide.isna().all()]]
+    if empty:
+        raise DataError(f"no {spec.price} prices for {', '.join(empty)}")
+    panel = ReturnsPanel.from_prices(wide, calendar_ticker, spec.returns)
+    close = wide_prices(prices, "close") if "close" in prices.columns else None
+    return panel, close
+
+
+def run_study(spec: StudySpec, options: DataOptions | None = None) -> EventStudyResults:
+    """Load data for ``spec``, fit every event and return the results."""
+    options = options or DataOptions()
+    prices, shares, meta = load_data(spec, options)
+    panel, close = build_panel(spec, prices)
+    meta["calendar"] = f"sessions of {spec.market or spec.resolved()[0].market}"
+    return fit_events(
+        panel, spec.resolved(), close=close, shares=shares, title=spec.study, meta=meta
+    )
+
+
+def default_out_dir(spec: StudySpec) -> Path:
+    return Path("results") / spec.slug
+
+
+def default_figures_dir(spec: StudySpec) -> Path:
+    return Path("figures") / spec.slug

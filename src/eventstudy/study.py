@@ -1,0 +1,293 @@
+"""The study file: a validated description of events, tickers, benchmark, model and windows.
+
+A study file is YAML (see the README for every key). :func:`load_study` turns it into a
+(:class:`StudySpec`), or raises :class:`~eventstudy.errors.StudyFileError` with a one-line message
+that names the file, the line (for YAML syntax errors) and the field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from eventstudy.errors import StudyFileError
+
+ModelName = Literal["constant-mean", "market-adjusted", "market"]
+Timing = Literal["close", "after_close"]
+
+#: Default minimum number of non-missing estimation-window returns for a firm-event to be fitted.
+DEFAULT_MIN_ESTIMATION_OBS = 100
+
+
+def _as_window(value: Any) -> Any:
+    if isinstance(value, list | tuple) and len(value) == 2:
+        return tuple(value)
+    raise ValueError("must be a pair [start, end] of trading days relative to day 0")
+
+
+def _as_date(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ValueError(f"bad date {value!r} (expected YYYY-MM-DD)")
+
+
+Window = Annotated[tuple[int, int], BeforeValidator(_as_window)]
+Date = Annotated[dt.date, BeforeValidator(_as_date)]
+
+
+def _check_window(window: tuple[int, int]) -> tuple[int, int]:
+    if window[0] > window[1]:
+        raise ValueError(f"start {window[0]} is after end {window[1]}")
+    return window
+
+
+class _Settings(BaseModel):
+    """Keys that may be set for the whole study and overridden per event."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    market: str | None = None
+    model: ModelName | None = None
+    estimation_window: Window | None = None
+    event_window: Window | None = None
+    car_windows: list[Window] | None = None
+    timing: Timing | None = None
+    min_estimation_obs: int | None = Field(default=None, ge=3)
+
+    @field_validator("estimation_window", "event_window")
+    @classmethod
+    def _ordered(cls, v: tuple[int, int] | None) -> tuple[int, int] | None:
+        return None if v is None else _check_window(v)
+
+    @field_validator("car_windows")
+    @classmethod
+    def _ordered_list(cls, v: list[tuple[int, int]] | None) -> list[tuple[int, int]] | None:
+        if v is None:
+            return None
+        if not v:
+            raise ValueError("needs at least one window")
+        return [_check_window(w) for w in v]
+
+
+class EventSpec(_Settings):
+    """One dated event and the tickers it concerns, with optional per-event overrides."""
+
+    name: str = Field(min_length=1)
+    date: Date
+    tickers: list[str] | None = None
+
+    @field_validator("tickers")
+    @classmethod
+    def _tickers(cls, v: list[str] | None) -> list[str] | None:
+        return None if v is None else _clean_tickers(v)
+
+
+def _clean_tickers(tickers: list[Any]) -> list[str]:
+    out: list[str] = []
+    for t in tickers:
+        if not isinstance(t, str) or not t.strip():
+            raise ValueError(f"bad ticker {t!r}")
+        t = t.strip()
+        if t not in out:
+            out.append(t)
+    if not out:
+        raise ValueError("needs at least one ticker")
+    return out
+
+
+class ResolvedEvent(BaseModel):
+    """An event with every setting filled in from the study defaults."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    date: dt.date
+    tickers: tuple[str, ...]
+    market: str
+    model: ModelName
+    estimation_window: tuple[int, int]
+    event_window: tuple[int, int]
+    car_windows: tuple[tuple[int, int], ...]
+    timing: Timing
+    min_estimation_obs: int
+
+    def config_key(self) -> tuple:
+        """Events sharing this key are fitted in one vectorised batch."""
+        return (
+            self.market,
+            self.model,
+            self.estimation_window,
+            self.event_window,
+            self.min_estimation_obs,
+        )
+
+
+class StudySpec(_Settings):
+    """A whole study file."""
+
+    study: str = Field(min_length=1)
+    returns: Literal["simple", "log"] = "simple"
+    price: Literal["adj_close", "close"] = "adj_close"
+    tickers: list[str] | None = None
+    events: list[EventSpec] = Field(min_length=1)
+    source: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("tickers")
+    @classmethod
+    def _tickers(cls, v: list[str] | None) -> list[str] | None:
+        return None if v is None else _clean_tickers(v)
+
+    @model_validator(mode="after")
+    def _check(self) -> StudySpec:
+        names = [e.name for e in self.events]
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                raise ValueError(f"events[{i}].name: duplicate event name {name!r}")
+        for i, event in enumerate(self.events):
+            if event.tickers is None and self.tickers is None:
+                raise ValueError(
+                    f"events[{i}] ({event.name}): no tickers "
+                    "(give the event's or the study's 'tickers')"
+                )
+        for event in self.resolved():
+            _check_windows(event)
+        return self
+
+    @property
+    def slug(self) -> str:
+        return slugify(self.study)
+
+    def resolved(self) -> list[ResolvedEvent]:
+        """Events with study-level defaults applied."""
+        out = []
+        for event in self.events:
+
+            def pick(key: str, default: Any, event: EventSpec = event) -> Any:
+                value = getattr(event, key)
+                if value is None:
+                    value = getattr(self, key)
+                return default if value is None else value
+
+            out.append(
+                ResolvedEvent(
+                    name=event.name,
+                    date=event.date,
+                    tickers=tuple(event.tickers or self.tickers or ()),
+                    market=pick("market", "^GSPC"),
+                    model=pick("model", "market"),
+                    estimation_window=pick("estimation_window", (-250, -11)),
+                    event_window=pick("event_window", (-5, 5)),
+                    car_windows=tuple(pick("car_windows", [(0, 0), (-1, 1), (-5, 5)])),
+                    timing=pick("timing", "close"),
+                    min_estimation_obs=pick("min_estimation_obs", DEFAULT_MIN_ESTIMATION_OBS),
+                )
+            )
+        return out
+
+
+def _check_windows(event: ResolvedEvent) -> None:
+    where = f"event {event.name!r}"
+    (e0, e1), (w0, w1) = event.estimation_window, event.event_window
+    if not (e1 < w0 or e0 > w1):
+        raise ValueError(
+            f"{where}: estimation_window [{e0}, {e1}] overlaps event_window [{w0}, {w1}]"
+        )
+    length = e1 - e0 + 1
+    if length < event.min_estimation_obs:
+        raise ValueError(
+            f"{where}: estimation_window [{e0}, {e1}] has {length} days, fewer than "
+            f"min_estimation_obs = {event.min_estimation_obs}"
+        )
+    for c0, c1 in event.car_windows:
+        if c0 < w0 or c1 > w1:
+            raise ValueError(
+                f"{where}: car window [{c0}, {c1}] is outside event_window [{w0}, {w1}]"
+            )
+
+
+def slugify(text: str) -> str:
+    """A file-system-safe name: lowercase ASCII letters, digits and hyphens only."""
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return slug or "study"
+
+
+def _format_error(error: dict[str, Any]) -> str:
+    loc = ""
+    for part in error["loc"]:
+        if isinstance(part, int):
+            loc += f"[{part}]"
+        elif part in {"function-before[_as_window(), tuple[int, int]]"} or "function-" in str(part):
+            continue
+        else:
+            loc += f".{part}" if loc else str(part)
+    msg = error["msg"]
+    if error["type"] == "extra_forbidden":
+        msg = "unknown key"
+    elif error["type"] == "missing":
+        msg = "required key is missing"
+    elif msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    elif error["type"] == "literal_error":
+        msg = f"{error.get('input')!r} is not one of {msg.split('Input should be ')[-1]}"
+    return f"{loc}: {msg}" if loc else msg
+
+
+def parse_study(data: Any, source: str | Path = "<study>") -> StudySpec:
+    """Validate an already-parsed study mapping."""
+    if not isinstance(data, dict):
+        raise StudyFileError(f"{source}: expected a mapping of study keys at the top level")
+    try:
+        spec = StudySpec.model_validate(data)
+    except ValidationError as exc:
+        raise StudyFileError(f"{source}: {_format_error(exc.errors()[0])}") from None
+    return spec.model_copy(update={"source": Path(source)})
+
+
+class _StudyLoader(yaml.SafeLoader):
+    """SafeLoader that leaves dates as text: the study validator parses them and names the field
+    (PyYAML's own timestamp constructor raises a bare ValueError on e.g. 2025-13-45)."""
+
+
+_StudyLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def load_study(path: str | Path) -> StudySpec:
+    """Read and validate a YAML study file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise StudyFileError(f"{path}: study file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StudyFileError(f"{path}: cannot read study file ({exc})") from None
+    try:
+        data = yaml.load(text, Loader=_StudyLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        where = f", line {mark.line + 1}" if mark is not None else ""
+        raise StudyFileError(f"{path}{where}: YAML syntax error: {problem}") from None
+    return parse_study(data, path)

@@ -1,0 +1,57 @@
+"""Shared fixtures. The real market sample lives in ../shared/data beside the repository; tests that
+need it skip with a reason where it is absent, except in CI (EVENTSTUDY_REQUIRE_SAMPLE=1), where
+its absence is a failure."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+SAMPLE = SHARED / "data"
+VALIDATION = SHARED / "validation"
+
+
+def _require(path: Path, what: str) -> Path:
+    if not path.exists():
+        message = f"{what} not found at {path}"
+        if os.environ.get("EVENTSTUDY_REQUIRE_SAMPLE"):
+            pytest.fail(message + " (EVENTSTUDY_REQUIRE_SAMPLE is set)")
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
+def sample_dir() -> Path:
+    return _require(SAMPLE / "prices.csv", "the real market sample").parent
+
+
+@pytest.fixture(scope="session")
+def validation_dir() -> Path:
+    return _require(VALIDATION, "the validation fixtures")
+
+
+@pytest.fixture(scope="session")
+def sample_prices(sample_dir: Path) -> pd.DataFrame:
+    from eventstudy.sources.csv import read_prices_csv
+
+    return read_prices_csv(sample_dir / "prices.csv")
+
+
+@pytest.fixture(scope="session")
+def sample_shares(sample_dir: Path) -> pd.DataFrame:
+    from eventstudy.sources.csv import read_shares_csv
+
+    return read_shares_csv(sample_dir / "shares.csv")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keep every test's price store out of the user's cache directory."""
+    monkeypatch.setenv("EVENTSTUDY_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))

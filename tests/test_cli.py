@@ -1,0 +1,182 @@
+"""`eventstudy run` end to end on the real sample, and every bad input as a one-line error."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from eventstudy.cli import main
+
+from .conftest import REPO
+
+
+def _study(tmp_path: Path, text: str, name: str = "study.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+BASE = """\
+study: Test study
+market: ^GSPC
+model: market
+estimation_window: [-250, -11]
+event_window: [-5, 5]
+car_windows: [[0, 0], [-1, 1]]
+events:
+  - name: R1
+    date: 2025-01-27
+    tickers: [NVDA, AVGO]
+"""
+
+
+def _run(args: list[str]) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def run_args(sample_dir: Path, tmp_path: Path):
+    def make(study: Path, *extra: str) -> list[str]:
+        return [
+            "run",
+            str(study),
+            "--prices",
+            str(sample_dir / "prices.csv"),
+            "--shares",
+            str(sample_dir / "shares.csv"),
+            "--offline",
+            "--out",
+            str(tmp_path / "out"),
+            *extra,
+        ]
+
+    return make
+
+
+def test_default_study_reproduces_the_nvda_numbers(run_args, tmp_path: Path) -> None:
+    code, out, err = _run(run_args(REPO / "events.yaml", "--no-figures"))
+    assert code == 0, err
+    # The terminal summary shows NVDA's raw return, its market-model AR and the dollar change.
+    nvda = next(line for line in out.splitlines() if line.startswith("NVDA"))
+    assert "-16.97%" in nvda and "-13.21%***" in nvda and "-$592.3B" in nvda
+    assert "2025-01-20 is not a trading session; day 0 is the next session, 2025-01-21" in err
+
+    out_dir = tmp_path / "out"
+    ar = pd.read_csv(out_dir / "abnormal_returns.csv")
+    assert list(ar.columns[:7]) == ["event", "ticker", "date", "rel_day", "ret", "normal_ret", "ar"]
+    row = ar[(ar.event == "R1 sell-off") & (ar.ticker == "NVDA") & (ar.rel_day == 0)].iloc[0]
+    assert row.date == "2025-01-27"
+    assert row.ret == pytest.approx(118.42 / 142.62 - 1, abs=5e-6)  # adj_close return
+    car = pd.read_csv(out_dir / "car.csv")
+    assert list(car.columns[:8]) == ["event", "ticker", "start", "end", "car", "se", "t", "p"]
+    val = pd.read_csv(out_dir / "valuation.csv")
+    v = val[(val.event == "R1 sell-off") & (val.ticker == "NVDA") & (val.start == 0)].iloc[0]
+    assert v.raw_dollar_change == pytest.approx(24_477e6 * (118.42 - 142.62), rel=1e-9)
+    # Within 1% of the reported -$589B.
+    assert abs(v.raw_dollar_change / -589e9 - 1) < 0.01
+    assert v.market_value == pytest.approx(24_477e6 * 142.62, rel=1e-9)
+    summary = json.loads((out_dir / "summary.json").read_text())
+    assert [e["name"] for e in summary["events"]] == ["R1 sell-off", "R1 release", "V3 release"]
+    assert summary["events"][1]["day0_date"] == "2025-01-21"
+    assert not list(out_dir.glob(".staging-*"))
+
+
+def test_valuation_columns_contract(run_args, tmp_path: Path) -> None:
+    study = _study(tmp_path, BASE)
+    code, _, err = _run(run_args(study, "--no-figures"))
+    assert code == 0, err
+    val = pd.read_csv(tmp_path / "out" / "valuation.csv")
+    for column in (
+        "event",
+        "ticker",
+        "market_value",
+        "raw_dollar_change",
+        "abnormal_dollar_change",
+    ):
+        assert column in val.columns
+
+
+BAD_STUDIES = {
+    "yaml": (BASE.replace("model: market", "model: [market"), "line 4"),
+    "unknown key": (BASE.replace("model: market", "modle: market"), "modle: unknown key"),
+    "unknown model": (BASE.replace("model: market", "model: capm"), "'capm' is not one of"),
+    "bad date": (BASE.replace("2025-01-27", "2025-13-45"), "events[0].date: bad date"),
+    "unknown ticker": (BASE.replace("[NVDA, AVGO]", "[NVDA, ZZZZ]"), "ZZZZ"),
+    "outside data": (BASE.replace("2025-01-27", "2026-01-05"), "2026-01-05 is after the last"),
+    "overlap": (BASE.replace("[-250, -11]", "[-250, -3]"), "overlaps event_window"),
+    "too short": (BASE.replace("[-250, -11]", "[-50, -11]"), "fewer than min_estimation_obs"),
+    "car outside": (BASE.replace("[-1, 1]]", "[-1, 9]]"), "outside event_window"),
+    "no events": ("study: x\nevents: []\n", "events"),
+    "reversed window": (BASE.replace("[-5, 5]", "[5, -5]"), "start 5 is after end -5"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_STUDIES))
+def test_bad_study_is_a_one_line_error(case: str, run_args, tmp_path: Path) -> None:
+    text, expected = BAD_STUDIES[case]
+    study = _study(tmp_path, text)
+    code, out, err = _run(run_args(study, "--no-figures"))
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("eventstudy: error: ")
+    assert expected in lines[0]
+    assert "Traceback" not in err + out
+    assert not (tmp_path / "out" / "summary.json").exists()
+
+
+def test_missing_files_are_one_line_errors(run_args, tmp_path: Path) -> None:
+    study = _study(tmp_path, BASE)
+    args = run_args(study, "--no-figures")
+    args[args.index("--prices") + 1] = str(tmp_path / "nope.csv")
+    code, _, err = _run(args)
+    assert code == 2 and "nope.csv: file not found" in err and len(err.strip().splitlines()) == 1
+    code, _, err = _run(["run", str(tmp_path / "missing.yaml")])
+    assert code == 2 and "missing.yaml: study file not found" in err
+
+
+def test_offline_without_data_says_so(tmp_path: Path) -> None:
+    study = _study(tmp_path, BASE)
+    code, _, err = _run(
+        [
+            "run",
+            str(study),
+            "--offline",
+            "--out",
+            str(tmp_path / "o"),
+            "--cache-dir",
+            str(tmp_path / "empty-cache"),
+        ]
+    )
+    assert code == 2
+    assert "offline" in err and "NVDA" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_malformed_price_file_names_the_line(run_args, tmp_path: Path) -> None:
+    bad = tmp_path / "prices.csv"
+    bad.write_text("ticker,date,close,adj_close,volume\nNVDA,2025-01-02,1,1,1\nNVDA,20x5,1,1,1\n")
+    study = _study(tmp_path, BASE)
+    args = run_args(study, "--no-figures")
+    args[args.index("--prices") + 1] = str(bad)
+    code, _, err = _run(args)
+    assert code == 2 and "prices.csv, line 3: bad date '20x5'" in err
+
+
+def test_console_script_exits_2_without_traceback(tmp_path: Path) -> None:
+    study = _study(tmp_path, BASE.replace("model: market", "modle: market"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "eventstudy.cli", "run", str(study)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"eventstudy: error: {study}: modle: unknown key"

@@ -1,0 +1,155 @@
+"""The vectorised estimator against independent computations: statsmodels OLS per firm-event and
+the Campbell-Lo-MacKinlay variance formulas written out by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+
+from eventstudy.estimation import fit_batch
+from eventstudy.models import ConstantMean, MarketAdjusted, MarketModel
+from eventstudy.panel import ReturnsPanel, wide_prices
+
+TICKERS = ["NVDA", "AVGO", "TSM", "ASML", "AMD", "MU", "AAPL", "MSFT"]
+
+
+@pytest.fixture(scope="module")
+def panel(sample_prices: pd.DataFrame) -> ReturnsPanel:
+    return ReturnsPanel.from_prices(wide_prices(sample_prices, "adj_close"), "^GSPC")
+
+
+def _fit(panel: ReturnsPanel, model, tickers, day0, est=(-250, -11), ev=(-5, 5), min_obs=100):
+    design = model.design(panel, "^GSPC")
+    return fit_batch(
+        panel.values, design, panel.columns(tickers), np.asarray(day0), est, ev, min_obs
+    )
+
+
+def _reference_ols(panel, ticker, d, est=(-250, -11)):
+    y = panel.series(ticker)[d + est[0] : d + est[1] + 1]
+    x = panel.series("^GSPC")[d + est[0] : d + est[1] + 1]
+    keep = np.isfinite(y) & np.isfinite(x)
+    return sm.OLS(y[keep], sm.add_constant(x[keep])).fit(), x[keep]
+
+
+def test_market_model_equals_statsmodels(panel: ReturnsPanel) -> None:
+    d = panel.day0("2025-01-27")
+    # Different day-0 rows per firm-event, as in a real multi-event batch.
+    day0 = [d, d - 21, d - 40, d, d - 3, d, d - 60, d]
+    fit = _fit(panel, MarketModel(), TICKERS, day0)
+    m = panel.series("^GSPC")
+    for i, (ticker, d0) in enumerate(zip(TICKERS, day0, strict=True)):
+        ref, _ = _reference_ols(panel, ticker, d0)
+        np.testing.assert_allclose(fit.params[i], ref.params, rtol=0, atol=1e-10)
+        assert fit.sigma2[i] == pytest.approx(ref.scale, rel=1e-10)
+        assert fit.df[i] == ref.df_resid == 238
+        np.testing.assert_allclose(fit.resid[i], ref.resid, rtol=0, atol=1e-10)
+        rows = np.arange(d0 - 5, d0 + 6)
+        expected_ar = panel.series(ticker)[rows] - ref.predict(sm.add_constant(m[rows]))
+        np.testing.assert_allclose(fit.ar[i], expected_ar, rtol=0, atol=1e-10)
+        # Prediction-error variance of each AR: statsmodels' forecast variance (obs_ci).
+        pred = ref.get_prediction(sm.add_constant(m[rows]))
+        forecast_var = pred.se_mean**2 + ref.scale
+        np.testing.assert_allclose(fit.sigma2[i] * (1 + fit.h[i]), forecast_var, rtol=1e-10)
+
+
+def test_car_variance_hand_formula(panel: ReturnsPanel) -> None:
+    """Var(CAR) = sigma^2 [L + L^2/M + (sum(Rm_t - mean Rm))^2 / Sxx] (CLM 1997, eq. 4.4.14)."""
+    d = panel.day0("2025-01-27")
+    fit = _fit(panel, MarketModel(), ["NVDA"], [d])
+    ref, x_est = _reference_ols(panel, "NVDA", d)
+    m = panel.series("^GSPC")
+    for start, end in [(0, 0), (-1, 1), (-5, 5), (2, 4)]:
+        x_ev = m[d + start : d + end + 1]
+        L, M = len(x_ev), len(x_est)
+        sxx = ((x_est - x_est.mean()) ** 2).sum()
+        var = ref.scale * (L + L**2 / M + ((x_ev - x_est.mean()).sum()) ** 2 / sxx)
+        car, got_var, n_days = fit.car(start, end)
+        assert n_days[0] == L
+        assert got_var[0] == pytest.approx(var, rel=1e-10)
+        expected_car = (
+            panel.series("NVDA")[d + start : d + end + 1]
+            - ref.predict(sm.add_constant(x_ev, has_constant="add"))
+        ).sum()
+        assert car[0] == pytest.approx(expected_car, abs=1e-12)
+
+
+def test_car_variance_matrix_form(panel: ReturnsPanel) -> None:
+    """The same variance as gamma' V gamma with V = sigma^2 (I + X* (X'X)^-1 X*') (CLM 4.4.8)."""
+    d = panel.day0("2025-01-27")
+    fit = _fit(panel, MarketModel(), ["AVGO"], [d])
+    ref, x_est = _reference_ols(panel, "AVGO", d)
+    X = np.column_stack([np.ones_like(x_est), x_est])
+    m = panel.series("^GSPC")
+    Xs = np.column_stack([np.ones(11), m[d - 5 : d + 6]])
+    V = ref.scale * (np.eye(11) + Xs @ np.linalg.inv(X.T @ X) @ Xs.T)
+    gamma = np.ones(11)
+    _, var, _ = fit.car(-5, 5)
+    assert var[0] == pytest.approx(gamma @ V @ gamma, rel=1e-10)
+
+
+def test_constant_mean_and_market_adjusted(panel: ReturnsPanel) -> None:
+    d = panel.day0("2025-01-27")
+    y = panel.series("MU")[d - 250 : d - 10]
+    x = panel.series("^GSPC")[d - 250 : d - 10]
+    cm = _fit(panel, ConstantMean(), ["MU"], [d])
+    assert cm.params[0, 0] == pytest.approx(y.mean(), abs=1e-15)
+    assert cm.sigma2[0] == pytest.approx(y.var(ddof=1), rel=1e-12)
+    assert cm.df[0] == 239
+    r0 = panel.series("MU")[d]
+    assert cm.ar[0, 5] == pytest.approx(r0 - y.mean(), abs=1e-15)
+    _, var, _ = cm.car(-1, 1)
+    assert var[0] == pytest.approx(y.var(ddof=1) * (3 + 9 / 240), rel=1e-12)
+
+    ma = _fit(panel, MarketAdjusted(), ["MU"], [d])
+    assert ma.sigma2[0] == pytest.approx((y - x).var(ddof=1), rel=1e-12)
+    assert ma.ar[0, 5] == pytest.approx(r0 - panel.series("^GSPC")[d], abs=1e-15)
+    _, var, _ = ma.car(-5, 5)
+    assert var[0] == pytest.approx(11 * (y - x).var(ddof=1), rel=1e-12)
+
+
+def test_missing_returns_are_masked_not_dropped() -> None:
+    rng = np.random.default_rng(7)
+    T = 400
+    m = rng.normal(0, 0.01, T)
+    y = 0.001 + 1.3 * m + rng.normal(0, 0.02, T)
+    y[[100, 101, 150, 300]] = np.nan  # estimation gaps and an event-window gap (day0=300)
+    panel = ReturnsPanel.from_frame(
+        pd.DataFrame({"M": m, "Y": y}, index=pd.bdate_range("2020-01-01", periods=T))
+    )
+    design = MarketModel().design(panel, "M")
+    fit = fit_batch(
+        panel.values, design, panel.columns(["Y"]), np.array([302]), (-250, -11), (-3, 3), 100
+    )
+    rows = np.arange(302 - 250, 302 - 10)
+    keep = np.isfinite(y[rows])
+    ref = sm.OLS(y[rows][keep], sm.add_constant(m[rows][keep])).fit()
+    assert fit.n_obs[0] == keep.sum() == 237
+    np.testing.assert_allclose(fit.params[0], ref.params, atol=1e-12)
+    assert np.isnan(fit.ar[0, 1])  # day -2 (row 300) is missing
+    car, _var, n_days = fit.car(-3, 3)
+    assert n_days[0] == 6
+    assert car[0] == pytest.approx(np.nansum(fit.ar[0]), abs=1e-15)
+
+
+def test_too_few_estimation_returns_is_skipped_with_reason(panel: ReturnsPanel) -> None:
+    d = panel.day0("2024-01-16")  # only ~70 sessions of history in the sample
+    fit = _fit(panel, MarketModel(), ["NVDA", "AAPL"], [d, panel.day0("2025-01-27")])
+    assert fit.skip_reason[0] is not None and "fewer than the minimum 100" in fit.skip_reason[0]
+    assert fit.skip_reason[1] is None
+    assert np.isnan(fit.ar[0]).all() and np.isfinite(fit.ar[1]).all()
+
+
+def test_constant_regressor_is_reported_not_fitted() -> None:
+    T = 300
+    panel = ReturnsPanel.from_frame(
+        pd.DataFrame(
+            {"M": np.full(T, 0.01), "Y": np.linspace(-0.01, 0.01, T)},
+            index=pd.bdate_range("2020-01-01", periods=T),
+        )
+    )
+    design = MarketModel().design(panel, "M")
+    fit = fit_batch(panel.values, design, np.array([1]), np.array([280]), (-250, -11), (-5, 5), 50)
+    assert "constant or collinear" in fit.skip_reason[0]
