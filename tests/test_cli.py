@@ -106,7 +106,7 @@ def test_valuation_columns_contract(run_args, tmp_path: Path) -> None:
 BAD_STUDIES = {
     "yaml": (BASE.replace("model: market", "model: [market"), "line 4"),
     "unknown key": (BASE.replace("model: market", "modle: market"), "modle: unknown key"),
-    "unknown model": (BASE.replace("model: market", "model: capm"), "'capm' is not one of"),
+    "unknown model": (BASE.replace("model: market", "model: capm"), "model: unknown model 'capm'"),
     "bad date": (BASE.replace("2025-01-27", "2025-13-45"), "events[0].date: bad date"),
     "unknown ticker": (BASE.replace("[NVDA, AVGO]", "[NVDA, ZZZZ]"), "ZZZZ"),
     "outside data": (BASE.replace("2025-01-27", "2026-01-05"), "2026-01-05 is after the last"),

@@ -3,6 +3,8 @@ the Campbell-Lo-MacKinlay variance formulas written out by hand."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,6 +14,7 @@ from eventstudy.estimation import fit_batch
 from eventstudy.models import ConstantMean, MarketAdjusted, MarketModel
 from eventstudy.panel import ReturnsPanel, wide_prices
 
+MARKET = SimpleNamespace(market="^GSPC")  # the only setting these models' designs read
 TICKERS = ["NVDA", "AVGO", "TSM", "ASML", "AMD", "MU", "AAPL", "MSFT"]
 
 
@@ -21,7 +24,7 @@ def panel(sample_prices: pd.DataFrame) -> ReturnsPanel:
 
 
 def _fit(panel: ReturnsPanel, model, tickers, day0, est=(-250, -11), ev=(-5, 5), min_obs=100):
-    design = model.design(panel, "^GSPC")
+    design = model.design(panel, MARKET, None)
     return fit_batch(
         panel.values, design, panel.columns(tickers), np.asarray(day0), est, ev, min_obs
     )
@@ -119,7 +122,7 @@ def test_missing_returns_are_masked_not_dropped() -> None:
     panel = ReturnsPanel.from_frame(
         pd.DataFrame({"M": m, "Y": y}, index=pd.bdate_range("2020-01-01", periods=T))
     )
-    design = MarketModel().design(panel, "M")
+    design = MarketModel().design(panel, SimpleNamespace(market="M"), None)
     fit = fit_batch(
         panel.values, design, panel.columns(["Y"]), np.array([302]), (-250, -11), (-3, 3), 100
     )
@@ -150,6 +153,6 @@ def test_constant_regressor_is_reported_not_fitted() -> None:
             index=pd.bdate_range("2020-01-01", periods=T),
         )
     )
-    design = MarketModel().design(panel, "M")
+    design = MarketModel().design(panel, SimpleNamespace(market="M"), None)
     fit = fit_batch(panel.values, design, np.array([1]), np.array([280]), (-250, -11), (-5, 5), 50)
     assert "constant or collinear" in fit.skip_reason[0]

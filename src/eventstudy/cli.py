@@ -64,6 +64,13 @@ def main() -> None:
     help="Shares outstanding CSV (ticker,shares_outstanding,as_of[,source]).",
 )
 @click.option(
+    "--factors",
+    "factors",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Fama-French factor CSV (Ken French layout or tidy date,Mkt-RF,...); repeatable.",
+)
+@click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     help="Output folder for tables (default results/<study-slug>/).",
@@ -89,6 +96,7 @@ def run(
     study: Path,
     prices: Path | None,
     shares: Path | None,
+    factors: tuple[Path, ...],
     out: Path | None,
     figures_dir: Path | None,
     no_figures: bool,
@@ -104,7 +112,12 @@ def run(
 
     spec = load_study(study)
     options = DataOptions(
-        prices=prices, shares=shares, cache_dir=cache_dir, offline=offline, refresh=refresh
+        prices=prices,
+        shares=shares,
+        factors=factors,
+        cache_dir=cache_dir,
+        offline=offline,
+        refresh=refresh,
     )
     results = run_study(spec, options)
     out_dir = out or default_out_dir(spec)

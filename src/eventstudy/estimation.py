@@ -23,7 +23,41 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from eventstudy.models import Design
+
+@dataclass(frozen=True)
+class Design:
+    """What a model regresses a firm's return on, shared by every firm on a date.
+
+    ``regressors`` is T x k on the panel's calendar (k may be 0). With ``estimate=True`` the normal
+    return is ``alpha + regressors @ beta`` fitted by OLS (``alpha`` only if ``intercept``); with
+    ``estimate=False`` it is ``regressors @ fixed_coef`` and nothing is estimated.
+    """
+
+    regressors: np.ndarray
+    names: tuple[str, ...]
+    intercept: bool = True
+    estimate: bool = True
+    fixed_coef: np.ndarray | None = None
+    #: Subtracted from the firm's return before fitting and added back to the normal return
+    #: (the risk-free rate of the factor models, which explain excess returns).
+    offset: np.ndarray | None = None
+
+    @property
+    def k(self) -> int:
+        return self.regressors.shape[1]
+
+    @property
+    def n_params(self) -> int:
+        """Number of estimated parameters (the residual degrees of freedom are M - n_params)."""
+        if not self.estimate:
+            return 0
+        return self.k + int(self.intercept)
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        if not self.estimate:
+            return ()
+        return (("alpha",) if self.intercept else ()) + tuple(f"beta_{n}" for n in self.names)
 
 
 @dataclass
@@ -53,6 +87,10 @@ class BatchFit:
     xc_event: np.ndarray  # (n, L_ev, k) event-window regressors centred at their estimation mean
     s_inv: np.ndarray  # (n, k, k) inverse centred cross-product of the estimation regressors
     skip_reason: list[str | None]
+    #: Per-day AR variance that replaces ``sigma2 * (1 + h)`` (GARCH conditional variances).
+    ar_var: np.ndarray | None = None
+    #: Extra per-firm-event parameters of non-OLS models (GARCH omega, alpha, beta), by name.
+    extra_params: dict[str, np.ndarray] | None = None
 
     @property
     def n(self) -> int:
@@ -66,6 +104,12 @@ class BatchFit:
     def fitted(self) -> np.ndarray:
         return np.array([r is None for r in self.skip_reason], dtype=bool)
 
+    def ar_variance(self) -> np.ndarray:
+        """Variance of each event-window AR, (n, L_ev)."""
+        if self.ar_var is not None:
+            return self.ar_var
+        return self.sigma2[:, None] * (1.0 + self.h)
+
     def car(self, start: int, end: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """CAR over relative days ``start..end``: (car, variance, number of non-missing ARs)."""
         lo, hi = start - self.event_window[0], end - self.event_window[0] + 1
@@ -73,6 +117,10 @@ class BatchFit:
         valid = np.isfinite(ar)
         length = valid.sum(axis=1).astype(float)
         car = np.where(valid, ar, 0.0).sum(axis=1)
+        if self.ar_var is not None:
+            # Conditional variances of different days; parameter uncertainty is not added.
+            var = np.where(valid, self.ar_var[:, lo:hi], 0.0).sum(axis=1)
+            return np.where(length > 0, car, np.nan), np.where(length > 0, var, np.nan), length
         factor = length.copy()
         if self.design.estimate:
             if self.design.intercept:
@@ -86,6 +134,21 @@ class BatchFit:
         var[empty] = np.nan
         return car, var, length
 
+    def bhar(self, start: int, end: int, log: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Buy-and-hold abnormal return over ``start..end``: ``prod(1 + R_t) - prod(1 + N_t)``
+        with ``N_t`` the model's normal return (Barber & Lyon 1997), compounding the days where
+        both exist; log returns are converted to simple ones first. Returns (bhar, n_days)."""
+        lo, hi = start - self.event_window[0], end - self.event_window[0] + 1
+        ret, normal = self.ret[:, lo:hi], self.normal[:, lo:hi]
+        if log:
+            ret, normal = np.expm1(ret), np.expm1(normal)
+        valid = np.isfinite(ret) & np.isfinite(normal)
+        bhar = np.prod(np.where(valid, 1.0 + ret, 1.0), axis=1) - np.prod(
+            np.where(valid, 1.0 + normal, 1.0), axis=1
+        )
+        length = valid.sum(axis=1)
+        return np.where(length > 0, bhar, np.nan), length
+
     def car_path(self) -> tuple[np.ndarray, np.ndarray]:
         """Cumulative AR from the first event-window day to each day, and its variance."""
         lo = self.event_window[0]
@@ -93,7 +156,7 @@ class BatchFit:
         return np.stack([c for c, _, _ in out], axis=1), np.stack([v for _, v, _ in out], axis=1)
 
 
-def _gather(values: np.ndarray, rows: np.ndarray, cols: np.ndarray | None) -> np.ndarray:
+def gather(values: np.ndarray, rows: np.ndarray, cols: np.ndarray | None) -> np.ndarray:
     """values[rows, cols] with NaN where a row falls outside the panel."""
     inside = (rows >= 0) & (rows < values.shape[0])
     safe = np.clip(rows, 0, values.shape[0] - 1)
@@ -110,16 +173,22 @@ def fit_batch(
     estimation_window: tuple[int, int],
     event_window: tuple[int, int],
     min_obs: int,
+    given: np.ndarray | None = None,
 ) -> BatchFit:
-    """Fit ``design`` for every firm-event ``(col[i], day0[i])`` of the T x N ``returns`` panel."""
+    """Fit ``design`` for every firm-event ``(col[i], day0[i])`` of the T x N ``returns`` panel.
+
+    ``given`` (n, p) replaces the OLS parameters by ones estimated elsewhere (Scholes-Williams and
+    Dimson betas); residuals, variances and ARs are then computed with those parameters."""
     col = np.asarray(col, dtype=np.intp)
     day0 = np.asarray(day0, dtype=np.intp)
     n, k = len(col), design.k
     est_rows = day0[:, None] + np.arange(estimation_window[0], estimation_window[1] + 1)
     ev_rows = day0[:, None] + np.arange(event_window[0], event_window[1] + 1)
 
-    y = _gather(returns, est_rows, col)  # (n, Le)
-    x = _gather(design.regressors, est_rows, None)  # (n, Le, k)
+    y = gather(returns, est_rows, col)  # (n, Le)
+    if design.offset is not None:
+        y = y - gather(design.offset, est_rows, None)
+    x = gather(design.regressors, est_rows, None)  # (n, Le, k)
     mask = np.isfinite(y) & np.isfinite(x).all(axis=2)
     m = mask.sum(axis=1).astype(float)
     y0 = np.where(mask, y, 0.0)
@@ -155,6 +224,9 @@ def fit_batch(
             s_inv[ok] = np.linalg.inv(s[ok])
             beta[ok] = np.einsum("nkm,nm->nk", s_inv[ok], sxy[ok])
         alpha = ybar - np.einsum("nk,nk->n", xbar, beta) if design.intercept else np.zeros(n)
+        if given is not None:
+            alpha = given[:, 0] if design.intercept else alpha
+            beta = given[:, int(design.intercept) :]
         fitted_est = alpha[:, None] + np.einsum("nlk,nk->nl", x0, beta)
         params = np.concatenate(([alpha[:, None]] if design.intercept else []) + [beta], axis=1)
         resid = np.where(mask, y - fitted_est, np.nan)
@@ -166,14 +238,16 @@ def fit_batch(
         resid = np.where(mask, y - np.einsum("nlk,nk->nl", x0, coef), np.nan)
         df = m - 1
         with np.errstate(invalid="ignore", divide="ignore"):
-            centred = resid - np.nanmean(np.where(mask, resid, np.nan), axis=1)[:, None]
-            sigma2 = np.nansum(centred**2, axis=1) / df
+            mean = np.where(mask, resid, 0.0).sum(axis=1) / m
+            sigma2 = np.nansum((resid - mean[:, None]) ** 2, axis=1) / df
         beta, alpha = coef, np.zeros(n)
 
     # Event window.
-    r_ev = _gather(returns, ev_rows, col)
-    x_ev = _gather(design.regressors, ev_rows, None)
+    r_ev = gather(returns, ev_rows, col)
+    x_ev = gather(design.regressors, ev_rows, None)
     normal = alpha[:, None] + np.einsum("nlk,nk->nl", x_ev, beta)
+    if design.offset is not None:
+        normal = normal + gather(design.offset, ev_rows, None)
     ar = r_ev - normal
     xc_ev = x_ev - xbar[:, None, :] if design.estimate else np.zeros_like(x_ev)
     if design.estimate:

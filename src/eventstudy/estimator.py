@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from eventstudy.errors import DataError, StudyFileError
-from eventstudy.estimation import BatchFit, fit_batch
+from eventstudy.estimation import BatchFit, Design
+from eventstudy.factors import FactorData
 from eventstudy.models import get_model
 from eventstudy.panel import ReturnsPanel, wide_prices
 from eventstudy.results import EventStudyResults
@@ -40,6 +41,7 @@ class Batch:
     fit: BatchFit
     event: np.ndarray  # (n,) index into the results' events
     ticker: list[str]
+    label: str = ""  # the model, in words
 
 
 class EventStudy:
@@ -50,13 +52,20 @@ class EventStudy:
     returns
         Daily returns, dates x tickers (including the market column), or a :class:`ReturnsPanel`.
         Its dates are the trading calendar.
-    market, model, estimation_window, event_window, car_windows, timing, min_estimation_obs
+    market, model, estimation_window, event_window, car_windows, timing, min_estimation_obs,
+    factors, dimson_lags, bhar_windows
         Defaults for every event (an event may override them); the meaning is that of the study-file
         keys of the same names (README, "Study file").
+    return_kind
+        ``simple`` or ``log``: what ``returns`` holds (BHARs compound simple returns).
     close
         Optional dates x tickers *unadjusted* closing prices, for market values.
     shares
         Optional shares outstanding, long (``ticker,as_of,shares_outstanding[,source]``).
+    factor_data
+        Daily Fama-French factors as *fractions* (dates x ``Mkt-RF, SMB, HML, RF, ...``) or a
+        :class:`~eventstudy.factors.FactorData` (:func:`~eventstudy.factors.read_factors`), for the
+        ``ff3``, ``carhart`` and ``ff5`` models.
     """
 
     def __init__(
@@ -72,6 +81,11 @@ class EventStudy:
         min_estimation_obs: int = DEFAULT_MIN_ESTIMATION_OBS,
         close: pd.DataFrame | None = None,
         shares: pd.DataFrame | None = None,
+        factor_data: FactorData | pd.DataFrame | None = None,
+        factors: Sequence[str] | None = None,
+        dimson_lags: int = 1,
+        bhar_windows: Sequence[tuple[int, int]] = (),
+        return_kind: str = "simple",
         title: str = "Event study",
     ) -> None:
         self.panel = (
@@ -85,9 +99,18 @@ class EventStudy:
             "car_windows": [list(w) for w in car_windows],
             "timing": timing,
             "min_estimation_obs": min_estimation_obs,
+            "dimson_lags": dimson_lags,
         }
+        if factors:
+            self.defaults["factors"] = list(factors)
+        if bhar_windows:
+            self.defaults["bhar_windows"] = [list(w) for w in bhar_windows]
         self.close = close
         self.shares = shares
+        if isinstance(factor_data, pd.DataFrame):
+            factor_data = FactorData(frame=factor_data, sources=["user data"])
+        self.factor_data = factor_data
+        self.return_kind = return_kind
         self.title = title
 
     @classmethod
@@ -109,7 +132,7 @@ class EventStudy:
                 kwargs["close"] = wide_prices(prices, "close")
             prices = wide_prices(prices, price)
         panel = ReturnsPanel.from_prices(prices, market, returns)
-        return cls(panel, market=market, **kwargs)
+        return cls(panel, market=market, return_kind=returns, **kwargs)
 
     def resolve(self, events: Iterable[EventSpec | dict[str, Any]] | pd.DataFrame) -> StudySpec:
         """Validate ``events`` against the defaults, as a study file would be."""
@@ -125,7 +148,13 @@ class EventStudy:
         """Fit every firm-event and return the results."""
         spec = self.resolve(events)
         return fit_events(
-            self.panel, spec.resolved(), close=self.close, shares=self.shares, title=spec.study
+            self.panel,
+            spec.resolved(),
+            close=self.close,
+            shares=self.shares,
+            factors=self.factor_data,
+            title=spec.study,
+            meta={"returns": self.return_kind},
         )
 
 
@@ -150,15 +179,14 @@ def fit_events(
     *,
     close: pd.DataFrame | None = None,
     shares: pd.DataFrame | None = None,
+    factors: FactorData | None = None,
     title: str = "Event study",
     meta: dict[str, Any] | None = None,
 ) -> EventStudyResults:
     """Fit resolved events on ``panel``: one vectorised batch per distinct configuration."""
     day0 = [panel.day0(e.date, e.timing, e.name) for e in events]
     for e in events:
-        if e.market not in panel.tickers:
-            raise DataError(f"event {e.name!r}: no returns for the market ticker {e.market}")
-        for t in e.tickers:
+        for t in (e.market, *e.factors, *e.tickers):
             if t not in panel.tickers:
                 raise DataError(f"event {e.name!r}: no returns for ticker {t}")
 
@@ -167,24 +195,17 @@ def fit_events(
         groups.setdefault(e.config_key(), []).append(i)
 
     batches: list[Batch] = []
-    designs: dict[tuple[str, str], Any] = {}
     for idx in groups.values():
         first = events[idx[0]]
-        key = (first.model, first.market)
-        if key not in designs:
-            designs[key] = get_model(first.model).design(panel, first.market)
+        model = get_model(first.model)
+        design = model.design(panel, first, factors)
+        for i in idx:
+            _check_regressors(panel, design, events[i], day0[i], factors)
         ev = np.concatenate([np.full(len(events[i].tickers), i) for i in idx])
         tickers = [t for i in idx for t in events[i].tickers]
-        fit = fit_batch(
-            panel.values,
-            designs[key],
-            panel.columns(tickers),
-            np.array([day0[i] for i in ev], dtype=np.intp),
-            first.estimation_window,
-            first.event_window,
-            first.min_estimation_obs,
-        )
-        batches.append(Batch(fit=fit, event=ev, ticker=tickers))
+        col = panel.columns(tickers)
+        fit = model.fit(panel, first, factors, col, np.array([day0[i] for i in ev], dtype=np.intp))
+        batches.append(Batch(fit=fit, event=ev, ticker=tickers, label=model.label(first)))
 
     return EventStudyResults(
         title=title,
@@ -194,5 +215,42 @@ def fit_events(
         batches=batches,
         close=close,
         shares=shares,
-        meta=dict(meta or {}),
+        meta={**(factors.describe() if factors is not None else {}), **(meta or {})},
+    )
+
+
+def _check_regressors(
+    panel: ReturnsPanel,
+    design: Design,
+    event: ResolvedEvent,
+    day0: int,
+    factors: FactorData | None,
+) -> None:
+    """Regressors must exist on every session of the event's windows (inside the data)."""
+    if not design.k and design.offset is None:
+        return
+    first = day0 + min(event.estimation_window[0], event.event_window[0])
+    last = day0 + max(event.estimation_window[1], event.event_window[1])
+    rows = np.arange(max(first, 0), min(last, len(panel.dates) - 1) + 1)
+    values = design.regressors[rows]
+    if design.offset is not None:
+        values = np.column_stack([values, design.offset[rows]])
+    bad = ~np.isfinite(values).all(axis=1)
+    if not bad.any():
+        return
+    dates = panel.dates[rows[bad]]
+    span = f"{dates[0]:%Y-%m-%d}" + (f" .. {dates[-1]:%Y-%m-%d}" if len(dates) > 1 else "")
+    if factors is not None and design.offset is not None:
+        have = factors.frame.index
+        raise DataError(
+            f"event {event.name!r}: the factor data ({', '.join(factors.sources)}) have no values "
+            f"for {len(dates)} session(s) in {span}, needed by the estimation and event windows "
+            f"(factors cover {have[0]:%Y-%m-%d} .. {have[-1]:%Y-%m-%d})"
+        )
+    names = [
+        n for j, n in enumerate(design.names) if not np.isfinite(design.regressors[rows, j]).all()
+    ]
+    raise DataError(
+        f"event {event.name!r}: regressor {', '.join(names)} has no return on "
+        f"{len(dates)} session(s) in {span}"
     )

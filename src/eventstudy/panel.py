@@ -92,7 +92,8 @@ class ReturnsPanel:
         if market not in prices.columns:
             raise DataError(f"no prices for the market ticker {market}")
         calendar = prices.index[prices[market].notna()]
-        return cls.from_frame(compute_returns(prices.loc[calendar], kind))
+        # The first session has no return; dropping it keeps the calendar free of missing market days.
+        return cls.from_frame(compute_returns(prices.loc[calendar], kind).iloc[1:])
 
     def column(self, ticker: str) -> int:
         try:

@@ -13,8 +13,16 @@ from typing import Any
 
 import pandas as pd
 
-from eventstudy.errors import DataError, EventStudyError
+from eventstudy.errors import DataError, EventStudyError, OfflineError
 from eventstudy.estimator import fit_events
+from eventstudy.factors import (
+    FACTOR_MODELS,
+    FRENCH_DATASETS,
+    FactorData,
+    FamaFrenchSource,
+    factors_from_texts,
+    read_factors,
+)
 from eventstudy.panel import ReturnsPanel, wide_prices
 from eventstudy.results import EventStudyResults
 from eventstudy.sources.base import PriceSource, empty_shares
@@ -33,6 +41,7 @@ class DataOptions:
 
     prices: Path | None = None
     shares: Path | None = None
+    factors: tuple[Path, ...] = ()
     cache_dir: Path | None = None
     offline: bool = False
     refresh: bool = False
@@ -58,7 +67,7 @@ def date_range(events: Sequence[ResolvedEvent]) -> tuple[pd.Timestamp, pd.Timest
 def study_tickers(events: Sequence[ResolvedEvent]) -> list[str]:
     out: list[str] = []
     for e in events:
-        for t in (e.market, *e.tickers):
+        for t in (e.market, *e.factors, *e.tickers):
             if t not in out:
                 out.append(t)
     return out
@@ -126,14 +135,45 @@ def build_panel(spec: StudySpec, prices: pd.DataFrame) -> tuple[ReturnsPanel, pd
     return panel, close
 
 
+def load_factors(spec: StudySpec, options: DataOptions) -> FactorData | None:
+    """Fama-French factors when a study's model needs them: ``--factors`` files, else the local
+    store, else the Ken French Data Library (unless offline)."""
+    needed = {e.model for e in spec.resolved()} & set(FACTOR_MODELS)
+    if options.factors:
+        return read_factors(options.factors)
+    if not needed:
+        return None
+    store = PriceStore(options.cache_dir)
+    texts = []
+    for dataset in FRENCH_DATASETS:
+        text = store.get_factor_file(dataset)
+        if text is None or options.refresh:
+            if options.offline:
+                raise OfflineError(
+                    f"offline: model(s) {', '.join(sorted(needed))} need Fama-French factors and "
+                    f"the local store has no {dataset}; pass --factors FILE or run online"
+                )
+            text = FamaFrenchSource(session=options.session).fetch_text(dataset)
+            store.put_factor_file(dataset, text)
+        texts.append((f"Ken French Data Library: {dataset}", text))
+    return factors_from_texts(texts)
+
+
 def run_study(spec: StudySpec, options: DataOptions | None = None) -> EventStudyResults:
     """Load data for ``spec``, fit every event and return the results."""
     options = options or DataOptions()
+    factors = load_factors(spec, options)
     prices, shares, meta = load_data(spec, options)
     panel, close = build_panel(spec, prices)
     meta["calendar"] = f"sessions of {spec.market or spec.resolved()[0].market}"
     return fit_events(
-        panel, spec.resolved(), close=close, shares=shares, title=spec.study, meta=meta
+        panel,
+        spec.resolved(),
+        close=close,
+        shares=shares,
+        factors=factors,
+        title=spec.study,
+        meta=meta,
     )
 
 

@@ -50,7 +50,7 @@ class EventStudyResults:
                 continue
             days = f.rel_days
             n_days = len(days)
-            ar_se = np.sqrt(f.sigma2[:, None] * (1.0 + f.h))
+            ar_se = np.sqrt(f.ar_variance())
             car, car_var = f.car_path()
             with np.errstate(invalid="ignore", divide="ignore"):
                 ar_t = f.ar / ar_se
@@ -125,6 +125,36 @@ class EventStudyResults:
         t on ``df = M - p`` degrees of freedom and two-sided p; ``n_days`` counts non-missing
         ARs."""
         return self._car.copy()
+
+    def bhar_frame(self) -> pd.DataFrame:
+        """Buy-and-hold abnormal returns per firm-event and ``bhar_windows`` window (see
+        :meth:`~eventstudy.estimation.BatchFit.bhar`); ``n_days`` counts the compounded days."""
+        log = self.meta.get("returns") == "log"
+        parts = []
+        for b in self.batches:
+            f = b.fit
+            windows = sorted({w for e in set(b.event) for w in self.events[e].bhar_windows})
+            for start, end in windows:
+                bhar, length = f.bhar(start, end, log=log)
+                keep = f.fitted & np.array(
+                    [(start, end) in self.events[e].bhar_windows for e in b.event]
+                )
+                idx = np.flatnonzero(keep)
+                parts.append(
+                    pd.DataFrame(
+                        {
+                            "event": [self.events[e].name for e in b.event[idx]],
+                            "ticker": [b.ticker[i] for i in idx],
+                            "start": start,
+                            "end": end,
+                            "bhar": bhar[idx],
+                            "n_days": length[idx],
+                            "model": [self.events[e].model for e in b.event[idx]],
+                        }
+                    )
+                )
+        frame = _concat(parts, ["event", "ticker", "start", "end", "bhar", "n_days", "model"])
+        return self._order(frame, ["start", "end"])
 
     def _order(self, frame: pd.DataFrame, extra: list[str]) -> pd.DataFrame:
         """Sort rows by event order (as in the study), ticker order, then ``extra`` columns."""
@@ -203,6 +233,8 @@ class EventStudyResults:
             )
             for j, name in enumerate(f.design.param_names):
                 frame[name] = f.params[:, j]
+            for name, values in (f.extra_params or {}).items():
+                frame[name] = values
             frame["skipped"] = [r or "" for r in f.skip_reason]
             parts.append(frame)
         return self._order(pd.concat(parts, ignore_index=True), [])

@@ -25,7 +25,6 @@ from pydantic import (
 
 from eventstudy.errors import StudyFileError
 
-ModelName = Literal["constant-mean", "market-adjusted", "market"]
 Timing = Literal["close", "after_close"]
 
 #: Default minimum number of non-missing estimation-window returns for a firm-event to be fitted.
@@ -67,19 +66,36 @@ class _Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     market: str | None = None
-    model: ModelName | None = None
+    model: str | None = None
+    factors: list[str] | None = None
+    dimson_lags: int | None = Field(default=None, ge=1, le=10)
+    bhar_windows: list[Window] | None = None
     estimation_window: Window | None = None
     event_window: Window | None = None
     car_windows: list[Window] | None = None
     timing: Timing | None = None
     min_estimation_obs: int | None = Field(default=None, ge=3)
 
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, v: str | None) -> str | None:
+        from eventstudy.models import MODELS
+
+        if v is not None and v not in MODELS:
+            raise ValueError(f"unknown model {v!r} (choose from {', '.join(MODELS)})")
+        return v
+
+    @field_validator("factors")
+    @classmethod
+    def _factor_tickers(cls, v: list[str] | None) -> list[str] | None:
+        return None if v is None else _clean_tickers(v)
+
     @field_validator("estimation_window", "event_window")
     @classmethod
     def _ordered(cls, v: tuple[int, int] | None) -> tuple[int, int] | None:
         return None if v is None else _check_window(v)
 
-    @field_validator("car_windows")
+    @field_validator("car_windows", "bhar_windows")
     @classmethod
     def _ordered_list(cls, v: list[tuple[int, int]] | None) -> list[tuple[int, int]] | None:
         if v is None:
@@ -124,22 +140,33 @@ class ResolvedEvent(BaseModel):
     date: dt.date
     tickers: tuple[str, ...]
     market: str
-    model: ModelName
+    model: str
+    factors: tuple[str, ...] = ()
+    dimson_lags: int = 1
     estimation_window: tuple[int, int]
     event_window: tuple[int, int]
     car_windows: tuple[tuple[int, int], ...]
+    bhar_windows: tuple[tuple[int, int], ...] = ()
     timing: Timing
     min_estimation_obs: int
+
+    def model_key(self) -> tuple:
+        """Events sharing this key share the model's regressors."""
+        return (self.model, self.market, self.factors, self.dimson_lags)
 
     def config_key(self) -> tuple:
         """Events sharing this key are fitted in one vectorised batch."""
         return (
-            self.market,
-            self.model,
+            *self.model_key(),
             self.estimation_window,
             self.event_window,
             self.min_estimation_obs,
         )
+
+    @property
+    def windows(self) -> tuple[tuple[int, int], ...]:
+        """CAR and BHAR windows, without repeats."""
+        return tuple(dict.fromkeys((*self.car_windows, *self.bhar_windows)))
 
 
 class StudySpec(_Settings):
@@ -195,6 +222,9 @@ class StudySpec(_Settings):
                     tickers=tuple(event.tickers or self.tickers or ()),
                     market=pick("market", "^GSPC"),
                     model=pick("model", "market"),
+                    factors=tuple(pick("factors", ())),
+                    dimson_lags=pick("dimson_lags", 1),
+                    bhar_windows=tuple(pick("bhar_windows", ())),
                     estimation_window=pick("estimation_window", (-250, -11)),
                     event_window=pick("event_window", (-5, 5)),
                     car_windows=tuple(pick("car_windows", [(0, 0), (-1, 1), (-5, 5)])),
@@ -218,11 +248,17 @@ def _check_windows(event: ResolvedEvent) -> None:
             f"{where}: estimation_window [{e0}, {e1}] has {length} days, fewer than "
             f"min_estimation_obs = {event.min_estimation_obs}"
         )
-    for c0, c1 in event.car_windows:
-        if c0 < w0 or c1 > w1:
-            raise ValueError(
-                f"{where}: car window [{c0}, {c1}] is outside event_window [{w0}, {w1}]"
-            )
+    for kind, windows in (("car", event.car_windows), ("bhar", event.bhar_windows)):
+        for c0, c1 in windows:
+            if c0 < w0 or c1 > w1:
+                raise ValueError(
+                    f"{where}: {kind} window [{c0}, {c1}] is outside event_window [{w0}, {w1}]"
+                )
+    if event.model == "factor" and not event.factors:
+        raise ValueError(f"{where}: model 'factor' needs 'factors: [TICKER, ...]' (regressors)")
+    if event.model == "factor" and event.factors and set(event.factors) & set(event.tickers):
+        both = sorted(set(event.factors) & set(event.tickers))
+        raise ValueError(f"{where}: {', '.join(both)} is both a regressor and an event ticker")
 
 
 def slugify(text: str) -> str:

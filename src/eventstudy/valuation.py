@@ -6,7 +6,8 @@ Conventions (docs/conventions.md):
   look-ahead); prices are the *unadjusted* ``close`` (what a market capitalisation is quoted on);
 * ``market_value`` = close on day -1 x shares;
 * ``raw_dollar_change`` over window [a, b] = shares x (close on day b - close on day a-1), the
-  change in market value the press reports (NVDA 2025-01-27: 24,477M x (118.42 - 142.62) = -$592.3B);
+  change in market value the press reports
+  (NVDA 2025-01-27: 24,477M x (118.42 - 142.62) = -$592.3B);
 * ``abnormal_dollar_change`` = sum over t in [a, b] of AR_t x market value on day t-1
   (the abnormal return applied to the value at stake that day).
 """
