@@ -41,6 +41,7 @@ class Batch:
     fit: BatchFit
     event: np.ndarray  # (n,) index into the results' events
     ticker: list[str]
+    order: np.ndarray  # (n,) position of each firm-event in study order
     label: str = ""  # the model, in words
 
 
@@ -134,10 +135,8 @@ class EventStudy:
         panel = ReturnsPanel.from_prices(prices, market, returns)
         return cls(panel, market=market, return_kind=returns, **kwargs)
 
-    def resolve(self, events: Iterable[EventSpec | dict[str, Any]] | pd.DataFrame) -> StudySpec:
+    def resolve(self, events: Iterable[EventSpec | dict[str, Any]]) -> StudySpec:
         """Validate ``events`` against the defaults, as a study file would be."""
-        if isinstance(events, pd.DataFrame):
-            events = _events_from_frame(events)
         items = []
         for e in events:
             items.append(e.model_dump(exclude_none=True) if isinstance(e, EventSpec) else dict(e))
@@ -145,32 +144,70 @@ class EventStudy:
         return parse_study(data, source="events")
 
     def fit(self, events: Iterable[EventSpec | dict[str, Any]] | pd.DataFrame) -> EventStudyResults:
-        """Fit every firm-event and return the results."""
-        spec = self.resolve(events)
+        """Fit every firm-event and return the results.
+
+        ``events`` is a list of :class:`Event` (or dicts with the study-file keys), or a frame with
+        one row per firm-event (``event``, ``date``, ``ticker``), the fast path for large studies.
+        """
+        if isinstance(events, pd.DataFrame):
+            resolved = self._resolve_frame(events)
+        else:
+            resolved = self.resolve(events).resolved()
         return fit_events(
             self.panel,
-            spec.resolved(),
+            resolved,
             close=self.close,
             shares=self.shares,
             factors=self.factor_data,
-            title=spec.study,
+            title=self.title,
             meta={"returns": self.return_kind},
         )
 
-
-def _events_from_frame(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """One row per firm-event (``event``/``name``, ``date``, ``ticker``) to event dicts."""
-    name_col = "event" if "event" in frame.columns else "name"
-    missing = {name_col, "date", "ticker"} - set(frame.columns)
-    if missing:
-        raise StudyFileError(f"events frame: missing column(s) {', '.join(sorted(missing))}")
-    out = []
-    for name, group in frame.groupby(name_col, sort=False):
-        dates = pd.to_datetime(group["date"]).dt.date.unique()
-        if len(dates) != 1:
-            raise StudyFileError(f"events frame: event {name!r} has more than one date")
-        out.append({"name": str(name), "date": dates[0], "tickers": list(group["ticker"])})
-    return out
+    def _resolve_frame(self, frame: pd.DataFrame) -> list[ResolvedEvent]:
+        """Events from a firm-event frame, validated column-wise (no per-event model building)."""
+        name_col = "event" if "event" in frame.columns else "name"
+        missing = {name_col, "date", "ticker"} - set(frame.columns)
+        if missing:
+            raise StudyFileError(f"events frame: missing column(s) {', '.join(sorted(missing))}")
+        if frame.empty:
+            raise StudyFileError("events frame: no firm-events")
+        dates = pd.to_datetime(frame["date"], errors="coerce")
+        if dates.isna().any():
+            row = int(np.flatnonzero(dates.isna().to_numpy())[0])
+            raise StudyFileError(f"events frame, row {row}: bad date {frame['date'].iloc[row]!r}")
+        names = frame[name_col].astype(str).to_numpy()
+        tickers = frame["ticker"].astype(str).to_numpy()
+        dup = pd.DataFrame({"e": names, "t": tickers}).duplicated().to_numpy()
+        if dup.any():
+            row = int(np.flatnonzero(dup)[0])
+            raise StudyFileError(
+                f"events frame, row {row}: ticker {tickers[row]} twice in event {names[row]!r}"
+            )
+        codes, uniques = pd.factorize(names)
+        order = np.argsort(codes, kind="stable")
+        day = dates.dt.normalize().to_numpy()[order]
+        bounds = np.flatnonzero(np.diff(codes[order])) + 1
+        starts = np.concatenate([[0], bounds]).astype(np.intp)
+        same = np.ones(len(order), dtype=bool)
+        same[1:] = day[1:] == day[:-1]
+        same[starts] = True
+        if not same.all():
+            row = int(order[np.flatnonzero(~same)[0]])
+            raise StudyFileError(f"events frame, row {row}: event {names[row]!r} has two dates")
+        # One validated template carries the defaults (and checks the windows); events copy it.
+        first_day = day[0].astype("datetime64[D]").item()
+        template = self.resolve(
+            [{"name": "template", "date": first_day, "tickers": [tickers[order[0]]]}]
+        ).resolved()[0]
+        fields = template.model_dump()
+        event_days = day[starts].astype("datetime64[D]").tolist()
+        groups = np.split(tickers[order], bounds)
+        return [
+            ResolvedEvent.model_construct(
+                **{**fields, "name": str(name), "date": date, "tickers": tuple(group)}
+            )
+            for name, date, group in zip(uniques, event_days, groups, strict=True)
+        ]
 
 
 def fit_events(
@@ -184,33 +221,46 @@ def fit_events(
     meta: dict[str, Any] | None = None,
 ) -> EventStudyResults:
     """Fit resolved events on ``panel``: one vectorised batch per distinct configuration."""
-    day0 = [panel.day0(e.date, e.timing, e.name) for e in events]
+    after = np.array([e.timing == "after_close" for e in events], dtype=bool)
+    names = [e.name for e in events]
+    day0 = panel.day0_many([e.date for e in events], after, names)
+    known = set(panel.tickers)
     for e in events:
         for t in (e.market, *e.factors, *e.tickers):
-            if t not in panel.tickers:
+            if t not in known:
                 raise DataError(f"event {e.name!r}: no returns for ticker {t}")
 
+    sizes = np.array([len(e.tickers) for e in events], dtype=np.intp)
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])  # study-order index of each event
     groups: dict[tuple, list[int]] = {}
     for i, e in enumerate(events):
         groups.setdefault(e.config_key(), []).append(i)
 
     batches: list[Batch] = []
-    for idx in groups.values():
-        first = events[idx[0]]
+    for members in groups.values():
+        idx = np.array(members, dtype=np.intp)
+        first = events[members[0]]
         model = get_model(first.model)
         design = model.design(panel, first, factors)
-        for i in idx:
-            _check_regressors(panel, design, events[i], day0[i], factors)
-        ev = np.concatenate([np.full(len(events[i].tickers), i) for i in idx])
-        tickers = [t for i in idx for t in events[i].tickers]
-        col = panel.columns(tickers)
-        fit = model.fit(panel, first, factors, col, np.array([day0[i] for i in ev], dtype=np.intp))
-        batches.append(Batch(fit=fit, event=ev, ticker=tickers, label=model.label(first)))
+        _check_regressors(panel, design, [events[i] for i in members], day0[idx], factors)
+        ev = np.repeat(idx, sizes[idx])
+        within = np.arange(len(ev)) - np.repeat(np.cumsum(sizes[idx]) - sizes[idx], sizes[idx])
+        tickers = [t for i in members for t in events[i].tickers]
+        fit = model.fit(panel, first, factors, panel.columns(tickers), day0[ev])
+        batches.append(
+            Batch(
+                fit=fit,
+                event=ev,
+                ticker=tickers,
+                order=offsets[ev] + within,
+                label=model.label(first),
+            )
+        )
 
     return EventStudyResults(
         title=title,
         events=list(events),
-        day0_dates=[panel.dates[d].date() for d in day0],
+        day0_rows=day0,
         panel=panel,
         batches=batches,
         close=close,
@@ -222,23 +272,31 @@ def fit_events(
 def _check_regressors(
     panel: ReturnsPanel,
     design: Design,
-    event: ResolvedEvent,
-    day0: int,
+    events: Sequence[ResolvedEvent],
+    day0: np.ndarray,
     factors: FactorData | None,
 ) -> None:
-    """Regressors must exist on every session of the event's windows (inside the data)."""
+    """Regressors must exist on every session of the events' windows (inside the data)."""
     if not design.k and design.offset is None:
         return
-    first = day0 + min(event.estimation_window[0], event.event_window[0])
-    last = day0 + max(event.estimation_window[1], event.event_window[1])
-    rows = np.arange(max(first, 0), min(last, len(panel.dates) - 1) + 1)
-    values = design.regressors[rows]
+    values = design.regressors
     if design.offset is not None:
-        values = np.column_stack([values, design.offset[rows]])
+        values = np.column_stack([values, design.offset])
     bad = ~np.isfinite(values).all(axis=1)
     if not bad.any():
         return
-    dates = panel.dates[rows[bad]]
+    spec = events[0]  # the events of one batch share their windows
+    t = len(panel.dates)
+    first = np.clip(day0 + min(spec.estimation_window[0], spec.event_window[0]), 0, t - 1)
+    last = np.clip(day0 + max(spec.estimation_window[1], spec.event_window[1]), 0, t - 1)
+    count = np.concatenate([[0], np.cumsum(bad)])
+    failing = np.flatnonzero(count[last + 1] - count[first] > 0)
+    if not len(failing):
+        return
+    i = int(failing[0])
+    event = events[i]
+    rows = np.arange(first[i], last[i] + 1)
+    dates = panel.dates[rows[bad[rows]]]
     span = f"{dates[0]:%Y-%m-%d}" + (f" .. {dates[-1]:%Y-%m-%d}" if len(dates) > 1 else "")
     if factors is not None and design.offset is not None:
         have = factors.frame.index

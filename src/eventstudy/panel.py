@@ -92,7 +92,7 @@ class ReturnsPanel:
         if market not in prices.columns:
             raise DataError(f"no prices for the market ticker {market}")
         calendar = prices.index[prices[market].notna()]
-        # The first session has no return; dropping it keeps the calendar free of missing market days.
+        # The first session has no return: dropping it keeps missing market days out of the panel.
         return cls.from_frame(compute_returns(prices.loc[calendar], kind).iloc[1:])
 
     def column(self, ticker: str) -> int:
@@ -102,13 +102,53 @@ class ReturnsPanel:
             raise DataError(f"no returns for ticker {ticker}") from None
 
     def columns(self, tickers: Sequence[str]) -> np.ndarray:
-        return np.array([self.column(t) for t in tickers], dtype=np.intp)
+        index = {t: j for j, t in enumerate(self.tickers)}
+        missing = [t for t in dict.fromkeys(tickers) if t not in index]
+        if missing:
+            raise DataError(f"no returns for ticker(s) {', '.join(missing[:10])}")
+        return np.array([index[t] for t in tickers], dtype=np.intp)
 
     def series(self, ticker: str) -> np.ndarray:
         return self.values[:, self.column(ticker)]
 
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.values, index=self.dates, columns=list(self.tickers))
+
+    def day0_many(
+        self, dates: Sequence[dt.date], after_close: np.ndarray, names: Sequence[str]
+    ) -> np.ndarray:
+        """Rows of day 0 for many events at once (the rule of :meth:`day0`); one warning lists
+        the events whose date was not a session."""
+        ts = pd.DatetimeIndex(pd.to_datetime(list(dates))).normalize()
+        rows = np.where(
+            after_close,
+            self.dates.searchsorted(ts, side="right"),
+            self.dates.searchsorted(ts, side="left"),
+        )
+        late = np.flatnonzero(rows >= len(self.dates))
+        if len(late):
+            self.day0(
+                ts[late[0]], "after_close" if after_close[late[0]] else "close", names[late[0]]
+            )
+        early = np.flatnonzero(ts < self.dates[0])
+        if len(early):
+            self.day0(ts[early[0]], "close", names[early[0]])
+        moved = np.flatnonzero(~after_close & (self.dates[rows] != ts))
+        if len(moved) == 1:
+            self.day0(ts[moved[0]], "close", names[moved[0]])
+        elif len(moved) > 1:
+            shown = ", ".join(
+                f"{names[i]!r} {ts[i]:%Y-%m-%d} -> {self.dates[rows[i]]:%Y-%m-%d}"
+                for i in moved[:5]
+            )
+            more = f" and {len(moved) - 5} more" if len(moved) > 5 else ""
+            warnings.warn(
+                f"{len(moved)} event dates are not trading sessions; day 0 is the next session: "
+                f"{shown}{more}",
+                EventDateWarning,
+                stacklevel=2,
+            )
+        return rows.astype(np.intp)
 
     def day0(self, date: dt.date | pd.Timestamp, timing: str = "close", event: str = "") -> int:
         """Row of day 0 for an event on ``date`` (see the module docstring for the rule)."""

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from eventstudy.inference import cross_sectional_t, t_pvalue
+from eventstudy.inference import t_pvalue
 from eventstudy.panel import ReturnsPanel
 from eventstudy.study import ResolvedEvent
 
@@ -23,16 +23,47 @@ if TYPE_CHECKING:
 
 @dataclass
 class EventStudyResults:
-    """Everything an event study produced. Build frames with the ``*_frame()`` methods."""
+    """Everything an event study produced. Build frames with the ``*_frame()`` methods.
+
+    Frames list firm-events in study order (events as given, tickers as listed per event)."""
 
     title: str
     events: list[ResolvedEvent]
-    day0_dates: list[dt.date]
+    day0_rows: np.ndarray  # (n_events,) panel row of each event's day 0
     panel: ReturnsPanel
     batches: list[Batch]
     close: pd.DataFrame | None = None
     shares: pd.DataFrame | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def day0_dates(self) -> list[dt.date]:
+        return [d.date() for d in self.panel.dates[self.day0_rows]]
+
+    @cached_property
+    def _event_names(self) -> np.ndarray:
+        return np.array([e.name for e in self.events], dtype=object)
+
+    @cached_property
+    def _event_models(self) -> np.ndarray:
+        return np.array([e.model for e in self.events], dtype=object)
+
+    def _windows_of(self, kind: str, batch: Batch) -> dict[tuple[int, int], np.ndarray]:
+        """For each CAR (``kind="car_windows"``) or BHAR window used by the batch's events, a mask
+        of the batch's firm-events whose event asks for it."""
+        sets: dict[tuple, int] = {}
+        ids = np.array(
+            [
+                sets.setdefault(getattr(self.events[e], kind), len(sets))
+                for e in range(len(self.events))
+            ]
+        )
+        out = {}
+        for windows, sid in sets.items():
+            for w in windows:
+                out.setdefault(w, np.zeros(len(sets), dtype=bool))[sid] = True
+        used = ids[batch.event]
+        return {w: has[used] for w, has in sorted(out.items()) if has[used].any()}
 
     # ------------------------------------------------------------------ frames
     def _date_at(self, rows: np.ndarray) -> np.ndarray:
@@ -42,41 +73,40 @@ class EventStudyResults:
 
     @cached_property
     def _ar(self) -> pd.DataFrame:
-        parts = []
+        parts, keys = [], []
         for b in self.batches:
             f = b.fit
-            ok = f.fitted
-            if not ok.any():
+            idx = np.flatnonzero(f.fitted)
+            if not len(idx):
                 continue
             days = f.rel_days
             n_days = len(days)
-            ar_se = np.sqrt(f.ar_variance())
+            ar_se = np.sqrt(f.ar_variance()[idx])
             car, car_var = f.car_path()
             with np.errstate(invalid="ignore", divide="ignore"):
-                ar_t = f.ar / ar_se
-            idx = np.flatnonzero(ok)
+                ar_t = f.ar[idx] / ar_se
             rows = f.day0[idx, None] + days
             parts.append(
                 pd.DataFrame(
                     {
-                        "event": np.repeat([self.events[e].name for e in b.event[idx]], n_days),
-                        "ticker": np.repeat([b.ticker[i] for i in idx], n_days),
+                        "event": np.repeat(self._event_names[b.event[idx]], n_days),
+                        "ticker": np.repeat(np.asarray(b.ticker, dtype=object)[idx], n_days),
                         "date": self._date_at(rows).ravel(),
                         "rel_day": np.tile(days, len(idx)),
                         "ret": f.ret[idx].ravel(),
                         "normal_ret": f.normal[idx].ravel(),
                         "ar": f.ar[idx].ravel(),
-                        "ar_se": ar_se[idx].ravel(),
-                        "ar_t": ar_t[idx].ravel(),
-                        "ar_p": t_pvalue(ar_t[idx], f.df[idx, None]).ravel(),
+                        "ar_se": ar_se.ravel(),
+                        "ar_t": ar_t.ravel(),
+                        "ar_p": t_pvalue(ar_t, f.df[idx, None]).ravel(),
                         "car": car[idx].ravel(),
                         "car_se": np.sqrt(car_var[idx]).ravel(),
-                        "model": np.repeat([self.events[e].model for e in b.event[idx]], n_days),
+                        "model": np.repeat(self._event_models[b.event[idx]], n_days),
                     }
                 )
             )
-        frame = _concat(parts, ["event", "ticker", "date", "rel_day", "ret", "normal_ret", "ar"])
-        return self._order(frame, ["rel_day"])
+            keys.append((np.repeat(b.order[idx], n_days), np.tile(days, len(idx))))
+        return _sorted(parts, keys, AR_COLUMNS)
 
     def ar_frame(self) -> pd.DataFrame:
         """Abnormal returns: one row per firm-event and event-window day.
@@ -85,40 +115,45 @@ class EventStudyResults:
         the event window."""
         return self._ar.copy()
 
-    @cached_property
-    def _car(self) -> pd.DataFrame:
-        parts = []
+    def _window_frame(self, kind: str, value: str) -> pd.DataFrame:
+        """CAR (``kind="car_windows"``) or BHAR rows for every firm-event and window."""
+        log = self.meta.get("returns") == "log"
+        parts, keys = [], []
         for b in self.batches:
             f = b.fit
-            windows = sorted({w for e in set(b.event) for w in self.events[e].car_windows})
-            for start, end in windows:
-                car, var, length = f.car(start, end)
-                se = np.sqrt(var)
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    t = car / se
-                keep = f.fitted & np.array(
-                    [(start, end) in self.events[e].car_windows for e in b.event]
-                )
-                idx = np.flatnonzero(keep)
-                parts.append(
-                    pd.DataFrame(
-                        {
-                            "event": [self.events[e].name for e in b.event[idx]],
-                            "ticker": [b.ticker[i] for i in idx],
-                            "start": start,
-                            "end": end,
-                            "car": car[idx],
-                            "se": se[idx],
-                            "t": t[idx],
-                            "p": t_pvalue(t[idx], f.df[idx]),
-                            "df": f.df[idx],
-                            "n_days": length[idx].astype(int),
-                            "model": [self.events[e].model for e in b.event[idx]],
-                        }
-                    )
-                )
-        frame = _concat(parts, ["event", "ticker", "start", "end", "car", "se", "t", "p"])
-        return self._order(frame, ["start", "end"])
+            for (start, end), wanted in self._windows_of(kind, b).items():
+                idx = np.flatnonzero(f.fitted & wanted)
+                columns: dict[str, Any] = {
+                    "event": self._event_names[b.event[idx]],
+                    "ticker": np.asarray(b.ticker, dtype=object)[idx],
+                    "start": start,
+                    "end": end,
+                }
+                if value == "car":
+                    car, var, length = f.car(start, end)
+                    se = np.sqrt(var[idx])
+                    with np.errstate(invalid="ignore", divide="ignore"):
+                        t = car[idx] / se
+                    columns |= {
+                        "car": car[idx],
+                        "se": se,
+                        "t": t,
+                        "p": t_pvalue(t, f.df[idx]),
+                        "df": f.df[idx],
+                    }
+                else:
+                    bhar, length = f.bhar(start, end, log=log)
+                    columns["bhar"] = bhar[idx]
+                columns["n_days"] = length[idx].astype(int)
+                columns["model"] = self._event_models[b.event[idx]]
+                parts.append(pd.DataFrame(columns))
+                keys.append((b.order[idx], np.full(len(idx), start), np.full(len(idx), end)))
+        columns = CAR_COLUMNS if value == "car" else BHAR_COLUMNS
+        return _sorted(parts, keys, columns)
+
+    @cached_property
+    def _car(self) -> pd.DataFrame:
+        return self._window_frame("car_windows", "car")
 
     def car_frame(self) -> pd.DataFrame:
         """CAR per firm-event and CAR window with its standard error (prediction error included),
@@ -129,35 +164,10 @@ class EventStudyResults:
     def bhar_frame(self) -> pd.DataFrame:
         """Buy-and-hold abnormal returns per firm-event and ``bhar_windows`` window (see
         :meth:`~eventstudy.estimation.BatchFit.bhar`); ``n_days`` counts the compounded days."""
-        log = self.meta.get("returns") == "log"
-        parts = []
-        for b in self.batches:
-            f = b.fit
-            windows = sorted({w for e in set(b.event) for w in self.events[e].bhar_windows})
-            for start, end in windows:
-                bhar, length = f.bhar(start, end, log=log)
-                keep = f.fitted & np.array(
-                    [(start, end) in self.events[e].bhar_windows for e in b.event]
-                )
-                idx = np.flatnonzero(keep)
-                parts.append(
-                    pd.DataFrame(
-                        {
-                            "event": [self.events[e].name for e in b.event[idx]],
-                            "ticker": [b.ticker[i] for i in idx],
-                            "start": start,
-                            "end": end,
-                            "bhar": bhar[idx],
-                            "n_days": length[idx],
-                            "model": [self.events[e].model for e in b.event[idx]],
-                        }
-                    )
-                )
-        frame = _concat(parts, ["event", "ticker", "start", "end", "bhar", "n_days", "model"])
-        return self._order(frame, ["start", "end"])
+        return self._window_frame("bhar_windows", "bhar")
 
     def _order(self, frame: pd.DataFrame, extra: list[str]) -> pd.DataFrame:
-        """Sort rows by event order (as in the study), ticker order, then ``extra`` columns."""
+        """Sort rows of a frame with ``event`` and ``ticker`` columns into study order."""
         if frame.empty:
             return frame
         rank: dict[tuple[str, str], int] = {}
@@ -168,64 +178,82 @@ class EventStudyResults:
         frame = frame.assign(_k=keys).sort_values(["_k", *extra], kind="stable")
         return frame.drop(columns="_k").reset_index(drop=True)
 
+    def _cross_section(self, values: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, np.ndarray]:
+        """Per event, the cross-sectional mean, count, t and p of per-firm-event values.
+
+        ``values`` holds (event index per firm-event, values (n,) or (n, L)) per batch."""
+        n_events = len(self.events)
+        width = max((v.shape[1] if v.ndim == 2 else 1) for _, v in values) if values else 1
+        total = np.zeros((n_events, width))
+        count = np.zeros((n_events, width))
+        for ev, v in values:
+            v = v.reshape(len(ev), -1)
+            ok = np.isfinite(v)
+            np.add.at(total, ev, np.where(ok, v, 0.0))
+            np.add.at(count, ev, ok)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = total / count
+            sq = np.zeros_like(total)
+            for ev, v in values:
+                v = v.reshape(len(ev), -1)
+                dev = np.where(np.isfinite(v), v - mean[ev], 0.0)
+                np.add.at(sq, ev, dev**2)
+            sd = np.sqrt(sq / (count - 1))
+            t = np.where(count >= 2, mean / (sd / np.sqrt(count)), np.nan)
+        return {"mean": mean, "n": count.astype(int), "t": t, "p": t_pvalue(t, count - 1)}
+
     def aar_frame(self) -> pd.DataFrame:
         """Average AR per event and event-window day with the cross-sectional t (Brown & Warner
         1985): ``t = AAR / (sd / sqrt(N))``, ``N - 1`` degrees of freedom."""
-        ar = self._ar
-        rows = []
-        for i, e in enumerate(self.events):
-            sub = ar[ar["event"] == e.name]
-            for day in range(e.event_window[0], e.event_window[1] + 1):
-                values = sub.loc[sub["rel_day"] == day, "ar"].to_numpy()
-                res = cross_sectional_t(values)
-                rows.append(
+        parts = []
+        for b in self.batches:
+            f = b.fit
+            ok = f.fitted
+            stats = self._cross_section([(b.event[ok], f.ar[ok])])
+            events = np.unique(b.event)
+            days = f.rel_days
+            rows = self.day0_rows[events, None] + days
+            parts.append(
+                pd.DataFrame(
                     {
-                        "event": e.name,
-                        "rel_day": day,
-                        "date": self._date_at(np.array([self._day0_row(i) + day]))[0],
-                        "aar": float(res["mean"]),
-                        "n": int(res["n"]),
-                        "t": float(res["t"]),
-                        "p": float(res["p"]),
+                        "event": np.repeat(self._event_names[events], len(days)),
+                        "rel_day": np.tile(days, len(events)),
+                        "date": self._date_at(rows).ravel(),
+                        "aar": stats["mean"][events].ravel(),
+                        "n": stats["n"][events].ravel(),
+                        "t": stats["t"][events].ravel(),
+                        "p": stats["p"][events].ravel(),
+                        "_e": np.repeat(events, len(days)),
                     }
                 )
-        return pd.DataFrame(rows)
+            )
+        return _by_event(parts, ["_e", "rel_day"], AAR_COLUMNS)
 
     def caar_frame(self) -> pd.DataFrame:
         """Average CAR per event and CAR window with the cross-sectional t."""
         car = self._car
-        rows = []
-        for e in self.events:
-            sub = car[car["event"] == e.name]
-            for start, end in e.car_windows:
-                values = sub.loc[(sub["start"] == start) & (sub["end"] == end), "car"].to_numpy()
-                res = cross_sectional_t(values)
-                rows.append(
-                    {
-                        "event": e.name,
-                        "start": start,
-                        "end": end,
-                        "caar": float(res["mean"]),
-                        "n": int(res["n"]),
-                        "t": float(res["t"]),
-                        "p": float(res["p"]),
-                    }
-                )
-        return pd.DataFrame(rows)
-
-    def _day0_row(self, event_index: int) -> int:
-        return int(self.panel.dates.get_loc(pd.Timestamp(self.day0_dates[event_index])))
+        if car.empty:
+            return pd.DataFrame(columns=CAAR_COLUMNS)
+        event_index = {name: i for i, name in enumerate(self._event_names)}
+        grouped = car.groupby(["event", "start", "end"], sort=False)["car"]
+        agg = grouped.agg(caar="mean", n="count", sd="std").reset_index()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            t = np.where(agg["n"] >= 2, agg["caar"] / (agg["sd"] / np.sqrt(agg["n"])), np.nan)
+        agg["t"] = t
+        agg["p"] = t_pvalue(t, agg["n"].to_numpy() - 1)
+        agg["_e"] = agg["event"].map(event_index)
+        return _by_event([agg], ["_e", "start", "end"], CAAR_COLUMNS)
 
     def params_frame(self) -> pd.DataFrame:
         """Fitted normal-return model per firm-event: parameters, sigma, M and residual df."""
-        parts = []
+        parts, keys = [], []
         for b in self.batches:
             f = b.fit
             frame = pd.DataFrame(
                 {
-                    "event": [self.events[e].name for e in b.event],
+                    "event": self._event_names[b.event],
                     "ticker": b.ticker,
-                    "model": [self.events[e].model for e in b.event],
+                    "model": self._event_models[b.event],
                     "n_obs": f.n_obs,
                     "df": f.df,
                     "sigma": np.sqrt(f.sigma2),
@@ -237,7 +265,8 @@ class EventStudyResults:
                 frame[name] = values
             frame["skipped"] = [r or "" for r in f.skip_reason]
             parts.append(frame)
-        return self._order(pd.concat(parts, ignore_index=True), [])
+            keys.append((b.order,))
+        return _sorted(parts, keys, ["event", "ticker", "model", "n_obs", "df", "sigma"])
 
     def skipped_frame(self) -> pd.DataFrame:
         """Firm-events that could not be fitted, with the reason."""
@@ -305,7 +334,41 @@ class EventStudyResults:
         return methods[kind](event=event, **kwargs)
 
 
-def _concat(parts: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+AR_COLUMNS = [
+    "event",
+    "ticker",
+    "date",
+    "rel_day",
+    "ret",
+    "normal_ret",
+    "ar",
+    "ar_se",
+    "ar_t",
+    "ar_p",
+    "car",
+    "car_se",
+    "model",
+]
+CAR_COLUMNS = ["event", "ticker", "start", "end", "car", "se", "t", "p", "df", "n_days", "model"]
+BHAR_COLUMNS = ["event", "ticker", "start", "end", "bhar", "n_days", "model"]
+AAR_COLUMNS = ["event", "rel_day", "date", "aar", "n", "t", "p"]
+CAAR_COLUMNS = ["event", "start", "end", "caar", "n", "t", "p"]
+
+
+def _sorted(
+    parts: list[pd.DataFrame], keys: list[tuple[np.ndarray, ...]], columns: list[str]
+) -> pd.DataFrame:
+    """Concatenate per-batch frames and sort rows by their keys (study order first)."""
     if not parts:
         return pd.DataFrame(columns=columns)
-    return pd.concat(parts, ignore_index=True)
+    frame = pd.concat(parts, ignore_index=True)
+    stacked = [np.concatenate(k) for k in zip(*keys, strict=True)]
+    order = np.lexsort(stacked[::-1])
+    return frame.iloc[order].reset_index(drop=True)
+
+
+def _by_event(parts: list[pd.DataFrame], keys: list[str], columns: list[str]) -> pd.DataFrame:
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    frame = pd.concat(parts, ignore_index=True).sort_values(keys, kind="stable")
+    return frame[columns].reset_index(drop=True)
