@@ -52,107 +52,125 @@ def _index(frame: pd.DataFrame, key: list[str]) -> dict[tuple, dict[str, Any]]:
     return {tuple(row[k] for k in key): row for row in frame.to_dict("records")}
 
 
-def text_summary(results: EventStudyResults) -> str:
-    """The terminal summary: per event, each ticker's day-0 return, AR, CARs and dollar change."""
-    ar = results.ar_frame()
-    car = results.car_frame()
-    val = results.valuation_frame()
-    caar = results.caar_frame()
-    aar = results.aar_frame()
-    key = ["event", "ticker", "start", "end"]
-    car_at = _index(car, key)
-    value_at = _index(val, key)
+def _groups(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Rows of ``frame`` per event name (one pass, so large studies stay fast)."""
+    if frame.empty:
+        return {}
+    return {str(k): g for k, g in frame.groupby("event", sort=False)}
+
+
+def text_summary(results: EventStudyResults, max_events: int = 10) -> str:
+    """The terminal summary: per event, each ticker's day-0 return, AR, CARs and dollar change,
+    the cross-sectional averages; only the first ``max_events`` events are shown in full."""
+    ar = _groups(results.ar_frame())
+    car = _groups(results.car_frame())
+    val = _groups(results.valuation_frame())
+    caar = _groups(results.caar_frame())
+    aar = _groups(results.aar_frame())
+    labels = results.model_labels
     lines = [results.title, "=" * len(results.title)]
-    stars = "significance (two-sided): *** p<0.01, ** p<0.05, * p<0.10"
-    for i, e in enumerate(results.events):
-        day0 = results.day0_dates[i]
+    for i, e in enumerate(results.events[:max_events]):
         lines += [
             "",
-            f"{e.name}: day 0 = {day0:%Y-%m-%d} ({e.model} model vs {e.market}, "
+            f"{e.name}: day 0 = {results.day0_dates[i]:%Y-%m-%d} ({labels[i]}, "
             f"estimation [{e.estimation_window[0]}, {e.estimation_window[1]}], "
             f"event window [{e.event_window[0]}, {e.event_window[1]}])",
         ]
-        windows = list(e.car_windows)
         header = (
             f"{'ticker':<8}{'return':>9}{'AR':>13}"
-            + "".join(f"{f'CAR[{a},{b}]':>15}" for a, b in windows)
+            + "".join(f"{f'CAR[{a},{b}]':>15}" for a, b in e.car_windows)
             + f"{'$ change day 0':>17}"
         )
         lines += [header, "-" * len(header)]
-        day0_rows = ar[(ar["event"] == e.name) & (ar["rel_day"] == 0)].set_index("ticker")
+        empty = pd.DataFrame(columns=["ticker", "start", "end", "rel_day"])
+        day0 = ar.get(e.name, empty)
+        day0 = day0[day0["rel_day"] == 0].set_index("ticker")
+        car_at = _index(car.get(e.name, empty), ["ticker", "start", "end"])
+        value_at = _index(val.get(e.name, empty), ["ticker", "start", "end"])
         for t in e.tickers:
-            if t not in day0_rows.index:
+            if t not in day0.index:
                 continue
-            r = day0_rows.loc[t]
+            r = day0.loc[t]
             cells = f"{t:<8}{_pct(r['ret']):>9}{_pct(r['ar']) + significance_mark(r['ar_p']):>13}"
-            for a, b in windows:
-                c = car_at.get((e.name, t, a, b))
-                mark = "n/a" if c is None else _pct(c["car"]) + significance_mark(c["p"])
-                cells += f"{mark:>15}"
-            v = value_at.get((e.name, t, 0, 0))
+            for a, b in e.car_windows:
+                c = car_at.get((t, a, b))
+                cells += f"{'n/a' if c is None else _pct(c['car']) + significance_mark(c['p']):>15}"
+            v = value_at.get((t, 0, 0))
             cells += f"{'n/a' if v is None else _money(v['raw_dollar_change']):>17}"
             lines.append(cells)
-        a0 = aar[(aar["event"] == e.name) & (aar["rel_day"] == 0)]
+        a0 = aar.get(e.name, empty)
+        a0 = a0[a0["rel_day"] == 0]
         if len(a0):
             r = a0.iloc[0]
-            lines.append(
-                f"{'average':<8}{'':>9}{_pct(r['aar']) + significance_mark(r['p']):>13}"
-                + "".join(
-                    f"{_pct(c['caar']) + significance_mark(c['p']):>15}"
-                    for _, c in caar[caar["event"] == e.name].iterrows()
+            caar_at = _index(caar.get(e.name, empty), ["start", "end"])
+            cells = f"{'average':<8}{'':>9}{_pct(r['aar']) + significance_mark(r['p']):>13}"
+            for a, b in e.car_windows:
+                c = caar_at.get((a, b))
+                cells += (
+                    f"{'n/a' if c is None else _pct(c['caar']) + significance_mark(c['p']):>15}"
                 )
-            )
+            lines.append(cells)
             lines.append(
                 f"  cross-sectional t (N={int(r['n'])}): day-0 AAR t = {_num(r['t'])}, "
                 f"p = {_num(r['p'], '{:.3g}')}"
             )
-        ev_val = val[(val["event"] == e.name) & (val["start"] == 0) & (val["end"] == 0)]
-        total = ev_val["raw_dollar_change"].sum(min_count=1)
-        total_ab = ev_val["abnormal_dollar_change"].sum(min_count=1)
-        missing = ev_val.loc[ev_val["raw_dollar_change"].isna(), "ticker"].tolist()
-        if math.isfinite(total):
-            lines.append(
-                f"  day-0 market value change: {_money(total)} raw, {_money(total_ab)} abnormal"
-                + (f" (n/a for {', '.join(missing)}: see valuation.csv notes)" if missing else "")
-            )
+        ev_val = val.get(e.name)
+        if ev_val is not None:
+            ev_val = ev_val[(ev_val["start"] == 0) & (ev_val["end"] == 0)]
+            total = ev_val["raw_dollar_change"].sum(min_count=1)
+            total_ab = ev_val["abnormal_dollar_change"].sum(min_count=1)
+            missing = ev_val.loc[ev_val["raw_dollar_change"].isna(), "ticker"].tolist()
+            if math.isfinite(total):
+                lines.append(
+                    f"  day-0 market value change: {_money(total)} raw, {_money(total_ab)} "
+                    "abnormal"
+                    + (
+                        f" (n/a for {', '.join(missing)}: see valuation.csv notes)"
+                        if missing
+                        else ""
+                    )
+                )
+    hidden = len(results.events) - max_events
+    if hidden > 0:
+        lines += ["", f"... and {hidden:,} more events (all of them are in the output tables)"]
     skipped = results.skipped_frame()
     if len(skipped):
-        lines += ["", "Skipped firm-events:"]
-        lines += [f"  {r.event} / {r.ticker}: {r.reason}" for r in skipped.itertuples()]
-    lines += ["", stars]
+        lines += ["", f"Skipped firm-events ({len(skipped):,}):"]
+        lines += [f"  {r.event} / {r.ticker}: {r.reason}" for r in skipped.head(20).itertuples()]
+        if len(skipped) > 20:
+            lines.append(f"  ... and {len(skipped) - 20:,} more (see skipped.csv)")
+    lines += ["", "significance (two-sided): *** p<0.01, ** p<0.05, * p<0.10"]
     return "\n".join(lines)
 
 
 def summary_dict(results: EventStudyResults) -> dict[str, Any]:
     """What ``summary.json`` holds: the study, per-event day-0 and CAR results, skipped firms."""
-    ar, car, val = results.ar_frame(), results.car_frame(), results.valuation_frame()
+    frames = {
+        "day0_results": _groups(results.ar_frame().query("rel_day == 0")),
+        "car": _groups(results.car_frame()),
+        "aar": _groups(results.aar_frame()),
+        "caar": _groups(results.caar_frame()),
+        "valuation": _groups(results.valuation_frame()),
+    }
     events = []
     for i, e in enumerate(results.events):
-        events.append(
-            {
-                "name": e.name,
-                "date": e.date.isoformat(),
-                "day0_date": results.day0_dates[i].isoformat(),
-                "timing": e.timing,
-                "market": e.market,
-                "model": e.model,
-                "estimation_window": list(e.estimation_window),
-                "event_window": list(e.event_window),
-                "car_windows": [list(w) for w in e.car_windows],
-                "tickers": list(e.tickers),
-                "day0_results": _records(
-                    ar.loc[(ar["event"] == e.name) & (ar["rel_day"] == 0)].drop(columns="event")
-                ),
-                "car": _records(car.loc[car["event"] == e.name].drop(columns="event")),
-                "aar": _records(
-                    results.aar_frame().query("event == @e.name").drop(columns="event")
-                ),
-                "caar": _records(
-                    results.caar_frame().query("event == @e.name").drop(columns="event")
-                ),
-                "valuation": _records(val.loc[val["event"] == e.name].drop(columns="event")),
-            }
-        )
+        entry: dict[str, Any] = {
+            "name": e.name,
+            "date": e.date.isoformat(),
+            "day0_date": results.day0_dates[i].isoformat(),
+            "timing": e.timing,
+            "market": e.market,
+            "model": e.model,
+            "model_label": results.model_labels[i],
+            "estimation_window": list(e.estimation_window),
+            "event_window": list(e.event_window),
+            "car_windows": [list(w) for w in e.car_windows],
+            "tickers": list(e.tickers),
+        }
+        for key, groups in frames.items():
+            group = groups.get(e.name)
+            entry[key] = [] if group is None else _records(group.drop(columns="event"))
+        events.append(entry)
     return {
         "study": results.title,
         "meta": {k: _clean(v) for k, v in results.meta.items()},

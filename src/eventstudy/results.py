@@ -41,6 +41,15 @@ class EventStudyResults:
         return [d.date() for d in self.panel.dates[self.day0_rows]]
 
     @cached_property
+    def model_labels(self) -> list[str]:
+        """Each event's normal-return model in words (e.g. "OLS market model vs ^GSPC")."""
+        labels = [""] * len(self.events)
+        for b in self.batches:
+            for e in np.unique(b.event):
+                labels[e] = b.label
+        return labels
+
+    @cached_property
     def _event_names(self) -> np.ndarray:
         return np.array([e.name for e in self.events], dtype=object)
 
