@@ -19,7 +19,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from eventstudy.estimation import gather
+
 if TYPE_CHECKING:
+    from eventstudy.estimator import Batch
     from eventstudy.results import EventStudyResults
 
 VALUATION_COLUMNS = [
@@ -39,82 +42,109 @@ VALUATION_COLUMNS = [
 ]
 
 
-def latest_shares(
-    shares: pd.DataFrame | None, ticker: str, date: pd.Timestamp
-) -> tuple[pd.Series | None, str]:
-    """The latest shares row for ``ticker`` with ``as_of <= date`` (no look-ahead), or None and
-    the reason there is none."""
-    rows = shares[shares["ticker"] == ticker] if shares is not None else None
-    if rows is None or rows.empty:
-        return None, f"no shares outstanding for {ticker}"
-    before = rows[rows["as_of"] <= date]
-    if before.empty:
-        first = rows["as_of"].min()
-        return None, (
-            f"no shares outstanding for {ticker} on or before {date:%Y-%m-%d} "
-            f"(earliest count is as of {first:%Y-%m-%d})"
+def _shares_at(
+    shares: pd.DataFrame | None, tickers: np.ndarray, dates: np.ndarray
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The latest share count on or before each date (no look-ahead), and a note where none."""
+    left = pd.DataFrame({"ticker": tickers, "date": dates, "_i": np.arange(len(tickers))})
+    if shares is None or shares.empty:
+        found = left.assign(shares_outstanding=np.nan, as_of=pd.NaT, source=None)
+        notes = np.array([f"no shares outstanding for {t}" for t in tickers], dtype=object)
+        return found, notes
+    right = shares.sort_values("as_of")
+    found = pd.merge_asof(
+        left.sort_values("date"),
+        right[["ticker", "as_of", "shares_outstanding", "source"]],
+        left_on="date",
+        right_on="as_of",
+        by="ticker",
+        direction="backward",
+    ).sort_values("_i")
+    first = shares.groupby("ticker")["as_of"].min()
+    notes = np.full(len(tickers), "", dtype=object)
+    for i in np.flatnonzero(found["shares_outstanding"].isna().to_numpy()):
+        t = tickers[i]
+        if t in first.index:
+            notes[i] = (
+                f"no shares outstanding for {t} on or before {pd.Timestamp(dates[i]):%Y-%m-%d} "
+                f"(earliest count is as of {first[t]:%Y-%m-%d})"
+            )
+        else:
+            notes[i] = f"no shares outstanding for {t}"
+    return found.reset_index(drop=True), notes
+
+
+def _batch_effects(results: EventStudyResults, b: Batch, close: np.ndarray | None) -> list[dict]:
+    f = b.fit
+    tickers = np.asarray(b.ticker, dtype=object)
+    dates = np.array([np.datetime64(results.events[e].date, "ns") for e in b.event])
+    found, share_notes = _shares_at(results.shares, tickers, dates)
+    n_shares = found["shares_outstanding"].to_numpy(dtype=float)
+    as_of = found["as_of"].dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
+    cols = None
+    if close is not None:
+        index = {t: j for j, t in enumerate(results.close.columns)}
+        cols = np.array([index.get(t, -1) for t in tickers])
+    w0 = f.event_window[0]
+    parts = []
+    windows = results._windows_of("car_windows", b)
+    for (start, end), wanted in windows.items():
+        idx = np.flatnonzero(wanted)
+        rows = f.day0[idx, None] + np.arange(start - 1, end + 1)  # days start-1 .. end
+        if cols is None:
+            price = np.full(rows.shape, np.nan)
+            prior = np.full(len(idx), np.nan)
+        else:
+            padded = np.column_stack([close, np.full(len(close), np.nan)])  # column -1: no prices
+            price = gather(padded, rows, cols[idx])
+            prior = gather(padded, f.day0[idx, None] - 1, cols[idx])[:, 0]
+        mv = n_shares[idx, None] * price
+        ar = f.ar[idx, start - w0 : end - w0 + 1]
+        notes = share_notes[idx].copy()
+        if close is None:
+            notes[:] = "no unadjusted close prices"
+        elif cols is not None:
+            for i in np.flatnonzero(cols[idx] < 0):
+                notes[i] = f"no close prices for {tickers[idx][i]}"
+        unfitted = ~f.fitted[idx]
+        for i in np.flatnonzero(unfitted):
+            reason = f"not fitted: {f.skip_reason[idx[i]]}"
+            notes[i] = f"{notes[i]}; {reason}" if notes[i] else reason
+        raw = mv[:, -1] - mv[:, 0]
+        abnormal = np.sum(ar * mv[:, :-1], axis=1)
+        gap = (notes == "") & (np.isnan(raw) | np.isnan(abnormal))
+        notes[gap] = "missing price or abnormal return in the window"
+        parts.append(
+            pd.DataFrame(
+                {
+                    "event": results._event_names[b.event[idx]],
+                    "ticker": tickers[idx],
+                    "start": start,
+                    "end": end,
+                    "market_value": n_shares[idx] * prior,
+                    "raw_dollar_change": raw,
+                    "abnormal_dollar_change": abnormal,
+                    "car": np.where(unfitted, np.nan, np.sum(ar, axis=1)),
+                    "shares_outstanding": n_shares[idx],
+                    "shares_as_of": as_of[idx],
+                    "shares_source": found["source"].to_numpy(dtype=object)[idx],
+                    "price_day_minus1": prior,
+                    "note": notes,
+                    "_k": b.order[idx],
+                }
+            )
         )
-    return before.sort_values("as_of").iloc[-1], ""
+    return parts
 
 
 def value_effects(results: EventStudyResults) -> pd.DataFrame:
     """One row per event, ticker and CAR window (see the module docstring)."""
     close = None
     if results.close is not None:
-        close = results.close.reindex(results.panel.dates)
-    rows = []
-    for b in results.batches:
-        f = b.fit
-        w0 = f.event_window[0]
-        for i, (e_idx, ticker) in enumerate(zip(b.event, b.ticker, strict=True)):
-            event = results.events[e_idx]
-            d = int(f.day0[i])
-            share, share_note = latest_shares(results.shares, ticker, pd.Timestamp(event.date))
-            for start, end in event.car_windows:
-                row: dict = {"event": event.name, "ticker": ticker, "start": start, "end": end}
-                notes = []
-                price = np.full(end - start + 2, np.nan)  # close on days start-1 .. end
-                if close is None:
-                    notes.append("no unadjusted close prices")
-                elif ticker not in close.columns:
-                    notes.append(f"no close prices for {ticker}")
-                else:
-                    lo, hi = d + start - 1, d + end
-                    series = close[ticker].to_numpy(dtype=float)
-                    valid = np.arange(lo, hi + 1)
-                    inside = (valid >= 0) & (valid < len(series))
-                    price[inside] = series[valid[inside]]
-                if share is None:
-                    notes.append(share_note)
-                    n_shares = np.nan
-                else:
-                    n_shares = float(share["shares_outstanding"])
-                    row["shares_as_of"] = pd.Timestamp(share["as_of"]).date().isoformat()
-                    row["shares_source"] = share["source"]
-                mv = n_shares * price  # market value on days start-1 .. end
-                ar = (
-                    f.ar[i, start - w0 : end - w0 + 1]
-                    if f.fitted[i]
-                    else np.full(len(mv) - 1, np.nan)
-                )
-                pre = d - 1
-                row["price_day_minus1"] = (
-                    float(close[ticker].iloc[pre])
-                    if close is not None and ticker in close and 0 <= pre < len(close)
-                    else np.nan
-                )
-                row["shares_outstanding"] = n_shares
-                row["market_value"] = n_shares * row["price_day_minus1"]
-                row["raw_dollar_change"] = mv[-1] - mv[0]
-                row["abnormal_dollar_change"] = float(np.sum(ar * mv[:-1]))
-                row["car"] = float(np.sum(ar))
-                if not f.fitted[i]:
-                    notes.append(f"not fitted: {f.skip_reason[i]}")
-                elif np.isnan(row["abnormal_dollar_change"]) and not notes:
-                    notes.append("missing price or abnormal return in the window")
-                if np.isnan(row["raw_dollar_change"]) and not notes:
-                    notes.append("missing close price in the window")
-                row["note"] = "; ".join(notes)
-                rows.append(row)
-    frame = pd.DataFrame(rows, columns=VALUATION_COLUMNS)
-    return results._order(frame, ["start", "end"])
+        close = results.close.reindex(results.panel.dates).to_numpy(dtype=float)
+    parts = [p for b in results.batches for p in _batch_effects(results, b, close)]
+    if not parts:
+        return pd.DataFrame(columns=VALUATION_COLUMNS)
+    frame = pd.concat(parts, ignore_index=True)
+    frame = frame.sort_values(["_k", "start", "end"], kind="stable")
+    return frame[VALUATION_COLUMNS].reset_index(drop=True)
