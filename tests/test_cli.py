@@ -66,6 +66,7 @@ def test_default_study_reproduces_the_nvda_numbers(run_args, tmp_path: Path) -> 
     # The terminal summary shows NVDA's raw return, its market-model AR and the dollar change.
     nvda = next(line for line in out.splitlines() if line.startswith("NVDA"))
     assert "-16.97%" in nvda and "-13.21%***" in nvda and "-$592.3B" in nvda
+    assert "adj. BMP (KP)" in out
     assert "2025-01-20 is not a trading session; day 0 is the next session, 2025-01-21" in err
 
     out_dir = tmp_path / "out"
@@ -82,7 +83,17 @@ def test_default_study_reproduces_the_nvda_numbers(run_args, tmp_path: Path) -> 
     # Within 1% of the reported -$589B.
     assert abs(v.raw_dollar_change / -589e9 - 1) < 0.01
     assert v.market_value == pytest.approx(24_477e6 * 142.62, rel=1e-9)
+    tests = pd.read_csv(out_dir / "tests.csv")
+    assert list(tests.columns[:7]) == ["event", "test", "start", "end", "statistic", "p_value", "n"]
+    day0 = tests[(tests.event == "R1 sell-off") & (tests.start == 0) & (tests.end == 0)]
+    stat = day0.set_index("test")["p_value"]
+    # Event-date clustering: significant under the naive tests, much less after Kolari-Pynnonen.
+    assert stat["cross_sectional_t"] < 0.01 and stat["bmp"] < 0.01
+    assert stat["adjusted_bmp"] > 0.05 > stat["bmp"]
+    assert set(tests.event) == {"R1 sell-off", "R1 release", "V3 release", "all"}
     summary = json.loads((out_dir / "summary.json").read_text())
+    assert {t["test"] for t in summary["events"][0]["tests"]} >= {"bmp", "adjusted_bmp", "grank"}
+    assert summary["pooled_tests"]
     assert [e["name"] for e in summary["events"]] == ["R1 sell-off", "R1 release", "V3 release"]
     assert summary["events"][1]["day0_date"] == "2025-01-21"
     assert not list(out_dir.glob(".staging-*"))

@@ -281,3 +281,21 @@ def test_garch_equals_arch(study) -> None:
         np.testing.assert_allclose(ar["ar_se"], expected, rtol=1e-8)
         alpha, beta = ref.params["Const"] / 100, ref.params["x0"]
         np.testing.assert_allclose(ar["ar"], y[ev] - alpha - beta * m[ev], atol=1e-10)
+
+
+def test_bhar_tests_by_hand(study) -> None:
+    tickers = ["NVDA", "AVGO", "TSM", "MU", "AAPL", "AMD"]
+    res = study.fit([Event(name="R1", date="2025-01-27", tickers=tickers)])
+    x = res.bhar_frame().query("start == 0 and end == 20")["bhar"].to_numpy()
+    n, mean, sd = len(x), x.mean(), x.std(ddof=1)
+    s = mean / sd
+    g = np.mean((x - mean) ** 3) / sd**3  # LBT 1999: sum (x - mean)^3 / (n sd^3)
+    expected = {
+        "bhar_cross_sectional_t": mean / (sd / np.sqrt(n)),
+        "bhar_skewness_adjusted_t": np.sqrt(n) * (s + g * s**2 / 3 + g / (6 * n)),
+    }
+    tests = res.tests_frame().query("event == 'R1' and start == 0 and end == 20")
+    for name, value in expected.items():
+        row = tests[tests.test == name].iloc[0]
+        assert row["statistic"] == pytest.approx(value, rel=1e-12)
+        assert row["n"] == 6 and row["df"] == 5

@@ -28,6 +28,7 @@ TABLES: dict[str, Callable[[EventStudyResults], pd.DataFrame]] = {
     "abnormal_returns.csv": lambda r: r.ar_frame(),
     "car.csv": lambda r: r.car_frame(),
     "bhar.csv": lambda r: r.bhar_frame(),
+    "tests.csv": lambda r: r.tests_frame(),
     "aar.csv": lambda r: r.aar_frame(),
     "caar.csv": lambda r: r.caar_frame(),
     "valuation.csv": lambda r: r.valuation_frame(),

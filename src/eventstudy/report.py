@@ -59,6 +59,41 @@ def _groups(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return {str(k): g for k, g in frame.groupby("event", sort=False)}
 
 
+#: Tests shown in the terminal summary (all of them are in tests.csv), with short labels.
+SUMMARY_TESTS = {
+    "cross_sectional_t": "cross-sectional t",
+    "patell": "Patell Z",
+    "bmp": "BMP t",
+    "adjusted_patell": "adj. Patell (KP)",
+    "adjusted_bmp": "adj. BMP (KP)",
+    "corrado_rank": "Corrado rank",
+    "generalized_sign": "generalized sign",
+    "grank": "GRANK t",
+}
+
+
+def _tests_block(
+    tests: pd.DataFrame | None, windows: tuple[tuple[int, int], ...], n_firms: int
+) -> list[str]:
+    """Day-0 and CAR-window test statistics with significance marks, one test per line."""
+    if tests is None or tests.empty:
+        return []
+    spans = [(0, 0), *[w for w in windows if w != (0, 0)]]
+    at = _index(tests, ["test", "start", "end"])
+    head = f"  {f'tests (N={n_firms})':<22}" + "".join(
+        f"{'day 0' if w == (0, 0) else f'CAR[{w[0]},{w[1]}]':>14}" for w in spans
+    )
+    out = [head]
+    for test, label in SUMMARY_TESTS.items():
+        cells = ""
+        for w in spans:
+            r = at.get((test, *w))
+            text = "n/a" if r is None else _num(r["statistic"]) + significance_mark(r["p_value"])
+            cells += f"{text:>14}"
+        out.append(f"  {label:<22}{cells}")
+    return out
+
+
 def text_summary(results: EventStudyResults, max_events: int = 10) -> str:
     """The terminal summary: per event, each ticker's day-0 return, AR, CARs and dollar change,
     the cross-sectional averages; only the first ``max_events`` events are shown in full."""
@@ -67,6 +102,7 @@ def text_summary(results: EventStudyResults, max_events: int = 10) -> str:
     val = _groups(results.valuation_frame())
     caar = _groups(results.caar_frame())
     aar = _groups(results.aar_frame())
+    tests = _groups(results.tests_frame())
     labels = results.model_labels
     lines = [results.title, "=" * len(results.title)]
     for i, e in enumerate(results.events[:max_events]):
@@ -110,10 +146,8 @@ def text_summary(results: EventStudyResults, max_events: int = 10) -> str:
                     f"{'n/a' if c is None else _pct(c['caar']) + significance_mark(c['p']):>15}"
                 )
             lines.append(cells)
-            lines.append(
-                f"  cross-sectional t (N={int(r['n'])}): day-0 AAR t = {_num(r['t'])}, "
-                f"p = {_num(r['p'], '{:.3g}')}"
-            )
+        n_firms = int(a0.iloc[0]["n"]) if len(a0) else 0
+        lines += _tests_block(tests.get(e.name), e.car_windows, n_firms)
         ev_val = val.get(e.name)
         if ev_val is not None:
             ev_val = ev_val[(ev_val["start"] == 0) & (ev_val["end"] == 0)]
@@ -143,6 +177,16 @@ def text_summary(results: EventStudyResults, max_events: int = 10) -> str:
     return "\n".join(lines)
 
 
+def _summary_tests(results: EventStudyResults) -> pd.DataFrame:
+    """Battery rows for day 0, the CAR windows and the BHAR windows (every day is in tests.csv)."""
+    tests = results.tests_frame()
+    if tests.empty:
+        return tests
+    wanted = {(0, 0)} | {w for e in results.events for w in e.windows}
+    keep = [(a, b) in wanted for a, b in zip(tests["start"], tests["end"], strict=True)]
+    return tests[keep]
+
+
 def summary_dict(results: EventStudyResults) -> dict[str, Any]:
     """What ``summary.json`` holds: the study, per-event day-0 and CAR results, skipped firms."""
     frames = {
@@ -151,6 +195,7 @@ def summary_dict(results: EventStudyResults) -> dict[str, Any]:
         "aar": _groups(results.aar_frame()),
         "caar": _groups(results.caar_frame()),
         "valuation": _groups(results.valuation_frame()),
+        "tests": _groups(_summary_tests(results)),
     }
     events = []
     for i, e in enumerate(results.events):
@@ -171,9 +216,11 @@ def summary_dict(results: EventStudyResults) -> dict[str, Any]:
             group = groups.get(e.name)
             entry[key] = [] if group is None else _records(group.drop(columns="event"))
         events.append(entry)
+    pooled = frames["tests"].get("all")
     return {
         "study": results.title,
         "meta": {k: _clean(v) for k, v in results.meta.items()},
         "events": events,
+        "pooled_tests": [] if pooled is None else _records(pooled.drop(columns="event")),
         "skipped": _records(results.skipped_frame()),
     }

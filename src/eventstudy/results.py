@@ -175,6 +175,58 @@ class EventStudyResults:
         :meth:`~eventstudy.estimation.BatchFit.bhar`); ``n_days`` counts the compounded days."""
         return self._window_frame("bhar_windows", "bhar")
 
+    @cached_property
+    def _tests(self) -> pd.DataFrame:
+        from eventstudy.significance import test_battery
+
+        return pd.concat([test_battery(self), self._bhar_tests()], ignore_index=True)
+
+    def tests_frame(self) -> pd.DataFrame:
+        """The test battery (docs/tests.md): ``event,test,start,end,statistic,p_value,n,df,note``
+        for each event and the pooled sample (``event == "all"``), every event-window day and
+        CAR window; BHAR windows add ``bhar_cross_sectional_t`` and ``bhar_skewness_adjusted_t``."""
+        return self._tests.copy()
+
+    def _bhar_tests(self) -> pd.DataFrame:
+        """Cross-sectional and skewness-adjusted t (Lyon, Barber & Tsai 1999) of mean BHARs."""
+        bhar = self.bhar_frame()
+        if bhar.empty:
+            return pd.DataFrame()
+        pooled = bhar.assign(event="all")
+        rows = []
+        for (event, start, end), group in pd.concat([bhar, pooled]).groupby(
+            ["event", "start", "end"], sort=False
+        ):
+            x = group["bhar"].to_numpy(dtype=float)
+            x = x[np.isfinite(x)]
+            n = len(x)
+            mean = x.mean() if n else np.nan
+            sd = x.std(ddof=1) if n > 1 else np.nan
+            with np.errstate(invalid="ignore", divide="ignore"):
+                t = mean / (sd / np.sqrt(n)) if n > 1 else np.nan
+                s = mean / sd
+                g = ((x - mean) ** 3).sum() / (n * sd**3) if n > 2 else np.nan
+                t_sa = np.sqrt(n) * (s + g * s**2 / 3 + g / (6 * n))
+            for test, stat, need in (
+                ("bhar_cross_sectional_t", t, 2),
+                ("bhar_skewness_adjusted_t", t_sa, 3),
+            ):
+                ok = n >= need and np.isfinite(stat)
+                rows.append(
+                    {
+                        "event": event,
+                        "test": test,
+                        "start": start,
+                        "end": end,
+                        "statistic": stat if ok else np.nan,
+                        "p_value": float(t_pvalue(np.array(stat), n - 1)) if ok else np.nan,
+                        "n": n,
+                        "df": n - 1 if ok else np.nan,
+                        "note": "" if ok else f"needs at least {need} firm-events (has {n})",
+                    }
+                )
+        return pd.DataFrame(rows)
+
     def _order(self, frame: pd.DataFrame, extra: list[str]) -> pd.DataFrame:
         """Sort rows of a frame with ``event`` and ``ticker`` columns into study order."""
         if frame.empty:

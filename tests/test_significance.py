@@ -1,0 +1,474 @@
+"""The test battery against independent computations.
+
+``_Reference`` below recomputes every statistic from the papers' formulas with plain per-firm Python
+loops (no helper of ``eventstudy.significance``), on a synthetic panel with missing returns, two
+models and different windows, and on the real sample (the DeepSeek R1 sell-off and the V3 release).
+Every row of the battery, per event, pooled (``all``) and on CAR windows, is checked.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+import warnings
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from eventstudy import significance
+from eventstudy.estimation import Design, fit_batch
+from eventstudy.estimator import Event, EventStudy
+
+RTOL = 1e-9
+
+
+# ----------------------------------------------------------------------------- the reference
+class _Firm:
+    """One firm-event, as plain dictionaries keyed by relative day."""
+
+    def __init__(self, fit, i: int, event: int) -> None:
+        self.event = event
+        self.ev = fit.event_window
+        self.sigma = math.sqrt(fit.sigma2[i])
+        self.df = int(fit.df[i])
+        days = range(fit.event_window[0], fit.event_window[1] + 1)
+        self.ar = {d: float(a) for d, a in zip(days, fit.ar[i], strict=True) if np.isfinite(a)}
+        self.sar = {
+            d: float(fit.ar[i, k] / math.sqrt(fit.sigma2[i] * (1 + fit.h[i, k])))
+            for k, d in enumerate(days)
+            if np.isfinite(fit.ar[i, k])
+        }
+        est = range(fit.estimation_window[0], fit.estimation_window[1] + 1)
+        self.resid = {s: float(r) for s, r in zip(est, fit.resid[i], strict=True) if np.isfinite(r)}
+        self._fit, self._i = fit, i
+
+    def covers(self, a: int, b: int) -> bool:
+        return self.ev[0] <= a and b <= self.ev[1]
+
+    def value(self, a: int, b: int) -> float | None:
+        """AR (one day) or CAR over the non-missing days; None when there is none."""
+        vals = [self.ar[d] for d in range(a, b + 1) if d in self.ar]
+        return sum(vals) if vals else None
+
+    def scar(self, a: int, b: int) -> float | None:
+        car = self.value(a, b)
+        if car is None:
+            return None
+        _, var, _ = self._fit.car(a, b)  # the CAR variance itself is tested in test_estimation
+        return car / math.sqrt(var[self._i])
+
+
+def _sd(x: list[float]) -> float:
+    m = sum(x) / len(x)
+    return math.sqrt(sum((v - m) ** 2 for v in x) / (len(x) - 1))
+
+
+def _corr(a: dict, b: dict) -> float | None:
+    common = sorted(set(a) & set(b))
+    if len(common) < 3:
+        return None
+    x = np.array([a[s] for s in common])
+    y = np.array([b[s] for s in common])
+    return float(np.corrcoef(x, y)[0, 1])
+
+
+@functools.cache
+def _group_constants(firms: tuple[_Firm, ...]) -> tuple:
+    """What does not depend on the window: the time-series S(AAR) and its number of days, the
+    mean pairwise residual correlation, the Corrado ranks and their S."""
+    est_days = sorted({s for f in firms for s in f.resid})
+    aar_est = [np.mean([f.resid[s] for f in firms if s in f.resid]) for s in est_days]
+    rs = [r for f, g in itertools.combinations(firms, 2) if (r := _corr(f.resid, g.resid))]
+    # Corrado ranks over each firm-event's combined estimation + event window.
+    u: list[dict] = []
+    for f in firms:
+        keys = [("e", s) for s in f.resid] + [("v", d) for d in f.ar]
+        vals = [f.resid[s] for s in f.resid] + [f.ar[d] for d in f.ar]
+        ranks = stats.rankdata(vals)
+        u.append({k: r / (len(vals) + 1) - 0.5 for k, r in zip(keys, ranks, strict=True)})
+    all_keys = {k for d in u for k in d}
+    ubar = {k: np.mean([d[k] for d in u if k in d]) for k in all_keys}
+    s_rank = math.sqrt(sum(v**2 for v in ubar.values()) / len(ubar))
+    return _sd(aar_est), len(est_days), sum(rs) / len(rs), u, s_rank
+
+
+def reference(firms: list[_Firm], a: int, b: int) -> dict[str, tuple[float, float, int, float]]:
+    """Every test for one group and window: name -> (statistic, p, n, df)."""
+    cov = [f for f in firms if f.covers(a, b)]
+    out: dict[str, tuple[float, float, int, float]] = {}
+    nan = float("nan")
+    single = a == b
+    x = [v for f in cov if (v := f.value(a, b)) is not None]
+    n = len(x)
+    two = lambda z: 2 * stats.norm.sf(abs(z))  # noqa: E731
+    twot = lambda t, df: 2 * stats.t.sf(abs(t), df)  # noqa: E731
+
+    # Brown & Warner (1985) cross-sectional t.
+    t = (sum(x) / n) / (_sd(x) / math.sqrt(n)) if n >= 2 else nan
+    out["cross_sectional_t"] = (t, twot(t, n - 1), n, n - 1)
+
+    # Brown & Warner time-series t: S from the mean estimation residual per relative day.
+    s_ts, n_est_days, rbar, u, s_rank = _group_constants(tuple(firms))
+    caar, length = 0.0, 0
+    for d in range(a, b + 1):
+        vals = [f.ar[d] for f in cov if d in f.ar]
+        if vals:
+            caar += sum(vals) / len(vals)
+            length += 1
+    t = caar / (s_ts * math.sqrt(length)) if n >= 2 else nan
+    out["time_series_t"] = (t, twot(t, n_est_days - 1), n, n_est_days - 1)
+
+    # Patell (1976).
+    pat = [f for f in cov if any(d in f.sar for d in range(a, b + 1))]
+    q = [f.df / (f.df - 2) for f in pat]
+    if single:
+        z = sum(f.sar[a] for f in pat) / math.sqrt(sum(q))
+    else:
+        zi = []
+        for f, qi in zip(pat, q, strict=True):
+            s = [f.sar[d] for d in range(a, b + 1) if d in f.sar]
+            zi.append(sum(s) / math.sqrt(len(s) * qi))
+        z = sum(zi) / math.sqrt(len(zi))
+    z = z if len(pat) >= 2 else nan
+    out["patell"] = (z, two(z), len(pat), nan)
+
+    # Boehmer, Musumeci & Poulsen (1991).
+    sc = [v for f in cov if (v := f.scar(a, b)) is not None]
+    t_bmp = (sum(sc) / len(sc)) / (_sd(sc) / math.sqrt(len(sc))) if len(sc) >= 2 else nan
+    out["bmp"] = (t_bmp, twot(t_bmp, len(sc) - 1), len(sc), len(sc) - 1)
+
+    # Kolari & Pynnönen (2010), with the mean pairwise correlation r-bar.
+    za = z / math.sqrt(1 + (len(pat) - 1) * rbar)
+    out["adjusted_patell"] = (za, two(za), len(pat), nan)
+    ta = t_bmp * math.sqrt((1 - rbar) / (1 + (len(sc) - 1) * rbar))
+    out["adjusted_bmp"] = (ta, twot(ta, len(sc) - 1), len(sc), len(sc) - 1)
+
+    # Corrado (1989) / Cowan (1992).
+    tot, length = 0.0, 0
+    for d in range(a, b + 1):
+        vals = [uf[("v", d)] for f, uf in zip(firms, u, strict=True) if f.covers(a, b)
+                and ("v", d) in uf]
+        if vals:
+            tot += np.mean(vals)
+            length += 1
+    z = tot / (math.sqrt(length) * s_rank) if n >= 2 else nan
+    out["corrado_rank"] = (z, two(z), n, nan)
+
+    # Sign test and Cowan's (1992) generalized sign test.
+    pos = sum(v > 0 for v in x)
+    z = (pos - n / 2) / (math.sqrt(n) / 2) if n >= 2 else nan
+    out["sign"] = (z, two(z), n, nan)
+    shares = [sum(r > 0 for r in f.resid.values()) / len(f.resid) for f in cov
+              if f.value(a, b) is not None]
+    p_hat = sum(shares) / n
+    z = (pos - n * p_hat) / math.sqrt(n * p_hat * (1 - p_hat)) if n >= 2 else nan
+    out["generalized_sign"] = (z, two(z), n, nan)
+
+    # Wilcoxon (1945) signed rank: z by hand, p from scipy (exact for small samples).
+    nz = [v for v in x if v != 0]
+    ranks = stats.rankdata([abs(v) for v in nz])
+    wplus = sum(r for r, v in zip(ranks, nz, strict=True) if v > 0)
+    m = len(nz)
+    z = (wplus - m * (m + 1) / 4) / math.sqrt(m * (m + 1) * (2 * m + 1) / 24) if n >= 2 else nan
+    p = stats.wilcoxon(nz).pvalue if n >= 2 else nan
+    out["wilcoxon"] = (z, p, n, nan)
+
+    # Kolari & Pynnönen (2011) generalized rank test.
+    gfirms = [f for f in cov if f.scar(a, b) is not None]
+    sc = [f.scar(a, b) for f in gfirms]
+    if len(sc) >= 2:
+        sd_sc = _sd(sc)
+        ug, u0 = [], []
+        for f, v in zip(gfirms, sc, strict=True):
+            keys = list(f.resid)
+            vals = [f.resid[s] / f.sigma for s in keys] + [v / sd_sc]
+            r = stats.rankdata(vals) / (len(vals) + 1) - 0.5
+            ug.append(dict(zip(keys, r[:-1], strict=True)))
+            u0.append(r[-1])
+        big_n = len(gfirms)
+        keys = {k for d in ug for k in d}
+        total = sum(
+            len(c := [d[k] for d in ug if k in d]) / big_n * np.mean(c) ** 2 for k in keys
+        )
+        big_t = len(keys) + 1
+        zg = np.mean(u0) / math.sqrt((total + np.mean(u0) ** 2) / big_t)
+        tg = zg * math.sqrt((big_t - 2) / (big_t - 1 - zg**2))
+        out["grank"] = (tg, twot(tg, big_t - 2), big_n, big_t - 2)
+    else:
+        out["grank"] = (nan, nan, len(sc), nan)
+
+    # Skewness-adjusted t (Hall 1992; Lyon, Barber & Tsai 1999).
+    if n >= 3:
+        mean, sd = sum(x) / n, _sd(x)
+        s = mean / sd
+        g = sum((v - mean) ** 3 for v in x) / (n * sd**3)
+        t = math.sqrt(n) * (s + g * s**2 / 3 + g / (6 * n))
+    else:
+        t = nan
+    out["skewness_adjusted_t"] = (t, twot(t, n - 1), n, n - 1)
+    return out
+
+
+def _firms(results) -> list[_Firm]:
+    out = []
+    for b in results.batches:
+        for i in np.flatnonzero(b.fit.fitted):
+            out.append(_Firm(b.fit, int(i), int(b.event[i])))
+    return out
+
+
+def _check_against_reference(results, battery: pd.DataFrame) -> int:
+    firms = _firms(results)
+    names = [e.name for e in results.events]
+    checked = 0
+    for (event, a, b), rows in battery.groupby(["event", "start", "end"], sort=False):
+        group = firms if event == "all" else [f for f in firms if names[f.event] == event]
+        if len(group) < 2:
+            continue
+        ref = reference(group, int(a), int(b))
+        for row in rows.itertuples():
+            stat, p, n, df = ref[row.test]
+            where = f"{event} [{a}, {b}] {row.test}"
+            assert row.n == n, where
+            np.testing.assert_allclose(row.statistic, stat, rtol=RTOL, atol=1e-12, err_msg=where)
+            np.testing.assert_allclose(row.p_value, p, rtol=1e-7, atol=1e-14, err_msg=where)
+            np.testing.assert_allclose(row.df, df, err_msg=where)
+            if np.isfinite(stat):
+                assert row.note == "", where
+            checked += 1
+    return checked
+
+
+def _namespace(fits_events: list[tuple], events: list[tuple[str, tuple, tuple]]):
+    batches = [SimpleNamespace(fit=f, event=np.asarray(e), ticker=[str(k) for k in range(len(e))])
+               for f, e in fits_events]
+    evs = [SimpleNamespace(name=n, event_window=w, car_windows=c) for n, w, c in events]
+    return SimpleNamespace(batches=batches, events=evs)
+
+
+# ----------------------------------------------------------------------------- synthetic batch
+@pytest.fixture(scope="module")
+def synthetic():
+    """Two batches (market model; constant mean) with different windows, missing returns in the
+    estimation and event windows, an abnormal return on day 0, and a one-firm event."""
+    rng = np.random.default_rng(7)
+    T, k = 420, 8
+    market = rng.normal(0.0004, 0.01, T)
+    beta = rng.uniform(0.6, 1.4, k)
+    ret = 0.0002 + market[:, None] * beta + rng.standard_t(4, (T, k)) * 0.012
+    ret[300, :6] += 0.02  # event A, day 0
+    ret[350, 3:8] -= 0.015  # event B, day 0
+    for row, col in [(200, 0), (201, 0), (230, 1), (299, 2), (300, 4), (301, 5), (260, 3),
+                     (345, 6), (351, 7), (352, 7), (240, 2), (180, 6)]:
+        ret[row, col] = np.nan
+    mm = Design(regressors=market[:, None], names=("m",))
+    cm = Design(regressors=np.empty((T, 0)), names=())
+    fit_a = fit_batch(ret, mm, np.arange(6), np.full(6, 300), (-150, -11), (-3, 3), 50)
+    fit_b = fit_batch(ret, cm, np.r_[3:8, 0], np.r_[np.full(5, 350), 250], (-120, -21), (-5, 5),
+                      50)
+    return _namespace(
+        [(fit_a, np.zeros(6, int)), (fit_b, np.r_[np.ones(5, int), 2])],
+        [("A", (-3, 3), ((-1, 1), (0, 2), (0, 0))),
+         ("B", (-5, 5), ((-2, 2), (-1, 1))),
+         ("C", (-5, 5), ((-2, 2), (-1, 1)))],
+    )
+
+
+def test_columns_and_rows(synthetic) -> None:
+    out = significance.test_battery(synthetic)
+    assert list(out.columns) == ["event", "test", "start", "end", "statistic", "p_value", "n",
+                                 "df", "note"]
+    windows = lambda ev: list(dict.fromkeys(zip(  # noqa: E731
+        out.loc[out.event == ev, "start"], out.loc[out.event == ev, "end"], strict=True)))
+    assert windows("A") == [(d, d) for d in range(-3, 4)] + [(-1, 1), (0, 2)]
+    assert windows("B") == [(d, d) for d in range(-5, 6)] + [(-2, 2), (-1, 1)]
+    assert windows("all") == [(d, d) for d in range(-5, 6)] + [(-1, 1), (0, 2), (-2, 2)]
+    assert (out.groupby(["event", "start", "end"]).size() == len(significance.TESTS)).all()
+    assert list(out.test[:12]) == list(significance.TESTS)
+
+
+def test_synthetic_against_reference(synthetic) -> None:
+    out = significance.test_battery(synthetic)
+    assert _check_against_reference(synthetic, out) > 400
+    # Missing ARs are left out with exact counts: firm 4 of A has no day-0 return, firm 5 none on
+    # day 1, firm 2 none on day -1; B's firm 7 (row 4 of B) misses days 1 and 2.
+    day = out[(out.test == "cross_sectional_t") & (out.start == out.end)]
+    a = day[day.event == "A"].set_index("start").n
+    assert a[0] == 5 and a[1] == 5 and a[-1] == 5 and a[2] == 6
+    b = day[day.event == "B"].set_index("start").n
+    assert b[1] == 4 and b[2] == 4 and b[-5] == 4  # row 345 is day -5 of B's firm 6
+    # Pooled day -5 only has firm-events whose event window reaches it (B and C).
+    pooled = day[day.event == "all"].set_index("start").n
+    assert pooled[-5] == 4 + 1 and pooled[0] == 5 + 5 + 1
+    # A CAR window with a missing day keeps the firm-event (CAR over its other days).
+    car = out[(out.event == "A") & (out.start == -1) & (out.end == 1)]
+    assert (car.n == 6).all()
+
+
+def test_one_firm_event_gives_nan_with_reason(synthetic) -> None:
+    out = significance.test_battery(synthetic)
+    c = out[out.event == "C"]
+    assert c.statistic.isna().all() and c.p_value.isna().all()
+    assert (c.n == 1).all()
+    notes = set(c.note)
+    assert notes == {"needs at least 2 firm-events (has 1)", "needs at least 3 firm-events (has 1)"}
+
+
+def test_no_fitted_firm_events() -> None:
+    res = SimpleNamespace(batches=[], events=[SimpleNamespace(name="E", event_window=(0, 1),
+                                                              car_windows=((0, 1),))])
+    out = significance.test_battery(res)
+    assert len(out) == 2 * len(significance.TESTS) * 3  # E and all; days 0, 1 and [0, 1]
+    assert out.statistic.isna().all() and (out.note == "no fitted firm-events").all()
+
+
+def _hand_fit(ar0: list[float], resid: np.ndarray):
+    """A stand-in BatchFit with given day-0 ARs (event window [0, 0]) and residuals."""
+    n = len(ar0)
+    ar = np.array(ar0, dtype=float)[:, None]
+    fit = SimpleNamespace(
+        estimation_window=(-resid.shape[1], -1), event_window=(0, 0), ar=ar,
+        sigma2=np.full(n, 1e-4), h=np.zeros((n, 1)), resid=resid, df=np.full(n, 50),
+        fitted=np.ones(n, bool),
+        car=lambda a, b: (ar[:, 0], np.full(n, 1e-4), np.ones(n)),
+    )
+    return SimpleNamespace(batches=[SimpleNamespace(fit=fit, event=np.zeros(n, int),
+                                                    ticker=list("abcdefgh")[:n])],
+                           events=[SimpleNamespace(name="H", event_window=(0, 0),
+                                                   car_windows=())])
+
+
+def test_hand_worked_ties_and_zero() -> None:
+    """Signed ranks with a zero and ties, signs, by hand: ARs (in %) 1, -2, 1, 3, 0, -1."""
+    rng = np.random.default_rng(0)
+    res = _hand_fit([0.01, -0.02, 0.01, 0.03, 0.0, -0.01], rng.normal(0, 0.01, (6, 60)))
+    out = significance.test_battery(res).set_index(["event", "test"]).loc["H"]
+    # Zero dropped; |x| = 1, 2, 1, 3, 1 -> ranks 2, 4, 2, 5, 2; W+ = 2 + 2 + 5 = 9 of 15.
+    m = 5
+    var = m * (m + 1) * (2 * m + 1) / 24 - (3**3 - 3) / 48
+    z = (9 - m * (m + 1) / 4) / math.sqrt(var)
+    assert out.loc["wilcoxon", "statistic"] == pytest.approx(z, rel=1e-12)
+    ref = stats.wilcoxon([0.01, -0.02, 0.01, 0.03, -0.01], method="asymptotic")
+    assert out.loc["wilcoxon", "p_value"] == pytest.approx(ref.pvalue, rel=1e-12)
+    assert out.loc["wilcoxon", "n"] == 6
+    # Sign: 3 positive of 6 (the zero counts as not positive) -> Z = 0.
+    assert out.loc["sign", "statistic"] == 0.0
+    assert out.loc["sign", "p_value"] == pytest.approx(1.0)
+
+
+def test_wilcoxon_exact_matches_scipy() -> None:
+    rng = np.random.default_rng(3)
+    for n in (3, 7, 20, 50, 51):
+        x = rng.normal(0.004, 0.01, n)
+        out = significance.test_battery(_hand_fit(list(x), rng.normal(0, 0.01, (n, 40))))
+        row = out[(out.event == "H") & (out.test == "wilcoxon")].iloc[0]
+        assert row.p_value == pytest.approx(stats.wilcoxon(x).pvalue, rel=1e-10), n
+
+
+def test_mean_correlation_large_ragged_group_is_close(monkeypatch) -> None:
+    """Above EXACT_CORRELATION_MAX the zero-filled identity stands in for the pairwise mean."""
+    rng = np.random.default_rng(11)
+    common = rng.normal(size=(1, 120))
+    resid = 0.4 * common + rng.normal(size=(40, 120))
+    resid[rng.random(resid.shape) < 0.03] = np.nan
+    res = _hand_fit(list(rng.normal(0, 0.01, 40)), resid)
+    exact = significance.test_battery(res)
+    monkeypatch.setattr(significance, "EXACT_CORRELATION_MAX", 10)
+    approx = significance.test_battery(res)
+    sel = (exact.test == "adjusted_bmp") & (exact.event == "H")
+    ratio = approx[sel].statistic.item() / exact[sel].statistic.item()
+    assert ratio == pytest.approx(1.0, abs=0.02)
+
+
+def test_vectorised_groups_equal_one_by_one(synthetic) -> None:
+    """Computing many groups at once gives each group's result alone."""
+    sample, labels = significance.sample_from_results(synthetic)
+    windows = [(0, 0), (-1, 1)]
+    ids, together = significance.group_tests(sample, labels, windows)
+    for k, g in enumerate(ids):
+        keep = labels == g
+        if keep.sum() < 2:
+            continue
+        _, alone = significance.group_tests(sample, np.where(keep, 0, 1), windows)
+        for key, r in together.items():
+            np.testing.assert_allclose(r.statistic[k], alone[key].statistic[0], rtol=1e-12)
+
+
+# ----------------------------------------------------------------------------- real sample
+SEMIS = ["NVDA", "AVGO", "TSM", "ASML", "AMD", "MU", "MRVL", "ARM", "SMCI"]
+OTHERS = ["VST", "CEG", "ORCL", "MSFT", "GOOGL", "META", "AMZN", "AAPL"]
+
+
+@pytest.fixture(scope="module")
+def real(sample_prices: pd.DataFrame):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        es = EventStudy.from_prices(sample_prices, market="^GSPC")
+        return es.fit([
+            Event(name="R1 sell-off", date="2025-01-27", tickers=SEMIS + OTHERS),
+            Event(name="V3 release", date="2024-12-26", tickers=SEMIS[:7],
+                  car_windows=[(0, 0), (0, 4)]),
+            Event(name="NVDA alone", date="2024-06-10", tickers=["NVDA"]),
+        ])
+
+
+def test_real_sample_against_reference(real) -> None:
+    out = significance.test_battery(real)
+    assert _check_against_reference(real, out) > 400
+    nvda = out[out.event == "NVDA alone"]
+    assert nvda.statistic.isna().all() and (nvda.note != "").all()
+    pooled = out[(out.event == "all") & (out.start == 0) & (out.end == 0)]
+    assert (pooled.n == 17 + 7 + 1).all()
+    assert {(0, 4), (-1, 1), (-5, 5)} <= set(zip(out.start, out.end, strict=True))
+
+
+def test_real_sample_agrees_with_results_frames(real) -> None:
+    """The cross-sectional t equals the one results.aar_frame()/caar_frame() report."""
+    out = significance.test_battery(real)
+    cs = out[out.test == "cross_sectional_t"].set_index(["event", "start", "end"])
+    aar = real.aar_frame()
+    for row in aar.itertuples():
+        if row.n >= 2:
+            got = cs.loc[(row.event, row.rel_day, row.rel_day)]
+            assert got.statistic == pytest.approx(row.t, rel=1e-10)
+            assert got.n == row.n
+    for row in real.caar_frame().itertuples():
+        if row.n >= 2:
+            assert cs.loc[(row.event, row.start, row.end)].statistic == pytest.approx(
+                row.t, rel=1e-10)
+
+
+def test_day0_selloff_clustering_adjustment(real) -> None:
+    """R1 sell-off day 0: the KP adjustment shrinks the standardised statistics (positive mean
+    residual correlation), the naive Patell Z being the largest in magnitude."""
+    out = significance.test_battery(real)
+    d0 = out[(out.event == "R1 sell-off") & (out.start == 0) & (out.end == 0)].set_index("test")
+    s = d0.statistic
+    assert s["patell"] < s["adjusted_patell"] < 0
+    assert s["bmp"] < s["adjusted_bmp"] < 0
+    assert abs(s["patell"]) > abs(s["cross_sectional_t"])
+
+
+def test_row_ranks_equal_scipy() -> None:
+    rng = np.random.default_rng(5)
+    values = rng.integers(0, 6, (50, 30)).astype(float)  # many ties
+    values[rng.random(values.shape) < 0.2] = np.nan
+    values[3] = np.nan
+    expected = stats.rankdata(values, axis=1, nan_policy="omit")
+    np.testing.assert_array_equal(significance.row_ranks(values), expected)
+
+
+def test_simulation_smoke() -> None:
+    """`make validate` on a tiny draw: one rate per (window, test) and scenario, power > size."""
+    from eventstudy import simulation
+
+    frame = simulation.run(samples=30, firms=20, seed=1)
+    assert frame.shape == (2 * len(significance.TESTS), len(simulation.SCENARIOS))
+    assert ((frame >= 0) & (frame <= 1)).all().all()
+    day0 = frame.loc["[0, 0]"]
+    assert (day0["+1%"] > day0["no AR"]).all()
+    assert "| [0, 0] | `patell` |" in simulation.to_markdown(frame)
