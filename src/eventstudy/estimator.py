@@ -7,7 +7,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -219,8 +220,30 @@ def fit_events(
     factors: FactorData | None = None,
     title: str = "Event study",
     meta: dict[str, Any] | None = None,
+    unavailable: Mapping[str, str] | None = None,
 ) -> EventStudyResults:
-    """Fit resolved events on ``panel``: one vectorised batch per distinct configuration."""
+    """Fit resolved events on ``panel``: one vectorised batch per distinct configuration.
+
+    ``unavailable`` maps tickers whose data could not be had to the reason (a failed download):
+    their firm-events are left out of the fit and listed in ``skipped_frame()`` with that reason."""
+    dropped: list[tuple[str, str, str]] = []
+    if unavailable:
+        kept = []
+        for e in events:
+            gone = [t for t in e.tickers if t in unavailable]
+            dropped += [(e.name, t, unavailable[t]) for t in gone]
+            tickers = tuple(t for t in e.tickers if t not in unavailable)
+            kept.append(e.model_copy(update={"tickers": tickers}) if gone else e)
+        events = kept
+        if dropped:
+            names = sorted({t for _, t, _ in dropped})
+            warnings.warn(
+                f"{len(dropped)} firm-event(s) left out for lack of data: {', '.join(names[:10])}"
+                + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+                + " (see skipped.csv)",
+                UserWarning,
+                stacklevel=2,
+            )
     after = np.array([e.timing == "after_close" for e in events], dtype=bool)
     names = [e.name for e in events]
     day0 = panel.day0_many([e.date for e in events], after, names)
@@ -239,6 +262,8 @@ def fit_events(
     batches: list[Batch] = []
     for members in groups.values():
         idx = np.array(members, dtype=np.intp)
+        if not sizes[idx].any():
+            continue
         first = events[members[0]]
         model = get_model(first.model)
         design = model.design(panel, first, factors)
@@ -266,6 +291,7 @@ def fit_events(
         close=close,
         shares=shares,
         meta={**(factors.describe() if factors is not None else {}), **(meta or {})},
+        dropped=dropped,
     )
 
 

@@ -35,6 +35,8 @@ class EventStudyResults:
     close: pd.DataFrame | None = None
     shares: pd.DataFrame | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    #: Firm-events left out before fitting: (event, ticker, reason), e.g. a failed download.
+    dropped: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def day0_dates(self) -> list[dt.date]:
@@ -333,7 +335,11 @@ class EventStudyResults:
         """Firm-events that could not be fitted, with the reason."""
         params = self.params_frame()
         out = params.loc[params["skipped"] != "", ["event", "ticker", "skipped"]]
-        return out.rename(columns={"skipped": "reason"}).reset_index(drop=True)
+        out = out.rename(columns={"skipped": "reason"})
+        if not self.dropped:
+            return out.reset_index(drop=True)
+        dropped = pd.DataFrame(self.dropped, columns=["event", "ticker", "reason"])
+        return pd.concat([out, dropped], ignore_index=True) if len(out) else dropped
 
     @cached_property
     def _valuation(self) -> pd.DataFrame:
