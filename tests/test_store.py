@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import sqlite3
 import subprocess
@@ -23,6 +24,7 @@ from eventstudy.sources.csv import CSVSource
 from eventstudy.store import (
     SCHEMA_VERSION,
     CachedSource,
+    PartialFetchError,
     PriceStore,
     _uncovered,
     default_cache_dir,
@@ -548,3 +550,227 @@ def test_sigkill_during_a_large_write_leaves_all_or_nothing(
     again = CachedSource(store, upstream)
     again.prices(["NVDA", "AMD"], "2024-06-03", "2025-03-31")
     assert again.upstream_calls == 0
+
+
+# -- partial columns, share summary ----------------------------------------------------------------
+
+
+def test_put_prices_with_columns_keeps_the_other_values(store: PriceStore) -> None:
+    store.put_prices(prices_frame("A", ["2024-01-02", "2024-01-03"], base=10.0), "full")
+    adjusted = prices_frame("A", ["2024-01-03", "2024-01-04"], base=50.0)
+    adjusted[["close", "volume"]] = np.nan
+    store.put_prices(adjusted, "adjusted only", columns=["adj_close"])
+    got = store.get_prices(["A"]).set_index("date")
+    # The stored close and volume of 2024-01-03 survive; the new day has none.
+    assert got["close"].tolist()[:2] == [10.0, 11.0] and np.isnan(got["close"].iloc[2])
+    assert got["adj_close"].tolist() == [10.0, 50.0, 51.0]
+    assert got["volume"].iloc[1] == 1e6
+    assert store.tickers().loc[0, "sources"] == "adjusted only, full"
+    with pytest.raises(ValueError, match="unknown column"):
+        store.put_prices(adjusted, "x", columns=["open"])
+
+
+def test_shares_summary(store: PriceStore) -> None:
+    assert store.shares_summary().empty
+    store.put_shares(
+        pd.DataFrame(
+            {
+                "ticker": ["B", "A", "A"],
+                "as_of": ["2024-01-02", "2024-01-02", "2024-06-28"],
+                "shares_outstanding": [1e9, 2e9, 2.1e9],
+            }
+        )
+    )
+    summary = store.shares_summary()
+    assert summary["ticker"].tolist() == ["A", "B"] and summary["counts"].tolist() == [2, 1]
+    assert summary["latest_as_of"].tolist() == [T("2024-06-28"), T("2024-01-02")]
+
+
+# -- partial failures, batches, strict -------------------------------------------------------------
+
+
+class PartialCSV(RecordingCSV):
+    """Like Yahoo: tickers in ``missing`` are not delivered (a non-fatal PartialFetchError with
+    the others), and from call ``fatal_at`` on every call stops as a rate limit would."""
+
+    def __init__(self, data: Path, missing: Sequence[str] = (), fatal_at: int | None = None):
+        super().__init__(data, uses_network=True)
+        self.missing = set(missing)
+        self.fatal_at = fatal_at
+
+    def fetch_prices(self, tickers, start, end):
+        self.calls.append((tuple(tickers), start, end))
+        if self.fatal_at is not None and len(self.calls) >= self.fatal_at:
+            delivered = list(tickers[:1])  # one finished before the stop
+            frame = CSVSource.fetch_prices(self, delivered, start, end)
+            failures = {t: "rate limited" for t in tickers[1:]}
+            raise PartialFetchError("rate limited", frame, failures, fatal=True)
+        ok = [t for t in tickers if t not in self.missing]
+        frame = CSVSource.fetch_prices(self, ok, start, end)
+        failed = {t: "unknown symbol" for t in tickers if t in self.missing}
+        if failed:
+            raise PartialFetchError(f"no prices for {', '.join(failed)}", frame, failed)
+        return frame
+
+    def fetch_shares(self, tickers, start, end):
+        self.share_calls.append(tuple(tickers))
+        frame = CSVSource.fetch_shares(self, tickers, start, end)
+        if self.fatal_at is not None and len(self.share_calls) >= self.fatal_at:
+            keep = frame[frame["ticker"] == tickers[0]]
+            raise PartialFetchError(
+                "rate limited", keep, dict.fromkeys(tickers[1:], "x"), fatal=True
+            )
+        return frame
+
+
+@pytest.mark.sample
+def test_a_ticker_the_upstream_cannot_deliver_is_left_out_and_asked_again(
+    store: PriceStore, sample_dir: Path
+) -> None:
+    upstream = PartialCSV(sample_dir, missing=["AMD"])
+    source = CachedSource(store, upstream)
+    got = source.prices(["NVDA", "AMD", "MU"], "2024-06-03", "2024-06-28")
+    assert set(got["ticker"]) == {"NVDA", "MU"}
+    assert source.failures == {"AMD": "unknown symbol"} and source.fetched == {"NVDA", "MU"}
+    assert store.missing_ranges("NVDA", "2024-06-03", "2024-06-28") == []
+    assert store.missing_ranges("AMD", "2024-06-03", "2024-06-28") != []
+
+    upstream.missing.clear()
+    again = CachedSource(store, upstream)
+    assert set(again.prices(["NVDA", "AMD", "MU"], "2024-06-03", "2024-06-28")["ticker"]) == {
+        "NVDA",
+        "AMD",
+        "MU",
+    }
+    assert upstream.calls[-1][0] == ("AMD",) and again.upstream_calls == 1
+
+
+@pytest.mark.sample
+def test_strict_stops_at_the_first_failure_after_storing_the_batch(
+    store: PriceStore, sample_dir: Path
+) -> None:
+    upstream = PartialCSV(sample_dir, missing=["AMD"])
+    source = CachedSource(store, upstream, strict=True, batch_size=2)
+    with pytest.raises(DataError, match=r"could not fetch prices for AMD \(AMD: unknown symbol\)"):
+        source.prices(["NVDA", "AMD", "MU", "TSM"], "2024-06-03", "2024-06-28")
+    assert upstream.calls[-1][0] == ("NVDA", "AMD")  # the next batch was not asked for
+    assert store.tickers()["ticker"].tolist() == ["NVDA"]
+
+
+@pytest.mark.sample
+def test_a_fatal_failure_keeps_what_arrived_and_the_next_run_resumes(
+    store: PriceStore, sample_dir: Path
+) -> None:
+    names = ["NVDA", "AMD", "MU", "TSM", "AVGO"]
+    upstream = PartialCSV(sample_dir, fatal_at=2)
+    source = CachedSource(store, upstream, batch_size=2)
+    with pytest.raises(DataError, match="rate limited; the prices fetched so far are stored"):
+        source.prices(names, "2024-06-03", "2024-06-28")
+    # Batch 1 (NVDA, AMD) and the part of batch 2 that arrived (MU) are stored.
+    assert store.tickers()["ticker"].tolist() == ["AMD", "MU", "NVDA"]
+
+    upstream.fatal_at = None
+    again = CachedSource(store, upstream, batch_size=2)
+    again.prices(names, "2024-06-03", "2024-06-28")
+    assert upstream.calls[-1][0] == ("TSM", "AVGO") and again.upstream_calls == 1
+
+
+@pytest.mark.sample
+def test_batches_are_committed_one_by_one(store: PriceStore, sample_dir: Path) -> None:
+    class Interrupted(RecordingCSV):
+        def fetch_prices(self, tickers, start, end):
+            if len(self.calls) == 2:
+                raise KeyboardInterrupt  # Ctrl-C during the third batch
+            return super().fetch_prices(tickers, start, end)
+
+    names = ["NVDA", "AMD", "MU", "TSM", "AVGO"]
+    upstream = Interrupted(sample_dir)
+    with pytest.raises(KeyboardInterrupt):
+        CachedSource(store, upstream, batch_size=2).prices(names, "2024-06-03", "2024-06-28")
+    assert store.tickers()["ticker"].tolist() == ["AMD", "MU", "NVDA", "TSM"]
+    resumed = RecordingCSV(sample_dir)
+    CachedSource(store, resumed, batch_size=2).prices(names, "2024-06-03", "2024-06-28")
+    assert [c[0] for c in resumed.calls] == [("AVGO",)]
+
+
+@pytest.mark.sample
+def test_a_fatal_share_failure_marks_only_what_arrived(store: PriceStore, sample_dir: Path) -> None:
+    upstream = PartialCSV(sample_dir, fatal_at=1)
+    with pytest.raises(DataError, match="share counts fetched so far are stored"):
+        CachedSource(store, upstream).shares(["NVDA", "AVGO", "ASML"])
+    assert store.has_shares("NVDA") and not store.has_shares("AVGO")
+    assert not store.has_shares("ASML")
+    upstream.fatal_at = None
+    CachedSource(store, upstream).shares(["NVDA", "AVGO", "ASML"])
+    assert upstream.share_calls[-1] == ("AVGO", "ASML")
+
+
+@pytest.mark.sample
+def test_progress_bar_only_when_asked_or_on_a_terminal(
+    store: PriceStore, sample_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    CachedSource(store, RecordingCSV(sample_dir), progress=None).prices(
+        ["NVDA"], "2024-06-03", "2024-06-28"
+    )
+    assert capsys.readouterr().err == ""  # stderr is not a terminal under pytest
+    CachedSource(store, RecordingCSV(sample_dir), progress=True).prices(
+        ["AMD", "MU"], "2024-06-03", "2024-06-28"
+    )
+    err = capsys.readouterr().err
+    assert re.search(r"Fetching prices: .*[012]/2 ", err), err  # tqdm throttles redraws
+    with pytest.raises(ValueError, match="batch_size"):
+        CachedSource(store, None, batch_size=0)
+
+
+SLOW_FETCH = """
+import sys, time
+from pathlib import Path
+from eventstudy.sources.csv import CSVSource
+from eventstudy.store import CachedSource, PriceStore
+
+class Slow(CSVSource):
+    uses_network = True
+    def fetch_prices(self, tickers, start, end):
+        print("fetching", ",".join(tickers), flush=True)
+        time.sleep(0.3)
+        return super().fetch_prices(tickers, start, end)
+
+names = sys.argv[3].split(",")
+source = CachedSource(PriceStore(sys.argv[1]), Slow(sys.argv[2]), batch_size=2)
+source.prices(names, "2024-01-02", "2025-02-28")
+print("done", flush=True)
+"""
+
+
+@pytest.mark.sample
+@pytest.mark.skipif(sys.platform == "win32", reason="needs SIGKILL")
+def test_sigkill_during_a_fetch_keeps_completed_batches_and_the_next_run_resumes(
+    tmp_path: Path, sample_dir: Path
+) -> None:
+    names = ["NVDA", "AMD", "MU", "TSM", "AVGO", "ARM", "SMCI", "MRVL"]
+    proc = spawn(SLOW_FETCH, str(tmp_path), str(sample_dir / "prices.csv"), ",".join(names))
+    try:
+        assert proc.stdout is not None
+        # The third batch is asked for only once the second is committed: kill it then.
+        for _ in range(3):
+            assert proc.stdout.readline().startswith("fetching")
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=10)
+    finally:
+        proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+
+    store = PriceStore(tmp_path)
+    with sqlite3.connect(store.path) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    stored = set(store.tickers()["ticker"])
+    assert {"NVDA", "AMD", "MU", "TSM"} <= stored and stored <= set(names[:6])
+
+    upstream = RecordingCSV(sample_dir)
+    resumed = CachedSource(store, upstream, batch_size=2)
+    resumed.prices(names, "2024-01-02", "2025-02-28")
+    fetched = [t for call in upstream.calls for t in call[0]]
+    assert sorted(fetched) == sorted(set(names) - stored)  # nothing stored is fetched again
+    final = CachedSource(store, upstream, batch_size=2)
+    final.prices(names, "2024-01-02", "2025-02-28")
+    assert final.upstream_calls == 0

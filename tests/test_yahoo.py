@@ -7,6 +7,7 @@ crumb handshake, timezone lookup and JSON parsing. Real network access is refuse
 from __future__ import annotations
 
 import socket
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +16,8 @@ import pytest
 
 from eventstudy.errors import DataError
 from eventstudy.sources.base import PRICE_COLUMNS, SHARES_COLUMNS, PriceSource
-from eventstudy.sources.yahoo import YahooSource
+from eventstudy.sources.yahoo import YahooSource, _yfinance_raising
+from eventstudy.store import CachedSource, PartialFetchError, PriceStore
 from tests.fakeyahoo import (
     CRUMB,
     YAHOO_HOSTS,
@@ -194,18 +196,42 @@ def test_rate_limited_twice_then_success_backs_off(prices: pd.DataFrame) -> None
     assert statuses == [429, 429, 429, 429, 200, 200]
 
 
-def test_persistent_rate_limit_gives_up_with_a_data_error(prices: pd.DataFrame) -> None:
+def test_persistent_rate_limit_stops_the_fetch(prices: pd.DataFrame) -> None:
+    # One worker: AVGO comes after NVDA, and a rate limit that outlasts the retries is not about
+    # NVDA, so AVGO is not even tried. The error is fatal: a study must not go on without them.
     session = make_fake_session(prices, fail_429={"NVDA": 10**6})
     sleeps: list[float] = []
-    source = YahooSource(session=session, retries=3, sleep=sleeps.append)
+    source = YahooSource(session=session, retries=3, sleep=sleeps.append, workers=1)
 
-    with pytest.raises(DataError, match=r"rate limit.*NVDA.*4 attempt"):
+    with pytest.raises(PartialFetchError, match=r"rate limit.*NVDA.*4 attempt") as caught:
         source.fetch_prices(["NVDA", "AVGO"], START, END)
 
+    assert caught.value.fatal
+    assert caught.value.failures == {
+        "NVDA": "Yahoo rate limit (HTTP 429) outlasted 4 attempt(s)",
+        "AVGO": "not fetched: Yahoo rate limit (HTTP 429) outlasted 4 attempt(s)",
+    }
+    assert caught.value.frame.empty
     assert len(sleeps) == 3
     assert sleeps == sorted(sleeps)
     assert len(session.server.chart_calls("NVDA")) == 2 * 4  # two 429s per yfinance attempt
     assert session.server.chart_calls("AVGO") == []  # no point going on once throttled
+
+
+def test_rate_limit_keeps_what_other_workers_fetched(prices: pd.DataFrame) -> None:
+    session = make_fake_session(prices, fail_429={"NVDA": 10**6})
+    source = YahooSource(session=session, retries=1, sleep=lambda s: None, workers=4)
+    with pytest.raises(PartialFetchError) as caught:
+        source.fetch_prices(["AVGO", "AMD", "NVDA"], START, END)
+    error = caught.value
+    # AVGO ran first (alone: see _fetch_each), AMD beside NVDA; what finished travels with the
+    # error, and every ticker is either delivered or named.
+    assert error.fatal and "NVDA" in error.failures and "AVGO" not in error.failures
+    delivered = sorted(set(error.frame["ticker"]))
+    assert "AVGO" in delivered and set(delivered) | set(error.failures) == {"AVGO", "AMD", "NVDA"}
+    assert not set(delivered) & set(error.failures)
+    _assert_prices_equal(error.frame, _expected(prices, delivered, START, END))
+    assert f"({len(delivered)} of 3 tickers fetched)" in str(error)
 
 
 @pytest.mark.parametrize(
@@ -225,7 +251,7 @@ def test_unknown_ticker_among_several_is_named_alone(
     session = make_fake_session(prices)
     source = YahooSource(session=session, sleep=pytest.fail)  # a 404 is not worth a retry
 
-    with pytest.raises(DataError) as caught:
+    with pytest.raises(PartialFetchError) as caught:
         source.fetch_prices(["NVDA", "ZZZZ", "AVGO"], START, END)
 
     message = str(caught.value)
@@ -234,20 +260,26 @@ def test_unknown_ticker_among_several_is_named_alone(
     assert "\n" not in message
     assert {c.status for c in session.server.chart_calls("ZZZZ")} == {404}
     assert len(session.server.chart_calls("AVGO", dated=True)) == 1  # went on after ZZZZ
+    # A partial failure about the ticker itself: the others are delivered with the error.
+    assert not caught.value.fatal and list(caught.value.failures) == ["ZZZZ"]
+    _assert_prices_equal(caught.value.frame, _expected(prices, ["AVGO", "NVDA"], START, END))
 
 
 def test_known_ticker_answered_404_is_reported(prices: pd.DataFrame) -> None:
     session = make_fake_session(prices, not_found={"AVGO"})
-    with pytest.raises(DataError, match=r"no prices for AVGO between") as caught:
+    with pytest.raises(PartialFetchError, match=r"no prices for AVGO between") as caught:
         YahooSource(session=session, sleep=pytest.fail).fetch_prices(["NVDA", "AVGO"], START, END)
     assert "NVDA" not in str(caught.value)
+    assert caught.value.failures == {"AVGO": "Yahoo answered HTTP 404 (unknown symbol?)"}
+    assert set(caught.value.frame["ticker"]) == {"NVDA"}
 
 
 def test_empty_response_is_a_data_error(prices: pd.DataFrame) -> None:
     session = make_fake_session(prices, empty={"NVDA"})
-    with pytest.raises(DataError, match=r"Yahoo returned no prices for NVDA between"):
+    with pytest.raises(PartialFetchError, match=r"Yahoo returned no prices for NVDA between") as e:
         YahooSource(session=session, sleep=pytest.fail).fetch_prices(["NVDA"], START, END)
     assert [c.status for c in session.server.chart_calls("NVDA", dated=True)] == [200]
+    assert not e.value.fatal and list(e.value.failures) == ["NVDA"] and e.value.frame.empty
 
 
 def test_window_without_sessions_is_a_data_error(prices: pd.DataFrame) -> None:
@@ -353,6 +385,306 @@ def test_shares_rate_limit_is_retried(prices: pd.DataFrame, shares: pd.DataFrame
     assert len(sleeps) == 1
 
 
+def test_shares_connection_error_is_retried_not_taken_for_no_history(
+    prices: pd.DataFrame, shares: pd.DataFrame
+) -> None:
+    # With yfinance's default error handling a failed share request comes back as None, which
+    # would be stored as "this ticker has no share counts" and never asked again.
+    sleeps: list[float] = []
+    session = make_fake_session(prices, shares, fail_connect={"NVDA": 1})
+    got = YahooSource(session=session, sleep=sleeps.append).fetch_shares(["NVDA"], START, END)
+    assert got["shares_outstanding"].tolist() == [24_477_000_000.0, 24_400_000_000.0]
+    assert len(sleeps) == 1
+
+
+def test_shares_persistent_rate_limit_is_fatal_and_keeps_the_others(
+    prices: pd.DataFrame, shares: pd.DataFrame
+) -> None:
+    session = make_fake_session(prices, shares, fail_429={"NVDA": 10**6})
+    source = YahooSource(session=session, retries=1, sleep=lambda s: None, workers=1)
+    with pytest.raises(PartialFetchError, match="rate limit") as caught:
+        source.fetch_shares(["AVGO", "NVDA", "AMD"], START, END)
+    assert caught.value.fatal
+    assert list(caught.value.failures) == ["NVDA", "AMD"]  # AMD was never started
+    assert set(caught.value.frame["ticker"]) == {"AVGO"}
+
+
+# -- concurrency and the overall timeout -----------------------------------------------------------
+
+
+def test_many_tickers_at_once_equal_the_sample(prices: pd.DataFrame) -> None:
+    import yfinance
+
+    tickers = ["NVDA", "AVGO", "AMD", "TSM", "MU", "ASML", "^GSPC", "SPY"]
+    before = yfinance.config.debug.hide_exceptions
+    session = make_fake_session(prices)
+    got = YahooSource(session=session, sleep=pytest.fail, workers=4).fetch_prices(
+        tickers, START, END
+    )
+    _assert_prices_equal(got, _expected(prices, tickers, START, END))
+    assert yfinance.config.debug.hide_exceptions == before
+    assert not [f for f in warnings.filters if "yfinance" in str(getattr(f[3], "pattern", f[3]))]
+    # yfinance's handshake happened once, not once per thread.
+    assert sum(c.path == "/v1/test/getcrumb" for c in session.calls) == 1
+    for ticker in tickers:
+        assert len(session.server.chart_calls(ticker, dated=True)) == 1
+
+
+def test_error_switch_stays_off_until_the_last_thread_leaves() -> None:
+    import threading
+
+    import yfinance
+
+    debug = yfinance.config.debug
+    before = debug.hide_exceptions
+    inside, release, seen = threading.Event(), threading.Event(), []
+
+    def long_fetch() -> None:
+        with _yfinance_raising():
+            inside.set()
+            release.wait(5)
+            seen.append(debug.hide_exceptions)
+
+    worker = threading.Thread(target=long_fetch)
+    worker.start()
+    assert inside.wait(5)
+    with _yfinance_raising():  # a short fetch in this thread, entirely inside the long one
+        assert debug.hide_exceptions is False
+    # Saving on entry and restoring on exit per thread would have switched it back on here.
+    assert debug.hide_exceptions is False
+    release.set()
+    worker.join(5)
+    assert seen == [False]
+    assert debug.hide_exceptions == before
+
+
+def test_overall_timeout_does_not_sleep_past_the_deadline(prices: pd.DataFrame) -> None:
+    session = make_fake_session(prices, fail_429={"NVDA": 10**6})
+    sleeps: list[float] = []
+    source = YahooSource(
+        session=session, pause=100.0, sleep=sleeps.append, workers=1, total_timeout=30
+    )
+    with pytest.raises(PartialFetchError, match="overall fetch timeout of 30 s") as caught:
+        source.fetch_prices(["AVGO", "NVDA", "AMD"], START, END)
+    assert sleeps == []  # a 100 s backoff cannot end before the deadline: give up at once
+    assert caught.value.fatal and set(caught.value.frame["ticker"]) == {"AVGO"}
+    assert caught.value.failures == {
+        "NVDA": "overall timeout of 30 s reached",
+        "AMD": "not fetched: overall timeout of 30 s reached",
+    }
+
+
+def test_overall_timeout_abandons_requests_in_flight(prices: pd.DataFrame) -> None:
+    import threading
+    import time
+
+    gate = threading.Event()
+
+    class Stuck(YahooSource):
+        def _history(self, ticker, start, end):
+            if ticker == "AMD":
+                gate.wait(10)  # a request that hangs (until the test lets it go)
+                return pd.DataFrame()
+            return super()._history(ticker, start, end)
+
+    source = Stuck(session=make_fake_session(prices), sleep=pytest.fail, total_timeout=1.0)
+    began = time.monotonic()
+    try:
+        with pytest.raises(PartialFetchError, match="overall fetch timeout") as caught:
+            source.fetch_prices(["NVDA", "AMD"], START, END)
+        assert time.monotonic() - began < 5
+    finally:
+        gate.set()
+    assert caught.value.fatal and set(caught.value.frame["ticker"]) == {"NVDA"}
+    assert caught.value.failures == {"AMD": "not fetched: overall timeout of 1 s reached"}
+
+
+# -- through the cache and the pipeline ------------------------------------------------------------
+
+TODAY = "2025-04-01"  # after the sample: every fetched day is settled
+
+
+def test_cache_keeps_the_rest_and_asks_again_only_for_the_failed_ticker(
+    prices: pd.DataFrame, tmp_path: Path
+) -> None:
+    store = PriceStore(tmp_path / "store")
+    session = make_fake_session(prices, not_found={"AVGO"})
+    first = CachedSource(store, YahooSource(session=session, sleep=pytest.fail), today=TODAY)
+    got = first.prices(["NVDA", "AVGO", "^GSPC"], START, END)
+
+    assert set(got["ticker"]) == {"NVDA", "^GSPC"}
+    assert first.failures == {"AVGO": "Yahoo answered HTTP 404 (unknown symbol?)"}
+    assert first.fetched == {"NVDA", "^GSPC"}
+    assert store.missing_ranges("NVDA", START, END) == []
+    assert store.missing_ranges("AVGO", START, END) != []  # not covered: asked again next run
+
+    healed = make_fake_session(prices)
+    second = CachedSource(store, YahooSource(session=healed, sleep=pytest.fail), today=TODAY)
+    with isolated_yfinance(tmp_path / "next-run"):  # a new process: yfinance remembers answers
+        again = second.prices(["NVDA", "AVGO", "^GSPC"], START, END)
+    assert {c.symbol for c in healed.server.chart_calls(dated=True)} == {"AVGO"}
+    _assert_prices_equal(again, _expected(prices, ["AVGO", "NVDA", "^GSPC"], START, END))
+    assert second.failures == {}
+
+
+def test_cache_strict_makes_a_failed_ticker_fatal_after_storing_the_rest(
+    prices: pd.DataFrame, tmp_path: Path
+) -> None:
+    store = PriceStore(tmp_path / "store")
+    session = make_fake_session(prices, not_found={"AVGO"})
+    strict = CachedSource(
+        store, YahooSource(session=session, sleep=pytest.fail), today=TODAY, strict=True
+    )
+    with pytest.raises(DataError, match=r"could not fetch prices for AVGO .*--strict") as caught:
+        strict.prices(["NVDA", "AVGO"], START, END)
+    assert "\n" not in str(caught.value)
+    assert store.missing_ranges("NVDA", START, END) == []  # what did arrive is kept
+
+
+def test_cache_empty_answer_leaves_the_ticker_out(prices: pd.DataFrame, tmp_path: Path) -> None:
+    store = PriceStore(tmp_path / "store")
+    session = make_fake_session(prices, empty={"NVDA"})
+    source = CachedSource(store, YahooSource(session=session, sleep=pytest.fail), today=TODAY)
+    got = source.prices(["NVDA", "AMD"], START, END)
+    assert set(got["ticker"]) == {"AMD"} and list(source.failures) == ["NVDA"]
+    assert store.missing_ranges("NVDA", START, END) != []
+
+
+def test_cache_rate_limit_stops_but_keeps_the_batches_done(
+    prices: pd.DataFrame, tmp_path: Path
+) -> None:
+    store = PriceStore(tmp_path / "store")
+    session = make_fake_session(prices, fail_429={"AMD": 10**6})
+    yahoo = YahooSource(session=session, retries=2, sleep=lambda s: None, workers=1)
+    source = CachedSource(store, yahoo, today=TODAY, batch_size=2)
+    with pytest.raises(DataError, match=r"rate limit.*next run fetches only the rest"):
+        source.prices(["NVDA", "AVGO", "AMD", "MU"], START, END)
+    assert set(store.tickers()["ticker"]) == {"NVDA", "AVGO"}  # the first batch, committed
+    assert session.server.chart_calls("MU") == []
+
+    healed = make_fake_session(prices)
+    again = CachedSource(store, YahooSource(session=healed, sleep=pytest.fail), today=TODAY)
+    with isolated_yfinance(tmp_path / "next-run"):
+        again.prices(["NVDA", "AVGO", "AMD", "MU"], START, END)
+    assert {c.symbol for c in healed.server.chart_calls(dated=True)} == {"AMD", "MU"}
+
+
+def test_rate_limited_then_served_through_the_cache(prices: pd.DataFrame, tmp_path: Path) -> None:
+    session = make_fake_session(prices, fail_429={"NVDA": 2})
+    sleeps: list[float] = []
+    source = CachedSource(
+        PriceStore(tmp_path / "store"),
+        YahooSource(session=session, sleep=sleeps.append),
+        today=TODAY,
+    )
+    got = source.prices(["NVDA", "AMD"], START, END)
+    _assert_prices_equal(got, _expected(prices, ["AMD", "NVDA"], START, END))
+    assert len(sleeps) == 1 and source.failures == {}
+
+
+def _study(tmp_path: Path, tickers: str, market: str = "^GSPC") -> Path:
+    path = tmp_path / "study.yaml"
+    path.write_text(
+        f"study: Partial\nmarket: {market}\nmodel: market\nestimation_window: [-250, -11]\n"
+        f"event_window: [-5, 5]\nevents:\n  - name: R1\n    date: 2025-01-27\n"
+        f"    tickers: [{tickers}]\n"
+    )
+    return path
+
+
+def test_default_study_second_run_makes_no_network_calls(
+    prices: pd.DataFrame, shares: pd.DataFrame, tmp_path: Path
+) -> None:
+    from eventstudy.pipeline import DataOptions, run_study
+    from eventstudy.study import load_study
+    from tests.conftest import REPO
+
+    session = make_fake_session(prices, shares)
+    options = DataOptions(session=session, cache_dir=tmp_path / "cache")
+    with pytest.warns(UserWarning, match="not a trading session"):
+        first = run_study(load_study(REPO / "events.yaml"), options)
+    # The first run fetched prices and share counts through yfinance and the fake.
+    assert len(session.server.chart_calls(dated=True)) == 18  # 17 stocks and ^GSPC
+    timeseries = [c for c in session.calls if "fundamentals-timeseries" in c.path]
+    assert {c.symbol for c in timeseries} == {t for e in first.events for t in e.tickers}
+    assert session.server.blocked == [] and session.server.unhandled == []
+
+    calls = len(session.calls)
+    with pytest.warns(UserWarning, match="not a trading session"):
+        second = run_study(load_study(REPO / "events.yaml"), options)
+    assert len(session.calls) == calls  # zero requests of any kind
+    pd.testing.assert_frame_equal(second.car_frame(), first.car_frame())
+
+    # Shares: the latest count on or before each event, never one filed after it.
+    value = second.valuation_frame().set_index(["event", "ticker", "start", "end"])
+    assert value.loc[("R1 sell-off", "NVDA", 0, 0), "shares_as_of"] == "2025-01-26"
+    assert value.loc[("R1 release", "NVDA", 0, 0), "shares_as_of"] == "2024-11-15"
+    assert value.loc[("R1 sell-off", "NVDA", 0, 0), "raw_dollar_change"] == pytest.approx(
+        24_477e6 * (118.42 - 142.62)
+    )
+
+
+def test_load_data_leaves_a_failed_ticker_out_with_a_warning(
+    prices: pd.DataFrame, shares: pd.DataFrame, tmp_path: Path
+) -> None:
+    from eventstudy.pipeline import DataOptions, load_data
+    from eventstudy.store import FetchWarning
+    from eventstudy.study import load_study
+
+    spec = load_study(_study(tmp_path, "NVDA, ZZZZ, AVGO"))
+    session = make_fake_session(prices, shares)
+    options = DataOptions(session=session, cache_dir=tmp_path / "cache")
+    with pytest.warns(FetchWarning, match=r"no prices for 1 ticker\(s\), left out .*ZZZZ: "):
+        got, share_counts, meta = load_data(spec, options)
+    assert set(got["ticker"]) == {"NVDA", "AVGO", "^GSPC"}
+    assert list(meta["fetch_failures"]) == ["ZZZZ"]
+    assert "ZZZZ" not in {c.symbol for c in session.calls if "timeseries" in c.path}
+    assert set(share_counts["ticker"]) == {"NVDA", "AVGO"}
+
+    strict = DataOptions(session=make_fake_session(prices), cache_dir=tmp_path / "c2", strict=True)
+    with pytest.raises(DataError, match=r"ZZZZ.*--strict"):
+        load_data(spec, strict)
+
+
+def test_load_data_cannot_go_on_without_the_market(prices: pd.DataFrame, tmp_path: Path) -> None:
+    from eventstudy.pipeline import DataOptions, load_data
+    from eventstudy.study import load_study
+
+    spec = load_study(_study(tmp_path, "NVDA", market="^GSPC"))
+    session = make_fake_session(prices, not_found={"^GSPC"})
+    with pytest.raises(DataError, match=r"no prices for \^GSPC, which the study regresses on"):
+        load_data(spec, DataOptions(session=session, cache_dir=tmp_path / "cache"))
+
+
+def _pipeline_passes_failures_on() -> bool:
+    import inspect
+
+    from eventstudy.pipeline import run_study
+
+    return "unavailable=" in inspect.getsource(run_study)
+
+
+@pytest.mark.skipif(
+    not _pipeline_passes_failures_on(),
+    reason="needs run_study to pass meta['fetch_failures'] as fit_events(unavailable=...)",
+)
+def test_study_goes_on_without_a_failed_ticker(
+    prices: pd.DataFrame, shares: pd.DataFrame, tmp_path: Path
+) -> None:
+    from eventstudy.pipeline import DataOptions, run_study
+    from eventstudy.study import load_study
+
+    spec = load_study(_study(tmp_path, "NVDA, ZZZZ, AVGO"))
+    session = make_fake_session(prices, shares)
+    with pytest.warns(UserWarning, match="left out"):
+        results = run_study(spec, DataOptions(session=session, cache_dir=tmp_path / "cache"))
+    skipped = results.skipped_frame()
+    assert skipped["ticker"].tolist() == ["ZZZZ"]
+    assert "HTTP 404" in skipped["reason"].iloc[0]
+    assert set(results.car_frame()["ticker"]) == {"NVDA", "AVGO"}
+    assert results.meta["fetch_failures"] == {"ZZZZ": skipped["reason"].iloc[0]}
+
+
 # -- what went over the (fake) wire ----------------------------------------------------------------
 
 
@@ -386,7 +718,14 @@ def test_source_attributes_and_validation() -> None:
     source = YahooSource()
     assert isinstance(source, PriceSource)
     assert source.name == "yahoo" and source.uses_network is True
-    for bad in ({"retries": -1}, {"pause": -1.0}, {"backoff": 0.5}, {"timeout": 0}):
+    for bad in (
+        {"retries": -1},
+        {"pause": -1.0},
+        {"backoff": 0.5},
+        {"timeout": 0},
+        {"workers": 0},
+        {"total_timeout": 0},
+    ):
         with pytest.raises(ValueError):
             YahooSource(**bad)
 

@@ -90,6 +90,28 @@ def main() -> None:
     envvar="EVENTSTUDY_CACHE_DIR",
     help="Local price store folder (default: the platform cache dir; env EVENTSTUDY_CACHE_DIR).",
 )
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="A ticker that cannot be fetched is an error (default: left out, with a warning).",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress bar while fetching (default: when stderr is a terminal).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 32),
+    default=4,
+    show_default=True,
+    help="Tickers fetched at once.",
+)
+@click.option(
+    "--fetch-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Overall limit on fetching, in seconds.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors and warnings.")
 @_user_errors
 def run(
@@ -103,6 +125,10 @@ def run(
     offline: bool,
     refresh: bool,
     cache_dir: Path | None,
+    strict: bool,
+    progress: bool | None,
+    workers: int,
+    fetch_timeout: float | None,
     quiet: bool,
 ) -> None:
     """Run the event study described in STUDY (a YAML study file)."""
@@ -118,6 +144,10 @@ def run(
         cache_dir=cache_dir,
         offline=offline,
         refresh=refresh,
+        strict=strict,
+        progress=progress,
+        workers=workers,
+        fetch_timeout=fetch_timeout,
     )
     results = run_study(spec, options)
     out_dir = out or default_out_dir(spec)
@@ -130,12 +160,25 @@ def run(
 
         figures = save_figures(results, figures_dir)
     if not quiet:
+        from eventstudy.quality import quality_summary
+
         click.echo(results.summary())
+        click.echo("")
+        click.echo(quality_summary(results.quality_frame()))
         click.echo("")
         click.echo(f"Tables: {len(written)} files in {out_dir}/")
         if figures:
             click.echo(f"Figures: {len(figures)} files in {figures_dir}/")
 
+
+def _register() -> None:
+    from eventstudy.datacli import cache, fetch
+
+    main.add_command(fetch)
+    main.add_command(cache)
+
+
+_register()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -34,6 +34,7 @@ TABLES: dict[str, Callable[[EventStudyResults], pd.DataFrame]] = {
     "valuation.csv": lambda r: r.valuation_frame(),
     "params.csv": lambda r: r.params_frame(),
     "skipped.csv": lambda r: r.skipped_frame(),
+    "data_quality.csv": lambda r: r.quality_frame(),
 }
 
 

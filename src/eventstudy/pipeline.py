@@ -25,7 +25,6 @@ from eventstudy.factors import (
 )
 from eventstudy.panel import ReturnsPanel, wide_prices
 from eventstudy.results import EventStudyResults
-from eventstudy.sources.base import PriceSource, empty_shares
 from eventstudy.sources.csv import CSVSource, read_shares_csv
 from eventstudy.store import CachedSource, PriceStore
 from eventstudy.study import ResolvedEvent, StudySpec
@@ -37,7 +36,13 @@ _MARGIN_DAYS = 10
 
 @dataclass
 class DataOptions:
-    """Where a run gets its data (the CLI's ``--prices``, ``--shares``, ``--offline``, ...)."""
+    """Where a run gets its data (the CLI's ``--prices``, ``--shares``, ``--offline``, ...).
+
+    ``strict``: a ticker Yahoo cannot deliver stops the run (default: it is left out of the study,
+    with a warning and the reason). ``progress``: a progress bar on stderr while fetching (None:
+    only when stderr is a terminal). ``workers``: tickers fetched at once. ``fetch_timeout``: an
+    overall limit in seconds on fetching from Yahoo (None: none; each request has its own).
+    """
 
     prices: Path | None = None
     shares: Path | None = None
@@ -46,6 +51,10 @@ class DataOptions:
     offline: bool = False
     refresh: bool = False
     session: Any = None  # an HTTP session handed to yfinance (tests replay Yahoo with one)
+    strict: bool = False
+    progress: bool | None = None
+    workers: int = 4
+    fetch_timeout: float | None = None
 
 
 def date_range(events: Sequence[ResolvedEvent]) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -73,45 +82,84 @@ def study_tickers(events: Sequence[ResolvedEvent]) -> list[str]:
     return out
 
 
-def _upstream(options: DataOptions) -> PriceSource:
-    """Yahoo Finance; the cache refuses to call it when the run is offline."""
-    from eventstudy.sources.yahoo import YahooSource
-
-    return YahooSource(session=options.session)
-
-
 def load_data(
     spec: StudySpec, options: DataOptions
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    """Prices (long) and shares for the study: from a file, or the local store filled from Yahoo."""
+    """Prices (long) and shares for the study: from a file, or the local store filled from Yahoo.
+
+    Tickers Yahoo cannot deliver are left out with a :class:`~eventstudy.store.FetchWarning` and
+    listed in ``meta["fetch_failures"]`` (ticker -> reason), unless ``options.strict``; a market
+    or factor ticker that cannot be delivered is always an error (no firm can be fitted without
+    it)."""
+    import warnings
+
+    from eventstudy.sources.yahoo import YahooSource
+    from eventstudy.store import FetchWarning
+
     events = spec.resolved()
     tickers = study_tickers(events)
     start, end = date_range(events)
     store = PriceStore(options.cache_dir)
+
+    def cached_yahoo() -> CachedSource:
+        upstream = YahooSource(
+            session=options.session, workers=options.workers, total_timeout=options.fetch_timeout
+        )
+        return CachedSource(
+            store,
+            upstream,
+            offline=options.offline,
+            refresh=options.refresh,
+            strict=options.strict,
+            progress=options.progress,
+        )
+
+    failures: dict[str, str] = {}
+    cached: CachedSource | None = None
     if options.prices is not None:
         source = CSVSource(options.prices)
         prices = source.fetch_prices(tickers, start, end)
         store.put_prices(prices, source=source.name, tickers=tickers, start=start, end=end)
         price_source = str(options.prices)
     else:
-        cached = CachedSource(
-            store, _upstream(options), offline=options.offline, refresh=options.refresh
-        )
+        cached = cached_yahoo()
         prices = cached.prices(tickers, start, end)
+        failures = dict(cached.failures)
+        regressors = {t for e in events for t in (e.market, *e.factors)}
+        vital = [t for t in failures if t in regressors]
+        if vital:
+            raise DataError(
+                f"no prices for {vital[0]}, which the study regresses on (market or factor "
+                f"ticker): {failures[vital[0]]}"
+            )
+        if failures:
+            listed = "; ".join(f"{t}: {why}" for t, why in list(failures.items())[:10])
+            more = f"; and {len(failures) - 10} more" if len(failures) > 10 else ""
+            warnings.warn(
+                f"no prices for {len(failures)} ticker(s), left out of the study "
+                f"(--strict makes this an error): {listed}{more}",
+                FetchWarning,
+                stacklevel=2,
+            )
         price_source = "local store (filled from Yahoo Finance)"
     if options.shares is not None:
         shares = read_shares_csv(options.shares)
         shares_source = str(options.shares)
     else:
-        stock_tickers = [t for e in events for t in e.tickers]
+        stock_tickers = list(dict.fromkeys(t for e in events for t in e.tickers))
+        stock_tickers = [t for t in stock_tickers if t not in failures]
+        # A history fetched before the latest event cannot hold the counts filed since (one
+        # fetched yesterday or today is recent enough, or every run today would fetch again).
+        yesterday = pd.Timestamp(dt.date.today()) - pd.Timedelta(days=1)
+        latest = min(pd.Timestamp(max(e.date for e in events)), yesterday)
         try:
-            cached = CachedSource(
-                store, _upstream(options), offline=options.offline, refresh=options.refresh
-            )
-            shares = cached.shares(stock_tickers)
+            cached = cached or cached_yahoo()
+            shares = cached.shares(stock_tickers, as_of=latest)
             shares_source = "local store (filled from Yahoo Finance)"
         except EventStudyError as exc:
-            shares, shares_source = empty_shares(), f"unavailable ({exc})"
+            # What is stored (a partial fetch included) is still better than nothing.
+            shares = store.get_shares(stock_tickers)
+            shares_source = f"{'partly ' if len(shares) else ''}unavailable ({exc})"
     meta = {
         "price_source": price_source,
         "shares_source": shares_source,
@@ -120,6 +168,8 @@ def load_data(
         "data_start": start.date().isoformat(),
         "data_end": end.date().isoformat(),
     }
+    if failures:
+        meta["fetch_failures"] = failures
     return prices, shares, meta
 
 
@@ -174,6 +224,7 @@ def run_study(spec: StudySpec, options: DataOptions | None = None) -> EventStudy
         factors=factors,
         title=spec.study,
         meta=meta,
+        unavailable=meta.get("fetch_failures"),
     )
 
 

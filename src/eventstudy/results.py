@@ -178,6 +178,17 @@ class EventStudyResults:
         return self._window_frame("bhar_windows", "bhar")
 
     @cached_property
+    def _quality(self) -> pd.DataFrame:
+        from eventstudy.quality import data_quality
+
+        return data_quality(self)
+
+    def quality_frame(self) -> pd.DataFrame:
+        """Data quality per firm-event (missing returns, stale prices, extreme moves, suspected
+        unadjusted splits; see :mod:`eventstudy.quality` and docs/data.md)."""
+        return self._quality.copy()
+
+    @cached_property
     def _tests(self) -> pd.DataFrame:
         from eventstudy.significance import test_battery
 

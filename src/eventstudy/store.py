@@ -7,18 +7,22 @@ study run twice makes no second download.
 
 Several processes may use one store at a time (WAL mode, writers wait for each other), and every
 write is a single transaction, so a run killed mid-write leaves the store as it was before.
+:class:`CachedSource` fetches in batches of tickers and stores each batch in its own transaction,
+so an interrupted fetch keeps every completed batch and the next run fetches only the rest.
+See docs/data.md.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
+import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from itertools import repeat
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -91,6 +95,37 @@ _SCHEMA = [
 
 Range = tuple[pd.Timestamp, pd.Timestamp]
 _T = TypeVar("_T")
+
+#: Price columns a partial import may write while keeping the others (see ``put_prices``).
+VALUE_COLUMNS = ("close", "adj_close", "volume")
+
+
+class FetchWarning(UserWarning):
+    """Some tickers could not be fetched and a run goes on without them."""
+
+
+class PartialFetchError(DataError):
+    """A source delivered some tickers and not others.
+
+    ``frame`` holds what it did deliver (prices or shares), ``failures`` maps every ticker it did
+    not deliver to the reason. ``fatal`` is False when the failures are about those tickers
+    (unknown symbol, no data in the window): the rest of a study can go on without them. It is True
+    when something else stopped the fetch (a rate limit or network failure that outlasted the
+    retries, the overall timeout): retrying later may work, and nothing should go on without them.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        frame: pd.DataFrame,
+        failures: dict[str, str],
+        *,
+        fatal: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.frame = frame
+        self.failures = dict(failures)
+        self.fatal = fatal
 
 
 def default_cache_dir() -> Path:
@@ -291,8 +326,13 @@ class PriceStore:
         start: object = None,
         end: object = None,
         tickers: Iterable[str] | None = None,
+        columns: Sequence[str] | None = None,
     ) -> int:
         """Insert or replace the rows of a :data:`PRICE_COLUMNS` frame and record coverage.
+
+        ``columns`` (a subset of ``close, adj_close, volume``; None: all) limits what replaces a
+        row already stored: the other values of that row are kept (importing a file with only
+        adjusted closes must not erase the unadjusted ones). New rows get NULL in the others.
 
         With ``start`` and ``end``, ``[start, end]`` is recorded as covered for every ticker in
         ``tickers`` (default: the tickers in the frame), rows or not: that range was asked of
@@ -328,13 +368,22 @@ class PriceStore:
                 if wanted is None or t in wanted
             ]
 
+        insert = (
+            "INSERT INTO prices (ticker, date, close, adj_close, volume, source, fetched_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)"
+        )
+        if columns is None or set(columns) >= set(VALUE_COLUMNS):
+            insert = insert.replace("INSERT", "INSERT OR REPLACE", 1)
+        else:
+            unknown = sorted(set(columns) - set(VALUE_COLUMNS))
+            if unknown:
+                raise ValueError(f"put_prices: unknown column(s) {', '.join(unknown)}")
+            updates = [f"{c} = excluded.{c}" for c in VALUE_COLUMNS if c in columns]
+            updates += ["source = excluded.source", "fetched_at = excluded.fetched_at"]
+            insert += f" ON CONFLICT (ticker, date) DO UPDATE SET {', '.join(updates)}"
+
         with self._write() as conn:
-            conn.executemany(
-                "INSERT OR REPLACE INTO prices "
-                "(ticker, date, close, adj_close, volume, source, fetched_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+            conn.executemany(insert, rows)
             # Ranges inside the new one are superseded; dropping them keeps repeated refreshes
             # from growing the table.
             conn.executemany(
@@ -513,6 +562,20 @@ class PriceStore:
             }
         )
 
+    def shares_summary(self) -> pd.DataFrame:
+        """One row per ticker with stored share counts: ``ticker, counts, latest_as_of``."""
+        with self._read() as conn:
+            summary = conn.execute(
+                "SELECT ticker, COUNT(*), MAX(as_of) FROM shares GROUP BY ticker ORDER BY ticker"
+            ).fetchall()
+        return pd.DataFrame(
+            {
+                "ticker": pd.Series([r[0] for r in summary], dtype=object),
+                "counts": pd.Series([r[1] for r in summary], dtype="int64"),
+                "latest_as_of": pd.to_datetime([r[2] for r in summary]).astype("datetime64[ns]"),
+            }
+        )
+
     def clear(self, ticker: str | None = None) -> int:
         """Delete everything stored for ``ticker`` (prices, shares, coverage), or for all tickers.
         Returns the number of price rows deleted."""
@@ -550,6 +613,37 @@ def _list_names(names: Sequence[str], limit: int = 10) -> str:
     return shown if len(names) <= limit else f"{shown} and {len(names) - limit} more"
 
 
+def _progress(enabled: bool | None, total: int, what: str) -> Any:
+    """A tqdm bar on stderr (``enabled``: True, False, or None for "when stderr is a terminal"),
+    or a stand-in with the same ``update`` when it is off."""
+    if enabled is False or total == 0 or (enabled is None and not _stderr_is_tty()):
+        return nullcontext(_NoBar())
+    from tqdm import tqdm
+
+    # In automatic mode a bar appears only for fetches that last more than a second.
+    return tqdm(
+        total=total,
+        desc=what,
+        unit="ticker",
+        file=sys.stderr,
+        leave=False,
+        dynamic_ncols=True,
+        delay=0.0 if enabled else 1.0,
+    )
+
+
+def _stderr_is_tty() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):  # replaced or closed stream
+        return False
+
+
+class _NoBar:
+    def update(self, n: int = 1) -> None:
+        pass
+
+
 class CachedSource(PriceSource):
     """A :class:`PriceSource` that answers from a :class:`PriceStore` and fetches from
     ``upstream`` only what the store does not cover yet.
@@ -558,7 +652,16 @@ class CachedSource(PriceSource):
     ``refresh`` refetches whole requested ranges instead of only the missing parts. Days after
     yesterday (UTC) are fetched but never recorded as covered, because their bars may still change
     or not exist yet; ``today`` pins the date for tests and reproducible runs.
-    ``upstream_calls`` counts the calls made to the upstream source."""
+
+    Missing tickers are fetched ``batch_size`` at a time and each batch is stored in its own
+    transaction, so an interrupted run keeps what it completed. When the upstream cannot deliver
+    some tickers (:class:`PartialFetchError`), the others are stored and the failed ones are
+    recorded in ``failures`` (ticker -> reason) and left uncovered, to be tried again next run;
+    with ``strict`` the first such failure raises a :class:`DataError`. A fatal partial failure
+    (rate limit, network, timeout) always raises, after storing what was delivered.
+    ``progress`` shows a bar on stderr (None: only when stderr is a terminal).
+    ``upstream_calls`` counts the calls made to the upstream source; ``fetched`` holds the tickers
+    it delivered prices for."""
 
     def __init__(
         self,
@@ -568,13 +671,27 @@ class CachedSource(PriceSource):
         refresh: bool = False,
         *,
         today: object = None,
+        strict: bool = False,
+        batch_size: int = 25,
+        progress: bool | None = False,
     ) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
         self.store = store
         self.upstream = upstream
         self.offline = offline
         self.refresh = refresh
         self.today = _day(today) if today is not None else None
+        self.strict = strict
+        self.batch_size = batch_size
+        self.progress = progress
         self.upstream_calls = 0
+        #: Tickers the upstream could not deliver prices for, with the reason (this source's life).
+        self.failures: dict[str, str] = {}
+        #: Tickers whose share history the upstream could not deliver, with the reason.
+        self.share_failures: dict[str, str] = {}
+        #: Tickers the upstream delivered prices for.
+        self.fetched: set[str] = set()
         self.name = f"cache:{upstream.name}" if upstream is not None else "cache"
         self.uses_network = bool(upstream is not None and upstream.uses_network and not offline)
 
@@ -600,9 +717,34 @@ class CachedSource(PriceSource):
             f"offline: no stored prices for {detail}; run without --offline or import a price file"
         )
 
+    def _fetch_batch(
+        self, fetch: Callable[..., pd.DataFrame], batch: list[str], *args: object
+    ) -> tuple[pd.DataFrame, list[str], dict[str, str], PartialFetchError | None]:
+        """One upstream call for ``batch``: the frame of the delivered tickers, the delivered
+        tickers, the failed ones with reasons, and the error to raise once the frame is stored
+        (a fatal partial failure), if any."""
+        fatal = None
+        try:
+            frame = self._call(fetch, batch, *args)
+            failed: dict[str, str] = {}
+        except PartialFetchError as exc:
+            frame, failed = exc.frame, {t: r for t, r in exc.failures.items() if t in batch}
+            fatal = exc if exc.fatal else None
+        delivered = [t for t in batch if t not in failed]
+        if not frame.empty:
+            frame = frame[frame["ticker"].isin(delivered)]
+        return frame, delivered, failed, fatal
+
+    @staticmethod
+    def _stopped(exc: PartialFetchError, what: str) -> DataError:
+        return DataError(
+            f"{exc}; the {what} fetched so far are stored, and the next run fetches only the rest"
+        )
+
     def prices(self, tickers: Iterable[str], start: object, end: object) -> pd.DataFrame:
         """Prices of ``tickers`` between ``start`` and ``end`` (inclusive), fetching the missing
-        parts first. Tickers missing the same ranges share one upstream call per range."""
+        parts first. Tickers missing the same ranges share upstream calls (in batches). Tickers
+        the upstream cannot deliver are left out (see ``failures``) unless ``strict``."""
         names = _unique(tickers)
         lo, hi = _day(start), _day(end)
         if lo > hi:
@@ -640,28 +782,49 @@ class CachedSource(PriceSource):
                 raise self._unavailable(", ".join(parts))
         elif groups:
             assert self.upstream is not None  # can_fetch
-            for ranges, group in groups.items():
-                for first, last in ranges:
-                    # Widen short ranges backwards (into days probably stored already; refetching
-                    # them is harmless) so that the request always spans some sessions.
-                    a = min(first, last - (_MIN_FETCH_DAYS - 1) * _DAY)
-                    frame = self._call(self.upstream.fetch_prices, group, a, last)
-                    cover_lo, cover_hi = _widen_over_weekends(a, last)
-                    # Each fetched range is stored in its own transaction: an interruption keeps
-                    # what was completed, and the rest is simply still missing next time.
-                    self.store.put_prices(
-                        frame,
-                        self.upstream.name,
-                        start=cover_lo,
-                        end=min(cover_hi, settled),
-                        tickers=group,
-                    )
+            total = sum(len(group) * len(ranges) for ranges, group in groups.items())
+            failed_now: dict[str, str] = {}
+            with _progress(self.progress, total, "Fetching prices") as bar:
+                for ranges, group in groups.items():
+                    for first, last in ranges:
+                        # Widen short ranges backwards (into days probably stored already;
+                        # refetching them is harmless) so that the request always spans sessions.
+                        a = min(first, last - (_MIN_FETCH_DAYS - 1) * _DAY)
+                        cover_lo, cover_hi = _widen_over_weekends(a, last)
+                        # A ticker that failed one range is not asked for the next one.
+                        todo = [t for t in group if t not in failed_now]
+                        bar.update(len(group) - len(todo))
+                        for batch in _chunks(todo, self.batch_size):
+                            frame, delivered, failed, fatal = self._fetch_batch(
+                                self.upstream.fetch_prices, list(batch), a, last
+                            )
+                            # Each batch is its own transaction: an interruption keeps what was
+                            # completed; failed tickers stay uncovered, to be tried next run.
+                            self.store.put_prices(
+                                frame,
+                                self.upstream.name,
+                                start=cover_lo,
+                                end=min(cover_hi, settled),
+                                tickers=delivered,
+                            )
+                            self.fetched.update(delivered)
+                            failed_now.update(failed)
+                            self.failures.update(failed)
+                            bar.update(len(batch))
+                            if fatal is not None:
+                                raise self._stopped(fatal, "prices") from fatal
+                            if failed and self.strict:
+                                raise DataError(
+                                    f"could not fetch prices for {_list_names(list(failed))} "
+                                    f"({_reasons(failed)}); --strict makes this fatal"
+                                )
         return self.store.get_prices(names, lo, hi)
 
     def shares(self, tickers: Iterable[str], as_of: object = None) -> pd.DataFrame:
         """Stored share counts of ``tickers``, fetching the histories not fetched yet. With
         ``as_of``, a history fetched on or before that date is fetched again (it cannot hold
-        filings made since). Tickers without any share data are not an error: they are absent."""
+        filings made since). Tickers without any share data are not an error: they are absent.
+        A fatal partial failure raises after storing the histories that were delivered."""
         names = _unique(tickers)
         if self.can_fetch and names:
             assert self.upstream is not None
@@ -675,20 +838,29 @@ class CachedSource(PriceSource):
                     for t in names
                     if t not in fetched or (needed is not None and _day(fetched[t]) <= needed)
                 ]
-            if todo:
-                frame = self._call(
-                    self.upstream.fetch_shares, todo, _SHARES_HISTORY_START, self._today()
-                )
-                # Label rows the upstream left unattributed with its name rather than "unknown".
-                frame = frame.copy()
-                if "source" not in frame.columns:
-                    frame["source"] = self.upstream.name
-                else:
-                    known = frame["source"].notna()
-                    frame["source"] = (
-                        frame["source"].astype(object).where(known, self.upstream.name)
+            with _progress(self.progress, len(todo), "Fetching share counts") as bar:
+                for batch in _chunks(todo, self.batch_size):
+                    frame, delivered, failed, fatal = self._fetch_batch(
+                        self.upstream.fetch_shares,
+                        list(batch),
+                        _SHARES_HISTORY_START,
+                        self._today(),
                     )
-                self.store.put_shares(frame, tickers=todo)
+                    # Label rows the upstream left unattributed with its name, not "unknown".
+                    frame = frame.copy()
+                    if "source" not in frame.columns:
+                        frame["source"] = self.upstream.name
+                    else:
+                        known = frame["source"].notna()
+                        frame["source"] = (
+                            frame["source"].astype(object).where(known, self.upstream.name)
+                        )
+                    # Only delivered tickers are marked as fetched: the others are asked again.
+                    self.store.put_shares(frame, tickers=delivered)
+                    self.share_failures.update(failed)
+                    bar.update(len(batch))
+                    if fatal is not None:
+                        raise self._stopped(fatal, "share counts") from fatal
         return self.store.get_shares(names)
 
     # PriceSource interface, so a cached source can stand wherever a source is expected.
@@ -701,3 +873,9 @@ class CachedSource(PriceSource):
         self, tickers: Sequence[str], start: pd.Timestamp, end: pd.Timestamp
     ) -> pd.DataFrame:
         return self.shares(tickers)
+
+
+def _reasons(failed: dict[str, str], limit: int = 5) -> str:
+    items = list(failed.items())
+    text = "; ".join(f"{t}: {why}" for t, why in items[:limit])
+    return text if len(items) <= limit else f"{text}; and {len(items) - limit} more"

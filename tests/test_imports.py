@@ -1,0 +1,296 @@
+"""Readers for price files from elsewhere (``eventstudy.sources.imports``): every layout, and every
+malformed file as a one-line error naming the line."""
+
+from __future__ import annotations
+
+import socket
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from eventstudy.errors import DataError
+from eventstudy.sources.base import PRICE_COLUMNS
+from eventstudy.sources.imports import read_import_file, read_long_prices, read_shares_file
+from tests.fakeyahoo import isolated_yfinance, make_fake_session
+
+T = pd.Timestamp
+
+
+def write(tmp_path: Path, text: str, name: str = "file.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def rows(frame: pd.DataFrame) -> list[tuple]:
+    """Rows as plain tuples (NaN as None) for compact comparisons."""
+    out = []
+    for r in frame[PRICE_COLUMNS].itertuples(index=False):
+        out.append((r.ticker, f"{r.date:%Y-%m-%d}", *(None if np.isnan(v) else v for v in r[2:])))
+    return out
+
+
+# -- long ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.sample
+def test_long_sample_reads_exactly_as_pandas_parses_it(sample_dir: Path) -> None:
+    got = read_long_prices(sample_dir / "prices.csv")
+    raw = pd.read_csv(sample_dir / "prices.csv")
+    raw["date"] = pd.to_datetime(raw["date"]).astype("datetime64[ns]")
+    expected = raw.sort_values(["ticker", "date"], ignore_index=True)
+    assert list(got.columns) == PRICE_COLUMNS and len(got) == 9000
+    for column in ("close", "adj_close", "volume"):
+        assert np.array_equal(got[column].to_numpy(), expected[column].to_numpy(), equal_nan=True)
+    assert (got["date"] == expected["date"]).all() and got["ticker"].tolist() == expected[
+        "ticker"
+    ].tolist()
+
+
+def test_long_headers_are_loose_and_columns_optional(tmp_path: Path) -> None:
+    text = (
+        "\ufeffTicker,Date,Adj Close,Open\n B ,2024-01-03,NA,1\nA,2024-01-02,10.5,2\n"
+        "\nA,20240103,,3\n"
+    )
+    imported = read_import_file(write(tmp_path, text))
+    assert imported.format == "long" and imported.columns == ("adj_close",)
+    # Rows without a price are kept in a long file (it lists what it has, as it has it).
+    assert rows(imported.prices) == [
+        ("A", "2024-01-02", None, 10.5, None),
+        ("A", "2024-01-03", None, None, None),
+        ("B", "2024-01-03", None, None, None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "day"),
+    [
+        ("2024-01-02", "2024-01-02"),
+        ("2024-1-2", "2024-01-02"),
+        ("2024/01/02", "2024-01-02"),
+        ("20240102", "2024-01-02"),
+        # Offsets are the exchange's own: its date is the date written, whatever UTC says.
+        ("2024-01-02 00:00:00+09:00", "2024-01-02"),
+        ("2024-01-02 00:00:00-05:00", "2024-01-02"),
+        ("2024-01-02T16:00:00Z", "2024-01-02"),
+    ],
+)
+def test_dates_keep_the_date_written(tmp_path: Path, value: str, day: str) -> None:
+    got = read_long_prices(write(tmp_path, f"ticker,date,close\nA,{value},1\n"))
+    assert got["date"].tolist() == [T(day)]
+
+
+# -- wide ------------------------------------------------------------------------------------------
+
+
+def test_wide_file_needs_to_be_told_which_price_it_holds(tmp_path: Path) -> None:
+    path = write(tmp_path, "date,NVDA,^GSPC\n2025-01-24,142.62,6101.24\n2025-01-27,,6012.28\n")
+    with pytest.raises(DataError, match="say which with --column adj_close or --column close"):
+        read_import_file(path)
+    imported = read_import_file(path, column="close")
+    assert imported.format == "wide" and imported.columns == ("close",)
+    assert rows(imported.prices) == [
+        ("NVDA", "2025-01-24", 142.62, None, None),
+        ("^GSPC", "2025-01-24", 6101.24, None, None),
+        ("^GSPC", "2025-01-27", 6012.28, None, None),
+    ]
+    adjusted = read_import_file(path, "wide", column="adj_close").prices
+    assert adjusted["adj_close"].notna().all() and adjusted["close"].isna().all()
+
+
+# -- yfinance exports ------------------------------------------------------------------------------
+
+MULTI = """Price,Adj Close,Adj Close,Close,Close,High,High,Low,Low,Open,Open,Volume,Volume
+Ticker,NVDA,^GSPC,NVDA,^GSPC,NVDA,^GSPC,NVDA,^GSPC,NVDA,^GSPC,NVDA,^GSPC
+Date,,,,,,,,,,,,
+2025-01-24,142.573273,6101.24,142.62,6101.24,1,1,1,1,1,1,234657600,0
+2025-01-27,118.38121,6012.28,118.42,6012.28,1,1,1,1,1,1,818830900,0
+"""
+
+GROUPED = """Ticker,AMD,AMD,AMD,NVDA,NVDA,NVDA
+Price,Close,Adj Close,Volume,Close,Adj Close,Volume
+Date,,,,,,
+2025-01-24,124.98,124.98,1,142.62,142.573273,2
+"""
+
+AUTO_ADJUSTED = """Price,Close,High,Low,Open,Volume
+Ticker,NVDA,NVDA,NVDA,NVDA,NVDA
+Date,,,,,
+2025-01-24,142.573273,1,1,1,234657600
+"""
+
+CLASSIC = """Date,Open,High,Low,Close,Adj Close,Volume
+2025-01-24,146.0,148.0,141.0,142.62,142.573273,234657600
+2025-01-27,124.0,128.0,116.0,118.42,118.38121,818830900
+"""
+
+
+def test_yfinance_three_row_header(tmp_path: Path) -> None:
+    imported = read_import_file(write(tmp_path, MULTI))
+    assert imported.format == "yahoo" and imported.notes == []
+    assert imported.columns == ("close", "adj_close", "volume")
+    assert rows(imported.prices) == [
+        ("NVDA", "2025-01-24", 142.62, 142.573273, 234657600.0),
+        ("NVDA", "2025-01-27", 118.42, 118.38121, 818830900.0),
+        # yfinance writes an unknown volume (indices) as 0: read as unknown.
+        ("^GSPC", "2025-01-24", 6101.24, 6101.24, None),
+        ("^GSPC", "2025-01-27", 6012.28, 6012.28, None),
+    ]
+
+
+def test_yfinance_grouped_by_ticker(tmp_path: Path) -> None:
+    got = read_import_file(write(tmp_path, GROUPED)).prices
+    assert rows(got) == [
+        ("AMD", "2025-01-24", 124.98, 124.98, 1.0),
+        ("NVDA", "2025-01-24", 142.62, 142.573273, 2.0),
+    ]
+
+
+def test_yfinance_close_without_adj_close_is_the_adjusted_close(tmp_path: Path) -> None:
+    path = write(tmp_path, AUTO_ADJUSTED)
+    imported = read_import_file(path)
+    assert imported.columns == ("adj_close", "volume")
+    assert rows(imported.prices) == [("NVDA", "2025-01-24", None, 142.573273, 234657600.0)]
+    assert "auto_adjust=True" in imported.notes[0]
+    # Told otherwise, Close is the close.
+    told = read_import_file(path, column="close")
+    assert told.columns == ("close", "volume") and told.prices["close"].tolist() == [142.573273]
+
+
+def test_yfinance_single_ticker_file_takes_its_ticker_from_the_name(tmp_path: Path) -> None:
+    imported = read_import_file(write(tmp_path, CLASSIC, "NVDA.csv"))
+    assert imported.format == "yahoo-single"
+    assert rows(imported.prices)[0] == ("NVDA", "2025-01-24", 142.62, 142.573273, 234657600.0)
+    assert "from the file name" in imported.notes[0]
+    named = read_import_file(write(tmp_path, CLASSIC, "download.csv"), ticker="^N225")
+    assert set(named.prices["ticker"]) == {"^N225"} and named.notes == []
+
+
+@pytest.fixture
+def real_yfinance_exports(sample_prices: pd.DataFrame, tmp_path: Path) -> Iterator[Path]:
+    """CSV files written by the installed yfinance itself (to_csv of download/history), through
+    the fake Yahoo session."""
+    import yfinance as yf
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("real network access attempted in a test")
+
+    with (
+        pytest.MonkeyPatch.context() as mp,
+        isolated_yfinance(tmp_path / "yf"),
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore")  # yfinance's own pandas deprecation warnings
+        mp.setattr(socket.socket, "connect", refuse)
+        session = make_fake_session(sample_prices)
+        window = {"start": "2025-01-21", "end": "2025-01-29", "session": session}
+        options = {"progress": False, "threads": False, **window}
+        yf.download(["NVDA", "^GSPC"], **options).to_csv(tmp_path / "auto.csv")
+        yf.download(["NVDA", "AMD"], auto_adjust=False, group_by="ticker", **options).to_csv(
+            tmp_path / "grouped.csv"
+        )
+        yf.download("NVDA", auto_adjust=False, multi_level_index=False, **options).to_csv(
+            tmp_path / "NVDA.csv"
+        )
+        history = yf.Ticker("AMD", session=session).history(
+            start=window["start"], end=window["end"], auto_adjust=False
+        )
+        history.to_csv(tmp_path / "AMD.csv")
+        yield tmp_path
+
+
+@pytest.mark.sample
+def test_files_written_by_yfinance_itself(
+    real_yfinance_exports: Path, sample_prices: pd.DataFrame
+) -> None:
+    def sample(ticker: str, column: str) -> list[float]:
+        rows = sample_prices[
+            (sample_prices["ticker"] == ticker)
+            & sample_prices["date"].between("2025-01-21", "2025-01-28")
+        ]
+        return rows[column].tolist()
+
+    auto = read_import_file(real_yfinance_exports / "auto.csv").prices
+    assert auto[auto["ticker"] == "NVDA"]["adj_close"].tolist() == sample("NVDA", "adj_close")
+    grouped = read_import_file(real_yfinance_exports / "grouped.csv").prices
+    assert grouped[grouped["ticker"] == "AMD"]["close"].tolist() == sample("AMD", "close")
+    flat = read_import_file(real_yfinance_exports / "NVDA.csv").prices
+    assert flat["close"].tolist() == sample("NVDA", "close")
+    history = read_import_file(real_yfinance_exports / "AMD.csv")  # dates carry -05:00
+    assert (
+        history.prices["date"].tolist()
+        == sample_prices[
+            (sample_prices["ticker"] == "AMD")
+            & sample_prices["date"].between("2025-01-21", "2025-01-28")
+        ]["date"].tolist()
+    )
+    assert history.prices["adj_close"].tolist() == sample("AMD", "adj_close")
+
+
+# -- shares ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.sample
+def test_shares_file(sample_dir: Path, tmp_path: Path) -> None:
+    got = read_shares_file(sample_dir / "shares.csv")
+    assert len(got) == 14 and got["source"].str.len().min() > 20
+    plain = read_import_file(write(tmp_path, "ticker,as_of,shares_outstanding\nA,2024-01-02,5\n"))
+    assert plain.format == "shares" and plain.shares["source"].tolist() == ["file:file.csv"]
+
+
+# -- malformed files -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "options", "message"),
+    [
+        ("ticker,date,close\nA,2024-01-02,1\nA,20x5,1\n", {}, "line 3: bad date '20x5'"),
+        ("ticker,date,close\nA,01/02/2024,1\n", {}, r"line 2: bad date '01/02/2024' \(expected"),
+        ("ticker,date,close\nA,2024-02-30,1\n", {}, "line 2: bad date '2024-02-30'"),
+        ("ticker,date,close\n\nA,2024-01-02,1\n\nA,2024-01-03,1.2.3\n", {}, "line 5: bad close"),
+        ("ticker,date,close\nA,2024-01-02,inf\n", {}, "line 2: bad close 'inf'"),
+        ('ticker,date,close\nA,2024-01-02,"1,5"\n', {}, r"line 2: bad close '1,5'"),
+        ("ticker,date,close\nA,2024-01-02,1,9\n", {}, "line 2: 4 fields, the header has 3"),
+        ("ticker,date,close\nA,2024-01-02\n", {}, "line 2: 2 fields, the header has 3"),
+        ("ticker,date,close\n,2024-01-02,1\n", {}, "line 2: no ticker"),
+        ("ticker,date,close\nA,2024-01-02,1\nA,2024-01-02,2\n", {}, "line 3: duplicate row"),
+        ("ticker,date,volume\nA,2024-01-02,1\n", {}, "line 1: needs a close or adj_close"),
+        ('ticker,date,close\nA,2024-01-02,"1\n', {}, "line 2: not valid CSV"),
+        ("date,A,A\n2024-01-02,1,2\n", {"column": "close"}, "line 1: ticker A has two columns"),
+        ("date,A\n2024-01-02,1\n2024-01-02,2\n", {"column": "close"}, "line 3: date 2024-01-02"),
+        ("date,A\n2024-01-02,x\n", {"column": "close"}, "line 2: bad A 'x'"),
+        (MULTI.replace("Open,Open", "Opening,Open"), {}, "line 1: unknown yfinance field"),
+        (MULTI.replace("2025-01-27,118.38121", "2025-01-27,abc"), {}, "line 5: bad adj_close of"),
+        (CLASSIC.replace("118.42", ""), {}, None),  # a blank Close is missing, not an error
+        ("ticker,as_of,shares_outstanding\nA,2024-01-02,0\n", {}, "line 2: shares_outstanding"),
+        ("foo,bar\n1,2\n", {}, "cannot tell the layout"),
+        ("", {}, "the file is empty"),
+    ],
+)
+def test_malformed_files_name_the_line(
+    tmp_path: Path, text: str, options: dict, message: str | None
+) -> None:
+    path = write(tmp_path, text, "NVDA.csv")
+    if message is None:
+        read_import_file(path, **options)
+        return
+    with pytest.raises(DataError, match=message) as caught:
+        read_import_file(path, **options)
+    assert "\n" not in str(caught.value) and str(caught.value).startswith(str(path))
+
+
+def test_not_utf8_and_missing_files(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("ticker,date,close\nÄ,2024-01-02,1\n".encode("latin-1"))
+    with pytest.raises(DataError, match="not UTF-8 text"):
+        read_import_file(path)
+    with pytest.raises(DataError, match="file not found"):
+        read_import_file(tmp_path / "absent.csv")
+    with pytest.raises(DataError, match="--column must be"):
+        read_import_file(path, column="open")
+    with pytest.raises(ValueError, match="format must be"):
+        read_import_file(path, "excel")
