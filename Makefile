@@ -33,7 +33,7 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check src tests
 
 bench: $(VENV)/.installed
-	$(BIN)/python -m eventstudy.bench
+	$(BIN)/python -m eventstudy.bench --dask
 
 validate: $(VENV)/.installed
 	$(BIN)/python -m eventstudy.simulation

@@ -19,7 +19,8 @@ Formulas (Campbell, Lo & MacKinlay 1997, ch. 4; MacKinlay 1997):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -104,6 +105,20 @@ class BatchFit:
     def fitted(self) -> np.ndarray:
         return np.array([r is None for r in self.skip_reason], dtype=bool)
 
+    def take(self, rows: np.ndarray) -> BatchFit:
+        """The firm-events ``rows`` (indices or a boolean mask) as a new fit."""
+        rows = np.asarray(rows)
+        if rows.dtype == bool:
+            rows = np.flatnonzero(rows)
+        extra = self.extra_params
+        return replace(
+            self,
+            **{name: getattr(self, name)[rows] for name in _ROW_ARRAYS},
+            skip_reason=[self.skip_reason[i] for i in rows],
+            ar_var=None if self.ar_var is None else self.ar_var[rows],
+            extra_params=None if extra is None else {k: v[rows] for k, v in extra.items()},
+        )
+
     def ar_variance(self) -> np.ndarray:
         """Variance of each event-window AR, (n, L_ev)."""
         if self.ar_var is not None:
@@ -124,7 +139,8 @@ class BatchFit:
         factor = length.copy()
         if self.design.estimate:
             if self.design.intercept:
-                factor += length**2 / self.n_obs
+                with np.errstate(invalid="ignore", divide="ignore"):  # M = 0: skipped anyway
+                    factor += length**2 / self.n_obs
             if self.design.k:
                 s = np.einsum("nlk,nl->nk", self.xc_event[:, lo:hi], valid)
                 factor += np.einsum("nk,nkm,nm->n", s, self.s_inv, s)
@@ -150,10 +166,27 @@ class BatchFit:
         return np.where(length > 0, bhar, np.nan), length
 
     def car_path(self) -> tuple[np.ndarray, np.ndarray]:
-        """Cumulative AR from the first event-window day to each day, and its variance."""
-        lo = self.event_window[0]
-        out = [self.car(lo, day) for day in self.rel_days]
-        return np.stack([c for c, _, _ in out], axis=1), np.stack([v for _, v, _ in out], axis=1)
+        """Cumulative AR from the first event-window day to each day, and its variance: the
+        :meth:`car` of every window ``[first day, t]``, by running sums."""
+        valid = np.isfinite(self.ar)
+        length = np.cumsum(valid, axis=1).astype(float)
+        car = np.cumsum(np.where(valid, self.ar, 0.0), axis=1)
+        if self.ar_var is not None:
+            var = np.cumsum(np.where(valid, self.ar_var, 0.0), axis=1)
+        else:
+            factor = length.copy()
+            if self.design.estimate:
+                if self.design.intercept:
+                    with np.errstate(invalid="ignore", divide="ignore"):
+                        factor += length**2 / self.n_obs[:, None]
+                if self.design.k:
+                    s = np.cumsum(self.xc_event * valid[..., None], axis=1)  # (n, L, k)
+                    factor += np.einsum("nlk,nkm,nlm->nl", s, self.s_inv, s)
+            var = self.sigma2[:, None] * factor
+        empty = length == 0
+        car[empty] = np.nan
+        var[empty] = np.nan
+        return car, var
 
 
 def gather(values: np.ndarray, rows: np.ndarray, cols: np.ndarray | None) -> np.ndarray:
@@ -165,6 +198,96 @@ def gather(values: np.ndarray, rows: np.ndarray, cols: np.ndarray | None) -> np.
     return np.where(mask, out, np.nan)
 
 
+def concat_fits(fits: Sequence[BatchFit]) -> BatchFit:
+    """One :class:`BatchFit` from fits of the same design and windows, rows in the given order
+    (the merge of a partitioned fit; ``col`` keeps each part's values)."""
+    if not fits:
+        raise ValueError("no fits to concatenate")
+    first = fits[0]
+    arrays = {name: np.concatenate([getattr(f, name) for f in fits]) for name in _ROW_ARRAYS}
+    ar_var = None
+    if any(f.ar_var is not None for f in fits):
+        ar_var = np.concatenate([_or_nan(f.ar_var, f.ar.shape) for f in fits])
+    extra = None
+    if any(f.extra_params for f in fits):
+        names = dict.fromkeys(k for f in fits for k in (f.extra_params or {}))
+        extra = {
+            k: np.concatenate([(f.extra_params or {}).get(k, np.full(f.n, np.nan)) for f in fits])
+            for k in names
+        }
+    return BatchFit(
+        design=first.design,
+        estimation_window=first.estimation_window,
+        event_window=first.event_window,
+        skip_reason=[r for f in fits for r in f.skip_reason],
+        ar_var=ar_var,
+        extra_params=extra,
+        **arrays,
+    )
+
+
+def _or_nan(a: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
+    return np.full(shape, np.nan) if a is None else a
+
+
+#: BatchFit fields with one row per firm-event.
+_ROW_ARRAYS = (
+    "col", "day0", "n_obs", "params", "sigma2", "df", "resid", "ret", "normal", "ar", "h",
+    "xc_event", "s_inv",
+)  # fmt: skip
+
+#: Firm-events per chunk of :func:`fit_batch`. A chunk's temporaries are (chunk, L_est) arrays of
+#: about half a MB: they stay in cache and are re-used by malloc, where n-sized temporaries would
+#: cost memory and a page fault per fresh page at every step (measured best between 128 and 512).
+CHUNK = 256
+
+_TOO_FEW, _COLLINEAR = 1, 2
+
+
+class _Windows:
+    """Returns, regressors and offset transposed to one contiguous row per series and padded with
+    NaN, so that a firm-event's window is one contiguous slice (a strided view, no index arrays)
+    and windows reaching outside the panel read NaN."""
+
+    def __init__(
+        self, returns: np.ndarray, design: Design, col: np.ndarray, day0: np.ndarray, span: range
+    ) -> None:
+        T = returns.shape[0]
+        lo, hi = (int(day0.min()), int(day0.max())) if len(day0) else (0, 0)
+        self.pad = max(0, -(lo + span.start))
+        after = max(0, hi + span.stop - T)
+        ucol, self.cidx = np.unique(col, return_inverse=True)
+        width = self.pad + T + after
+        self.y = _padded(returns[:, ucol].T, self.pad, width)
+        self.x = _padded(np.asarray(design.regressors, dtype=float).T, self.pad, width)
+        self.offset = (
+            None if design.offset is None
+            else _padded(np.asarray(design.offset, dtype=float)[None, :], self.pad, width)[0]
+        )  # fmt: skip
+
+    def take(self, rows: slice, day0: np.ndarray, first: int, length: int) -> tuple:
+        """Firm returns (c, L), regressors (k, c, L) and offset (c, L) or None of the window
+        ``first .. first + length - 1`` relative to each ``day0``."""
+        start = day0 + (first + self.pad)
+        y = _windows(self.y, length)[self.cidx[rows], start]
+        x = _windows(self.x, length)[:, start]
+        off = None if self.offset is None else _windows(self.offset, length)[start]
+        return y, x, off
+
+
+def _padded(a: np.ndarray, pad: int, width: int) -> np.ndarray:
+    """``a`` (rows x T) copied into NaN padding: ``pad`` columns before, the rest after."""
+    out = np.empty((a.shape[0], width))
+    out[:, :pad] = np.nan
+    out[:, pad + a.shape[1] :] = np.nan
+    out[:, pad : pad + a.shape[1]] = a
+    return out
+
+
+def _windows(a: np.ndarray, length: int) -> np.ndarray:
+    return np.lib.stride_tricks.sliding_window_view(a, length, axis=-1)
+
+
 def fit_batch(
     returns: np.ndarray,
     design: Design,
@@ -174,109 +297,174 @@ def fit_batch(
     event_window: tuple[int, int],
     min_obs: int,
     given: np.ndarray | None = None,
+    *,
+    chunk_size: int = CHUNK,
 ) -> BatchFit:
     """Fit ``design`` for every firm-event ``(col[i], day0[i])`` of the T x N ``returns`` panel.
 
     ``given`` (n, p) replaces the OLS parameters by ones estimated elsewhere (Scholes-Williams and
-    Dimson betas); residuals, variances and ARs are then computed with those parameters."""
+    Dimson betas); residuals, variances and ARs are then computed with those parameters.
+    Firm-events are processed ``chunk_size`` at a time, so memory beyond the outputs is bounded
+    whatever the number of firm-events; each firm-event's numbers do not depend on the chunking."""
     col = np.asarray(col, dtype=np.intp)
     day0 = np.asarray(day0, dtype=np.intp)
-    n, k = len(col), design.k
-    est_rows = day0[:, None] + np.arange(estimation_window[0], estimation_window[1] + 1)
-    ev_rows = day0[:, None] + np.arange(event_window[0], event_window[1] + 1)
-
-    y = gather(returns, est_rows, col)  # (n, Le)
-    if design.offset is not None:
-        y = y - gather(design.offset, est_rows, None)
-    x = gather(design.regressors, est_rows, None)  # (n, Le, k)
-    mask = np.isfinite(y) & np.isfinite(x).all(axis=2)
-    m = mask.sum(axis=1).astype(float)
-    y0 = np.where(mask, y, 0.0)
-    x0 = np.where(mask[..., None], x, 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        xbar = x0.sum(axis=1) / m[:, None]  # (n, k)
-        ybar = y0.sum(axis=1) / m
-    xc = np.where(mask[..., None], x - xbar[:, None, :], 0.0)
-
-    skip: list[str | None] = [None] * n
-    for i in np.flatnonzero(m < min_obs):
-        skip[i] = f"{int(m[i])} estimation-window returns, fewer than the minimum {min_obs}"
-
-    s_inv = np.full((n, k, k), np.nan)
-    params = np.full((n, design.n_params), np.nan)
-    if design.estimate:
-        beta = np.zeros((n, k))
-        if k:
-            s = np.einsum("nlk,nlm->nkm", xc, xc)
-            yc = np.where(mask, y - ybar[:, None], 0.0)
-            sxy = np.einsum("nlk,nl->nk", xc, yc)
-            # Rank check on the scale-free (correlation) form so tiny-variance regressors pass.
-            scale = np.sqrt(np.einsum("nkk->nk", s))
-            with np.errstate(invalid="ignore", divide="ignore"):
-                corr = s / (scale[:, :, None] * scale[:, None, :])
-            finite = np.isfinite(corr).all(axis=(1, 2)) & (scale > 0).all(axis=1)
-            cond = np.full(n, np.inf)
-            cond[finite] = np.linalg.cond(corr[finite])
-            for i in np.flatnonzero(cond > 1e12):
-                if skip[i] is None:
-                    skip[i] = "regressors are constant or collinear in the estimation window"
-            ok = np.array([r is None for r in skip])
-            s_inv[ok] = np.linalg.inv(s[ok])
-            beta[ok] = np.einsum("nkm,nm->nk", s_inv[ok], sxy[ok])
-        alpha = ybar - np.einsum("nk,nk->n", xbar, beta) if design.intercept else np.zeros(n)
-        if given is not None:
-            alpha = given[:, 0] if design.intercept else alpha
-            beta = given[:, int(design.intercept) :]
-        fitted_est = alpha[:, None] + np.einsum("nlk,nk->nl", x0, beta)
-        params = np.concatenate(([alpha[:, None]] if design.intercept else []) + [beta], axis=1)
-        resid = np.where(mask, y - fitted_est, np.nan)
-        df = m - design.n_params
-        with np.errstate(invalid="ignore", divide="ignore"):
-            sigma2 = np.nansum(resid**2, axis=1) / df
-    else:
-        coef = np.broadcast_to(design.fixed_coef, (n, k))
-        resid = np.where(mask, y - np.einsum("nlk,nk->nl", x0, coef), np.nan)
-        df = m - 1
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.where(mask, resid, 0.0).sum(axis=1) / m
-            sigma2 = np.nansum((resid - mean[:, None]) ** 2, axis=1) / df
-        beta, alpha = coef, np.zeros(n)
-
-    # Event window.
-    r_ev = gather(returns, ev_rows, col)
-    x_ev = gather(design.regressors, ev_rows, None)
-    normal = alpha[:, None] + np.einsum("nlk,nk->nl", x_ev, beta)
-    if design.offset is not None:
-        normal = normal + gather(design.offset, ev_rows, None)
-    ar = r_ev - normal
-    xc_ev = x_ev - xbar[:, None, :] if design.estimate else np.zeros_like(x_ev)
-    if design.estimate:
-        h = (1.0 / m)[:, None] if design.intercept else np.zeros((n, 1))
-        h = h + (np.einsum("nlk,nkm,nlm->nl", xc_ev, s_inv, xc_ev) if k else 0.0)
-        h = np.broadcast_to(h, ar.shape).copy()
-    else:
-        h = np.zeros_like(ar)
-
-    bad = ~np.array([r is None for r in skip])
-    for arr in (params, normal, ar, h, resid):
-        arr[bad] = np.nan
-    sigma2 = np.where(bad, np.nan, sigma2)
-    return BatchFit(
+    n, k, p = len(col), design.k, design.n_params
+    (e0, e1), (w0, w1) = estimation_window, event_window
+    le, lv = e1 - e0 + 1, w1 - w0 + 1
+    src = _Windows(returns, design, col, day0, range(min(e0, w0), max(e1, w1) + 1))
+    out = BatchFit(
         design=design,
         col=col,
         day0=day0,
         estimation_window=estimation_window,
         event_window=event_window,
-        n_obs=m.astype(int),
-        params=params,
-        sigma2=sigma2,
-        df=df.astype(int),
-        resid=resid,
-        ret=r_ev,
-        normal=normal,
-        ar=ar,
-        h=h,
-        xc_event=xc_ev,
-        s_inv=s_inv,
-        skip_reason=skip,
+        n_obs=np.empty(n, dtype=int),
+        params=np.empty((n, p)),
+        sigma2=np.empty(n),
+        df=np.empty(n, dtype=int),
+        resid=np.empty((n, le)),
+        ret=np.empty((n, lv)),
+        normal=np.empty((n, lv)),
+        ar=np.empty((n, lv)),
+        h=np.empty((n, lv)),
+        xc_event=np.empty((n, lv, k)),
+        s_inv=np.full((n, k, k), np.nan),
+        skip_reason=[],
     )
+    status = np.zeros(n, dtype=np.int8)
+    for lo in range(0, n, max(1, chunk_size)):
+        rows = slice(lo, min(n, lo + chunk_size))
+        _fit_chunk(src, out, status, rows, min_obs, None if given is None else given[rows])
+    reasons: list[str | None] = [None] * n
+    for i in np.flatnonzero(status):
+        if status[i] == _TOO_FEW:
+            reasons[i] = (
+                f"{out.n_obs[i]} estimation-window returns, fewer than the minimum {min_obs}"
+            )
+        else:
+            reasons[i] = "regressors are constant or collinear in the estimation window"
+    out.skip_reason = reasons
+    return out
+
+
+def _fit_chunk(
+    src: _Windows,
+    out: BatchFit,
+    status: np.ndarray,
+    rows: slice,
+    min_obs: int,
+    given: np.ndarray | None,
+) -> None:
+    """Fit the firm-events ``rows`` and write them into ``out`` (see :func:`fit_batch`)."""
+    design = out.design
+    k = design.k
+    (e0, e1), (w0, w1) = out.estimation_window, out.event_window
+    day0 = out.day0[rows]
+    c = len(day0)
+
+    y, x, off = src.take(rows, day0, e0, e1 - e0 + 1)  # (c, Le), (k, c, Le), (c, Le)
+    if off is not None:
+        y = y - off
+    mask = np.isfinite(y)
+    for a in range(k):
+        mask &= np.isfinite(x[a])
+    m = np.count_nonzero(mask, axis=1).astype(float)
+    y0 = np.where(mask, y, 0.0)
+    x0 = np.where(mask, x, 0.0)  # (k, c, Le)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        xbar = x0.sum(axis=2) / m  # (k, c)
+        ybar = y0.sum(axis=1) / m
+    st = status[rows]
+    st[m < min_obs] = _TOO_FEW
+
+    resid = out.resid[rows]  # written in place
+    if design.estimate:
+        beta = np.zeros((c, k))
+        s_inv = np.full((c, k, k), np.nan)
+        if k:
+            # Centred cross-products; sum(xc * y) equals sum(xc * (y - ybar)) as sum(xc) = 0.
+            xc = x0 - np.where(mask, xbar[:, :, None], 0.0)
+            s = np.empty((c, k, k))
+            for a in range(k):
+                for b in range(a + 1):
+                    s[:, a, b] = s[:, b, a] = np.einsum("nl,nl->n", xc[a], xc[b])
+            sxy = np.einsum("knl,nl->nk", xc, y0)
+            del xc
+            # Rank check on the scale-free (correlation) form so tiny-variance regressors pass.
+            scale = np.sqrt(np.einsum("nkk->nk", s))
+            finite = np.isfinite(s).all(axis=(1, 2)) & (scale > 0).all(axis=1)
+            cond = np.full(c, np.inf)
+            if k == 1:
+                cond[finite] = 1.0  # a 1 x 1 correlation matrix is [[1]]
+            elif finite.any():
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    corr = s / (scale[:, :, None] * scale[:, None, :])
+                cond[finite] = np.linalg.cond(corr[finite])
+            st[(cond > 1e12) & (st == 0)] = _COLLINEAR
+            ok = st == 0
+            s_inv[ok] = np.linalg.inv(s[ok])
+            beta[ok] = np.einsum("nkm,nm->nk", s_inv[ok], sxy[ok])
+        alpha = ybar - np.einsum("kn,nk->n", xbar, beta) if design.intercept else np.zeros(c)
+        if given is not None:
+            alpha = given[:, 0] if design.intercept else alpha
+            beta = given[:, int(design.intercept) :]
+        out.params[rows] = np.column_stack(([alpha] if design.intercept else []) + [beta])
+        out.s_inv[rows] = s_inv
+    else:
+        beta = np.broadcast_to(np.asarray(design.fixed_coef, dtype=float), (c, k))
+        alpha = np.zeros(c)
+
+    # Residuals on the non-missing days (zero elsewhere, for the sums), then NaN where missing.
+    np.multiply(mask, alpha[:, None], out=resid)
+    for a in range(k):
+        resid += x0[a] * beta[:, a, None]
+    np.subtract(y0, resid, out=resid)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if design.estimate:
+            df = m - design.n_params
+            sigma2 = np.einsum("nl,nl->n", resid, resid) / df
+        else:
+            # Fixed coefficients: the sample variance of the residuals around their mean.
+            df = m - 1
+            dev = resid - np.where(mask, (resid.sum(axis=1) / m)[:, None], 0.0)
+            sigma2 = np.einsum("nl,nl->n", dev, dev) / df
+    np.copyto(resid, np.nan, where=~mask)
+    del x0, y0, y, mask
+
+    # Event window.
+    r_ev, x_ev, off_ev = src.take(rows, day0, w0, w1 - w0 + 1)
+    normal = _linear(alpha, x_ev, beta)
+    if off_ev is not None:
+        normal += off_ev
+    xc_ev = x_ev - xbar[:, :, None] if design.estimate else np.zeros_like(x_ev)
+    h = np.zeros(r_ev.shape)
+    if design.estimate:
+        if design.intercept:
+            with np.errstate(divide="ignore"):
+                h += (1.0 / m)[:, None]
+        for a in range(k):
+            for b in range(k):
+                h += xc_ev[a] * s_inv[:, a, b, None] * xc_ev[b]
+
+    bad = st != 0
+    out.params[rows][bad] = np.nan
+    normal[bad] = np.nan
+    h[bad] = np.nan
+    resid[bad] = np.nan
+    out.n_obs[rows] = m
+    out.df[rows] = df
+    out.sigma2[rows] = np.where(bad, np.nan, sigma2)
+    out.ret[rows] = r_ev
+    out.normal[rows] = normal
+    out.ar[rows] = r_ev - normal
+    out.h[rows] = h
+    out.xc_event[rows] = np.moveaxis(xc_ev, 0, 2)
+    status[rows] = st
+
+
+def _linear(alpha: np.ndarray, x: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """``alpha + sum_a x[a] * beta[:, a]`` for x of shape (k, c, L): (c, L)."""
+    out = np.broadcast_to(alpha[:, None], x.shape[1:]).copy()
+    for a in range(x.shape[0]):
+        out += x[a] * beta[:, a, None]
+    return out

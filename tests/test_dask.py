@@ -1,0 +1,113 @@
+"""The Dask engine on a small in-process LocalCluster: the same results as the local engine, to the
+last bit, from a Parquet dataset at a local path or an fsspec URL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("dask", reason="the Dask engine needs dask: pip install 'eventstudy-kit[dask]'")
+distributed = pytest.importorskip(
+    "distributed", reason="the Dask engine needs distributed: pip install 'eventstudy-kit[dask]'"
+)
+pytest.importorskip("pyarrow", reason="Parquet needs pyarrow: pip install 'eventstudy-kit[dask]'")
+
+from eventstudy import DataError, EventStudy  # noqa: E402
+from eventstudy.engines.dask import fit_events_dask, write_prices  # noqa: E402
+from eventstudy.synthetic import SyntheticConfig, long_prices  # noqa: E402
+
+FRAMES = ("params_frame", "ar_frame", "car_frame", "aar_frame", "caar_frame", "skipped_frame")
+
+
+@pytest.fixture(scope="module")
+def client():
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield client
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> tuple[pd.DataFrame, pd.DataFrame, Path]:
+    """Prices with gaps, thin trading and late listings; 40 events of 12 firms out of 50."""
+    cfg = SyntheticConfig(
+        n_firms=50, n_days=700, n_events=40, firms_per_event=12, seed=11,
+        missing=0.03, thin=0.3, late_listing=0.2, abnormal={0: 0.02, 1: -0.01},
+    )  # fmt: skip
+    returns, events = cfg.generate()
+    prices = long_prices(returns)
+    path = tmp_path_factory.mktemp("dask") / "prices.parquet"
+    write_prices(prices, path, row_group_size=4096)
+    return prices, events, path
+
+
+def _assert_identical(local, remote) -> None:
+    for name in FRAMES:
+        pd.testing.assert_frame_equal(
+            getattr(remote, name)(), getattr(local, name)(), check_exact=True
+        )
+    try:
+        from eventstudy.significance import test_battery
+    except ImportError:
+        return
+    pd.testing.assert_frame_equal(test_battery(remote), test_battery(local), check_exact=True)
+
+
+def test_dask_equals_local_engine(client, data) -> None:
+    prices, events, path = data
+    settings = {"market": "MKT", "car_windows": [(0, 0), (-1, 1), (-5, 5), (0, 3)]}
+    local = EventStudy.from_prices(prices, **settings).fit(events)
+    remote = fit_events_dask(path, events, scheduler=client, partitions=3, **settings)
+    assert len(remote.batches) == len(local.batches) == 1
+    assert remote.meta["engine"] == "dask (3 partitions)"
+    _assert_identical(local, remote)
+    # The merged panel holds every study ticker's returns as the local one does.
+    for ticker in ("MKT", *events["ticker"].unique()[:5]):
+        np.testing.assert_array_equal(remote.panel.series(ticker), local.panel.series(ticker))
+
+
+def test_several_configurations_and_a_scheduler_address(client, data) -> None:
+    """Per-event overrides make several batches; firms of one event span partitions."""
+    prices, events, path = data
+    groups = list(events.groupby("event", sort=False))
+    items = [
+        {"name": name, "date": g["date"].iloc[0].date(), "tickers": list(g["ticker"])}
+        for name, g in groups[:12]
+    ]
+    items[1]["model"] = "constant-mean"
+    items[4]["event_window"] = [-3, 3]
+    items[4]["car_windows"] = [[0, 0], [-3, 3]]
+    items[7]["model"] = "market-adjusted"
+    local = EventStudy.from_prices(prices, market="MKT").fit(items)
+    remote = fit_events_dask(
+        path, items, market="MKT", scheduler=client.scheduler.address, partitions=4
+    )
+    assert len(remote.batches) == len(local.batches) == 4
+    _assert_identical(local, remote)
+
+
+def test_fsspec_url(client, data) -> None:
+    """Any fsspec URL: here fsspec's in-memory filesystem, shared by the in-process workers."""
+    fsspec = pytest.importorskip("fsspec")
+    prices, events, path = data
+    with fsspec.open("memory://eventstudy-test/prices.parquet", "wb") as fh:
+        fh.write(path.read_bytes())
+    few = events[events["event"].isin(events["event"].unique()[:5])]
+    local = EventStudy.from_prices(prices, market="MKT").fit(few)
+    remote = fit_events_dask(
+        "memory://eventstudy-test/prices.parquet", few, market="MKT", scheduler=client
+    )
+    _assert_identical(local, remote)
+
+
+def test_unknown_ticker_is_a_data_error(client, data) -> None:
+    _, events, path = data
+    bad = pd.concat([events.head(3), events.head(1).assign(ticker="NOPE")], ignore_index=True)
+    with pytest.raises(DataError, match="NOPE"):
+        fit_events_dask(path, bad, market="MKT", scheduler=client)
