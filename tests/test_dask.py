@@ -111,3 +111,50 @@ def test_unknown_ticker_is_a_data_error(client, data) -> None:
     bad = pd.concat([events.head(3), events.head(1).assign(ticker="NOPE")], ignore_index=True)
     with pytest.raises(DataError, match="NOPE"):
         fit_events_dask(path, bad, market="MKT", scheduler=client)
+
+
+def test_engine_dask_from_a_study_file_matches_the_local_run(
+    sample_prices, sample_dir, tmp_path, client
+) -> None:
+    """`engine: dask` in the study file + `--scheduler`: the CLI's tables equal the local run's."""
+    from click.testing import CliRunner
+
+    from eventstudy.cli import main
+
+    parquet = tmp_path / "prices.parquet"
+    write_prices(sample_prices, parquet)
+    study = """study: Dask check
+market: ^GSPC
+engine: {engine}
+car_windows: [[0, 0], [-1, 1]]
+events:
+  - name: R1
+    date: 2025-01-27
+    tickers: [NVDA, AVGO, TSM, MU, AAPL]
+"""
+    tables = {}
+    for engine, prices in (("local", sample_dir / "prices.csv"), ("dask", parquet)):
+        path = tmp_path / f"{engine}.yaml"
+        path.write_text(study.format(engine=engine))
+        args = ["run", str(path), "--prices", str(prices), "--offline", "--no-figures", "-q",
+                "--out", str(tmp_path / engine)]
+        if engine == "dask":
+            args += ["--scheduler", client.scheduler.address]
+        result = CliRunner().invoke(main, args, catch_exceptions=False)
+        assert result.exit_code == 0, result.stderr
+        tables[engine] = {
+            name: pd.read_csv(tmp_path / engine / name)
+            for name in ("car.csv", "abnormal_returns.csv", "tests.csv")
+        }
+    for name, frame in tables["local"].items():
+        pd.testing.assert_frame_equal(frame, tables["dask"][name], check_exact=False, rtol=1e-12)
+
+
+def test_engine_dask_needs_parquet(sample_dir, tmp_path) -> None:
+    from eventstudy.pipeline import DataOptions, run_study
+    from eventstudy.study import parse_study
+
+    spec = parse_study({"study": "x", "engine": "dask", "events": [
+        {"name": "e", "date": "2025-01-27", "tickers": ["NVDA"]}]})
+    with pytest.raises(DataError, match="reads prices from a Parquet dataset"):
+        run_study(spec, DataOptions(prices=sample_dir / "prices.csv", offline=True))

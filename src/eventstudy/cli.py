@@ -112,6 +112,10 @@ def main() -> None:
     type=click.FloatRange(min=0, min_open=True),
     help="Overall limit on fetching, in seconds.",
 )
+@click.option(
+    "--scheduler",
+    help="Dask scheduler address (host:port): run with the Dask engine (prices from Parquet).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors and warnings.")
 @_user_errors
 def run(
@@ -129,6 +133,7 @@ def run(
     progress: bool | None,
     workers: int,
     fetch_timeout: float | None,
+    scheduler: str | None,
     quiet: bool,
 ) -> None:
     """Run the event study described in STUDY (a YAML study file)."""
@@ -148,6 +153,7 @@ def run(
         progress=progress,
         workers=workers,
         fetch_timeout=fetch_timeout,
+        scheduler=scheduler,
     )
     results = run_study(spec, options)
     out_dir = out or default_out_dir(spec)

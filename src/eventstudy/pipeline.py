@@ -55,6 +55,7 @@ class DataOptions:
     progress: bool | None = None
     workers: int = 4
     fetch_timeout: float | None = None
+    scheduler: str | None = None  # a Dask scheduler address: run with the Dask engine
 
 
 def date_range(events: Sequence[ResolvedEvent]) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -213,6 +214,8 @@ def run_study(spec: StudySpec, options: DataOptions | None = None) -> EventStudy
     """Load data for ``spec``, fit every event and return the results."""
     options = options or DataOptions()
     factors = load_factors(spec, options)
+    if spec.engine == "dask" or options.scheduler:
+        return _run_dask(spec, options, factors)
     prices, shares, meta = load_data(spec, options)
     panel, close = build_panel(spec, prices)
     meta["calendar"] = f"sessions of {spec.market or spec.resolved()[0].market}"
@@ -234,3 +237,41 @@ def default_out_dir(spec: StudySpec) -> Path:
 
 def default_figures_dir(spec: StudySpec) -> Path:
     return Path("figures") / spec.slug
+
+
+def _run_dask(
+    spec: StudySpec, options: DataOptions, factors: FactorData | None
+) -> EventStudyResults:
+    """``engine: dask``: the same fit, partitioned by firm over a Dask cluster (a LocalCluster,
+    or the scheduler at ``--scheduler``/``scheduler:``), reading prices from a Parquet dataset."""
+    source = str(options.prices) if options.prices is not None else ""
+    if not (source.endswith(".parquet") or "://" in source or Path(source).is_dir()):
+        raise DataError(
+            "engine 'dask' reads prices from a Parquet dataset: pass --prices PATH.parquet "
+            "(a file, a folder or an fsspec URL such as s3://bucket/prices.parquet)"
+        )
+    try:
+        from eventstudy.engines.dask import fit_resolved_dask
+    except ImportError:
+        raise DataError("engine 'dask' needs pip install 'eventstudy-kit[dask]'") from None
+    shares = read_shares_csv(options.shares) if options.shares is not None else None
+    calendar = spec.market or spec.resolved()[0].market
+    meta = {
+        "engine": "dask",
+        "price_source": source,
+        "price_column": spec.price,
+        "returns": spec.returns,
+        "calendar": f"sessions of {calendar}",
+    }
+    return fit_resolved_dask(
+        source,
+        spec.resolved(),
+        calendar=calendar,
+        price=spec.price,
+        returns=spec.returns,
+        shares=shares,
+        factors=factors,
+        title=spec.study,
+        meta=meta,
+        scheduler=options.scheduler or spec.scheduler,
+    )

@@ -119,16 +119,14 @@ class EventSpec(_Settings):
 
 
 def _clean_tickers(tickers: list[Any]) -> list[str]:
-    out: list[str] = []
+    out: dict[str, None] = {}
     for t in tickers:
         if not isinstance(t, str) or not t.strip():
             raise ValueError(f"bad ticker {t!r}")
-        t = t.strip()
-        if t not in out:
-            out.append(t)
+        out[t.strip()] = None
     if not out:
         raise ValueError("needs at least one ticker")
-    return out
+    return list(out)
 
 
 class ResolvedEvent(BaseModel):
@@ -173,6 +171,8 @@ class StudySpec(_Settings):
     """A whole study file."""
 
     study: str = Field(min_length=1)
+    engine: Literal["local", "dask"] = "local"
+    scheduler: str | None = None
     returns: Literal["simple", "log"] = "simple"
     price: Literal["adj_close", "close"] = "adj_close"
     tickers: list[str] | None = None
@@ -186,10 +186,11 @@ class StudySpec(_Settings):
 
     @model_validator(mode="after")
     def _check(self) -> StudySpec:
-        names = [e.name for e in self.events]
-        for i, name in enumerate(names):
-            if name in names[:i]:
-                raise ValueError(f"events[{i}].name: duplicate event name {name!r}")
+        seen: set[str] = set()
+        for i, event in enumerate(self.events):
+            if event.name in seen:
+                raise ValueError(f"events[{i}].name: duplicate event name {event.name!r}")
+            seen.add(event.name)
         for i, event in enumerate(self.events):
             if event.tickers is None and self.tickers is None:
                 raise ValueError(
