@@ -28,14 +28,28 @@ class EventDateWarning(UserWarning):
     """An event date was moved to the next trading session."""
 
 
-def wide_prices(prices: pd.DataFrame, column: str) -> pd.DataFrame:
-    """Pivot a long price frame (``ticker,date,...``) to dates x tickers for ``column``."""
-    if column not in prices.columns:
+def wide_prices(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Long prices (``ticker,date,...``) to dates x tickers for ``column``, both sorted; one
+    scatter into a NaN array (a pandas pivot is several times slower on millions of rows)."""
+    if column not in frame.columns:
         raise DataError(f"price data has no {column!r} column")
-    wide = prices.pivot(index="date", columns="ticker", values=column)
-    wide.index = pd.DatetimeIndex(wide.index, name="date")
-    wide.columns.name = None
-    return wide.sort_index()
+    t_code, tickers = pd.factorize(frame["ticker"], sort=True)
+    d_code, dates = pd.factorize(frame["date"], sort=True)
+    keep = (t_code >= 0) & (d_code >= 0)
+    t_code, d_code = t_code[keep], d_code[keep]
+    cell = d_code.astype(np.int64) * len(tickers) + t_code
+    counts = np.bincount(cell, minlength=len(dates) * len(tickers))
+    if len(counts) and counts.max() > 1:
+        at = int(np.argmax(counts > 1))
+        raise DataError(
+            f"duplicate prices for {tickers[at % len(tickers)]} on "
+            f"{pd.Timestamp(dates[at // len(tickers)]):%Y-%m-%d}"
+        )
+    values = np.full((len(dates), len(tickers)), np.nan)
+    values[d_code, t_code] = frame[column].to_numpy(dtype=float)[keep]
+    return pd.DataFrame(
+        values, index=pd.DatetimeIndex(dates, name="date"), columns=[str(t) for t in tickers]
+    )
 
 
 def compute_returns(prices: pd.DataFrame, kind: str = "simple") -> pd.DataFrame:

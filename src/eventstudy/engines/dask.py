@@ -303,14 +303,14 @@ def _fit_partition(
     t0 = time.perf_counter()
     frame = read_prices(prices, [*shared, *firms], columns=columns, storage_options=storage_options)
     t1 = time.perf_counter()
-    panel = ReturnsPanel.from_prices(_wide(frame, price), calendar, returns)
+    panel = ReturnsPanel.from_prices(wide_prices(frame, price), calendar, returns)
     t2 = time.perf_counter()
     res = fit_events(panel, events, factors=factors)
     t3 = time.perf_counter()
     present = [t for t in firms if t in panel.tickers]
     close = None
     if "close" in frame.columns:
-        close = _wide(frame, "close")[present]
+        close = wide_prices(frame, "close")[present]
     return {
         "dates": panel.dates,
         "panel_tickers": panel.tickers,
@@ -322,30 +322,6 @@ def _fit_partition(
         "close": close,
         "seconds": {"read": t1 - t0, "returns": t2 - t1, "fit": t3 - t2},
     }
-
-
-def _wide(frame: pd.DataFrame, column: str) -> pd.DataFrame:
-    """:func:`~eventstudy.panel.wide_prices` (dates x tickers, both sorted) by one scatter into
-    a NaN array: the same frame, without the cost of a pandas pivot on millions of rows."""
-    if column not in frame.columns:
-        raise DataError(f"price data has no {column!r} column")
-    t_code, tickers = pd.factorize(frame["ticker"], sort=True)
-    d_code, dates = pd.factorize(frame["date"], sort=True)
-    keep = (t_code >= 0) & (d_code >= 0)
-    t_code, d_code = t_code[keep], d_code[keep]
-    cell = d_code.astype(np.int64) * len(tickers) + t_code
-    counts = np.bincount(cell, minlength=len(dates) * len(tickers))
-    if len(counts) and counts.max() > 1:
-        at = int(np.argmax(counts > 1))
-        raise DataError(
-            f"duplicate prices for {tickers[at % len(tickers)]} on "
-            f"{pd.Timestamp(dates[at // len(tickers)]):%Y-%m-%d}"
-        )
-    values = np.full((len(dates), len(tickers)), np.nan)
-    values[d_code, t_code] = frame[column].to_numpy(dtype=float)[keep]
-    return pd.DataFrame(
-        values, index=pd.DatetimeIndex(dates, name="date"), columns=[str(t) for t in tickers]
-    )
 
 
 # ----------------------------------------------------------------------------- merge
