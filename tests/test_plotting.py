@@ -1,14 +1,17 @@
-"""The report charts, checked by content (bars, lines, labels, notes) on the real R1 sample.
+"""The report charts, checked by content (bars, lines, cells, labels, notes) on the real R1 sample.
 
 Artists the tests look for carry a ``gid`` set by :mod:`eventstudy.plotting`: ``bar:<ticker>``,
 ``label:<ticker>``, ``car:<ticker>``/``car:average``, ``price:<ticker>``, ``market:<ticker>``,
-``day0``, ``title``, ``footer``, ``endlabel:<name>``."""
+``day0``, ``title``, ``footer``, ``endlabel:<name>``, ``total``, ``heatmap``,
+``cell:<ticker>:<day>``, ``event:<date>``/``eventlabel:<date>``, ``caar:<event>``,
+``band:<event>``, ``model:<panel>:<event>``, ``panel:<name>``."""
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
 import os
+import re
 import threading
 from pathlib import Path
 
@@ -18,12 +21,15 @@ import pandas as pd
 import pytest
 from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import PolyCollection, QuadMesh
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 from matplotlib.text import Text
 from PIL import Image
 from scipy import stats
 
 from eventstudy import plotting
+from eventstudy.errors import EventStudyError
 from eventstudy.estimator import Event, EventStudy
 from eventstudy.inference import significance_mark
 from eventstudy.panel import ReturnsPanel
@@ -66,12 +72,41 @@ def small(sample_prices: pd.DataFrame, sample_shares: pd.DataFrame) -> EventStud
 
 
 @pytest.fixture(scope="module")
-def figs(res: EventStudyResults) -> dict[str, Figure]:
+def models(sample_prices: pd.DataFrame) -> EventStudyResults:
+    """The R1 sell-off for four stocks under three models (same day 0 and tickers), plus V3."""
+    study = EventStudy.from_prices(
+        sample_prices, market="^GSPC", title="Models", event_window=(-5, 10), car_windows=[(0, 0)]
+    )
+    tickers = ["NVDA", "AVGO", "TSM", "MU"]
+    return study.fit(
+        [
+            Event(name="market model", date="2025-01-27", tickers=tickers, model="market"),
+            Event(name="adjusted", date="2025-01-27", tickers=tickers, model="market-adjusted"),
+            Event(name="mean", date="2025-01-27", tickers=tickers, model="constant-mean"),
+            Event(name="V3 release", date="2024-12-26", tickers=["NVDA", "AVGO"]),
+        ]
+    )
+
+
+@pytest.fixture(scope="module")
+def wide(sample_prices: pd.DataFrame) -> EventStudyResults:
+    """One event with 22 tickers: the 17 stocks, four ETFs and two indices."""
+    study = EventStudy.from_prices(sample_prices, market="^GSPC", title="Wide")
+    tickers = [*R1_TICKERS, "SPY", "QQQ", "SMH", "SOXX", "^SOX"]
+    return study.fit([Event(name="R1 sell-off", date="2025-01-27", tickers=tickers)])
+
+
+@pytest.fixture(scope="module")
+def figs(res: EventStudyResults, models: EventStudyResults) -> dict[str, Figure]:
     figures = {
         "car": plotting.plot_car(res),
         "day0_ar": plotting.plot_day0_ar(res),
         "prices": plotting.plot_prices(res),
         "value": plotting.plot_value(res),
+        "ar_heatmap": plotting.plot_ar_heatmap(res),
+        "timeline": plotting.plot_events_timeline(res),
+        "caar": plotting.plot_caar_comparison(res),
+        "models": plotting.plot_model_comparison(models),
     }
     for fig in figures.values():
         fig.draw_without_rendering()
@@ -355,35 +390,314 @@ def test_value_other_windows(res: EventStudyResults) -> None:
         plotting.plot_value(res, window=(2, 3))
 
 
-# ------------------------------------------------------------------------------ saving
-def test_save_figures_writes_png_and_svg_and_nothing_else(
-    small: EventStudyResults, tmp_path: Path
+def test_value_chart_total_bar_is_the_sum(res: EventStudyResults, figs: dict[str, Figure]) -> None:
+    fig = figs["value"]
+    bars = _gid(fig, "bar")
+    total = _one(fig, "total")
+    assert total.get_width() == pytest.approx(sum(b.get_width() for b in bars.values()))
+    assert total.get_width() == pytest.approx(-891.6, abs=0.5)
+    # Set apart below the stocks, labelled, and named "Total" on the axis.
+    assert total.get_y() > max(b.get_y() for b in bars.values()) + 1
+    assert _one(fig, "total_label").get_text() == f"{MINUS}$892B"
+    assert fig.axes[0].get_yticklabels()[-1].get_text() == "Total"
+    val = res.valuation_frame().query("event == 'R1 sell-off' and start == 0 and end == 0")
+    abnormal = _one(fig, "abnormal_total").get_offsets()[0][0]
+    assert abnormal == pytest.approx(val["abnormal_dollar_change"].sum() / 1e9)
+    assert "Total: sum over the 7 stocks" in " ".join(_one(fig, "footer").get_text().split())
+
+
+# ------------------------------------------------------------------------------ every chart
+def test_no_chart_has_an_empty_axes(figs: dict[str, Figure]) -> None:
+    for name, fig in figs.items():
+        for ax in fig.axes:
+            if ax.get_gid() == "colorbar":
+                continue
+            drawn = ax.lines + ax.collections + ax.patches + ax.images
+            assert drawn, f"{name}: empty axes"
+            titled = any(ax.get_title(loc=loc) for loc in ("left", "center", "right"))
+            assert ax.get_xlabel() or titled, f"{name}: axes without a label or title"
+        assert _one(fig, "title").get_text().strip(), name
+        assert "Source: eventstudy" in _one(fig, "footer").get_text(), name
+
+
+# ------------------------------------------------------------------------------ heatmap
+def test_heatmap_one_cell_per_stock_and_day_with_day0_outlined(
+    res: EventStudyResults, figs: dict[str, Figure]
 ) -> None:
-    out = tmp_path / "figs"
-    written = plotting.save_figures(small, out)
-    expected = [
-        f"{slug}_{chart}.{fmt}"
-        for slug, charts in (
-            ("v3-release", ["car", "day0_ar", "prices", "value"]),
-            ("no-shares-r1", ["car", "day0_ar", "prices"]),  # no shares: no value chart
+    fig = figs["ar_heatmap"]
+    ax = fig.axes[0]
+    mesh = _one(fig, "heatmap")
+    assert isinstance(mesh, QuadMesh)
+    ar = res.ar_frame()
+    sub = ar[ar["event"] == "R1 sell-off"]
+    expected = 100 * sub.pivot(index="ticker", columns="rel_day", values="ar").loc[R1_TICKERS]
+    np.testing.assert_allclose(np.asarray(mesh.get_array()).reshape(17, 11), expected.to_numpy())
+    assert [t.get_text() for t in ax.get_yticklabels()] == R1_TICKERS  # study order, top down
+    days = [t.get_text() for t in ax.get_xticklabels()]
+    assert days == [f"{MINUS}{k}" for k in range(5, 0, -1)] + ["0"] + [f"+{k}" for k in range(1, 6)]
+    outline = _one(fig, "day0")
+    assert isinstance(outline, Rectangle)
+    assert (outline.get_x(), outline.get_width(), outline.get_height()) == (-0.5, 1, 17)
+    texts = [t.get_text() for t in fig.findobj(Text)]
+    assert "Day 0: 2025-01-27" in texts
+    cbar = _one(fig, "colorbar")
+    assert cbar.get_ylabel() == "Abnormal return (%)"
+    assert _one(fig, "title").get_text() == "R1 sell-off: abnormal returns by stock and day"
+
+
+def test_heatmap_cell_labels_bold_exactly_where_p_below_010(
+    res: EventStudyResults, figs: dict[str, Figure]
+) -> None:
+    cells = _gid(figs["ar_heatmap"], "cell")
+    ar = res.ar_frame().query("event == 'R1 sell-off'").set_index(["ticker", "rel_day"])
+    assert len(cells) == 17 * 11
+    for key, text in cells.items():
+        ticker, day = key.split(":")
+        row = ar.loc[(ticker, int(day))]
+        assert float(text.get_text().replace(MINUS, "-")) == pytest.approx(
+            100 * row["ar"], abs=0.051
         )
-        for chart in charts
-        for fmt in ("png", "svg")
+        assert (text.get_fontweight() == "bold") == (row["ar_p"] < 0.10), key
+    assert cells["NVDA:0"].get_text() == f"{MINUS}13.2"
+    assert cells["VST:0"].get_color() == "white"  # dark cell, light text
+    footer = " ".join(_one(figs["ar_heatmap"], "footer").get_text().split())
+    assert "Bold: p < 0.10" in footer
+    assert "capped at ±20%" in footer  # VST's -25.7% is beyond the 98th percentile
+
+
+def test_heatmap_sorted_by_day0(res: EventStudyResults) -> None:
+    fig = plotting.plot_ar_heatmap(res, order="day0")
+    ticks = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    day0 = _day0(res)["ar"]
+    assert ticks == list(day0.sort_values(kind="stable").index)
+    with pytest.raises(ValueError, match="unknown order"):
+        plotting.plot_ar_heatmap(res, order="alpha")
+
+
+def test_22_tickers_stay_readable(wide: EventStudyResults) -> None:
+    """Rows of at least 14 pt with 8.5 pt labels: the heatmap and the day-0 bars of 22 stocks."""
+    for fig in (plotting.plot_ar_heatmap(wide), plotting.plot_day0_ar(wide)):
+        fig.draw_without_rendering()
+        ax = fig.axes[0]
+        labels = ax.get_yticklabels()
+        assert len(labels) == 22
+        assert min(t.get_fontsize() for t in labels) >= 8.5
+        row_pt = ax.get_window_extent().height / 22 * 72 / fig.dpi
+        assert row_pt >= 14
+        boxes = sorted((t.get_window_extent() for t in labels), key=lambda b: b.y0)
+        for lower, upper in itertools.pairwise(boxes):
+            assert upper.y0 >= lower.y1 - 0.5
+    car = plotting.plot_car(wide)
+    ends = _gid(car, "endlabel")
+    assert len(ends) == 23 and min(t.get_fontsize() for t in ends.values()) >= 6.5
+
+
+# ------------------------------------------------------------------------------ timeline
+def test_timeline_lines_start_at_100_and_mark_every_event(
+    res: EventStudyResults, figs: dict[str, Figure]
+) -> None:
+    fig = figs["timeline"]
+    lines = _gid(fig, "price")
+    assert sorted(lines) == sorted(R1_TICKERS)  # every ticker of any event, once
+    market = _one(fig, "market:^GSPC")
+    for line in [*lines.values(), market]:
+        assert line.get_ydata()[0] == pytest.approx(100.0)
+    marks = _gid(fig, "event")
+    assert sorted(marks) == ["2024-12-26", "2025-01-27"]
+    for date, mark in marks.items():
+        assert mark.get_xdata()[0] == pytest.approx(mpl.dates.date2num(pd.Timestamp(date)))
+    labels = {k: t.get_text() for k, t in _gid(fig, "eventlabel").items()}
+    assert labels == {"2024-12-26": "V3 release", "2025-01-27": "R1 sell-off"}
+    # NVDA: 142.62 -> 118.42 from the Friday before the sell-off to the day.
+    x = np.asarray(lines["NVDA"].get_xdata())
+    y = np.asarray(lines["NVDA"].get_ydata())
+    at = {
+        d: y[np.isclose(x, mpl.dates.date2num(pd.Timestamp(d)))][0]
+        for d in ("2025-01-24", "2025-01-27")
+    }
+    assert at["2025-01-27"] / at["2025-01-24"] == pytest.approx(118.42 / 142.62, abs=2e-4)
+    # The span: 15 sessions before V3's day 0 (window -5, pad 10) to 15 after the sell-off.
+    dates = res.panel.dates
+    first = dates[dates.get_loc(pd.Timestamp("2024-12-26")) - 15]
+    last = dates[dates.get_loc(pd.Timestamp("2025-01-27")) + 15]
+    assert x[0] == pytest.approx(mpl.dates.date2num(first))
+    assert x[-1] == pytest.approx(mpl.dates.date2num(last))
+    assert fig.axes[0].get_ylabel() == f"Price index (close of {first.date()} = 100)"
+
+
+def test_timeline_events_on_one_day_share_a_mark(models: EventStudyResults) -> None:
+    fig = plotting.plot_events_timeline(models)
+    labels = {k: t.get_text() for k, t in _gid(fig, "eventlabel").items()}
+    assert labels == {"2025-01-27": "market model / adjusted / mean", "2024-12-26": "V3 release"}
+
+
+def test_timeline_labels_of_close_events_never_overlap(sample_prices: pd.DataFrame) -> None:
+    study = EventStudy.from_prices(sample_prices, market="^GSPC", title="Close events")
+    names = ["First announcement", "Second announcement", "Third", "Fourth announcement"]
+    dates = ["2025-01-21", "2025-01-22", "2025-01-23", "2025-01-27"]
+    close = study.fit(
+        [Event(name=n, date=d, tickers=["NVDA", "AMD"]) for n, d in zip(names, dates, strict=True)]
+    )
+    fig = plotting.plot_events_timeline(close)
+    fig.draw_without_rendering()
+    boxes = [t.get_window_extent() for t in _gid(fig, "eventlabel").values()]
+    assert len(boxes) == 4
+    for a, b in itertools.combinations(boxes, 2):
+        assert not a.overlaps(b), (a, b)
+    canvas = fig.bbox.padded(1.0)
+    for box in boxes:
+        assert canvas.contains(box.x0, box.y0) and canvas.contains(box.x1, box.y1)
+    title = _one(fig, "title").get_window_extent()
+    assert all(box.y1 <= title.y0 for box in boxes)  # below the title and subtitle
+
+
+def test_timeline_numbers_many_events_and_keys_them(sample_prices: pd.DataFrame) -> None:
+    study = EventStudy.from_prices(sample_prices, market="^GSPC", title="Many events")
+    days = pd.bdate_range("2024-11-04", periods=9, freq="5B")
+    many = study.fit(
+        [Event(name=f"E{k}", date=d.date(), tickers=["NVDA"]) for k, d in enumerate(days)]
+    )
+    fig = plotting.plot_events_timeline(many)
+    labels = sorted(int(t.get_text()) for t in _gid(fig, "eventlabel").values())
+    assert labels == list(range(1, 10))
+    footer = " ".join(_one(fig, "footer").get_text().split())
+    assert "1: E0 (2024-11-04)" in footer and "9: E8" in footer
+
+
+# ------------------------------------------------------------------------------ CAAR comparison
+def test_caar_comparison_one_line_and_band_per_event(
+    res: EventStudyResults, figs: dict[str, Figure]
+) -> None:
+    fig = figs["caar"]
+    lines = _gid(fig, "caar")
+    assert sorted(lines) == ["R1 sell-off", "V3 release"]
+    ar = res.ar_frame()
+    for name, line in lines.items():
+        car = ar[ar["event"] == name].pivot(index="rel_day", columns="ticker", values="car")
+        np.testing.assert_allclose(line.get_xdata(), car.index.to_numpy())
+        np.testing.assert_allclose(line.get_ydata(), 100 * car.mean(axis=1).to_numpy())
+    bands = _gid(fig, "band")
+    assert sorted(bands) == ["R1 sell-off", "V3 release"]
+    assert all(isinstance(b, PolyCollection) for b in bands.values())
+    assert list(_one(fig, "day0").get_xdata()) == [0, 0]
+    assert sorted(_gid(fig, "endlabel")) == ["R1 sell-off", "V3 release"]
+    assert fig.axes[0].get_ylabel() == "Cumulative average abnormal return (%)"
+    assert "Stocks per event: R1 sell-off 17, V3 release 3" in " ".join(
+        _one(fig, "footer").get_text().split()
+    )
+
+
+# ------------------------------------------------------------------------------ model comparison
+def test_model_groups_pairs_same_day_and_tickers(
+    res: EventStudyResults, models: EventStudyResults
+) -> None:
+    assert plotting.model_groups(models) == [["market model", "adjusted", "mean"]]
+    assert plotting.model_groups(res) == []
+    with pytest.raises(ValueError, match="no events to compare"):
+        plotting.plot_model_comparison(res)
+    with pytest.raises(ValueError, match="different day 0s"):
+        plotting.plot_model_comparison(models, events=["market model", "V3 release"])
+
+
+def test_model_comparison_panels_lines_and_legend(
+    models: EventStudyResults, figs: dict[str, Figure]
+) -> None:
+    fig = figs["models"]
+    panels = _gid(fig, "panel")
+    assert sorted(panels) == ["AVGO", "Average", "MU", "NVDA", "TSM"]
+    assert panels["Average"].get_text() == "Average of 4 stocks"
+    lines = _gid(fig, "model")
+    assert len(lines) == 5 * 3
+    ar = models.ar_frame()
+    for event in ("market model", "adjusted", "mean"):
+        sub = ar[ar["event"] == event].pivot(index="rel_day", columns="ticker", values="car")
+        np.testing.assert_allclose(lines[f"NVDA:{event}"].get_ydata(), 100 * sub["NVDA"])
+        np.testing.assert_allclose(
+            lines[f"Average:{event}"].get_ydata(), 100 * sub.mean(axis=1).to_numpy()
+        )
+    # The market-adjusted and market models differ for NVDA (beta 2.7): the lines are distinct.
+    assert not np.allclose(
+        lines["NVDA:market model"].get_ydata(), lines["NVDA:adjusted"].get_ydata()
+    )
+    bands = _gid(fig, "modelband")
+    assert sorted(bands) == sorted(f"{p}:market model" for p in panels)  # the first model's
+    legend = [t.get_text() for t in _one(fig, "legend").get_texts()]
+    assert legend == models.model_labels[:3]
+    assert len(fig.findobj(lambda a: a.get_gid() == "day0")) == 5
+    assert _one(fig, "title").get_text() == "CAR under 3 normal-return models"
+
+
+def test_model_comparison_of_one_ticker(models: EventStudyResults) -> None:
+    fig = plotting.plot_model_comparison(models, tickers=["NVDA"])
+    assert len(fig.axes) == 1
+    assert sorted(_gid(fig, "model")) == ["NVDA:adjusted", "NVDA:market model", "NVDA:mean"]
+    assert _one(fig, "title").get_text() == "NVDA: CAR under 3 normal-return models"
+    with pytest.raises(ValueError, match="not in every compared event"):
+        plotting.plot_model_comparison(models, tickers=["AAPL"])
+
+
+# ------------------------------------------------------------------------------ sizes
+def test_sizes_set_width_and_type(res: EventStudyResults) -> None:
+    before = dict(mpl.rcParams)
+    made = {s: plotting.plot_day0_ar(res, event="V3 release", size=s) for s in plotting.SIZES}
+    assert dict(mpl.rcParams) == before
+    assert {s: f.get_figwidth() for s, f in made.items()} == {
+        "report": 8.0,
+        "slide": 11.0,
+        "print": 6.5,
+    }
+    title = {s: _one(f, "title").get_fontsize() for s, f in made.items()}
+    ticks = {s: f.axes[0].get_yticklabels()[0].get_fontsize() for s, f in made.items()}
+    assert title["print"] < title["report"] == 13 < title["slide"]
+    assert ticks["print"] < ticks["report"] < ticks["slide"]
+    with pytest.raises(ValueError, match="unknown figure size 'poster'"):
+        plotting.plot_day0_ar(res, size="poster")
+
+
+# ------------------------------------------------------------------------------ saving
+def test_chart_plan_names_every_chart_from_slugs(
+    small: EventStudyResults, models: EventStudyResults
+) -> None:
+    stems = [spec.stem for spec in plotting.chart_plan(small)]
+    assert stems == [
+        "v3-release_car",
+        "v3-release_day0_ar",
+        "v3-release_ar_heatmap",
+        "v3-release_prices",
+        "v3-release_value",
+        "no-shares-r1_car",  # no shares: no value chart
+        "no-shares-r1_day0_ar",
+        "no-shares-r1_ar_heatmap",
+        "no-shares-r1_prices",
+        "study_timeline",
+        "study_caar",
     ]
+    plan = plotting.chart_plan(models)
+    assert plan[-1] == plotting.ChartSpec(
+        "study_models", "models", events=("market model", "adjusted", "mean")
+    )
+
+
+def test_save_figures_formats_and_size(small: EventStudyResults, tmp_path: Path) -> None:
+    out = tmp_path / "figs"
+    written = plotting.save_figures(
+        small, out, formats=("png", "svg", "pdf"), size="print", charts=("caar",)
+    )
+    expected = ["study_caar.png", "study_caar.svg", "study_caar.pdf"]
     assert [p.name for p in written] == expected
-    assert all(p.parent == out for p in written)
     assert sorted(os.listdir(out)) == sorted(expected)  # no temporary files left behind
     for path in written:
         data = path.read_bytes()
         if path.suffix == ".png":
             assert data.startswith(b"\x89PNG\r\n\x1a\n")
-            assert len(data) > 30_000
             with Image.open(path) as img:
                 assert img.info["dpi"] == pytest.approx((200, 200), abs=0.1)
-                assert img.width > 1400  # 8 in at 200 dpi, cropped to content
-        else:
+                assert 1100 < img.width < 1400  # 6.5 in at 200 dpi, cropped to content
+        elif path.suffix == ".svg":
             assert b"<svg" in data[:1000]
-            assert len(data) > 30_000
+        else:
+            assert data.startswith(b"%PDF")
+            assert b"CreationDate" not in data  # reproducible files
 
 
 def test_save_figures_is_atomic_on_failure(
@@ -394,11 +708,59 @@ def test_save_figures_is_atomic_on_failure(
 
     monkeypatch.setattr(Figure, "savefig", broken)
     with pytest.raises(RuntimeError, match="disk full"):
-        plotting.save_figures(small, tmp_path, formats=("svg",))
+        plotting.save_figures(small, tmp_path, formats=("svg",), charts=("value",))
     assert os.listdir(tmp_path) == []
 
 
-def test_save_figures_rejects_unknown_formats(small: EventStudyResults, tmp_path: Path) -> None:
+def test_save_figures_rejects_unknown_formats_sizes_and_charts(
+    small: EventStudyResults, tmp_path: Path
+) -> None:
     with pytest.raises(ValueError, match="unsupported figure format"):
         plotting.save_figures(small, tmp_path, formats=("png", "bmp"))
+    with pytest.raises(ValueError, match="unknown figure size"):
+        plotting.save_figures(small, tmp_path, size="poster")
+    with pytest.raises(ValueError, match="unknown chart"):
+        plotting.save_figures(small, tmp_path, charts=("pie",))
     assert os.listdir(tmp_path) == []
+
+
+def test_save_figures_unwritable_folder_is_one_line(
+    small: EventStudyResults, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(EventStudyError) as info:
+        plotting.save_figures(small, blocker / "figures", charts=("value",))
+    message = str(info.value)
+    assert "\n" not in message and "cannot create figures folder" in message
+
+
+def test_odd_tickers_and_event_names_cannot_escape_or_break_file_names(
+    sample_prices: pd.DataFrame, sample_shares: pd.DataFrame, tmp_path: Path
+) -> None:
+    rename = {"NVDA": "../x", "AVGO": "BRK-B", "TSM": "^TW/..\\0"}
+    prices = sample_prices.assign(ticker=sample_prices["ticker"].replace(rename))
+    shares = sample_shares.assign(ticker=sample_shares["ticker"].replace(rename))
+    study = EventStudy.from_prices(prices, market="^GSPC", shares=shares, title="../../odd")
+    odd = study.fit(
+        [
+            Event(name="../../etc/passwd", date="2025-01-27", tickers=list(rename.values())),
+            Event(name="..", date="2024-12-26", tickers=["BRK-B", "../x"]),
+        ]
+    )
+    out = tmp_path / "deep" / "figs"
+    written = plotting.save_figures(
+        odd, out, formats=("png",), size="print", charts=("value", "timeline")
+    )
+    names = [p.name for p in written]
+    assert names == [
+        "etc-passwd_value.png",
+        "study_value.png",  # ".." has no letters: slugify gives "study"
+        "study_timeline.png",
+    ]
+    assert all(re.fullmatch(r"[a-z0-9-]+_[a-z0-9_]+\.png", n) for n in names)
+    assert sorted(os.listdir(tmp_path)) == ["deep"]
+    assert sorted(os.listdir(tmp_path / "deep")) == ["figs"]
+    assert sorted(os.listdir(out)) == sorted(names)
+    fig = plotting.plot_day0_ar(odd)
+    assert sorted(_gid(fig, "bar")) == sorted(rename.values())  # the labels keep the tickers

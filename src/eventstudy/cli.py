@@ -82,6 +82,12 @@ def main() -> None:
     help="Folder for charts (default figures/<study-slug>/, or <out>/figures with --out).",
 )
 @click.option("--no-figures", is_flag=True, help="Do not draw charts.")
+@click.option(
+    "--report",
+    "make_report",
+    is_flag=True,
+    help="Also write report.html, report.md, tables.tex and tables.xlsx to <out>/report/.",
+)
 @click.option("--offline", is_flag=True, help="Never touch the network; missing data is an error.")
 @click.option("--refresh", is_flag=True, help="Refetch prices even when the local store has them.")
 @click.option(
@@ -126,6 +132,7 @@ def run(
     out: Path | None,
     figures_dir: Path | None,
     no_figures: bool,
+    make_report: bool,
     offline: bool,
     refresh: bool,
     cache_dir: Path | None,
@@ -165,6 +172,16 @@ def run(
         from eventstudy.plotting import save_figures
 
         figures = save_figures(results, figures_dir)
+    report_path = None
+    if make_report:
+        from eventstudy.htmlreport import build_report
+
+        report_path, _ = build_report(
+            out_dir,
+            None if no_figures else figures_dir,
+            results=results,
+            figures=not no_figures,
+        )
     if not quiet:
         from eventstudy.quality import quality_summary
 
@@ -175,6 +192,8 @@ def run(
         click.echo(f"Tables: {len(written)} files in {out_dir}/")
         if figures:
             click.echo(f"Figures: {len(figures)} files in {figures_dir}/")
+        if report_path is not None:
+            click.echo(f"Report: {report_path}")
 
 
 def _register() -> None:
@@ -185,6 +204,55 @@ def _register() -> None:
 
 
 _register()
+
+
+@main.command()
+@click.argument("results_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--figures",
+    "figures_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The run's charts (default RESULTS_DIR/figures); missing or outdated ones are drawn.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Report folder (default RESULTS_DIR/report).",
+)
+@click.option(
+    "--max-events",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="Events with a section (tables and charts) of their own.",
+)
+@click.option("--no-figures", is_flag=True, help="Leave the charts out.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only errors and warnings.")
+@_user_errors
+def report(
+    results_dir: Path,
+    figures_dir: Path | None,
+    out: Path | None,
+    max_events: int,
+    no_figures: bool,
+    quiet: bool,
+) -> None:
+    """Write a report of RESULTS_DIR (a folder written by `eventstudy run`): report.html (one
+    self-contained file), report.md with its figures, tables.tex (booktabs) and tables.xlsx."""
+    from eventstudy.htmlreport import build_report
+
+    html, md = build_report(
+        results_dir,
+        figures_dir,
+        out_dir=out,
+        max_events=max_events,
+        figures=not no_figures,
+    )
+    if not quiet:
+        click.echo(f"Report: {html}")
+        click.echo(f"Markdown: {md} (figures in {md.parent / 'figures'}/)")
+        click.echo(f"Tables: {md.parent / 'tables.xlsx'}, {md.parent / 'tables.tex'}")
+
 
 if __name__ == "__main__":  # pragma: no cover
     main()
