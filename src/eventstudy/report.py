@@ -210,6 +210,10 @@ def summary_dict(results: EventStudyResults) -> dict[str, Any]:
             "estimation_window": list(e.estimation_window),
             "event_window": list(e.event_window),
             "car_windows": [list(w) for w in e.car_windows],
+            "bhar_windows": [list(w) for w in e.bhar_windows],
+            "factors": list(e.factors),
+            "dimson_lags": e.dimson_lags,
+            "min_estimation_obs": e.min_estimation_obs,
             "tickers": list(e.tickers),
         }
         for key, groups in frames.items():
