@@ -17,11 +17,12 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
+from scipy import sparse, stats
 
 from eventstudy import significance
 from eventstudy.estimation import Design, fit_batch
 from eventstudy.estimator import Event, EventStudy
+from eventstudy.significance import FirmEventSample
 
 RTOL = 1e-9
 
@@ -472,3 +473,215 @@ def test_simulation_smoke() -> None:
     day0 = frame.loc["[0, 0]"]
     assert (day0["+1%"] > day0["no AR"]).all()
     assert "| [0, 0] | `patell` |" in simulation.to_markdown(frame)
+
+
+# ----------------------------------------------------------------------------- the chunked pass
+class _WholeArrays:
+    """The residual-based parts of the battery computed the direct way, on whole
+    (firm-events x days) arrays, one group-indicator product per sum: the formulation the chunked
+    pass (``significance._prepare``) must reproduce bit for bit."""
+
+    def __init__(self, sample, labels) -> None:
+        self.order = np.argsort(labels, kind="stable")
+        self.ids, self.starts = np.unique(np.asarray(labels)[self.order], return_index=True)
+        self.G = len(self.ids)
+        self.label = np.repeat(np.arange(self.G), np.diff(np.r_[self.starts, len(labels)]))
+        n = len(labels)
+        self.ind = sparse.csr_matrix((np.ones(n), (self.label, np.arange(n))), shape=(self.G, n))
+        self.sample = sample
+        self.resid = sample.resid[self.order]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            self.e = self.resid / sample.sigma[self.order, None]
+
+    def sum(self, a):
+        a = np.asarray(a, dtype=float)
+        if a.ndim == 1:
+            return np.bincount(self.label, weights=a, minlength=self.G)
+        return a.sum(axis=0, keepdims=True) if self.G == 1 else np.asarray(self.ind @ a)
+
+    def time_series_scale(self):
+        valid = np.isfinite(self.resid)
+        cnt = self.sum(valid)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            aar = self.sum(np.where(valid, self.resid, 0.0)) / cnt
+            has = cnt > 0
+            days = has.sum(axis=1)
+            mean = np.where(has, aar, 0.0).sum(axis=1) / days
+            dev = np.where(has, aar - mean[:, None], 0.0)
+            return np.sqrt((dev**2).sum(axis=1) / (days - 1))
+
+    def corrado(self):
+        combined = np.concatenate([self.resid, self.sample.ar[self.order]], axis=1)
+        t = np.isfinite(combined).sum(axis=1)
+        u = significance.row_ranks(combined) / (t[:, None] + 1.0) - 0.5
+        valid = np.isfinite(u)
+        cnt = self.sum(valid)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ubar = self.sum(np.where(valid, u, 0.0)) / cnt
+            has = cnt > 0
+            s = np.sqrt(np.where(has, ubar**2, 0.0).sum(axis=1) / has.sum(axis=1))
+        return s, u[:, self.resid.shape[1]:]
+
+    def mean_correlation(self):
+        resid = self.resid
+        valid = np.isfinite(resid)
+        m = valid.sum(axis=1)
+        x = np.where(valid, resid, 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            centred = np.where(valid, resid - x.sum(axis=1, keepdims=True) / m[:, None], 0.0)
+            norm = np.sqrt((centred**2).sum(axis=1))
+            use = (m >= 3) & (norm > 0)
+            z = np.where(use[:, None], centred / np.where(norm > 0, norm, 1.0)[:, None], 0.0)
+            n_use = self.sum(use)
+            rbar = ((self.sum(z) ** 2).sum(axis=1) - n_use) / (n_use * (n_use - 1))
+        first = self.starts[self.label]
+        ragged = ((valid != valid[first]) & use[:, None] & use[first][:, None]).any(axis=1)
+        ragged = self.sum(ragged | (use != use[first])) > 0
+        for g in np.flatnonzero(ragged & (n_use >= 2) & (n_use <= 1500)):
+            sl = slice(self.starts[g], self.starts[g + 1] if g + 1 < self.G else len(resid))
+            rbar[g] = significance._pairwise_mean_correlation(resid[sl][use[sl]])
+        return np.where(n_use >= 2, rbar, np.nan)
+
+    def grank(self, window):
+        e = self.e
+        finite = np.isfinite(e)
+        m = finite.sum(axis=1).astype(float)
+        inv = 1.0 / (m + 2.0)
+        base = np.where(finite, significance.row_ranks(e) * inv[:, None] - 0.5, 0.0)
+        car, var, _ = (a[self.order] for a in self.sample.car(window))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            scar = np.where(m >= 1, car / np.sqrt(var), np.nan)
+            valid = np.isfinite(scar)
+            n = self.sum(valid)
+            mean = self.sum(np.where(valid, scar, 0.0)) / n
+            dev = np.where(valid, scar - mean[self.label], 0.0)
+            sd = np.sqrt(self.sum(dev**2) / (n - 1))
+            xstar = scar / sd[self.label]
+        ok = np.isfinite(xstar)
+        x = np.where(ok, xstar, np.inf)[:, None]
+        shift = np.greater(e, x).astype(float) + 0.5 * np.equal(e, x)
+        above = shift.sum(axis=1)
+        u0 = np.where(ok, (m - above + 1.0) * inv - 0.5, 0.0)
+        u_sum, cnt = self.sum(base), self.sum(finite)
+        out = np.flatnonzero(~ok & (m >= 1))
+        np.subtract.at(u_sum, self.label[out], base[out])
+        np.subtract.at(cnt, self.label[out], np.isfinite(e[out]).astype(float))
+        u_sum = u_sum + self.sum(shift * inv[:, None])
+        n0 = self.sum(ok)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ubar0 = self.sum(u0) / n0
+            has = cnt > 0.5
+            big_t = has.sum(axis=1) + 1.0
+            day_terms = np.where(has, u_sum**2 / (np.where(has, cnt, 1.0) * n0[:, None]), 0.0)
+            z = ubar0 / np.sqrt((day_terms.sum(axis=1) + ubar0**2) / big_t)
+            return z * np.sqrt((big_t - 2.0) / (big_t - 1.0 - z**2))
+
+
+def _assert_same_bits(got, want, where: str) -> None:
+    got, want = np.asarray(got, dtype=float), np.asarray(want, dtype=float)
+    assert np.array_equal(got.view(np.int64), want.view(np.int64)), (where, got, want)
+
+
+def _check_whole_arrays(sample, labels, windows) -> None:
+    """The pass equals the whole-array formulation bit for bit (the statistics that come out of
+    the sums, and the sums' inputs that are per firm-event)."""
+    ref = _WholeArrays(sample, labels)
+    ids, res = significance.group_tests(sample, labels, windows)
+    groups = significance._Groups(np.asarray(labels), sample)
+    significance._prepare([groups], windows)
+    np.testing.assert_array_equal(ids, ref.ids)
+    _assert_same_bits(groups.time_series_scale[0], ref.time_series_scale(), "S(AAR)")
+    s, u_ev = ref.corrado()
+    _assert_same_bits(groups.corrado_scale[0], s, "S(U)")
+    _assert_same_bits(groups.take(groups.corrado_u_ev), u_ev, "Corrado U")
+    _assert_same_bits(groups.mean_correlation[0], ref.mean_correlation(), "r-bar")
+    for window in windows:
+        want = ref.grank(window)
+        want = np.where(np.isfinite(want), want, np.nan)
+        got = res[("grank", window)].statistic
+        keep = res[("grank", window)].note == ""  # the statistic is kept where no reason blanks it
+        _assert_same_bits(got[keep], want[keep], f"grank {window}")
+
+
+def _sigma_one_fit(ar0, resid, event_window=(0, 0)):
+    """A stand-in fit with sigma = 1, no leverage and CAR variance 1 per day, so that
+    ``e = resid`` and ``SCAR = CAR`` exactly."""
+    n = len(ar0)
+    ar = np.asarray(ar0, dtype=float).reshape(n, -1)
+
+    def car(a, b):
+        lo, hi = a - event_window[0], b - event_window[0] + 1
+        x = ar[:, lo:hi]
+        valid = np.isfinite(x)
+        length = valid.sum(axis=1).astype(float)
+        return np.where(length > 0, np.where(valid, x, 0.0).sum(axis=1), np.nan), length, length
+
+    return SimpleNamespace(
+        estimation_window=(-resid.shape[1], -1), event_window=event_window, ar=ar,
+        sigma2=np.ones(n), h=np.zeros(ar.shape), resid=resid, df=np.full(n, 50),
+        fitted=np.ones(n, bool), car=car,
+    )
+
+
+def test_pass_equals_whole_arrays_bitwise(synthetic, real) -> None:
+    for res in (synthetic, real):
+        sample, labels = significance.sample_from_results(res)
+        windows = [(0, 0), (-1, 1), (1, 1), (0, 2)]
+        _check_whole_arrays(sample, labels, windows)
+        _check_whole_arrays(sample, np.zeros(sample.n, dtype=int), windows)
+        # Groups that are not contiguous blocks of the sample get their own pass.
+        scattered = np.random.default_rng(1).integers(0, 3, sample.n)
+        _check_whole_arrays(sample, scattered, windows)
+
+
+def test_pass_handles_ties_missing_and_degenerate_sigma() -> None:
+    """Tied residuals, an AR equal to a residual, e == x* exactly (where x* = SCAR / sd(SCAR),
+    here [1, -1, 1, -1, 0]), a firm-event without residuals, one with sigma = 0 (e = +-inf) and
+    one with sigma = NaN."""
+    rng = np.random.default_rng(2)
+    resid = np.round(rng.normal(0, 1, (5, 40)), 1)  # many ties
+    resid[0, 3] = 1.0
+    resid[4, 7] = 0.0
+    ar0 = [2.0, -2.0, 2.0, -2.0, 0.0]  # mean 0, sd 2
+    fit = _sigma_one_fit([*ar0, 0.3, 0.1, -0.4], np.vstack([resid, resid[:3] * 0.5]))
+    fit.ar[6, 0] = fit.resid[6, 2]
+    clean = FirmEventSample.from_fits([(fit, np.arange(5))])
+    labels = np.zeros(5, dtype=int)
+    _check_whole_arrays(clean, labels, [(0, 0)])  # one M: the sums are counted
+    out = significance.group_tests(clean, labels, [(0, 0)])[1][("grank", (0, 0))]
+    ref = _WholeArrays(clean, labels)
+    assert (np.equal(ref.e, np.array([1.0, -1.0, 1.0, -1.0, 0.0])[:, None])).any()  # the ties
+    assert np.isfinite(out.statistic).all()
+
+    fit.resid[5, :4] = np.nan
+    fit.resid[6] = np.nan
+    fit.sigma2[7] = 0.0
+    messy = FirmEventSample.from_fits([(fit, np.arange(8))])
+    for labels in (np.zeros(8, dtype=int), np.r_[np.zeros(5, int), np.ones(3, int)]):
+        _check_whole_arrays(messy, labels, [(0, 0)])
+    fit.sigma2[7] = np.nan
+    _check_whole_arrays(FirmEventSample.from_fits([(fit, np.arange(8))]), np.zeros(8, int),
+                        [(0, 0)])
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_chunking_and_threads_do_not_change_results(synthetic, real, monkeypatch, threads) -> None:
+    monkeypatch.setattr(significance, "THREADS_MIN_ROWS", 0)
+    expected = [significance.test_battery(res) for res in (synthetic, real)]
+    monkeypatch.setattr(significance, "THREADS", threads)
+    for chunk in (1, 3, 7, 64):
+        monkeypatch.setattr(significance, "CHUNK_ROWS", chunk)
+        for res, want in zip((synthetic, real), expected, strict=True):
+            pd.testing.assert_frame_equal(significance.test_battery(res), want, check_exact=True)
+
+
+def test_residuals_are_read_in_place() -> None:
+    """A fit whose firm-events are all in the sample is read, not copied."""
+    resid = np.random.default_rng(0).normal(size=(10, 30))
+    fit = _sigma_one_fit(np.zeros(10), resid)
+    sample = FirmEventSample.from_fits([(fit, np.arange(10))])
+    block = sample.resid_block(slice(2, 7))
+    assert np.shares_memory(block, resid)
+    np.testing.assert_array_equal(block, resid[2:7])
+    two = FirmEventSample.from_fits([(fit, np.arange(4)), (fit, np.arange(6, 10))])
+    np.testing.assert_array_equal(two.resid_block(np.array([5, 0, 7])), resid[[7, 0, 9]])
