@@ -240,18 +240,6 @@ class EventStudyResults:
                 )
         return pd.DataFrame(rows)
 
-    def _order(self, frame: pd.DataFrame, extra: list[str]) -> pd.DataFrame:
-        """Sort rows of a frame with ``event`` and ``ticker`` columns into study order."""
-        if frame.empty:
-            return frame
-        rank: dict[tuple[str, str], int] = {}
-        for e in self.events:
-            for t in e.tickers:
-                rank.setdefault((e.name, t), len(rank))
-        keys = [rank[k] for k in zip(frame["event"], frame["ticker"], strict=True)]
-        frame = frame.assign(_k=keys).sort_values(["_k", *extra], kind="stable")
-        return frame.drop(columns="_k").reset_index(drop=True)
-
     def _cross_section(self, values: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, np.ndarray]:
         """Per event, the cross-sectional mean, count, t and p of per-firm-event values.
 
