@@ -156,3 +156,29 @@ def test_constant_regressor_is_reported_not_fitted() -> None:
     design = MarketModel().design(panel, SimpleNamespace(market="M"), None)
     fit = fit_batch(panel.values, design, np.array([1]), np.array([280]), (-250, -11), (-5, 5), 50)
     assert "constant or collinear" in fit.skip_reason[0]
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_p_values_equal_scipy_stats_whatever_the_threads(
+    threads: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``t_pvalue`` calls scipy's special function directly (and splits large arrays over
+    threads): the numbers are scipy.stats' two-sided p-values, bit for bit."""
+    from scipy import stats
+
+    from eventstudy import inference, parallel
+
+    monkeypatch.setattr(parallel, "THREADS", threads)
+    rng = np.random.default_rng(11)
+    n = parallel.MIN_ROWS + 1001  # large enough to be split
+    t = rng.standard_t(5, size=(n // 11 + 1, 11)) * 3
+    df = rng.integers(-1, 300, size=(len(t), 1)).astype(float)
+    t[0, :3] = [np.nan, np.inf, -np.inf]
+    p = inference.t_pvalue(t, df)
+    usable = np.isfinite(t) & (df > 0)
+    expected = np.where(usable, 2.0 * stats.t.sf(np.abs(t), np.where(df > 0, df, 1.0)), np.nan)
+    np.testing.assert_array_equal(p, expected)
+    assert p.shape == t.shape and np.isnan(p[~usable]).all() and usable.sum() > 0.9 * t.size
+    np.testing.assert_array_equal(inference.t_pvalue(t[:5], df[:5]), expected[:5])  # one thread
+    z = rng.standard_normal(1000) * 4
+    np.testing.assert_array_equal(inference.normal_pvalue(z), 2.0 * stats.norm.sf(np.abs(z)))

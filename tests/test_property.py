@@ -5,6 +5,8 @@ not depend on how firm-events are batched or chunked (what the Dask engine relie
 
 from __future__ import annotations
 
+from unittest import mock
+
 import hypothesis
 import numpy as np
 import pandas as pd
@@ -13,7 +15,7 @@ import statsmodels.api as sm
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from eventstudy import EventStudy
+from eventstudy import EventStudy, parallel
 from eventstudy.estimation import Design, fit_batch
 from eventstudy.synthetic import SyntheticConfig
 
@@ -161,7 +163,8 @@ def _check_against_statsmodels(study: dict) -> None:
 @PROPERTY
 @given(studies(), st.integers(1, 9), st.randoms(use_true_random=False))
 def test_a_firm_events_numbers_do_not_depend_on_batching(study: dict, chunk, rnd) -> None:
-    """Bitwise-equal fits whatever the chunk size or the other firm-events in the batch."""
+    """Bitwise-equal fits whatever the chunk size, the threads running the chunks, or the other
+    firm-events in the batch."""
     returns = study["returns"]
     values = returns.to_numpy()
     design = Design(regressors=values[:, [-1]], names=("MKT",))
@@ -169,7 +172,8 @@ def test_a_firm_events_numbers_do_not_depend_on_batching(study: dict, chunk, rnd
     day0 = returns.index.get_indexer(study["events"]["date"])
     args = (study["estimation_window"], study["event_window"], study["min_obs"])
     whole = fit_batch(values, design, col, day0, *args)
-    chunked = fit_batch(values, design, col, day0, *args, chunk_size=chunk)
+    with mock.patch.object(parallel, "MIN_ROWS", 0), mock.patch.object(parallel, "THREADS", 3):
+        chunked = fit_batch(values, design, col, day0, *args, chunk_size=chunk)
     perm = np.array(rnd.sample(range(len(col)), len(col)), dtype=np.intp)
     shuffled = fit_batch(values, design, col[perm], day0[perm], *args, chunk_size=chunk)
     for name in ("params", "sigma2", "n_obs", "df", "resid", "ret", "normal", "ar", "h", "s_inv"):

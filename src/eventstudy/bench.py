@@ -14,7 +14,8 @@ the public API, as a user would call it:
 1. ``fit``: ``EventStudy(returns, ...).fit(events)`` (returns panel in memory -> batched fit),
 2. ``frames``: ``res.ar_frame()`` and ``res.car_frame()``,
 3. ``tests``: the full test battery (``res.tests_frame()``, or ``significance.test_battery``),
-4. ``write``: ``tests.csv``.
+4. ``write``: ``tests.csv``, with the writer ``eventstudy run`` uses
+   (:func:`~eventstudy.output.write_csv`).
 
 ``end to end`` is their sum. ``peak RSS`` is the process's peak resident memory
 (``resource.getrusage(RUSAGE_SELF).ru_maxrss``), interpreter, libraries and the synthetic panel
@@ -58,6 +59,7 @@ def run_scenario(
 ) -> dict[str, Any]:
     """Run one scenario in this process and return its timings (seconds) and memory (MiB)."""
     from eventstudy import EventStudy
+    from eventstudy.output import write_csv
     from eventstudy.synthetic import scenario
 
     cfg = scenario(firm_events, seed=seed)
@@ -92,7 +94,7 @@ def run_scenario(
             with timer("tests"):
                 tests = battery(res)
             with timer("write"):
-                tests.to_csv(Path(tmp) / "tests.csv", index=False)
+                write_csv(tests, Path(tmp) / "tests.csv")
             out["tests_rows"] = len(tests)
     out.update(timer.times)
     out["stage_peak_rss_mib"] = timer.peaks
@@ -321,10 +323,13 @@ def run_dask_scenario(firm_events: int, *, seed: int = 0, workers: int = 2) -> d
 
 
 # ----------------------------------------------------------------------------- driver
-def _in_subprocess(job: dict[str, Any]) -> dict[str, Any]:
-    """Run one job in a fresh interpreter, so that its peak memory is its own."""
+def _in_subprocess(job: dict[str, Any], env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run one job in a fresh interpreter, so that its peak memory is its own (``env`` adds
+    environment variables)."""
     cmd = [sys.executable, "-m", "eventstudy.bench", "--worker", json.dumps(job)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, check=False, env={**os.environ, **(env or {})}
+    )
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     if proc.returncode == 3 and lines:  # stopped by the memory guard
         return json.loads(lines[-1][len("RESULT ") :])
@@ -366,11 +371,32 @@ def machine() -> str:
     except (OSError, ValueError, IndexError):
         pass
     load = ", load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+    try:
+        thp = Path("/sys/kernel/mm/transparent_hugepage/enabled").read_text().split()
+        policy = next((w.strip("[]") for w in thp if w.startswith("[")), "?")
+        load += f", transparent huge pages: {policy}"
+    except OSError:
+        pass
     return (
         f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} CPUs{mem}{load}\n"
         f"Python {platform.python_version()}, numpy {numpy.__version__}, pandas "
         f"{pandas.__version__}, scipy {scipy.__version__}, statsmodels {statsmodels.__version__}"
     )
+
+
+#: numpy asks the kernel for transparent huge pages on arrays of 4 MB and more where the kernel's
+#: policy is ``madvise``; this turns it off (numpy's documented switch, read at import).
+NO_HUGEPAGES = {"NUMPY_MADVISE_HUGEPAGE": "0"}
+
+
+def numpy_hugepages() -> bool:
+    """Whether numpy in a fresh process will madvise huge pages (Linux, THP policy ``madvise``
+    and ``NUMPY_MADVISE_HUGEPAGE`` not 0)."""
+    try:
+        policy = Path("/sys/kernel/mm/transparent_hugepage/enabled").read_text()
+    except OSError:
+        return False
+    return "[madvise]" in policy and os.environ.get("NUMPY_MADVISE_HUGEPAGE", "") != "0"
 
 
 def _best(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -397,23 +423,32 @@ def format_table(results: Sequence[dict[str, Any]]) -> str:
         return f"{r[key]:6.2f}s" if key in r else f"{'n/a':>7}"
 
     for r in results:
+        mark = "*" if r.get("no_hugepages") else " "
         lines.append(
-            f"{r['firm_events']:>11,} {r['events']:>6,} {r['firms']:>6,} | {s(r, 'fit')} "
+            f"{r['firm_events']:>10,}{mark} {r['events']:>6,} {r['firms']:>6,} | {s(r, 'fit')} "
             f"{s(r, 'frames')} {s(r, 'tests')} {s(r, 'write')} | {r['end_to_end']:9.2f}s | "
             f"{r['pure_fit']:7.3f}s | {r['peak_rss_mib']:6.0f} MiB"
+        )
+    if any(r.get("no_hugepages") for r in results):
+        lines.append(
+            "* with NUMPY_MADVISE_HUGEPAGE=0: numpy does not ask for transparent huge pages "
+            "(docs/performance.md)"
         )
     lines.append("")
     lines.append("peak RSS per stage (MiB; the panel and earlier stages' results included):")
     for r in results:
         peaks = r.get("stage_peak_rss_mib") or {}
         parts = ", ".join(f"{k} {peaks[k]:.0f}" for k in STAGES if k in peaks)
-        lines.append(f"  {r['firm_events']:>9,}: data {r['rss_data_mib']:.0f}, {parts}")
+        mark = "*" if r.get("no_hugepages") else ""
+        lines.append(f"  {r['firm_events']:>9,}{mark}: data {r['rss_data_mib']:.0f}, {parts}")
     lines.append("")
     lines.append("time per stage / pure fit (where the time goes):")
     for r in results:
         parts = ", ".join(f"{k} {r[k] / r['pure_fit']:.1f}x" for k in STAGES if k in r)
+        mark = "*" if r.get("no_hugepages") else ""
         lines.append(
-            f"  {r['firm_events']:>9,}: {parts}, end to end {r['end_to_end'] / r['pure_fit']:.1f}x"
+            f"  {r['firm_events']:>9,}{mark}: {parts}, "
+            f"end to end {r['end_to_end'] / r['pure_fit']:.1f}x"
         )
     for r in results:
         if "statsmodels" in r:
@@ -468,6 +503,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=20.0,
         help="stop a scenario whose memory passes this (default 20 GiB)",
     )
+    parser.add_argument(
+        "--hugepages",
+        choices=("compare", "default", "off"),
+        default="compare",
+        help="numpy's transparent huge pages: 'compare' (default) runs the largest scenario "
+        "both with and without them where the kernel's policy is madvise; 'off' runs every "
+        "scenario with NUMPY_MADVISE_HUGEPAGE=0",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -494,19 +537,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             job["statsmodels_loop"] = True
         if args.profile:
             job["profile_dir"] = str(args.profile)
-        runs = [_in_subprocess(dict(job)) for _ in range(max(1, args.repeat))]
-        failed = [r for r in runs if "failed" in r]
-        if failed:
-            r = failed[0]
-            done = ", ".join(
-                f"{k} {r[k]:.2f}s (peak {r['stage_peak_rss_mib'].get(k, 0):.0f} MiB)"
-                for k in STAGES
-                if k in r
-            )
-            print(f"  {size:,} firm-events: {r['failed']}; completed: {done}", flush=True)
-            continue
-        results.append(_best(runs))
-        print(f"  {size:,} firm-events: {results[-1]['end_to_end']:.2f}s end to end", flush=True)
+        variants = [args.hugepages == "off"]
+        if args.hugepages == "compare" and size == max(sizes) and numpy_hugepages():
+            job.pop("statsmodels_loop", None)
+            variants.append(True)
+        for off in variants:
+            env = NO_HUGEPAGES if off else None
+            runs = [_in_subprocess(dict(job), env) for _ in range(max(1, args.repeat))]
+            failed = [r for r in runs if "failed" in r]
+            label = f"{size:,} firm-events" + (" (NUMPY_MADVISE_HUGEPAGE=0)" if off else "")
+            if failed:
+                r = failed[0]
+                done = ", ".join(
+                    f"{k} {r[k]:.2f}s (peak {r['stage_peak_rss_mib'].get(k, 0):.0f} MiB)"
+                    for k in STAGES
+                    if k in r
+                )
+                print(f"  {label}: {r['failed']}; completed: {done}", flush=True)
+                continue
+            results.append({**_best(runs), "no_hugepages": off})
+            print(f"  {label}: {results[-1]['end_to_end']:.2f}s end to end", flush=True)
     if results:
         print()
         print(format_table(results))

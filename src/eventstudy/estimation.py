@@ -24,6 +24,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from eventstudy import parallel
+
 
 @dataclass(frozen=True)
 class Design:
@@ -264,14 +266,20 @@ class _Windows:
             None if design.offset is None
             else _padded(np.asarray(design.offset, dtype=float)[None, :], self.pad, width)[0]
         )  # fmt: skip
+        self._views: dict[int, tuple] = {}  # sliding-window views by window length
 
     def take(self, rows: slice, day0: np.ndarray, first: int, length: int) -> tuple:
         """Firm returns (c, L), regressors (k, c, L) and offset (c, L) or None of the window
         ``first .. first + length - 1`` relative to each ``day0``."""
         start = day0 + (first + self.pad)
-        y = _windows(self.y, length)[self.cidx[rows], start]
-        x = _windows(self.x, length)[:, start]
-        off = None if self.offset is None else _windows(self.offset, length)[start]
+        if length not in self._views:
+            self._views[length] = tuple(
+                None if a is None else _windows(a, length) for a in (self.y, self.x, self.offset)
+            )
+        y_win, x_win, off_win = self._views[length]
+        y = y_win[self.cidx[rows], start]
+        x = x_win[:, start]
+        off = None if off_win is None else off_win[start]
         return y, x, off
 
 
@@ -304,8 +312,9 @@ def fit_batch(
 
     ``given`` (n, p) replaces the OLS parameters by ones estimated elsewhere (Scholes-Williams and
     Dimson betas); residuals, variances and ARs are then computed with those parameters.
-    Firm-events are processed ``chunk_size`` at a time, so memory beyond the outputs is bounded
-    whatever the number of firm-events; each firm-event's numbers do not depend on the chunking."""
+    Firm-events are processed ``chunk_size`` at a time (chunks in parallel threads, see
+    :mod:`eventstudy.parallel`), so memory beyond the outputs is bounded whatever the number of
+    firm-events; each firm-event's numbers do not depend on the chunking or the threads."""
     col = np.asarray(col, dtype=np.intp)
     day0 = np.asarray(day0, dtype=np.intp)
     n, k, p = len(col), design.k, design.n_params
@@ -332,9 +341,13 @@ def fit_batch(
         skip_reason=[],
     )
     status = np.zeros(n, dtype=np.int8)
-    for lo in range(0, n, max(1, chunk_size)):
+    chunk_size = max(1, chunk_size)
+
+    def fit_chunk(lo: int) -> None:
         rows = slice(lo, min(n, lo + chunk_size))
         _fit_chunk(src, out, status, rows, min_obs, None if given is None else given[rows])
+
+    parallel.for_each(fit_chunk, range(0, n, chunk_size), n)  # chunks write their own rows
     reasons: list[str | None] = [None] * n
     for i in np.flatnonzero(status):
         if status[i] == _TOO_FEW:
@@ -368,9 +381,11 @@ def _fit_chunk(
     mask = np.isfinite(y)
     for a in range(k):
         mask &= np.isfinite(x[a])
+    # A chunk without missing values (the usual case) skips the masking: the same numbers.
+    complete = bool(mask.all())
     m = np.count_nonzero(mask, axis=1).astype(float)
-    y0 = np.where(mask, y, 0.0)
-    x0 = np.where(mask, x, 0.0)  # (k, c, Le)
+    y0 = y if complete else np.where(mask, y, 0.0)
+    x0 = x if complete else np.where(mask, x, 0.0)  # (k, c, Le)
     with np.errstate(invalid="ignore", divide="ignore"):
         xbar = x0.sum(axis=2) / m  # (k, c)
         ybar = y0.sum(axis=1) / m
@@ -383,7 +398,7 @@ def _fit_chunk(
         s_inv = np.full((c, k, k), np.nan)
         if k:
             # Centred cross-products; sum(xc * y) equals sum(xc * (y - ybar)) as sum(xc) = 0.
-            xc = x0 - np.where(mask, xbar[:, :, None], 0.0)
+            xc = x0 - (xbar[:, :, None] if complete else np.where(mask, xbar[:, :, None], 0.0))
             s = np.empty((c, k, k))
             for a in range(k):
                 for b in range(a + 1):
@@ -402,7 +417,7 @@ def _fit_chunk(
                 cond[finite] = np.linalg.cond(corr[finite])
             st[(cond > 1e12) & (st == 0)] = _COLLINEAR
             ok = st == 0
-            s_inv[ok] = np.linalg.inv(s[ok])
+            s_inv[ok] = 1.0 / s[ok] if k == 1 else np.linalg.inv(s[ok])  # LAPACK's 1/s for k=1
             beta[ok] = np.einsum("nkm,nm->nk", s_inv[ok], sxy[ok])
         alpha = ybar - np.einsum("kn,nk->n", xbar, beta) if design.intercept else np.zeros(c)
         if given is not None:
@@ -415,7 +430,10 @@ def _fit_chunk(
         alpha = np.zeros(c)
 
     # Residuals on the non-missing days (zero elsewhere, for the sums), then NaN where missing.
-    np.multiply(mask, alpha[:, None], out=resid)
+    if complete:
+        resid[...] = alpha[:, None]
+    else:
+        np.multiply(mask, alpha[:, None], out=resid)
     for a in range(k):
         resid += x0[a] * beta[:, a, None]
     np.subtract(y0, resid, out=resid)
@@ -428,7 +446,8 @@ def _fit_chunk(
             df = m - 1
             dev = resid - np.where(mask, (resid.sum(axis=1) / m)[:, None], 0.0)
             sigma2 = np.einsum("nl,nl->n", dev, dev) / df
-    np.copyto(resid, np.nan, where=~mask)
+    if not complete:
+        np.copyto(resid, np.nan, where=~mask)
     del x0, y0, y, mask
 
     # Event window.

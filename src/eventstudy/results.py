@@ -97,11 +97,12 @@ class EventStudyResults:
             with np.errstate(invalid="ignore", divide="ignore"):
                 ar_t = f.ar[idx] / ar_se
             rows = f.day0[idx, None] + days
+            per_row = np.repeat(idx, n_days)
             parts.append(
                 pd.DataFrame(
                     {
-                        "event": np.repeat(self._event_names[b.event[idx]], n_days),
-                        "ticker": np.repeat(np.asarray(b.ticker, dtype=object)[idx], n_days),
+                        "event": _text(self._event_names, b.event[per_row]),
+                        "ticker": _text(np.asarray(b.ticker, dtype=object), per_row),
                         "date": self._date_at(rows).ravel(),
                         "rel_day": np.tile(days, len(idx)),
                         "ret": f.ret[idx].ravel(),
@@ -112,8 +113,9 @@ class EventStudyResults:
                         "ar_p": t_pvalue(ar_t, f.df[idx, None]).ravel(),
                         "car": car[idx].ravel(),
                         "car_se": np.sqrt(car_var[idx]).ravel(),
-                        "model": np.repeat(self._event_models[b.event[idx]], n_days),
-                    }
+                        "model": _text(self._event_models, b.event[per_row]),
+                    },
+                    copy=False,
                 )
             )
             keys.append((np.repeat(b.order[idx], n_days), np.tile(days, len(idx))))
@@ -124,41 +126,48 @@ class EventStudyResults:
 
         ``ar_se`` includes the prediction error; ``car``/``car_se`` cumulate from the first day of
         the event window."""
-        return self._ar.copy()
+        return _copy(self._ar)
 
     def _window_frame(self, kind: str, value: str) -> pd.DataFrame:
-        """CAR (``kind="car_windows"``) or BHAR rows for every firm-event and window."""
+        """CAR (``kind="car_windows"``) or BHAR rows for every firm-event and window, built in
+        study order (firm-event, then window) from (firm-events x windows) arrays."""
         log = self.meta.get("returns") == "log"
         parts, keys = [], []
         for b in self.batches:
             f = b.fit
-            for (start, end), wanted in self._windows_of(kind, b).items():
-                idx = np.flatnonzero(f.fitted & wanted)
-                columns: dict[str, Any] = {
-                    "event": self._event_names[b.event[idx]],
-                    "ticker": np.asarray(b.ticker, dtype=object)[idx],
-                    "start": start,
-                    "end": end,
-                }
-                if value == "car":
-                    car, var, length = f.car(start, end)
-                    se = np.sqrt(var[idx])
-                    with np.errstate(invalid="ignore", divide="ignore"):
-                        t = car[idx] / se
-                    columns |= {
-                        "car": car[idx],
-                        "se": se,
-                        "t": t,
-                        "p": t_pvalue(t, f.df[idx]),
-                        "df": f.df[idx],
-                    }
-                else:
-                    bhar, length = f.bhar(start, end, log=log)
-                    columns["bhar"] = bhar[idx]
-                columns["n_days"] = length[idx].astype(int)
-                columns["model"] = self._event_models[b.event[idx]]
-                parts.append(pd.DataFrame(columns))
-                keys.append((b.order[idx], np.full(len(idx), start), np.full(len(idx), end)))
+            windows = self._windows_of(kind, b)
+            if not windows:
+                continue
+            starts = np.array([w[0] for w in windows], dtype=int)
+            ends = np.array([w[1] for w in windows], dtype=int)
+            take = np.column_stack([f.fitted & wanted for wanted in windows.values()])
+            fe, wi = np.nonzero(take)  # row-major: each firm-event's windows in order
+            columns: dict[str, Any] = {
+                "event": _text(self._event_names, b.event[fe]),
+                "ticker": _text(np.asarray(b.ticker, dtype=object), fe),
+                "start": starts[wi],
+                "end": ends[wi],
+            }
+            if value == "car":
+                car, var, length = (
+                    np.column_stack(a)[fe, wi]
+                    for a in zip(*(f.car(*w) for w in windows), strict=True)
+                )
+                se = np.sqrt(var)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    t = car / se
+                df = f.df[fe]
+                columns |= {"car": car, "se": se, "t": t, "p": t_pvalue(t, df), "df": df}
+            else:
+                bhar, length = (
+                    np.column_stack(a)[fe, wi]
+                    for a in zip(*(f.bhar(*w, log=log) for w in windows), strict=True)
+                )
+                columns["bhar"] = bhar
+            columns["n_days"] = length.astype(int)
+            columns["model"] = _text(self._event_models, b.event[fe])
+            parts.append(pd.DataFrame(columns, copy=False))
+            keys.append((b.order[fe], starts[wi], ends[wi]))
         columns = CAR_COLUMNS if value == "car" else BHAR_COLUMNS
         return _sorted(parts, keys, columns)
 
@@ -170,7 +179,7 @@ class EventStudyResults:
         """CAR per firm-event and CAR window with its standard error (prediction error included),
         t on ``df = M - p`` degrees of freedom and two-sided p; ``n_days`` counts non-missing
         ARs."""
-        return self._car.copy()
+        return _copy(self._car)
 
     def bhar_frame(self) -> pd.DataFrame:
         """Buy-and-hold abnormal returns per firm-event and ``bhar_windows`` window (see
@@ -186,7 +195,7 @@ class EventStudyResults:
     def quality_frame(self) -> pd.DataFrame:
         """Data quality per firm-event (missing returns, stale prices, extreme moves, suspected
         unadjusted splits; see :mod:`eventstudy.quality` and docs/data.md)."""
-        return self._quality.copy()
+        return _copy(self._quality)
 
     @cached_property
     def _tests(self) -> pd.DataFrame:
@@ -198,7 +207,7 @@ class EventStudyResults:
         """The test battery (docs/tests.md): ``event,test,start,end,statistic,p_value,n,df,note``
         for each event and the pooled sample (``event == "all"``), every event-window day and
         CAR window; BHAR windows add ``bhar_cross_sectional_t`` and ``bhar_skewness_adjusted_t``."""
-        return self._tests.copy()
+        return _copy(self._tests)
 
     def _bhar_tests(self) -> pd.DataFrame:
         """Cross-sectional and skewness-adjusted t (Lyon, Barber & Tsai 1999) of mean BHARs."""
@@ -348,7 +357,7 @@ class EventStudyResults:
 
     def valuation_frame(self) -> pd.DataFrame:
         """Market value on day -1 and the raw and abnormal dollar change per CAR window."""
-        return self._valuation.copy()
+        return _copy(self._valuation)
 
     # ----------------------------------------------------------------- output
     def summary(self) -> str:
@@ -421,16 +430,51 @@ AAR_COLUMNS = ["event", "rel_day", "date", "aar", "n", "t", "p"]
 CAAR_COLUMNS = ["event", "start", "end", "caar", "n", "t", "p"]
 
 
+#: pandas 3 always copies on write: a shallow copy of a cached frame is then as safe as a deep one.
+_COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3
+
+
+def _copy(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of a cached frame that the caller may change without changing the cache."""
+    return frame.copy(deep=not _COPY_ON_WRITE)
+
+
+def _text(values: np.ndarray, take: np.ndarray | None = None) -> Any:
+    """``values[take]`` as pandas' default text column, converted once and then repeated by a
+    take: under pandas 3 (Arrow-backed ``str``) a conversion per row costs about ten times more."""
+    array = pd.array(np.asarray(values, dtype=object), dtype=_TEXT)
+    return array if take is None else array.take(take)
+
+
+#: pandas' default dtype for text (``str`` under pandas 3, ``object`` before).
+_TEXT = pd.Series(["text"]).dtype
+
+
 def _sorted(
     parts: list[pd.DataFrame], keys: list[tuple[np.ndarray, ...]], columns: list[str]
 ) -> pd.DataFrame:
     """Concatenate per-batch frames and sort rows by their keys (study order first)."""
     if not parts:
         return pd.DataFrame(columns=columns)
-    frame = pd.concat(parts, ignore_index=True)
+    frame = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
     stacked = [np.concatenate(k) for k in zip(*keys, strict=True)]
+    if _lexsorted(stacked):  # one batch in study order: no copy
+        return frame
     order = np.lexsort(stacked[::-1])
     return frame.iloc[order].reset_index(drop=True)
+
+
+def _lexsorted(keys: list[np.ndarray]) -> bool:
+    """Whether rows are already in ascending order of ``keys`` (first key first)."""
+    if not len(keys) or len(keys[0]) < 2:
+        return True
+    undecided = np.ones(len(keys[0]) - 1, dtype=bool)  # equal on every key so far
+    for k in keys:
+        a, b = k[:-1], k[1:]
+        if (undecided & (a > b)).any():
+            return False
+        undecided &= a == b
+    return True
 
 
 def _by_event(parts: list[pd.DataFrame], keys: list[str], columns: list[str]) -> pd.DataFrame:

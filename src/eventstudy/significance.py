@@ -437,7 +437,12 @@ def _prepare(groupings: Sequence[_Groups], windows: Sequence[Window]) -> None:
     sorted once per firm-event and reduced into per-group running sums (:class:`_RowPass`)."""
     sample = groupings[0].sample
     shared = _Shared(sample)
-    plans = [_GroupPlan(g, windows) for g in groupings]
+    if _threaded(sample.n) and len(groupings) > 1:
+        _build_lazy_state(groupings, windows)  # before the threads share it
+        with ThreadPoolExecutor(THREADS) as pool:
+            plans = list(pool.map(lambda g: _GroupPlan(g, windows), groupings))
+    else:
+        plans = [_GroupPlan(g, windows) for g in groupings]
     need = np.zeros(sample.n, dtype=bool)
     for p in plans:
         need |= p.need
@@ -1451,6 +1456,17 @@ TEST_FUNCTIONS: dict[str, Callable[[_Groups, _Window], TestResult]] = {
 _RESIDUAL_TESTS = {"time_series_t", "adjusted_patell", "adjusted_bmp", "corrado_rank", "grank"}
 
 
+def _build_lazy_state(groupings: Sequence[_Groups], windows: Sequence[Window]) -> None:
+    """Build the lazily computed, shared state (group indicators, per-row counts, CARs) before
+    threads read it."""
+    for groups in groupings:
+        if groups.G > 1:
+            groups._indicator  # noqa: B018
+        groups.sample.row_stats  # noqa: B018
+        for window in windows:
+            groups.sample._car(window)
+
+
 def _run_tests(
     groupings: Sequence[_Groups], windows: Sequence[Window], tests: Sequence[str]
 ) -> list[dict[tuple[str, Window], TestResult]]:
@@ -1463,12 +1479,7 @@ def _run_tests(
 
     jobs = [(k, window) for k in range(len(groupings)) for window in windows]
     if _threaded(groupings[0].sample.n) and len(jobs) > 1:
-        for groups in groupings:  # lazily built state, before the threads share it
-            if groups.G > 1:
-                groups._indicator  # noqa: B018
-            groups.sample.row_stats  # noqa: B018
-            for window in windows:
-                groups.sample._car(window)
+        _build_lazy_state(groupings, windows)
         with ThreadPoolExecutor(THREADS) as pool:
             done = list(pool.map(run, jobs))
     else:

@@ -1,0 +1,117 @@
+"""The CSV writer of the result tables: what it writes must read back as the frame it was given
+(the same values pandas' own ``to_csv`` round-trip gives), on hand-made frames and on every table
+of the default study."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from eventstudy.output import TABLES, write_csv, write_tables
+from eventstudy.pipeline import DataOptions, run_study
+from eventstudy.study import load_study
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _pandas_round_trip(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    frame.to_csv(path, index=False, date_format="%Y-%m-%d")
+    return pd.read_csv(path)
+
+
+def _assert_same_values(ours: pd.DataFrame, reference: pd.DataFrame) -> None:
+    """Equal column by column: numbers exactly (a whole float may read back as an int), text and
+    dates as text."""
+    assert list(ours.columns) == list(reference.columns)
+    assert len(ours) == len(reference)
+    for name in ours.columns:
+        a, b = ours[name], reference[name]
+        if pd.api.types.is_numeric_dtype(a) and pd.api.types.is_numeric_dtype(b):
+            np.testing.assert_array_equal(a.to_numpy(dtype=float), b.to_numpy(dtype=float))
+        else:
+            assert a.astype(object).where(a.notna(), None).tolist() == b.astype(object).where(
+                b.notna(), None
+            ).tolist(), name
+
+
+def test_values_dates_and_missing_round_trip(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(50) * 10.0 ** rng.integers(-12, 12, 50)
+    x[[3, 7]] = np.nan
+    frame = pd.DataFrame(
+        {
+            "event": [f"E{i % 4}" for i in range(50)],
+            "date": pd.to_datetime("2025-01-02") + pd.to_timedelta(np.arange(50), unit="D"),
+            "x": x,
+            "whole": np.where(np.arange(50) % 5 == 0, np.nan, np.arange(50.0)),
+            "n": np.arange(50),
+            "m": pd.array([None if i % 9 == 0 else i for i in range(50)], dtype="Int64"),
+            "note": ["" if i % 2 else "needs at least 2 firm-events (has 1)" for i in range(50)],
+        }
+    )
+    frame.loc[4, "date"] = pd.NaT
+    write_csv(frame, tmp_path / "ours.csv")
+    text = (tmp_path / "ours.csv").read_text()
+    assert text.splitlines()[0] == "event,date,x,whole,n,m,note"
+    assert text.splitlines()[1].startswith("E0,2025-01-02,")  # text unquoted, dates as days
+    assert '"' not in text
+    assert "nan" not in text.lower() and ",NaT" not in text  # missing values are empty fields
+    ours = pd.read_csv(tmp_path / "ours.csv")
+    _assert_same_values(ours, _pandas_round_trip(frame, tmp_path / "pandas.csv"))
+    assert ours["x"].isna().sum() == 2 and ours["date"].isna().sum() == 1
+
+
+def test_text_with_commas_quotes_and_line_breaks_is_quoted(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {
+            "event": ['Fed "surprise", 2024', "plain", "two\nlines", None],
+            "car": [0.5, -1e-7, np.nan, 2.0],
+        }
+    )
+    write_csv(frame, tmp_path / "ours.csv")
+    lines = (tmp_path / "ours.csv").read_text().split("\n")
+    assert lines[1] == '"Fed ""surprise"", 2024",0.5'
+    assert lines[2] == '"plain",-1e-7'
+    ours = pd.read_csv(tmp_path / "ours.csv")
+    _assert_same_values(ours, _pandas_round_trip(frame, tmp_path / "pandas.csv"))
+
+
+def test_empty_frame_writes_its_header(tmp_path: Path) -> None:
+    write_csv(pd.DataFrame(columns=["event", "ticker", "reason"]), tmp_path / "skipped.csv")
+    assert (tmp_path / "skipped.csv").read_text() == "event,ticker,reason\n"
+
+
+@pytest.mark.sample
+def test_every_table_of_the_default_study_reads_back(sample_dir: Path, tmp_path: Path) -> None:
+    spec = load_study(REPO / "events.yaml")
+    options = DataOptions(
+        prices=sample_dir / "prices.csv",
+        shares=sample_dir / "shares.csv",
+        offline=True,
+        cache_dir=tmp_path / "cache",
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # a non-session event date, moved
+        results = run_study(spec, options)
+    written = write_tables(results, tmp_path / "out")
+    assert {p.name for p in written} >= set(TABLES)
+    for name, frame_of in TABLES.items():
+        frame = frame_of(results)
+        path = tmp_path / "out" / name
+        if frame.empty:
+            assert path.read_text().strip() == ",".join(map(str, frame.columns))
+            continue
+        _assert_same_values(pd.read_csv(path), _pandas_round_trip(frame, tmp_path / name))
+
+
+def test_frames_keep_study_order_with_or_without_a_sort() -> None:
+    from eventstudy.results import _lexsorted
+
+    assert _lexsorted([np.array([0, 0, 1, 2]), np.array([5, 6, 0, 0])])
+    assert not _lexsorted([np.array([0, 0, 1, 2]), np.array([6, 5, 0, 0])])
+    assert not _lexsorted([np.array([0, 2, 1]), np.array([0, 0, 0])])
+    assert _lexsorted([np.array([3]), np.array([1])]) and _lexsorted([])
