@@ -33,7 +33,7 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check src tests
 
 bench: $(VENV)/.installed
-	$(BIN)/python -m eventstudy.bench --dask
+	$(BIN)/python -m eventstudy.bench --dask --repeat 3
 
 validate: $(VENV)/.installed
 	$(BIN)/python -m eventstudy.simulation

@@ -238,3 +238,15 @@ def test_the_check_fails_without_the_prediction_error_term(monkeypatch) -> None:
     monkeypatch.setattr(eventstudy.models, "fit_batch", naive)
     with pytest.raises(AssertionError):
         _check_against_statsmodels(study)
+
+
+def test_synthetic_firms_per_event_are_distinct_and_cover_the_firms() -> None:
+    """Large draws of distinct firms end (a whole-row redraw would loop for ever at 300 of 1,800
+    firms) and spread over every firm."""
+    cfg = SyntheticConfig(n_firms=1800, firms_per_event=300, n_events=400, n_days=600, seed=5)
+    _, firms = cfg.event_rows()
+    assert firms.shape == (400, 300)
+    assert all(len(np.unique(row)) == 300 for row in firms)
+    counts = np.bincount(firms.ravel(), minlength=1800)
+    # Each firm is in an event with probability 1/6: 400 events, mean 66.7, sd 7.5.
+    assert counts.min() > 30 and counts.max() < 110 and abs(counts.mean() - 400 / 6) < 1e-9

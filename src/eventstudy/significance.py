@@ -369,6 +369,7 @@ class _Groups:
 
     def __init__(self, labels: np.ndarray, sample: FirmEventSample) -> None:
         self.order = np.argsort(labels, kind="stable")
+        self.in_order = bool((self.order == np.arange(len(labels))).all())
         sorted_labels = labels[self.order]
         self.ids, self.starts = np.unique(sorted_labels, return_index=True)
         self.G = len(self.ids)
@@ -378,7 +379,8 @@ class _Groups:
         self.grank_results: dict[Window, TestResult] = {}
 
     def take(self, a: np.ndarray) -> np.ndarray:
-        return a[self.order]
+        """``a`` (firm-events on axis 0) in group order, as a new array."""
+        return a.copy() if self.in_order else a[self.order]
 
     @cached_property
     def _indicator(self) -> sparse.csr_matrix:
@@ -1075,7 +1077,7 @@ class _Window:
     scar: np.ndarray  # SAR (single day) or SCAR
     csar: np.ndarray  # sum of SARs over the window
     length: np.ndarray  # non-missing days
-    cols: np.ndarray  # event-axis columns of the window
+    cols: slice  # event-axis columns of the window
     covered: np.ndarray  # (n,) the firm-event's event window covers the window
     memo: dict = field(default_factory=dict, repr=False)  # parts several tests share
 
@@ -1095,7 +1097,8 @@ def _window(groups: _Groups, window: Window) -> _Window:
     s = groups.sample
     covered = groups.take((s.ev_lo <= window[0]) & (window[1] <= s.ev_hi))
     car, var, length = (groups.take(a) for a in s._car(window))
-    cols = np.arange(window[0], window[1] + 1) - s.ev_days[0]
+    first = window[0] - int(s.ev_days[0])
+    cols = slice(first, first + window[1] - window[0] + 1)
     sar = groups.take(s.sar[:, cols])
     sar = np.where(covered[:, None], sar, np.nan)
     valid = np.isfinite(sar)
@@ -1431,7 +1434,7 @@ def skewness_adjusted_t(groups: _Groups, w: _Window) -> TestResult:
     n, mean, sd, dev = w.shared("moments_x", lambda: _moments(groups, w.x))
     with np.errstate(invalid="ignore", divide="ignore"):
         s = mean / sd
-        g = groups.sum(dev**3) / (n * sd**3)
+        g = groups.sum(dev * dev * dev) / (n * sd**3)  # dev**3 calls pow() per value
         t = np.sqrt(n) * (s + g * s**2 / 3.0 + g / (6.0 * n))
     reasons = [*_needs(n, 3), (sd == 0, "zero cross-sectional sd")]
     return _result(t, _tp(t, n - 1), n, n - 1, reasons)

@@ -172,15 +172,19 @@ class SyntheticConfig:
 
 
 def _distinct_draws(rng: np.random.Generator, rows: int, n: int, k: int) -> np.ndarray:
-    """``rows`` draws of ``k`` distinct integers in ``[0, n)`` (k well below n): draw with
-    replacement and redraw the rows that repeat, which is rare."""
+    """``rows`` draws of ``k`` distinct integers in ``[0, n)`` (k at most n / 4): draw with
+    replacement, then redraw only the values that repeat one earlier in their row until none do
+    (each redraw collides with probability below k / n, so a few rounds suffice). A uniformly
+    random k-subset per row, as every value is treated alike."""
     out = rng.integers(0, n, (rows, k))
     while True:
-        s = np.sort(out, axis=1)
-        dup = (s[:, 1:] == s[:, :-1]).any(axis=1)
-        if not dup.any():
+        order = np.argsort(out, axis=1, kind="stable")
+        s = np.take_along_axis(out, order, axis=1)
+        repeat = s[:, 1:] == s[:, :-1]  # sorted position j + 1 repeats position j
+        if not repeat.any():
             return out
-        out[dup] = rng.integers(0, n, (int(dup.sum()), k))
+        r, j = np.nonzero(repeat)
+        out[r, order[r, j + 1]] = rng.integers(0, n, len(r))
 
 
 def _thin_trading(ret: np.ndarray, p_idle: np.ndarray, rng: np.random.Generator) -> np.ndarray:
