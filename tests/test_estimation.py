@@ -182,3 +182,55 @@ def test_p_values_equal_scipy_stats_whatever_the_threads(
     np.testing.assert_array_equal(inference.t_pvalue(t[:5], df[:5]), expected[:5])  # one thread
     z = rng.standard_normal(1000) * 4
     np.testing.assert_array_equal(inference.normal_pvalue(z), 2.0 * stats.norm.sf(np.abs(z)))
+
+
+def test_an_events_frame_fits_as_the_same_events_listed(sample_prices: pd.DataFrame) -> None:
+    """The fast path (one row per firm-event) gives the frames the list of events gives."""
+    from eventstudy import Event, EventStudy
+
+    es = EventStudy.from_prices(sample_prices, market="^GSPC", car_windows=[(0, 0), (-1, 1)])
+    listed = es.fit(
+        [
+            Event(name="R1", date="2025-01-27", tickers=["NVDA", "AMD", "MU"]),
+            Event(name="V3", date="2024-12-26", tickers=["AVGO", "NVDA"]),
+        ]
+    )
+    frame = pd.DataFrame(
+        {
+            "event": ["R1", "R1", "R1", "V3", "V3"],
+            "date": ["2025-01-27"] * 3 + ["2024-12-26"] * 2,
+            "ticker": ["NVDA", "AMD", "MU", "AVGO", "NVDA"],
+        }
+    )
+    fast = es.fit(frame)
+    pd.testing.assert_frame_equal(fast.car_frame(), listed.car_frame(), check_exact=True)
+    pd.testing.assert_frame_equal(fast.ar_frame(), listed.ar_frame(), check_exact=True)
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ({"event": ["A"], "ticker": ["NVDA"]}, r"events frame: missing column\(s\) date"),
+        (
+            {"event": ["A", "A"], "date": ["2025-01-27", "2025-13-01"], "ticker": ["NVDA", "MU"]},
+            "events frame, row 1: bad date '2025-13-01'",
+        ),
+        (
+            {"event": ["A", "B", "A"], "date": ["2025-01-27"] * 3, "ticker": ["NVDA"] * 3},
+            "events frame, row 2: ticker NVDA twice in event 'A'",
+        ),
+        (
+            {"event": ["A", "A"], "date": ["2025-01-27", "2025-01-28"], "ticker": ["NVDA", "MU"]},
+            "events frame, row 1: event 'A' has two dates",
+        ),
+    ],
+)
+def test_a_bad_events_frame_names_the_row(
+    sample_prices: pd.DataFrame, rows: dict, message: str
+) -> None:
+    from eventstudy import EventStudy
+    from eventstudy.errors import StudyFileError
+
+    es = EventStudy.from_prices(sample_prices, market="^GSPC")
+    with pytest.raises(StudyFileError, match=message):
+        es.fit(pd.DataFrame(rows))

@@ -505,11 +505,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--hugepages",
-        choices=("compare", "default", "off"),
-        default="compare",
-        help="numpy's transparent huge pages: 'compare' (default) runs the largest scenario "
-        "both with and without them where the kernel's policy is madvise; 'off' runs every "
-        "scenario with NUMPY_MADVISE_HUGEPAGE=0",
+        choices=("default", "off", "compare"),
+        default="default",
+        help="numpy's transparent huge pages: 'off' runs every scenario with "
+        "NUMPY_MADVISE_HUGEPAGE=0; 'compare' runs the largest scenario both ways where the "
+        "kernel's policy is madvise (docs/performance.md)",
     )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -178,13 +178,17 @@ class EventStudy:
             raise StudyFileError(f"events frame, row {row}: bad date {frame['date'].iloc[row]!r}")
         names = frame[name_col].astype(str).to_numpy()
         tickers = frame["ticker"].astype(str).to_numpy()
-        dup = pd.DataFrame({"e": names, "t": tickers}).duplicated().to_numpy()
-        if dup.any():
+        codes, uniques = pd.factorize(names)
+        ticker_codes, ticker_names = pd.factorize(tickers)
+        pair = codes.astype(np.int64) * max(1, len(ticker_names)) + ticker_codes
+        _, first = np.unique(pair, return_index=True)
+        if len(first) < len(pair):  # the first row that repeats an earlier (event, ticker)
+            dup = np.ones(len(pair), dtype=bool)
+            dup[first] = False
             row = int(np.flatnonzero(dup)[0])
             raise StudyFileError(
                 f"events frame, row {row}: ticker {tickers[row]} twice in event {names[row]!r}"
             )
-        codes, uniques = pd.factorize(names)
         order = np.argsort(codes, kind="stable")
         day = dates.dt.normalize().to_numpy()[order]
         bounds = np.flatnonzero(np.diff(codes[order])) + 1
