@@ -234,3 +234,27 @@ def test_a_bad_events_frame_names_the_row(
     es = EventStudy.from_prices(sample_prices, market="^GSPC")
     with pytest.raises(StudyFileError, match=message):
         es.fit(pd.DataFrame(rows))
+
+
+def test_grouped_cross_sectional_t_equals_scipy_per_group() -> None:
+    """``grouped_cross_sectional_t`` (AAR tables) against scipy's one-sample t, group by group,
+    with missing values, a group of one value and an empty group."""
+    from scipy import stats
+
+    from eventstudy.inference import cross_sectional_t, grouped_cross_sectional_t
+
+    rng = np.random.default_rng(4)
+    values = rng.normal(0.001, 0.02, (40, 3))
+    values[[2, 9, 17], [0, 1, 2]] = np.nan
+    groups = np.r_[np.zeros(20, int), np.ones(19, int), 3]  # group 2 empty, group 3 one value
+    out = grouped_cross_sectional_t(groups, values, 4)
+    for g in (0, 1):
+        for j in range(3):
+            x = values[groups == g, j]
+            ref = stats.ttest_1samp(x[np.isfinite(x)], 0.0)
+            assert out["n"][g, j] == np.isfinite(x).sum()
+            assert out["t"][g, j] == pytest.approx(ref.statistic, rel=1e-12)
+            assert out["p"][g, j] == pytest.approx(ref.pvalue, rel=1e-10)
+    assert np.isnan(out["t"][2:]).all() and (out["n"][2] == 0).all() and (out["n"][3] == 1).all()
+    whole = cross_sectional_t(values[groups == 0], axis=0)
+    np.testing.assert_array_equal(whole["t"], out["t"][0])

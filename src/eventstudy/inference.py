@@ -45,15 +45,31 @@ def cross_sectional_t(values: np.ndarray, axis: int = 0) -> dict[str, np.ndarray
 
     ``values`` holds one row per firm-event (``axis=0``); missing values are left out."""
     values = np.moveaxis(np.asarray(values, dtype=float), axis, 0)
+    stats = grouped_cross_sectional_t(np.zeros(len(values), dtype=np.intp), values, 1)
+    return {k: v[0].reshape(values.shape[1:]) for k, v in stats.items()}
+
+
+def grouped_cross_sectional_t(
+    groups: np.ndarray, values: np.ndarray, n_groups: int
+) -> dict[str, np.ndarray]:
+    """:func:`cross_sectional_t` within each group: ``groups`` (n,) in ``0 .. n_groups - 1``, one
+    per row of ``values`` (n,) or (n, L). Returns (n_groups, L) arrays ``mean``, ``n``, ``sd``
+    (denominator N - 1), ``t = mean / (sd / sqrt(N))`` and two-sided ``p`` on N - 1 degrees of
+    freedom; NaN where a group has fewer than 2 values (Brown & Warner 1985)."""
+    groups = np.asarray(groups, dtype=np.intp)
+    values = np.asarray(values, dtype=float).reshape(len(groups), -1)
     valid = np.isfinite(values)
-    n = valid.sum(axis=0)
-    x = np.where(valid, values, 0.0)
+    total = np.zeros((n_groups, values.shape[1]))
+    count = np.zeros_like(total)
+    np.add.at(total, groups, np.where(valid, values, 0.0))
+    np.add.at(count, groups, valid)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(n > 0, x.sum(axis=0) / n, np.nan)
-        dev = np.where(valid, values - mean, 0.0)
-        sd = np.where(n > 1, np.sqrt((dev**2).sum(axis=0) / (n - 1)), np.nan)
-        t = mean / (sd / np.sqrt(n))
-    t = np.where(n >= 2, t, np.nan)
+        mean = total / count
+        sq = np.zeros_like(total)
+        np.add.at(sq, groups, np.where(valid, values - mean[groups], 0.0) ** 2)
+        sd = np.where(count > 1, np.sqrt(sq / (count - 1)), np.nan)
+        t = np.where(count >= 2, mean / (sd / np.sqrt(count)), np.nan)
+    n = count.astype(int)
     return {"mean": mean, "n": n, "sd": sd, "t": t, "p": t_pvalue(t, n - 1)}
 
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from eventstudy.inference import t_pvalue
+from eventstudy.inference import grouped_cross_sectional_t, t_pvalue
 from eventstudy.panel import ReturnsPanel
 from eventstudy.study import ResolvedEvent
 
@@ -249,30 +249,6 @@ class EventStudyResults:
                 )
         return pd.DataFrame(rows)
 
-    def _cross_section(self, values: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, np.ndarray]:
-        """Per event, the cross-sectional mean, count, t and p of per-firm-event values.
-
-        ``values`` holds (event index per firm-event, values (n,) or (n, L)) per batch."""
-        n_events = len(self.events)
-        width = max((v.shape[1] if v.ndim == 2 else 1) for _, v in values) if values else 1
-        total = np.zeros((n_events, width))
-        count = np.zeros((n_events, width))
-        for ev, v in values:
-            v = v.reshape(len(ev), -1)
-            ok = np.isfinite(v)
-            np.add.at(total, ev, np.where(ok, v, 0.0))
-            np.add.at(count, ev, ok)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = total / count
-            sq = np.zeros_like(total)
-            for ev, v in values:
-                v = v.reshape(len(ev), -1)
-                dev = np.where(np.isfinite(v), v - mean[ev], 0.0)
-                np.add.at(sq, ev, dev**2)
-            sd = np.sqrt(sq / (count - 1))
-            t = np.where(count >= 2, mean / (sd / np.sqrt(count)), np.nan)
-        return {"mean": mean, "n": count.astype(int), "t": t, "p": t_pvalue(t, count - 1)}
-
     def aar_frame(self) -> pd.DataFrame:
         """Average AR per event and event-window day with the cross-sectional t (Brown & Warner
         1985): ``t = AAR / (sd / sqrt(N))``, ``N - 1`` degrees of freedom."""
@@ -280,7 +256,7 @@ class EventStudyResults:
         for b in self.batches:
             f = b.fit
             ok = f.fitted
-            stats = self._cross_section([(b.event[ok], f.ar[ok])])
+            stats = grouped_cross_sectional_t(b.event[ok], f.ar[ok], len(self.events))
             events = np.unique(b.event)
             days = f.rel_days
             rows = self.day0_rows[events, None] + days
