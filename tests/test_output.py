@@ -115,3 +115,20 @@ def test_frames_keep_study_order_with_or_without_a_sort() -> None:
     assert not _lexsorted([np.array([0, 0, 1, 2]), np.array([6, 5, 0, 0])])
     assert not _lexsorted([np.array([0, 2, 1]), np.array([0, 0, 0])])
     assert _lexsorted([np.array([3]), np.array([1])]) and _lexsorted([])
+
+
+def test_changing_a_returned_frame_leaves_the_results_alone() -> None:
+    """Frames are cached; each call returns a copy (shallow where pandas copies on write)."""
+    from eventstudy import EventStudy
+    from eventstudy.synthetic import SyntheticConfig
+
+    cfg = SyntheticConfig(n_firms=12, firms_per_event=6, n_events=2, n_days=400, seed=2)
+    returns, events = cfg.generate()
+    res = EventStudy(returns, market=cfg.market, car_windows=[(0, 0), (-1, 1)]).fit(events)
+    for make in (res.ar_frame, res.car_frame, res.tests_frame):
+        frame = make()
+        before = make().copy(deep=True)
+        column = frame.columns[-3]
+        frame.loc[frame.index[0], column] = frame[column].iloc[1]
+        frame["event"] = "changed"
+        pd.testing.assert_frame_equal(make(), before)
