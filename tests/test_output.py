@@ -132,3 +132,60 @@ def test_changing_a_returned_frame_leaves_the_results_alone() -> None:
         frame.loc[frame.index[0], column] = frame[column].iloc[1]
         frame["event"] = "changed"
         pd.testing.assert_frame_equal(make(), before)
+
+
+def test_json_text_reads_back_and_keeps_records_on_one_line() -> None:
+    import json
+
+    from eventstudy.report import json_text
+
+    value = {
+        "study": "R1",
+        "meta": {"returns": "simple", "n": 3},
+        "events": [
+            {"name": "A", "car": [{"ticker": "NVDA", "car": -0.13, "p": None}], "tickers": ["X"]},
+            {"name": "B", "car": [], "empty": {}},
+        ],
+        "skipped": [],
+    }
+    text = json_text(value)
+    assert json.loads(text) == value
+    lines = text.splitlines()
+    assert '        {"ticker": "NVDA", "car": -0.13, "p": null}' in lines
+    assert '  "meta": {"returns": "simple", "n": 3},' in lines
+    with pytest.raises(ValueError):
+        json_text({"x": float("nan")})  # NaN is not JSON: summary values are cleaned first
+
+
+@pytest.mark.sample
+def test_summary_records_equal_the_frames_row_by_row(sample_dir: Path, tmp_path: Path) -> None:
+    """summary.json's per-event records are the frames' rows (NaN as null, dates as text)."""
+    import json
+
+    from eventstudy.report import _clean
+
+    spec = load_study(REPO / "events.yaml")
+    options = DataOptions(
+        prices=sample_dir / "prices.csv",
+        shares=sample_dir / "shares.csv",
+        offline=True,
+        cache_dir=tmp_path / "cache",
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        results = run_study(spec, options)
+    write_tables(results, tmp_path / "out")
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+
+    def rows(frame: pd.DataFrame) -> list[dict]:
+        return [{k: _clean(v) for k, v in r.items()} for r in frame.to_dict("records")]
+
+    ar = results.ar_frame()
+    for entry, event in zip(summary["events"], results.events, strict=True):
+        day0 = ar[(ar["event"] == event.name) & (ar["rel_day"] == 0)].drop(columns="event")
+        assert entry["day0_results"] == rows(day0)
+        car = results.car_frame().query("event == @event.name").drop(columns="event")
+        assert entry["car"] == rows(car)
+        value = results.valuation_frame().query("event == @event.name").drop(columns="event")
+        assert entry["valuation"] == rows(value)
+    assert any(r["market_value"] is None for e in summary["events"] for r in e["valuation"])

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import shutil
 import tempfile
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from eventstudy.errors import EventStudyError
+from eventstudy.report import json_text
 
 if TYPE_CHECKING:
     from eventstudy.results import EventStudyResults
@@ -123,7 +123,7 @@ def write_tables(results: EventStudyResults, out_dir: Path) -> list[Path]:
     with staged(out_dir, last=("summary.json",)) as stage:
         for name, frame_of in TABLES.items():
             write_csv(frame_of(results), stage / name)
-        text = json.dumps(results.to_dict(), indent=2, default=str)
+        text = json_text(results.to_dict())
         (stage / "summary.json").write_text(text + "\n", encoding="utf-8")
         names = [p.name for p in stage.iterdir()]
     return [out_dir / n for n in sorted(names)]
