@@ -294,3 +294,56 @@ def test_not_utf8_and_missing_files(tmp_path: Path) -> None:
         read_import_file(path, column="open")
     with pytest.raises(ValueError, match="format must be"):
         read_import_file(path, "excel")
+
+
+# -- the fast path for clean long files ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ticker,date,close,adj_close,volume\nB,2024-01-03,2,1.9,100\nA,2024-01-02,1.5,1.4,\n",
+        "\ufeffTicker,Date,Adj Close,Open\r\n B ,2024-01-03,NA,1\r\nA,2024-01-02,10.5,2\r\n",
+        'ticker,date,close,note\nA,2024-01-02,1e-3,"a, b"\nA,2024-01-03,#N/A,x\n',
+        "date,ticker,adj_close,close\n2024-01-02,A,1,\n2024-01-02,B,null,2\n",
+    ],
+)
+def test_clean_long_files_read_the_same_by_either_reader(tmp_path: Path, text: str) -> None:
+    """The C-parser path gives exactly what the careful reader gives."""
+    from eventstudy.sources import imports
+
+    path = write(tmp_path, text)
+    fast = imports._read_long_fast(path, detect=True)
+    assert fast is not None
+    careful = imports._read_long(imports._read_table(path))
+    pd.testing.assert_frame_equal(fast.prices, careful.prices, check_exact=True)
+    assert (fast.format, fast.columns) == (careful.format, careful.columns)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ticker,date,close\nA,2024-1-2,1\n",  # a date the fast path does not parse
+        "ticker,date,close\nA,2024-01-02 00:00:00-05:00,1\n",
+        "ticker,date,close\n\nA,2024-01-02,1\n,,\n",  # a row of empty cells
+        "ticker,date,close\nA,2024-01-02\n",  # a short row
+        "ticker,date,close\nA,2024-01-02,1\nA,2024-01-02,2\n",  # a duplicate
+        "ticker,as_of,shares_outstanding\nA,2024-01-02,5\n",  # not a long file
+        "ticker,date\nA,2024-01-02\n",  # no price
+    ],
+)
+def test_anything_else_goes_to_the_careful_reader(tmp_path: Path, text: str) -> None:
+    from eventstudy.sources import imports
+
+    assert imports._read_long_fast(write(tmp_path, text), detect=True) is None
+
+
+@pytest.mark.sample
+def test_the_sample_reads_the_same_by_either_reader(sample_dir: Path) -> None:
+    from eventstudy.sources import imports
+
+    path = sample_dir / "prices.csv"
+    fast = imports._read_long_fast(path, detect=True)
+    assert fast is not None
+    careful = imports._read_long(imports._read_table(path))
+    pd.testing.assert_frame_equal(fast.prices, careful.prices, check_exact=True)

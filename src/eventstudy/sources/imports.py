@@ -30,6 +30,7 @@ a :class:`~eventstudy.errors.DataError` naming the file and the line.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import re
 from dataclasses import dataclass, field
@@ -218,6 +219,74 @@ def _read_long(table: _Table) -> ImportedFile:
     return ImportedFile(
         table.path, "long", prices=_finish(frame, drop_empty=False), columns=provided
     )
+
+
+_ISO_DAY = r"\d{4}-\d{2}-\d{2}"
+
+
+def _read_long_fast(path: Path, detect: bool) -> ImportedFile | None:
+    """A clean long file read by Arrow's CSV reader: what :func:`_read_long` returns for it, about
+    five times sooner on large files. Clean means: one header row, every row as wide as it, dates
+    ``YYYY-MM-DD``, numbers or missing-value markers, tickers, no duplicate (ticker, date).
+    Anything else returns None, and the careful reader reads the file and names the line."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            header = next(csv.reader(fh, strict=True))
+        names = [f"c{j}" for j in range(len(header))]
+        table = pa_csv.read_csv(
+            path,
+            read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )  # Arrow refuses rows of another width
+    except (OSError, UnicodeDecodeError, StopIteration, csv.Error, pa.ArrowException):
+        return None
+    if "\n" in "".join(header) or "\r" in "".join(header) or table.num_rows < 1:
+        return None
+    body = table.to_pandas()
+    if body.apply(lambda c: c.str.contains("[\r\n]")).to_numpy().any():
+        return None  # Arrow reads an unclosed quote at the end of the file as a line break
+    if detect:
+        rows = [header, [str(v) for v in body.iloc[0]]]
+        with contextlib.suppress(DataError):
+            if _detect(_Table(path, rows, [1, 2])) != "long":
+                return None
+    names = [_norm(h) for h in header]
+    index = {name: j for j, name in reversed(list(enumerate(names)))}
+    if not {"ticker", "date"} <= index.keys() or not {"close", "adj_close"} & index.keys():
+        return None
+    if (body.apply(lambda c: c.str.strip()) == "").all(axis=1).any():
+        return None  # a row of empty cells: skipped by the careful reader, which keeps line numbers
+    ticker = body.iloc[:, index["ticker"]].str.strip()
+    day = body.iloc[:, index["date"]].str.strip()
+    if (ticker == "").any() or not day.str.fullmatch(_ISO_DAY).all():
+        return None
+    dates = pd.to_datetime(day, format="%Y-%m-%d", errors="coerce")
+    if dates.isna().any():
+        return None
+    frame = pd.DataFrame(
+        {"ticker": ticker.to_numpy(dtype=object), "date": dates.to_numpy().astype("M8[ns]")}
+    )
+    provided = tuple(c for c in ("close", "adj_close", "volume") if c in index)
+    for column in ("close", "adj_close", "volume"):
+        if column not in index:
+            frame[column] = np.nan
+            continue
+        text = body.iloc[:, index[column]].str.strip()
+        missing = text.str.lower().isin(_NA).to_numpy()
+        numbers = pd.to_numeric(text.where(~missing), errors="coerce").to_numpy(dtype=float)
+        if (~missing & ~np.isfinite(numbers)).any():
+            return None
+        frame[column] = numbers
+    if frame.duplicated(["ticker", "date"]).any():
+        return None
+    return ImportedFile(path, "long", prices=_finish(frame, drop_empty=False), columns=provided)
 
 
 def _read_wide(table: _Table, column: str | None) -> ImportedFile:
@@ -436,6 +505,10 @@ def read_import_file(
         raise ValueError(f"format must be one of {', '.join(FORMATS)}")
     if column is not None and column not in PRICE_KINDS:
         raise DataError(f"--column must be adj_close or close, not {column!r}")
+    if format in ("auto", "long"):
+        fast = _read_long_fast(Path(path), detect=format == "auto")
+        if fast is not None:
+            return fast
     table = _read_table(Path(path))
     kind = _detect(table) if format == "auto" else format
     if kind == "long":
