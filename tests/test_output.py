@@ -189,3 +189,18 @@ def test_summary_records_equal_the_frames_row_by_row(sample_dir: Path, tmp_path:
         value = results.valuation_frame().query("event == @event.name").drop(columns="event")
         assert entry["valuation"] == rows(value)
     assert any(r["market_value"] is None for e in summary["events"] for r in e["valuation"])
+
+
+def test_json_text_records_are_written_as_one_encoder_call_would_write_each() -> None:
+    import json
+
+    from eventstudy.report import json_text
+
+    note = 'a "}, {" b\x00'  # what the separators look like, and the marker, inside a value
+    records = [{"ticker": f"T{i}", "note": note, "car": i / 3, "x": None} for i in range(5)]
+    records.append({})
+    text = json_text({"car": records})
+    assert json.loads(text) == {"car": records}
+    lines = text.splitlines()
+    assert lines[2:8] == ["    " + json.dumps(r) + ("," if r else "") for r in records]
+    assert lines[0] == "{" and lines[1] == '  "car": [' and lines[-2:] == ["  ]", "}"]

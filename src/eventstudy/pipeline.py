@@ -75,12 +75,8 @@ def date_range(events: Sequence[ResolvedEvent]) -> tuple[pd.Timestamp, pd.Timest
 
 
 def study_tickers(events: Sequence[ResolvedEvent]) -> list[str]:
-    out: list[str] = []
-    for e in events:
-        for t in (e.market, *e.factors, *e.tickers):
-            if t not in out:
-                out.append(t)
-    return out
+    """Every ticker the events need, markets and factors included, in first-seen order."""
+    return list(dict.fromkeys(t for e in events for t in (e.market, *e.factors, *e.tickers)))
 
 
 def load_data(

@@ -234,6 +234,12 @@ def json_text(value: Any, indent: int = 2) -> str:
     def emit(v: Any, level: int) -> str:
         if isinstance(v, dict | list | tuple) and len(v) and not flat(v):
             pad, close = " " * indent * (level + 1), " " * indent * level
+            if isinstance(v, list) and all(type(x) is dict and flat(x) for x in v):
+                # Records: one encoder call for the whole list. "\x00" never appears in json's
+                # output (it escapes it in strings), so the separators it marks are found again.
+                body = _RECORDS_JSON.encode(v)[1:-1]
+                body = body.replace("}\x00, {", "},\n" + pad + "{").replace("\x00, ", ", ")
+                return "[\n" + pad + body + "\n" + close + "]"
             if isinstance(v, dict):
                 items = [f"{pad}{json.dumps(str(k))}: {emit(x, level + 1)}" for k, x in v.items()]
                 return "{\n" + ",\n".join(items) + "\n" + close + "}"
@@ -246,6 +252,7 @@ def json_text(value: Any, indent: int = 2) -> str:
 _CONTAINERS = frozenset({dict, list, tuple})
 #: One encoder for every flat part: ``json.dumps`` with options builds a new one per call.
 _FLAT_JSON = json.JSONEncoder(default=str, allow_nan=False)
+_RECORDS_JSON = json.JSONEncoder(default=str, allow_nan=False, separators=("\x00, ", ": "))
 
 
 def summary_dict(results: EventStudyResults) -> dict[str, Any]:

@@ -38,8 +38,9 @@ class EventStudyResults:
     #: Firm-events left out before fitting: (event, ticker, reason), e.g. a failed download.
     dropped: list[tuple[str, str, str]] = field(default_factory=list)
 
-    @property
+    @cached_property
     def day0_dates(self) -> list[dt.date]:
+        """Each event's day 0 (its first reaction session)."""
         return [d.date() for d in self.panel.dates[self.day0_rows]]
 
     @cached_property

@@ -49,7 +49,7 @@ class CSVSource(PriceSource):
         self, tickers: Sequence[str], start: pd.Timestamp, end: pd.Timestamp
     ) -> pd.DataFrame:
         prices = self._all_prices()
-        known = set(prices["ticker"])
+        known = set(prices["ticker"].unique().tolist())
         unknown = [t for t in tickers if t not in known]
         if unknown:
             raise DataError(f"{self.path}: no prices for ticker(s) {', '.join(unknown)}")
