@@ -222,6 +222,10 @@ def _read_long(table: _Table) -> ImportedFile:
 
 
 _ISO_DAY = r"\d{4}-\d{2}-\d{2}"
+_NUMBER_COLUMNS = frozenset({"close", "adj_close", "volume"})
+#: The missing-value markers of :data:`_NA` as they are usually written (Arrow matches exactly;
+#: other spellings go to the careful reader, which compares case-blind).
+_NA_SPELLINGS = sorted({s for na in _NA for s in (na, na.upper(), na.title())} | {"NaN", "N/a"})
 
 
 def _read_long_fast(path: Path, detect: bool) -> ImportedFile | None:
@@ -236,21 +240,24 @@ def _read_long_fast(path: Path, detect: bool) -> ImportedFile | None:
         with path.open(newline="", encoding="utf-8-sig") as fh:
             header = next(csv.reader(fh, strict=True))
         names = [f"c{j}" for j in range(len(header))]
+        numeric = {f"c{j}" for j, h in enumerate(header) if _norm(h) in _NUMBER_COLUMNS}
         table = pa_csv.read_csv(
             path,
             read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1),
             convert_options=pa_csv.ConvertOptions(
-                column_types=dict.fromkeys(names, pa.string()),
+                column_types={n: pa.float64() if n in numeric else pa.string() for n in names},
+                null_values=_NA_SPELLINGS,
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
             ),
-        )  # Arrow refuses rows of another width
+        )  # Arrow refuses rows of another width, and numbers it cannot parse exactly as such
     except (OSError, UnicodeDecodeError, StopIteration, csv.Error, pa.ArrowException):
         return None
     if "\n" in "".join(header) or "\r" in "".join(header) or table.num_rows < 1:
         return None
     body = table.to_pandas()
-    if body.apply(lambda c: c.str.contains("[\r\n]")).to_numpy().any():
+    text = [c for c in body.columns if c not in numeric]
+    if body[text].apply(lambda c: c.str.contains("[\r\n]")).to_numpy().any():
         return None  # Arrow reads an unclosed quote at the end of the file as a line break
     if detect:
         rows = [header, [str(v) for v in body.iloc[0]]]
@@ -261,7 +268,10 @@ def _read_long_fast(path: Path, detect: bool) -> ImportedFile | None:
     index = {name: j for j, name in reversed(list(enumerate(names)))}
     if not {"ticker", "date"} <= index.keys() or not {"close", "adj_close"} & index.keys():
         return None
-    if (body.apply(lambda c: c.str.strip()) == "").all(axis=1).any():
+    empty = (body[text].apply(lambda c: c.str.strip()) == "").all(axis=1)
+    if numeric:
+        empty &= body[list(numeric)].isna().all(axis=1)
+    if empty.any():
         return None  # a row of empty cells: skipped by the careful reader, which keeps line numbers
     ticker = body.iloc[:, index["ticker"]].str.strip()
     day = body.iloc[:, index["date"]].str.strip()
@@ -278,11 +288,9 @@ def _read_long_fast(path: Path, detect: bool) -> ImportedFile | None:
         if column not in index:
             frame[column] = np.nan
             continue
-        text = body.iloc[:, index[column]].str.strip()
-        missing = text.str.lower().isin(_NA).to_numpy()
-        numbers = pd.to_numeric(text.where(~missing), errors="coerce").to_numpy(dtype=float)
-        if (~missing & ~np.isfinite(numbers)).any():
-            return None
+        numbers = body.iloc[:, index[column]].to_numpy(dtype=float)  # missing: NaN
+        if np.isinf(numbers).any():
+            return None  # the careful reader refuses it, naming the line
         frame[column] = numbers
     if frame.duplicated(["ticker", "date"]).any():
         return None
