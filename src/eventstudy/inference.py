@@ -73,6 +73,18 @@ def grouped_cross_sectional_t(
     return {"mean": mean, "n": n, "sd": sd, "t": t, "p": t_pvalue(t, n - 1)}
 
 
+def skewness_adjusted_statistic(
+    n: np.ndarray, mean: np.ndarray, sd: np.ndarray, cube_sum: np.ndarray
+) -> np.ndarray:
+    """Skewness-adjusted t (Hall 1992; Lyon, Barber & Tsai 1999, eq. 5) from a sample's size,
+    mean, sd (denominator N - 1) and sum of cubed deviations: ``S = mean / sd``,
+    ``g = cube_sum / (N sd^3)``, ``t = sqrt(N) (S + g S^2 / 3 + g / (6 N))``."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        s = mean / sd
+        g = cube_sum / (n * sd**3)
+        return np.sqrt(n) * (s + g * s**2 / 3.0 + g / (6.0 * n))
+
+
 def significance_mark(p: float) -> str:
     """``***`` p < 0.01, ``**`` p < 0.05, ``*`` p < 0.10 (two-sided)."""
     if not np.isfinite(p):

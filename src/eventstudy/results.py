@@ -11,7 +11,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from eventstudy.inference import grouped_cross_sectional_t, t_pvalue
+from eventstudy.inference import (
+    grouped_cross_sectional_t,
+    skewness_adjusted_statistic,
+    t_pvalue,
+)
 from eventstudy.panel import ReturnsPanel
 from eventstudy.study import ResolvedEvent
 
@@ -211,44 +215,45 @@ class EventStudyResults:
         return _copy(self._tests)
 
     def _bhar_tests(self) -> pd.DataFrame:
-        """Cross-sectional and skewness-adjusted t (Lyon, Barber & Tsai 1999) of mean BHARs."""
+        """Cross-sectional and skewness-adjusted t (Lyon, Barber & Tsai 1999) of mean BHARs, per
+        event and pooled (``all``), per BHAR window."""
         bhar = self.bhar_frame()
         if bhar.empty:
             return pd.DataFrame()
-        pooled = bhar.assign(event="all")
-        rows = []
-        for (event, start, end), group in pd.concat([bhar, pooled]).groupby(
-            ["event", "start", "end"], sort=False
+        both = pd.concat([bhar, bhar.assign(event="all")], ignore_index=True)
+        codes, keys = pd.MultiIndex.from_frame(both[["event", "start", "end"]]).factorize()
+        x = both["bhar"].to_numpy(dtype=float)
+        cs = grouped_cross_sectional_t(codes, x, len(keys))
+        n, mean, sd = cs["n"][:, 0], cs["mean"][:, 0], cs["sd"][:, 0]
+        dev = np.where(np.isfinite(x), x - mean[codes], 0.0)
+        cubes = np.bincount(codes, weights=dev * dev * dev, minlength=len(keys))
+        parts = []
+        for test, stat, need in (
+            ("bhar_cross_sectional_t", cs["t"][:, 0], 2),
+            ("bhar_skewness_adjusted_t", skewness_adjusted_statistic(n, mean, sd, cubes), 3),
         ):
-            x = group["bhar"].to_numpy(dtype=float)
-            x = x[np.isfinite(x)]
-            n = len(x)
-            mean = x.mean() if n else np.nan
-            sd = x.std(ddof=1) if n > 1 else np.nan
-            with np.errstate(invalid="ignore", divide="ignore"):
-                t = mean / (sd / np.sqrt(n)) if n > 1 else np.nan
-                s = mean / sd
-                g = ((x - mean) ** 3).sum() / (n * sd**3) if n > 2 else np.nan
-                t_sa = np.sqrt(n) * (s + g * s**2 / 3 + g / (6 * n))
-            for test, stat, need in (
-                ("bhar_cross_sectional_t", t, 2),
-                ("bhar_skewness_adjusted_t", t_sa, 3),
-            ):
-                ok = n >= need and np.isfinite(stat)
-                rows.append(
+            ok = (n >= need) & np.isfinite(stat)
+            parts.append(
+                pd.DataFrame(
                     {
-                        "event": event,
+                        "event": keys.get_level_values(0),
                         "test": test,
-                        "start": start,
-                        "end": end,
-                        "statistic": stat if ok else np.nan,
-                        "p_value": float(t_pvalue(np.array(stat), n - 1)) if ok else np.nan,
+                        "start": keys.get_level_values(1),
+                        "end": keys.get_level_values(2),
+                        "statistic": np.where(ok, stat, np.nan),
+                        "p_value": np.where(ok, t_pvalue(stat, n - 1), np.nan),
                         "n": n,
-                        "df": n - 1 if ok else np.nan,
-                        "note": "" if ok else f"needs at least {need} firm-events (has {n})",
+                        "df": np.where(ok, n - 1.0, np.nan),
+                        "note": [
+                            "" if good else f"needs at least {need} firm-events (has {k})"
+                            for good, k in zip(ok, n, strict=True)
+                        ],
+                        "_key": np.arange(len(keys)),
                     }
                 )
-        return pd.DataFrame(rows)
+            )
+        out = pd.concat(parts, ignore_index=True).sort_values("_key", kind="stable")
+        return out.drop(columns="_key").reset_index(drop=True)
 
     def aar_frame(self) -> pd.DataFrame:
         """Average AR per event and event-window day with the cross-sectional t (Brown & Warner
@@ -282,13 +287,12 @@ class EventStudyResults:
         car = self._car
         if car.empty:
             return pd.DataFrame(columns=CAAR_COLUMNS)
+        codes, keys = pd.MultiIndex.from_frame(car[["event", "start", "end"]]).factorize()
+        stats = grouped_cross_sectional_t(codes, car["car"].to_numpy(dtype=float), len(keys))
+        agg = keys.to_frame(index=False, name=["event", "start", "end"])
+        for name, column in (("caar", "mean"), ("n", "n"), ("t", "t"), ("p", "p")):
+            agg[name] = stats[column][:, 0]
         event_index = {name: i for i, name in enumerate(self._event_names)}
-        grouped = car.groupby(["event", "start", "end"], sort=False)["car"]
-        agg = grouped.agg(caar="mean", n="count", sd="std").reset_index()
-        with np.errstate(invalid="ignore", divide="ignore"):
-            t = np.where(agg["n"] >= 2, agg["caar"] / (agg["sd"] / np.sqrt(agg["n"])), np.nan)
-        agg["t"] = t
-        agg["p"] = t_pvalue(t, agg["n"].to_numpy() - 1)
         agg["_e"] = agg["event"].map(event_index)
         return _by_event([agg], ["_e", "start", "end"], CAAR_COLUMNS)
 

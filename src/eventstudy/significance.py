@@ -52,7 +52,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from eventstudy.inference import normal_pvalue, t_pvalue
+from eventstudy.inference import normal_pvalue, skewness_adjusted_statistic, t_pvalue
 
 if TYPE_CHECKING:
     from eventstudy.estimation import BatchFit
@@ -1432,10 +1432,7 @@ def skewness_adjusted_t(groups: _Groups, w: _Window) -> TestResult:
     ``g = sum (A - mean)^3 / (N sd^3)``, ``t = sqrt(N) (S + g S^2 / 3 + g / (6 N))``; Student t with
     ``N - 1`` df (the analytic version; Lyon et al. also bootstrap it)."""
     n, mean, sd, dev = w.shared("moments_x", lambda: _moments(groups, w.x))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        s = mean / sd
-        g = groups.sum(dev * dev * dev) / (n * sd**3)  # dev**3 calls pow() per value
-        t = np.sqrt(n) * (s + g * s**2 / 3.0 + g / (6.0 * n))
+    t = skewness_adjusted_statistic(n, mean, sd, groups.sum(dev * dev * dev))  # not pow()
     reasons = [*_needs(n, 3), (sd == 0, "zero cross-sectional sd")]
     return _result(t, _tp(t, n - 1), n, n - 1, reasons)
 
