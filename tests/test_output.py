@@ -204,3 +204,18 @@ def test_json_text_records_are_written_as_one_encoder_call_would_write_each() ->
     lines = text.splitlines()
     assert lines[2:8] == ["    " + json.dumps(r) + ("," if r else "") for r in records]
     assert lines[0] == "{" and lines[1] == '  "car": [' and lines[-2:] == ["  ]", "}"]
+
+
+def test_the_text_summary_of_a_large_event_lists_its_first_tickers() -> None:
+    from eventstudy import EventStudy
+    from eventstudy.synthetic import SyntheticConfig
+
+    cfg = SyntheticConfig(n_firms=50, firms_per_event=40, n_events=12, n_days=500, seed=3)
+    returns, events = cfg.generate()
+    res = EventStudy(returns, market=cfg.market).fit(events)
+    text = res.summary()
+    first = events.loc[events["event"] == events["event"].iloc[0], "ticker"].tolist()
+    block = text[: text.index("... and 10 more tickers")]  # the first event's table
+    assert all(f"\n{t} " in block for t in first[:30]) and f"\n{first[30]} " not in block
+    assert text.count("... and 10 more tickers (abnormal_returns.csv, car.csv)") == 10
+    assert "... and 2 more events" in text

@@ -129,9 +129,10 @@ def _tests_block(
     return out
 
 
-def text_summary(results: EventStudyResults, max_events: int = 10) -> str:
+def text_summary(results: EventStudyResults, max_events: int = 10, max_tickers: int = 30) -> str:
     """The terminal summary: per event, each ticker's day-0 return, AR, CARs and dollar change,
-    the cross-sectional averages; only the first ``max_events`` events are shown in full."""
+    the cross-sectional averages; only the first ``max_events`` events are shown in full, with
+    their first ``max_tickers`` tickers (the averages and tests always cover every ticker)."""
     ar = _groups(results.ar_frame())
     car = _groups(results.car_frame())
     val = _groups(results.valuation_frame())
@@ -158,9 +159,8 @@ def text_summary(results: EventStudyResults, max_events: int = 10) -> str:
         day0 = day0[day0["rel_day"] == 0].set_index("ticker")
         car_at = _index(car.get(e.name, empty), ["ticker", "start", "end"])
         value_at = _index(val.get(e.name, empty), ["ticker", "start", "end"])
-        for t in e.tickers:
-            if t not in day0.index:
-                continue
+        shown = [t for t in e.tickers if t in day0.index]
+        for t in shown[:max_tickers]:
             r = day0.loc[t]
             cells = f"{t:<8}{_pct(r['ret']):>9}{_pct(r['ar']) + significance_mark(r['ar_p']):>13}"
             for a, b in e.car_windows:
@@ -169,6 +169,10 @@ def text_summary(results: EventStudyResults, max_events: int = 10) -> str:
             v = value_at.get((t, 0, 0))
             cells += f"{'n/a' if v is None else _money(v['raw_dollar_change']):>17}"
             lines.append(cells)
+        if len(shown) > max_tickers:
+            lines.append(
+                f"... and {len(shown) - max_tickers:,} more tickers (abnormal_returns.csv, car.csv)"
+            )
         a0 = aar.get(e.name, empty)
         a0 = a0[a0["rel_day"] == 0]
         if len(a0):
