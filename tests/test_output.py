@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -85,18 +86,23 @@ def test_empty_frame_writes_its_header(tmp_path: Path) -> None:
     assert (tmp_path / "skipped.csv").read_text() == "event,ticker,reason\n"
 
 
-@pytest.mark.sample
-def test_every_table_of_the_default_study_reads_back(sample_dir: Path, tmp_path: Path) -> None:
-    spec = load_study(REPO / "events.yaml")
+@pytest.fixture(scope="module")
+def default_results(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The default study (events.yaml) on the bundled sample."""
     options = DataOptions(
         prices=sample_dir / "prices.csv",
         shares=sample_dir / "shares.csv",
         offline=True,
-        cache_dir=tmp_path / "cache",
+        cache_dir=tmp_path_factory.mktemp("cache"),
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # a non-session event date, moved
-        results = run_study(spec, options)
+        return run_study(load_study(REPO / "events.yaml"), options)
+
+
+@pytest.mark.sample
+def test_every_table_of_the_default_study_reads_back(default_results: Any, tmp_path: Path) -> None:
+    results = default_results
     written = write_tables(results, tmp_path / "out")
     assert {p.name for p in written} >= set(TABLES)
     for name, frame_of in TABLES.items():
@@ -158,22 +164,13 @@ def test_json_text_reads_back_and_keeps_records_on_one_line() -> None:
 
 
 @pytest.mark.sample
-def test_summary_records_equal_the_frames_row_by_row(sample_dir: Path, tmp_path: Path) -> None:
+def test_summary_records_equal_the_frames_row_by_row(default_results: Any, tmp_path: Path) -> None:
     """summary.json's per-event records are the frames' rows (NaN as null, dates as text)."""
     import json
 
     from eventstudy.report import _clean
 
-    spec = load_study(REPO / "events.yaml")
-    options = DataOptions(
-        prices=sample_dir / "prices.csv",
-        shares=sample_dir / "shares.csv",
-        offline=True,
-        cache_dir=tmp_path / "cache",
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        results = run_study(spec, options)
+    results = default_results
     write_tables(results, tmp_path / "out")
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
 
