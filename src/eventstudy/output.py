@@ -85,8 +85,8 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """``frame`` (index left out) as CSV, through Arrow's writer: about ten times faster than
-    ``DataFrame.to_csv`` on the large tables (1.1M rows of abnormal returns for 100k firm-events).
+    """``frame`` (index left out) as CSV, through Arrow's writer: six to eight times faster than
+    ``DataFrame.to_csv`` on the large tables (1.1M rows of abnormal returns: 2 s, not 15 s).
 
     What it writes: a header row; dates ``YYYY-MM-DD``; missing values (NaN, NaT, None) as empty
     fields; floats in their shortest exact form (``1e-07`` is written ``1e-7``, a whole float
