@@ -99,6 +99,27 @@ def test_default_study_reproduces_the_nvda_numbers(run_args, tmp_path: Path) -> 
     assert not list(out_dir.glob(".staging-*"))
 
 
+def test_per_event_charts_only_for_the_first_events(run_args, tmp_path: Path) -> None:
+    figures = tmp_path / "figs"
+    code, out, err = _run(
+        run_args(
+            REPO / "events.yaml", "--max-event-figures", "1", "--figures", str(figures),
+            "--progress",
+        )
+    )  # fmt: skip
+    assert code == 0, err
+    names = sorted(p.stem for p in figures.glob("*.png"))
+    assert names == sorted(
+        ["r1-sell-off_" + c for c in ("car", "day0_ar", "ar_heatmap", "prices", "value")]
+        + ["study_timeline", "study_caar"]
+    )
+    assert (
+        f"Figures: 14 files in {figures}/ (per-event charts for the first 1 of 3 events; "
+        "--max-event-figures for more)" in out
+    )
+    assert "charts:" in err  # the progress bar
+
+
 def test_valuation_columns_contract(run_args, tmp_path: Path) -> None:
     study = _study(tmp_path, BASE)
     code, _, err = _run(run_args(study, "--no-figures"))

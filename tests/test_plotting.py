@@ -678,6 +678,29 @@ def test_chart_plan_names_every_chart_from_slugs(
     )
 
 
+def test_chart_plan_and_save_figures_limit_the_per_event_charts(
+    small: EventStudyResults, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With ``max_events`` only the first events get their own charts; the study charts stay."""
+    stems = [spec.stem for spec in plotting.chart_plan(small, max_events=1)]
+    assert stems == [
+        "v3-release_car",
+        "v3-release_day0_ar",
+        "v3-release_ar_heatmap",
+        "v3-release_prices",
+        "v3-release_value",
+        "study_timeline",
+        "study_caar",
+    ]
+    study_only = [s.stem for s in plotting.chart_plan(small, max_events=0)]
+    assert study_only == ["study_timeline", "study_caar"]
+    written = plotting.save_figures(
+        small, tmp_path, formats=("png",), charts=("car", "caar"), max_events=1, progress=True
+    )
+    assert [p.name for p in written] == ["v3-release_car.png", "study_caar.png"]
+    assert "charts:" in capsys.readouterr().err  # the progress bar, asked for
+
+
 def test_save_figures_formats_and_size(small: EventStudyResults, tmp_path: Path) -> None:
     out = tmp_path / "figs"
     written = plotting.save_figures(

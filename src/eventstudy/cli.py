@@ -83,6 +83,13 @@ def main() -> None:
 )
 @click.option("--no-figures", is_flag=True, help="Do not draw charts.")
 @click.option(
+    "--max-event-figures",
+    type=click.IntRange(min=0),
+    default=20,
+    show_default=True,
+    help="Per-event charts for the first N events only (the study charts cover every event).",
+)
+@click.option(
     "--report",
     "make_report",
     is_flag=True,
@@ -104,7 +111,7 @@ def main() -> None:
 @click.option(
     "--progress/--no-progress",
     default=None,
-    help="Progress bar while fetching (default: when stderr is a terminal).",
+    help="Progress bars while fetching and drawing charts (default: when stderr is a terminal).",
 )
 @click.option(
     "--workers",
@@ -132,6 +139,7 @@ def run(
     out: Path | None,
     figures_dir: Path | None,
     no_figures: bool,
+    max_event_figures: int,
     make_report: bool,
     offline: bool,
     refresh: bool,
@@ -171,7 +179,9 @@ def run(
     if not no_figures:
         from eventstudy.plotting import save_figures
 
-        figures = save_figures(results, figures_dir)
+        figures = save_figures(
+            results, figures_dir, max_events=max_event_figures, progress=progress
+        )
     report_path = None
     if make_report:
         from eventstudy.htmlreport import build_report
@@ -191,7 +201,14 @@ def run(
         click.echo("")
         click.echo(f"Tables: {len(written)} files in {out_dir}/")
         if figures:
-            click.echo(f"Figures: {len(figures)} files in {figures_dir}/")
+            hidden = len(results.events) - max_event_figures
+            note = (
+                f" (per-event charts for the first {max_event_figures:,} of "
+                f"{len(results.events):,} events; --max-event-figures for more)"
+                if hidden > 0
+                else ""
+            )
+            click.echo(f"Figures: {len(figures)} files in {figures_dir}/{note}")
         if report_path is not None:
             click.echo(f"Report: {report_path}")
 

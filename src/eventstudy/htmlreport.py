@@ -419,6 +419,7 @@ def _collect_figures(
     fresh_after: float,
     include: bool = True,
     dpi: int | None = None,
+    max_events: int | None = None,
 ) -> list[ReportFigure]:
     """A :class:`ReportFigure` per chart of :func:`~eventstudy.plotting.chart_plan`: read from
     ``figures_dir`` when a PNG there is at least as new as ``fresh_after`` (a timestamp), drawn
@@ -426,7 +427,7 @@ def _collect_figures(
     from eventstudy import plotting
 
     out = []
-    for spec in plotting.chart_plan(source):
+    for spec in plotting.chart_plan(source, max_events):  # the events the report shows
         captions = EVENT_FIGURES if spec.event is not None else STUDY_FIGURES
         item = ReportFigure(
             spec.stem, spec.chart, captions.get(spec.chart, spec.chart), None, spec.event
@@ -936,7 +937,9 @@ def build_report(
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # e.g. glyph warnings: not the user's doing
-        items = _collect_figures(source, figures_dir, fresh_after, include=figures, dpi=dpi)
+        items = _collect_figures(
+            source, figures_dir, fresh_after, include=figures, dpi=dpi, max_events=max_events
+        )
     context = report_context(source, items, tests, quality, max_events)
     html_text = render_html(context)
     md_text = render_markdown(context)

@@ -59,6 +59,7 @@ from scipy import stats
 
 from eventstudy.errors import EventStudyError
 from eventstudy.inference import cross_sectional_t, significance_mark
+from eventstudy.progress import progress_bar
 from eventstudy.study import ResolvedEvent, slugify
 
 if TYPE_CHECKING:
@@ -1313,11 +1314,11 @@ def event_slugs(results: EventStudyResults) -> dict[str, str]:
     return out
 
 
-def chart_plan(results: EventStudyResults) -> list[ChartSpec]:
+def chart_plan(results: EventStudyResults, max_events: int | None = None) -> list[ChartSpec]:
     """Every chart the study gets, in order: per event (:data:`EVENT_CHARTS`, each only when the
-    event has the data for it), then the whole-study charts (:data:`STUDY_CHARTS`): the timeline;
-    the CAAR comparison with two or more events; a model comparison per group of
-    :func:`model_groups`."""
+    event has the data for it; only the first ``max_events`` events when given), then the
+    whole-study charts (:data:`STUDY_CHARTS`), which cover every event: the timeline; the CAAR
+    comparison with two or more events; a model comparison per group of :func:`model_groups`."""
     ar = results.ar_frame()
     finite = np.isfinite(ar["car"].to_numpy(dtype=float))
     with_car = set(ar.loc[finite, "event"])
@@ -1325,7 +1326,7 @@ def chart_plan(results: EventStudyResults) -> list[ChartSpec]:
     with_day0 = set(ar.loc[day0 & np.isfinite(ar["ar"].to_numpy(dtype=float)), "event"])
     slugs = event_slugs(results)
     specs = []
-    for ev in results.events:
+    for ev in results.events[:max_events]:
         available = {
             "car": ev.name in with_car,
             "day0_ar": ev.name in with_day0,
@@ -1376,8 +1377,14 @@ def save_figures(
     *,
     size: str | FigureSize = "report",
     charts: Sequence[str] | None = None,
+    max_events: int | None = None,
+    progress: bool | None = False,
 ) -> list[Path]:
     """Write every chart of :func:`chart_plan` (or only the named ``charts``) in ``formats``.
+
+    ``max_events`` limits the per-event charts to the first events (a study of a thousand events
+    would otherwise draw five thousand charts); ``progress`` shows a bar on stderr (None: when
+    stderr is a terminal and drawing takes more than a second).
 
     Files are named ``<stem>.<fmt>``: ``<event-slug>_<chart>`` per event (slug from
     :func:`eventstudy.study.slugify`, so names hold only ``a-z0-9-_`` whatever the event names and
@@ -1410,23 +1417,40 @@ def save_figures(
         raise ValueError(f"unknown chart(s) {bad} (charts: {', '.join(CHARTS)})")
     _writable_dir(directory)
     written: list[Path] = []
-    for spec in chart_plan(results):
-        if wanted is not None and spec.chart not in wanted:
-            continue
-        fig = draw_chart(results, spec, size=spec_size)
-        try:
-            bbox = _freeze_layout(fig)
-            for fmt in fmts:
-                path = directory / f"{spec.stem}.{fmt}"
-                try:
-                    _atomic_savefig(fig, path, fmt, bbox)
-                except OSError as exc:
-                    raise EventStudyError(
-                        f"cannot write figure {path}: {exc.strerror or exc}"
-                    ) from None
-                written.append(path)
-        finally:
-            fig.clear()  # not registered with pyplot: clearing frees the artists
+    plan = [
+        spec
+        for spec in chart_plan(results, max_events)
+        if wanted is None or spec.chart in wanted
+    ]
+    with progress_bar(progress, len(plan), "charts", "chart") as bar:
+        for spec in plan:
+            written += _save_chart(results, spec, spec_size, directory, fmts)
+            bar.update(1)
+    return written
+
+
+def _save_chart(
+    results: EventStudyResults,
+    spec: ChartSpec,
+    spec_size: FigureSize,
+    directory: Path,
+    fmts: Sequence[str],
+) -> list[Path]:
+    """Draw one chart and write it in every format."""
+    written: list[Path] = []
+    fig = draw_chart(results, spec, size=spec_size)
+    try:
+        bbox = _freeze_layout(fig)
+        for fmt in fmts:
+            path = directory / f"{spec.stem}.{fmt}"
+            try:
+                _atomic_savefig(fig, path, fmt, bbox)
+            except OSError as exc:
+                message = f"cannot write figure {path}: {exc.strerror or exc}"
+                raise EventStudyError(message) from None
+            written.append(path)
+    finally:
+        fig.clear()  # not registered with pyplot: clearing frees the artists
     return written
 
 

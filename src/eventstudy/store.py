@@ -16,19 +16,19 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from itertools import repeat
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
 import platformdirs
 
 from eventstudy.errors import DataError, OfflineError
+from eventstudy.progress import progress_bar
 from eventstudy.sources.base import (
     PRICE_COLUMNS,
     SHARES_COLUMNS,
@@ -613,37 +613,6 @@ def _list_names(names: Sequence[str], limit: int = 10) -> str:
     return shown if len(names) <= limit else f"{shown} and {len(names) - limit} more"
 
 
-def _progress(enabled: bool | None, total: int, what: str) -> Any:
-    """A tqdm bar on stderr (``enabled``: True, False, or None for "when stderr is a terminal"),
-    or a stand-in with the same ``update`` when it is off."""
-    if enabled is False or total == 0 or (enabled is None and not _stderr_is_tty()):
-        return nullcontext(_NoBar())
-    from tqdm import tqdm
-
-    # In automatic mode a bar appears only for fetches that last more than a second.
-    return tqdm(
-        total=total,
-        desc=what,
-        unit="ticker",
-        file=sys.stderr,
-        leave=False,
-        dynamic_ncols=True,
-        delay=0.0 if enabled else 1.0,
-    )
-
-
-def _stderr_is_tty() -> bool:
-    try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):  # replaced or closed stream
-        return False
-
-
-class _NoBar:
-    def update(self, n: int = 1) -> None:
-        pass
-
-
 class CachedSource(PriceSource):
     """A :class:`PriceSource` that answers from a :class:`PriceStore` and fetches from
     ``upstream`` only what the store does not cover yet.
@@ -784,7 +753,7 @@ class CachedSource(PriceSource):
             assert self.upstream is not None  # can_fetch
             total = sum(len(group) * len(ranges) for ranges, group in groups.items())
             failed_now: dict[str, str] = {}
-            with _progress(self.progress, total, "Fetching prices") as bar:
+            with progress_bar(self.progress, total, "Fetching prices", "ticker") as bar:
                 for ranges, group in groups.items():
                     for first, last in ranges:
                         # Widen short ranges backwards (into days probably stored already;
@@ -838,7 +807,7 @@ class CachedSource(PriceSource):
                     for t in names
                     if t not in fetched or (needed is not None and _day(fetched[t]) <= needed)
                 ]
-            with _progress(self.progress, len(todo), "Fetching share counts") as bar:
+            with progress_bar(self.progress, len(todo), "Fetching share counts", "ticker") as bar:
                 for batch in _chunks(todo, self.batch_size):
                     frame, delivered, failed, fatal = self._fetch_batch(
                         self.upstream.fetch_shares,
