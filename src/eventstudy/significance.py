@@ -1168,6 +1168,22 @@ def cross_sectional_t(groups: _Groups, w: _Window) -> TestResult:
     return _result(t, _tp(t, n - 1), n, n - 1, [*_needs(n), (sd == 0, "zero cross-sectional sd")])
 
 
+def _summed_daily_means(
+    groups: _Groups, values: np.ndarray, w: _Window
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per group, over the window's days: the sum of the daily cross-sectional means of
+    ``values`` (sample order, event axis) among the firm-events covering the window, the number
+    of days with a value, and the firm-events with at least one value."""
+    x = groups.take(values[:, w.cols])
+    x = np.where(w.covered[:, None], x, np.nan)
+    valid = np.isfinite(x)
+    cnt = groups.sum(valid)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = groups.sum(np.where(valid, x, 0.0)) / cnt
+    has = cnt > 0
+    return np.where(has, mean, 0.0).sum(axis=1), has.sum(axis=1), groups.sum(valid.any(axis=1))
+
+
 def time_series_t(groups: _Groups, w: _Window) -> TestResult:
     """Time-series t, the crude dependence adjustment (Brown & Warner 1980, 1985).
 
@@ -1178,16 +1194,7 @@ def time_series_t(groups: _Groups, w: _Window) -> TestResult:
     ``t = sum_t AAR_t / (S sqrt(L))`` over the ``L`` window days with an AAR. Student t with
     ``D - 1`` df. Cross-correlation is in S, so this is robust to it."""
     s, days = groups.time_series_scale
-    ar = groups.take(groups.sample.ar[:, w.cols])
-    ar = np.where(w.covered[:, None], ar, np.nan)
-    valid = np.isfinite(ar)
-    cnt = groups.sum(valid)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        aar = groups.sum(np.where(valid, ar, 0.0)) / cnt
-    has = cnt > 0
-    length = has.sum(axis=1)
-    caar = np.where(has, aar, 0.0).sum(axis=1)
-    n = groups.sum(valid.any(axis=1))
+    caar, length, n = _summed_daily_means(groups, groups.sample.ar, w)
     with np.errstate(invalid="ignore", divide="ignore"):
         t = caar / (s * np.sqrt(length))
     reasons = [*_needs(n), (days < 2, "needs at least 2 estimation-window days")]
@@ -1290,17 +1297,9 @@ def corrado_rank(groups: _Groups, w: _Window) -> TestResult:
     Day: ``Z = Ubar_t / S``; window: ``Z = sum_t Ubar_t / (sqrt(L) S)`` over its ``L`` days with a
     value (Cowan 1992). Standard normal."""
     s, _ = groups.corrado_scale
-    u = groups.take(groups.corrado_u_ev[:, w.cols])
-    u = np.where(w.covered[:, None], u, np.nan)
-    valid = np.isfinite(u)
-    cnt = groups.sum(valid)
+    ubar_sum, length, n = _summed_daily_means(groups, groups.corrado_u_ev, w)
     with np.errstate(invalid="ignore", divide="ignore"):
-        ubar = groups.sum(np.where(valid, u, 0.0)) / cnt
-    has = cnt > 0
-    length = has.sum(axis=1)
-    n = groups.sum(valid.any(axis=1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        z = np.where(has, ubar, 0.0).sum(axis=1) / (np.sqrt(length) * s)
+        z = ubar_sum / (np.sqrt(length) * s)
     return _result(z, normal_pvalue(z), n, None, [*_needs(n), (s == 0, "ranks do not vary")])
 
 
