@@ -30,13 +30,13 @@ test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests benchmarks
 
 bench: $(VENV)/.installed
-	$(BIN)/python -m eventstudy.bench --dask --repeat 3
+	$(BIN)/python -m benchmarks.bench --dask --repeat 3
 
 validate: $(VENV)/.installed
-	$(BIN)/python -m eventstudy.simulation
+	$(BIN)/python -m benchmarks.simulation
 
 clean:
 	rm -rf $(VENV) results .pytest_cache

@@ -37,14 +37,14 @@ def validation_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def sample_prices(sample_dir: Path) -> pd.DataFrame:
-    from eventstudy.sources.csv import read_prices_csv
+    from eventstudy.data.sources.csv import read_prices_csv
 
     return read_prices_csv(sample_dir / "prices.csv")
 
 
 @pytest.fixture(scope="session")
 def sample_shares(sample_dir: Path) -> pd.DataFrame:
-    from eventstudy.sources.csv import read_shares_csv
+    from eventstudy.data.sources.csv import read_shares_csv
 
     return read_shares_csv(sample_dir / "shares.csv")
 

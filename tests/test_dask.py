@@ -53,7 +53,7 @@ def _assert_identical(local, remote) -> None:
             getattr(remote, name)(), getattr(local, name)(), check_exact=True
         )
     try:
-        from eventstudy.significance import test_battery
+        from eventstudy.inference.battery import test_battery
     except ImportError:
         return
     pd.testing.assert_frame_equal(test_battery(remote), test_battery(local), check_exact=True)

@@ -1,4 +1,4 @@
-"""``eventstudy fetch`` and ``eventstudy cache list|import|export|clear`` (``eventstudy.datacli``),
+"""``eventstudy fetch`` and ``eventstudy cache list|import|export|clear`` (``eventstudy.cli.data``),
 through click's runner; Yahoo is the fake session (no network)."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner, Result
 
-from eventstudy.datacli import cache, fetch
-from eventstudy.sources.csv import read_prices_csv, read_shares_csv
-from eventstudy.store import PriceStore
+from eventstudy.cli.data import cache, fetch
+from eventstudy.data.sources.csv import read_prices_csv, read_shares_csv
+from eventstudy.data.store import PriceStore
 from tests.fakeyahoo import FakeYahooSession, isolated_yfinance, make_fake_session
 
 pytestmark = pytest.mark.sample

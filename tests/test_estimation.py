@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from eventstudy.estimation import fit_batch
-from eventstudy.models import ConstantMean, MarketAdjusted, MarketModel
-from eventstudy.panel import ReturnsPanel, wide_prices
+from eventstudy.data.panel import ReturnsPanel, wide_prices
+from eventstudy.estimation.kernel import fit_batch
+from eventstudy.estimation.models import ConstantMean, MarketAdjusted, MarketModel
 
 MARKET = SimpleNamespace(market="^GSPC")  # the only setting these models' designs read
 TICKERS = ["NVDA", "AVGO", "TSM", "ASML", "AMD", "MU", "AAPL", "MSFT"]
@@ -166,7 +166,8 @@ def test_p_values_equal_scipy_stats_whatever_the_threads(
     threads): the numbers are scipy.stats' two-sided p-values, bit for bit."""
     from scipy import stats
 
-    from eventstudy import inference, parallel
+    from eventstudy import parallel
+    from eventstudy.inference import stats as inference
 
     monkeypatch.setattr(parallel, "THREADS", threads)
     rng = np.random.default_rng(11)
@@ -241,7 +242,7 @@ def test_grouped_cross_sectional_t_equals_scipy_per_group() -> None:
     with missing values, a group of one value and an empty group."""
     from scipy import stats
 
-    from eventstudy.inference import cross_sectional_t, grouped_cross_sectional_t
+    from eventstudy.inference.stats import cross_sectional_t, grouped_cross_sectional_t
 
     rng = np.random.default_rng(4)
     values = rng.normal(0.001, 0.02, (40, 3))

@@ -11,8 +11,8 @@ import requests
 from requests.adapters import BaseAdapter
 
 from eventstudy import StudyFileError
+from eventstudy.data.factors import FRENCH_DATASETS, FamaFrenchSource
 from eventstudy.errors import OfflineError
-from eventstudy.factors import FRENCH_DATASETS, FamaFrenchSource
 from eventstudy.pipeline import DataOptions, load_factors
 from eventstudy.study import parse_study
 

@@ -1,4 +1,5 @@
-"""Readers for price files from elsewhere (``eventstudy.sources.imports``): every layout, and every
+"""Readers for price files from elsewhere (``eventstudy.data.sources.imports``): every layout, and
+every
 malformed file as a one-line error naming the line."""
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from eventstudy.data.sources.base import PRICE_COLUMNS
+from eventstudy.data.sources.imports import read_import_file, read_long_prices, read_shares_file
 from eventstudy.errors import DataError
-from eventstudy.sources.base import PRICE_COLUMNS
-from eventstudy.sources.imports import read_import_file, read_long_prices, read_shares_file
 from tests.fakeyahoo import isolated_yfinance, make_fake_session
 
 T = pd.Timestamp
@@ -237,7 +238,7 @@ def test_files_written_by_yfinance_itself(
 @pytest.mark.sample
 def test_shares_file(sample_dir: Path, tmp_path: Path) -> None:
     got = read_shares_file(sample_dir / "shares.csv")
-    assert len(got) == 14 and got["source"].str.len().min() > 20
+    assert len(got) == 20 and got["source"].str.len().min() > 20
     plain = read_import_file(write(tmp_path, "ticker,as_of,shares_outstanding\nA,2024-01-02,5\n"))
     assert plain.format == "shares" and plain.shares["source"].tolist() == ["file:file.csv"]
 
@@ -310,7 +311,7 @@ def test_not_utf8_and_missing_files(tmp_path: Path) -> None:
 )
 def test_clean_long_files_read_the_same_by_either_reader(tmp_path: Path, text: str) -> None:
     """The C-parser path gives exactly what the careful reader gives."""
-    from eventstudy.sources import imports
+    from eventstudy.data.sources import imports
 
     path = write(tmp_path, text)
     fast = imports._read_long_fast(path, detect=True)
@@ -333,14 +334,14 @@ def test_clean_long_files_read_the_same_by_either_reader(tmp_path: Path, text: s
     ],
 )
 def test_anything_else_goes_to_the_careful_reader(tmp_path: Path, text: str) -> None:
-    from eventstudy.sources import imports
+    from eventstudy.data.sources import imports
 
     assert imports._read_long_fast(write(tmp_path, text), detect=True) is None
 
 
 @pytest.mark.sample
 def test_the_sample_reads_the_same_by_either_reader(sample_dir: Path) -> None:
-    from eventstudy.sources import imports
+    from eventstudy.data.sources import imports
 
     path = sample_dir / "prices.csv"
     fast = imports._read_long_fast(path, detect=True)

@@ -9,7 +9,7 @@ import pytest
 import statsmodels.api as sm
 
 from eventstudy import DataError, Event, EventStudy
-from eventstudy.factors import parse_french_csv, read_factors
+from eventstudy.data.factors import parse_french_csv, read_factors
 
 TICKERS = ["NVDA", "AVGO", "TSM", "MU", "AAPL"]
 EST = (-250, -11)

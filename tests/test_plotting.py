@@ -1,6 +1,7 @@
 """The report charts, checked by content (bars, lines, cells, labels, notes) on the real R1 sample.
 
-Artists the tests look for carry a ``gid`` set by :mod:`eventstudy.plotting`: ``bar:<ticker>``,
+Artists the tests look for carry a ``gid`` set by :mod:`eventstudy.output.plots.charts`:
+``bar:<ticker>``,
 ``label:<ticker>``, ``car:<ticker>``/``car:average``, ``price:<ticker>``, ``market:<ticker>``,
 ``day0``, ``title``, ``footer``, ``endlabel:<name>``, ``total``, ``heatmap``,
 ``cell:<ticker>:<day>``, ``event:<date>``/``eventlabel:<date>``, ``caar:<event>``,
@@ -28,11 +29,11 @@ from matplotlib.text import Text
 from PIL import Image
 from scipy import stats
 
-from eventstudy import plotting
+from eventstudy.data.panel import ReturnsPanel
 from eventstudy.errors import EventStudyError
-from eventstudy.estimator import Event, EventStudy
-from eventstudy.inference import significance_mark
-from eventstudy.panel import ReturnsPanel
+from eventstudy.event_study import Event, EventStudy
+from eventstudy.inference.stats import significance_mark
+from eventstudy.output.plots import charts as plotting
 from eventstudy.results import EventStudyResults
 
 pytestmark = pytest.mark.sample
@@ -364,18 +365,20 @@ def test_prices_from_log_returns_match_simple(
 def test_value_chart_nvda_and_footnote(res: EventStudyResults, figs: dict[str, Figure]) -> None:
     fig = figs["value"]
     bars = _gid(fig, "bar")
-    assert sorted(bars) == ["AAPL", "AVGO", "META", "MSFT", "MU", "NVDA", "TSM"]
+    assert sorted(bars) == [
+        "AAPL", "AMD", "AMZN", "AVGO", "GOOGL", "META", "MSFT", "MU", "NVDA", "TSM"
+    ]
     assert bars["NVDA"].get_width() == pytest.approx(-592.3, abs=0.5)
     widths = [b.get_width() for b in sorted(bars.values(), key=lambda b: b.get_y())]
     assert widths == sorted(widths)
     assert _one(fig, "label:NVDA").get_text() == f"{MINUS}$592B"
     assert _one(fig, "label:AAPL").get_text() == "+$106B"
     footer = " ".join(_one(fig, "footer").get_text().split())
-    assert "n/a: no shares outstanding for ASML, AMD, MRVL" in footer
+    assert "n/a: no shares outstanding for ASML, MRVL, ARM" in footer
     # The total is in the subtitle; the abnormal change is a marker per stock, with a legend.
-    assert f"Total {MINUS}$892B across 7 stocks" in _one(fig, "subtitle").get_text()
+    assert f"Total {MINUS}$1,001B across 10 stocks" in _one(fig, "subtitle").get_text()
     marks = _one(fig, "abnormal_dollar_change")
-    assert len(marks.get_offsets()) == 7
+    assert len(marks.get_offsets()) == 10
     nvda_y = bars["NVDA"].get_y() + bars["NVDA"].get_height() / 2
     nvda_mark = [x for x, y in marks.get_offsets() if y == pytest.approx(nvda_y)]
     assert nvda_mark == [pytest.approx(-461.2, abs=0.5)]
@@ -395,15 +398,15 @@ def test_value_chart_total_bar_is_the_sum(res: EventStudyResults, figs: dict[str
     bars = _gid(fig, "bar")
     total = _one(fig, "total")
     assert total.get_width() == pytest.approx(sum(b.get_width() for b in bars.values()))
-    assert total.get_width() == pytest.approx(-891.6, abs=0.5)
+    assert total.get_width() == pytest.approx(-1001.1, abs=0.5)
     # Set apart below the stocks, labelled, and named "Total" on the axis.
     assert total.get_y() > max(b.get_y() for b in bars.values()) + 1
-    assert _one(fig, "total_label").get_text() == f"{MINUS}$892B"
+    assert _one(fig, "total_label").get_text() == f"{MINUS}$1,001B"
     assert fig.axes[0].get_yticklabels()[-1].get_text() == "Total"
     val = res.valuation_frame().query("event == 'R1 sell-off' and start == 0 and end == 0")
     abnormal = _one(fig, "abnormal_total").get_offsets()[0][0]
     assert abnormal == pytest.approx(val["abnormal_dollar_change"].sum() / 1e9)
-    assert "Total: sum over the 7 stocks" in " ".join(_one(fig, "footer").get_text().split())
+    assert "Total: sum over the 10 stocks" in " ".join(_one(fig, "footer").get_text().split())
 
 
 # ------------------------------------------------------------------------------ every chart

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from eventstudy import EventStudy, parallel
-from eventstudy.estimation import Design, fit_batch
+from eventstudy.estimation.kernel import Design, fit_batch
 from eventstudy.synthetic import SyntheticConfig
 
 RTOL, ATOL = 1e-10, 1e-13
@@ -227,7 +227,7 @@ def test_the_check_fails_without_the_prediction_error_term(monkeypatch) -> None:
     }  # fmt: skip
     _check_against_statsmodels(study)
 
-    import eventstudy.models
+    import eventstudy.estimation.models
 
     def naive(*args, **kwargs):
         fit = fit_batch(*args, **kwargs)
@@ -235,7 +235,7 @@ def test_the_check_fails_without_the_prediction_error_term(monkeypatch) -> None:
         fit.s_inv[:] = 0.0
         return fit
 
-    monkeypatch.setattr(eventstudy.models, "fit_batch", naive)
+    monkeypatch.setattr(eventstudy.estimation.models, "fit_batch", naive)
     with pytest.raises(AssertionError):
         _check_against_statsmodels(study)
 

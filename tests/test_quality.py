@@ -1,4 +1,4 @@
-"""Data quality per firm-event (``eventstudy.quality``): each check on planted problems, the
+"""Data quality per firm-event (``eventstudy.data.quality``): each check on planted problems, the
 vectorised computation against a plain loop, and the scale it must handle."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from eventstudy.estimator import EventStudy
-from eventstudy.quality import QUALITY_COLUMNS, SPLIT_RATIOS, data_quality, quality_summary
+from eventstudy.data.quality import QUALITY_COLUMNS, SPLIT_RATIOS, data_quality, quality_summary
+from eventstudy.event_study import EventStudy
 
 EST, EV = (-250, -11), (-5, 5)
 
@@ -214,7 +214,7 @@ def test_summary_is_a_few_lines() -> None:
 
 
 def test_firm_events_left_out_for_want_of_data_are_listed() -> None:
-    from eventstudy.estimator import fit_events
+    from eventstudy.event_study import fit_events
 
     prices, _, day0 = planted()
     study = EventStudy.from_prices(prices, market="M", estimation_window=EST, event_window=EV)

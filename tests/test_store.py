@@ -1,4 +1,4 @@
-"""The SQLite price store and the cache in front of a source (``eventstudy.store``)."""
+"""The SQLite price store and the cache in front of a source (``eventstudy.data.store``)."""
 
 from __future__ import annotations
 
@@ -18,10 +18,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from eventstudy.errors import DataError, OfflineError
-from eventstudy.sources.base import PRICE_COLUMNS, empty_prices
-from eventstudy.sources.csv import CSVSource
-from eventstudy.store import (
+from eventstudy.data.sources.base import PRICE_COLUMNS, empty_prices
+from eventstudy.data.sources.csv import CSVSource
+from eventstudy.data.store import (
     SCHEMA_VERSION,
     CachedSource,
     PartialFetchError,
@@ -29,6 +28,7 @@ from eventstudy.store import (
     _uncovered,
     default_cache_dir,
 )
+from eventstudy.errors import DataError, OfflineError
 
 T = pd.Timestamp
 
@@ -441,7 +441,7 @@ WRITER = """
 import sys, time
 from pathlib import Path
 import numpy as np, pandas as pd
-from eventstudy.store import PriceStore
+from eventstudy.data.store import PriceStore
 
 store, prefix, go = PriceStore(sys.argv[1], timeout=20), sys.argv[2], Path(sys.argv[3])
 dates = pd.bdate_range("2020-01-01", periods=50)
@@ -497,7 +497,7 @@ def test_two_processes_write_and_read_one_store_at_once(tmp_path: Path) -> None:
 KILLED_WRITER = """
 import sys
 import numpy as np, pandas as pd
-from eventstudy.store import PriceStore
+from eventstudy.data.store import PriceStore
 
 store, n = PriceStore(sys.argv[1]), 400
 dates = pd.bdate_range("2000-01-03", periods=1000).to_numpy()
@@ -725,8 +725,8 @@ def test_progress_bar_only_when_asked_or_on_a_terminal(
 SLOW_FETCH = """
 import sys, time
 from pathlib import Path
-from eventstudy.sources.csv import CSVSource
-from eventstudy.store import CachedSource, PriceStore
+from eventstudy.data.sources.csv import CSVSource
+from eventstudy.data.store import CachedSource, PriceStore
 
 class Slow(CSVSource):
     uses_network = True

@@ -12,13 +12,13 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from eventstudy import tables as tb
 from eventstudy.errors import EventStudyError
-from eventstudy.estimator import Event, EventStudy
-from eventstudy.inference import significance_mark
+from eventstudy.event_study import Event, EventStudy
+from eventstudy.inference.stats import significance_mark
+from eventstudy.output import tables as tb
+from eventstudy.output.tables import Cell, StudyTables, Table
 from eventstudy.results import EventStudyResults
 from eventstudy.study import ResolvedEvent
-from eventstudy.tables import Cell, StudyTables, Table
 
 MINUS = "\u2212"
 

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from eventstudy import significance
-from eventstudy.estimation import BatchFit, Design, fit_batch
+from eventstudy.estimation.kernel import BatchFit, Design, fit_batch
+from eventstudy.inference import battery as significance
 
 
 def _close(got, expected, tol: float = 1e-10) -> None:

@@ -42,20 +42,22 @@ def test_raw_and_abnormal_dollar_change_by_hand(results, sample_prices) -> None:
     assert val.loc[(0, 0), "raw_dollar_change"] == pytest.approx(-592.3434e9, rel=1e-6)
 
 
-def test_no_look_ahead_for_shares(results) -> None:
+def test_no_look_ahead_for_shares(results, sample_prices, sample_shares) -> None:
     val = results.valuation_frame().set_index(["ticker", "start", "end"])
-    amd = val.loc[("AMD", 0, 0)]
-    # AMD's only count is dated 2025-01-30, after the event: n/a, with the reason.
-    assert np.isnan(amd["raw_dollar_change"]) and np.isnan(amd["market_value"])
-    assert "earliest count is as of 2025-01-30" in amd["note"]
+    v3 = EventStudy.from_prices(sample_prices, market="^GSPC", shares=sample_shares).fit(
+        [Event(name="V3", date="2024-12-26", tickers=["TSM", "NVDA"])]
+    )
+    tsm = v3.valuation_frame().set_index(["ticker", "start", "end"]).loc[("TSM", 0, 0)]
+    # TSM's only count is dated 2024-12-31, after the V3 release (2024-12-26): n/a, with the reason.
+    assert np.isnan(tsm["raw_dollar_change"]) and np.isnan(tsm["market_value"])
+    assert "earliest count is as of 2024-12-31" in tsm["note"]
     asml = val.loc[("ASML", 0, 0)]
     assert asml["note"] == "no shares outstanding for ASML"
     mu = val.loc[("MU", 0, 0)]  # counts on 2024-12-12 and 2025-03-13: the first one applies
     assert mu["shares_outstanding"] == 1_114_171_932 and mu["shares_as_of"] == "2024-12-12"
     # The abnormal return is still reported where the dollar value is not.
-    assert amd["car"] == pytest.approx(
-        results.car_frame().query("ticker == 'AMD' and start == 0 and end == 0")["car"].iloc[0]
-    )
+    car = v3.car_frame().query("ticker == 'TSM' and start == 0 and end == 0")["car"].iloc[0]
+    assert tsm["car"] == pytest.approx(car)
 
 
 def test_valuation_without_prices_or_shares_says_why(sample_prices) -> None:

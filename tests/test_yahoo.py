@@ -14,10 +14,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from eventstudy.data.sources.base import PRICE_COLUMNS, SHARES_COLUMNS, PriceSource
+from eventstudy.data.sources.yahoo import YahooSource, _yfinance_raising
+from eventstudy.data.store import CachedSource, PartialFetchError, PriceStore
 from eventstudy.errors import DataError
-from eventstudy.sources.base import PRICE_COLUMNS, SHARES_COLUMNS, PriceSource
-from eventstudy.sources.yahoo import YahooSource, _yfinance_raising
-from eventstudy.store import CachedSource, PartialFetchError, PriceStore
 from tests.fakeyahoo import (
     CRUMB,
     YAHOO_HOSTS,
@@ -627,8 +627,8 @@ def test_default_study_second_run_makes_no_network_calls(
 def test_load_data_leaves_a_failed_ticker_out_with_a_warning(
     prices: pd.DataFrame, shares: pd.DataFrame, tmp_path: Path
 ) -> None:
+    from eventstudy.data.store import FetchWarning
     from eventstudy.pipeline import DataOptions, load_data
-    from eventstudy.store import FetchWarning
     from eventstudy.study import load_study
 
     spec = load_study(_study(tmp_path, "NVDA, ZZZZ, AVGO"))

@@ -5,10 +5,10 @@
 ...                                                  tickers=["NVDA"])])   # doctest: +SKIP
 """
 
+from eventstudy.data.panel import ReturnsPanel
 from eventstudy.errors import DataError, EventStudyError, StudyFileError
-from eventstudy.estimator import Event, EventStudy
-from eventstudy.models import MODELS
-from eventstudy.panel import ReturnsPanel
+from eventstudy.estimation.models import MODELS
+from eventstudy.event_study import Event, EventStudy
 from eventstudy.pipeline import DataOptions, run_study
 from eventstudy.results import EventStudyResults
 from eventstudy.study import StudySpec, load_study

@@ -13,9 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from eventstudy.errors import DataError, EventStudyError, OfflineError
-from eventstudy.estimator import fit_events
-from eventstudy.factors import (
+from eventstudy.data.factors import (
     FACTOR_MODELS,
     FRENCH_DATASETS,
     FactorData,
@@ -23,10 +21,12 @@ from eventstudy.factors import (
     factors_from_texts,
     read_factors,
 )
-from eventstudy.panel import ReturnsPanel, wide_prices
+from eventstudy.data.panel import ReturnsPanel, wide_prices
+from eventstudy.data.sources.csv import CSVSource, read_shares_csv
+from eventstudy.data.store import CachedSource, PriceStore
+from eventstudy.errors import DataError, EventStudyError, OfflineError
+from eventstudy.event_study import fit_events
 from eventstudy.results import EventStudyResults
-from eventstudy.sources.csv import CSVSource, read_shares_csv
-from eventstudy.store import CachedSource, PriceStore
 from eventstudy.study import ResolvedEvent, StudySpec
 
 # Calendar days per trading day, with a margin for holidays, to turn windows into a date range.
@@ -84,14 +84,15 @@ def load_data(
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """Prices (long) and shares for the study: from a file, or the local store filled from Yahoo.
 
-    Tickers Yahoo cannot deliver are left out with a :class:`~eventstudy.store.FetchWarning` and
+    Tickers Yahoo cannot deliver are left out with a :class:`~eventstudy.data.store.FetchWarning`
+    and
     listed in ``meta["fetch_failures"]`` (ticker -> reason), unless ``options.strict``; a market
     or factor ticker that cannot be delivered is always an error (no firm can be fitted without
     it)."""
     import warnings
 
-    from eventstudy.sources.yahoo import YahooSource
-    from eventstudy.store import FetchWarning
+    from eventstudy.data.sources.yahoo import YahooSource
+    from eventstudy.data.store import FetchWarning
 
     events = spec.resolved()
     tickers = study_tickers(events)

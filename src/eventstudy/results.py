@@ -11,18 +11,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from eventstudy.inference import (
+from eventstudy.data.panel import ReturnsPanel
+from eventstudy.inference.stats import (
     grouped_cross_sectional_t,
     skewness_adjusted_statistic,
     t_pvalue,
 )
-from eventstudy.panel import ReturnsPanel
 from eventstudy.study import ResolvedEvent
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from eventstudy.estimator import Batch
+    from eventstudy.event_study import Batch
 
 
 @dataclass
@@ -188,23 +188,24 @@ class EventStudyResults:
 
     def bhar_frame(self) -> pd.DataFrame:
         """Buy-and-hold abnormal returns per firm-event and ``bhar_windows`` window (see
-        :meth:`~eventstudy.estimation.BatchFit.bhar`); ``n_days`` counts the compounded days."""
+        :meth:`~eventstudy.estimation.kernel.BatchFit.bhar`); ``n_days`` counts the compounded
+        days."""
         return self._window_frame("bhar_windows", "bhar")
 
     @cached_property
     def _quality(self) -> pd.DataFrame:
-        from eventstudy.quality import data_quality
+        from eventstudy.data.quality import data_quality
 
         return data_quality(self)
 
     def quality_frame(self) -> pd.DataFrame:
         """Data quality per firm-event (missing returns, stale prices, extreme moves, suspected
-        unadjusted splits; see :mod:`eventstudy.quality` and docs/data.md)."""
+        unadjusted splits; see :mod:`eventstudy.data.quality` and docs/data.md)."""
         return _copy(self._quality)
 
     @cached_property
     def _tests(self) -> pd.DataFrame:
-        from eventstudy.significance import test_battery
+        from eventstudy.inference.battery import test_battery
 
         return pd.concat([test_battery(self), self._bhar_tests()], ignore_index=True)
 
@@ -343,37 +344,37 @@ class EventStudyResults:
     # ----------------------------------------------------------------- output
     def summary(self) -> str:
         """A plain-text summary: day-0 and CAR-window results per event."""
-        from eventstudy.report import text_summary
+        from eventstudy.output.summary import text_summary
 
         return text_summary(self)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable summary (what ``summary.json`` holds)."""
-        from eventstudy.report import summary_dict
+        from eventstudy.output.summary import summary_dict
 
         return summary_dict(self)
 
     def plot_car(self, event: str | None = None, **kwargs: Any) -> Figure:
         """CAR paths with 95% bands per ticker and the average."""
-        from eventstudy import plotting
+        from eventstudy.output.plots import charts as plotting
 
         return plotting.plot_car(self, event=event, **kwargs)
 
     def plot_ar(self, event: str | None = None, **kwargs: Any) -> Figure:
         """Day-0 abnormal returns by ticker, sorted, significant ones marked."""
-        from eventstudy import plotting
+        from eventstudy.output.plots import charts as plotting
 
         return plotting.plot_day0_ar(self, event=event, **kwargs)
 
     def plot_prices(self, event: str | None = None, **kwargs: Any) -> Figure:
         """Prices indexed to 100 on day -1, event day marked."""
-        from eventstudy import plotting
+        from eventstudy.output.plots import charts as plotting
 
         return plotting.plot_prices(self, event=event, **kwargs)
 
     def plot_value(self, event: str | None = None, **kwargs: Any) -> Figure:
         """Dollar market value lost or gained by ticker."""
-        from eventstudy import plotting
+        from eventstudy.output.plots import charts as plotting
 
         return plotting.plot_value(self, event=event, **kwargs)
 

@@ -79,7 +79,7 @@ class _Settings(BaseModel):
     @field_validator("model")
     @classmethod
     def _known_model(cls, v: str | None) -> str | None:
-        from eventstudy.models import MODELS
+        from eventstudy.estimation.models import MODELS
 
         if v is not None and v not in MODELS:
             raise ValueError(f"unknown model {v!r} (choose from {', '.join(MODELS)})")

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from eventstudy.estimation import gather
+from eventstudy.estimation.kernel import gather
 
 if TYPE_CHECKING:
-    from eventstudy.estimator import Batch
+    from eventstudy.event_study import Batch
     from eventstudy.results import EventStudyResults
 
 VALUATION_COLUMNS = [

@@ -8,7 +8,7 @@ firm-events; each partition is one task that
 1. reads the prices of its firms plus the calendar (market) and regressor tickers, with a row filter
    on ``ticker`` (so a dataset sorted or partitioned by ticker is read only where needed),
 2. computes returns on the market's sessions exactly as :meth:`ReturnsPanel.from_prices` does, and
-3. runs the local engine, :func:`~eventstudy.estimator.fit_events`, on its firm-events.
+3. runs the local engine, :func:`~eventstudy.event_study.fit_events`, on its firm-events.
 
 The client merges the partitions' batches into one :class:`~eventstudy.results.EventStudyResults`
 with the firm-events, order and numbers of the local engine: a firm-event's fit depends only on its
@@ -36,11 +36,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from eventstudy.data.factors import FactorData
+from eventstudy.data.panel import ReturnsPanel, wide_prices
 from eventstudy.errors import DataError
-from eventstudy.estimation import BatchFit, concat_fits
-from eventstudy.estimator import Batch, EventStudy, fit_events
-from eventstudy.factors import FactorData
-from eventstudy.panel import ReturnsPanel, wide_prices
+from eventstudy.estimation.kernel import BatchFit, concat_fits
+from eventstudy.event_study import Batch, EventStudy, fit_events
 from eventstudy.results import EventStudyResults
 from eventstudy.study import EventSpec, ResolvedEvent
 
@@ -131,7 +131,7 @@ def fit_resolved_dask(
     has_close: bool = True,
 ) -> EventStudyResults:
     """The engine proper, on already resolved events (a study file's ``spec.resolved()``): what
-    :func:`~eventstudy.estimator.fit_events` does with a panel in memory, with the panel read and
+    :func:`~eventstudy.event_study.fit_events` does with a panel in memory, with the panel read and
     the firm-events fitted partition by partition on the cluster. ``calendar`` is the ticker
     whose sessions are the calendar (the study's market)."""
     if not events:

