@@ -143,7 +143,7 @@ def test_changing_a_returned_frame_leaves_the_results_alone() -> None:
 def test_json_text_reads_back_and_keeps_records_on_one_line() -> None:
     import json
 
-    from eventstudy.output.summary import json_text
+    from eventstudy.output.files import json_text
 
     value = {
         "study": "R1",
@@ -191,7 +191,7 @@ def test_summary_records_equal_the_frames_row_by_row(default_results: Any, tmp_p
 def test_json_text_records_are_written_as_one_encoder_call_would_write_each() -> None:
     import json
 
-    from eventstudy.output.summary import json_text
+    from eventstudy.output.files import json_text
 
     note = 'a "}, {" b\x00'  # what the separators look like, and the marker, inside a value
     records = [{"ticker": f"T{i}", "note": note, "car": i / 3, "x": None} for i in range(5)]

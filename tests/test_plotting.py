@@ -32,7 +32,7 @@ from scipy import stats
 from eventstudy.data.panel import ReturnsPanel
 from eventstudy.errors import EventStudyError
 from eventstudy.event_study import Event, EventStudy
-from eventstudy.inference.stats import significance_mark
+from eventstudy.output.format import significance_mark
 from eventstudy.output.plots import charts as plotting
 from eventstudy.results import EventStudyResults
 

@@ -14,8 +14,9 @@ from openpyxl import load_workbook
 
 from eventstudy.errors import EventStudyError
 from eventstudy.event_study import Event, EventStudy
-from eventstudy.inference.stats import significance_mark
+from eventstudy.inference.registry import TESTS
 from eventstudy.output import tables as tb
+from eventstudy.output.format import significance_mark
 from eventstudy.output.tables import Cell, StudyTables, Table
 from eventstudy.results import EventStudyResults
 from eventstudy.study import ResolvedEvent
@@ -188,7 +189,7 @@ def test_event_tables(res: EventStudyResults, st: StudyTables) -> None:
 def test_battery_tables(res: EventStudyResults, st: StudyTables) -> None:
     table = st.battery_table("R1 sell-off")
     assert table is not None
-    assert [r[0].text for r in table.rows] == [tb.TEST_INFO[t][0] for t in list(tb.TEST_INFO)[:12]]
+    assert [r[0].text for r in table.rows] == [t.label for t in TESTS]
     assert [g for g, _ in table.groups or []] == [
         "",
         "[0, 0] (N = 4)",

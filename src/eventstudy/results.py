@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from eventstudy.data.panel import ReturnsPanel
+from eventstudy.inference.registry import BHAR_TESTS
 from eventstudy.inference.stats import (
     grouped_cross_sectional_t,
     skewness_adjusted_statistic,
@@ -230,8 +231,8 @@ class EventStudyResults:
         cubes = np.bincount(codes, weights=dev * dev * dev, minlength=len(keys))
         parts = []
         for test, stat, need in (
-            ("bhar_cross_sectional_t", cs["t"][:, 0], 2),
-            ("bhar_skewness_adjusted_t", skewness_adjusted_statistic(n, mean, sd, cubes), 3),
+            (BHAR_TESTS[0].name, cs["t"][:, 0], 2),
+            (BHAR_TESTS[1].name, skewness_adjusted_statistic(n, mean, sd, cubes), 3),
         ):
             ok = (n >= need) & np.isfinite(stat)
             parts.append(

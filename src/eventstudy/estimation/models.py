@@ -31,6 +31,10 @@ class NormalReturnModel(ABC):
 
     name: ClassVar[str]
     description: ClassVar[str]
+    #: Clause of the report's methods paragraph (``{market}``, ``{factors}`` are filled in).
+    methods: ClassVar[str]
+    #: Citation keys of :data:`eventstudy.references.REFERENCES`.
+    citations: ClassVar[tuple[str, ...]]
 
     @abstractmethod
     def design(
@@ -67,6 +71,8 @@ class ConstantMean(NormalReturnModel):
 
     name = "constant-mean"
     description = "constant-mean-return model"
+    methods = "the constant-mean-return model (the stock's mean return over the estimation window)"
+    citations = ("brown-warner-1985",)
 
     def design(
         self, panel: ReturnsPanel, spec: ResolvedEvent, factors: FactorData | None
@@ -85,6 +91,11 @@ class MarketAdjusted(NormalReturnModel):
 
     name = "market-adjusted"
     description = "market-adjusted model"
+    methods = (
+        "market-adjusted returns (the normal return is the return of {market}, with "
+        "alpha 0 and beta 1 imposed)"
+    )
+    citations = ("brown-warner-1980",)
 
     def design(
         self, panel: ReturnsPanel, spec: ResolvedEvent, factors: FactorData | None
@@ -103,6 +114,8 @@ class MarketModel(NormalReturnModel):
 
     name = "market"
     description = "OLS market model"
+    methods = "the market model, an OLS regression of the stock's return on the return of {market}"
+    citations = ("mackinlay-1997",)
 
     def design(
         self, panel: ReturnsPanel, spec: ResolvedEvent, factors: FactorData | None
@@ -116,6 +129,8 @@ class TickerFactorModel(NormalReturnModel):
 
     name = "factor"
     description = "OLS factor model"
+    methods = "an OLS regression of the stock's return on the returns of {factors}"
+    citations = ("mackinlay-1997",)
 
     def design(
         self, panel: ReturnsPanel, spec: ResolvedEvent, factors: FactorData | None
@@ -134,6 +149,8 @@ class FamaFrenchModel(NormalReturnModel):
 
     name = "ff3"
     description = "Fama-French three-factor model"
+    methods = "the Fama-French three-factor model of the excess return"
+    citations = ("fama-french-1993",)
 
     def design(
         self, panel: ReturnsPanel, spec: ResolvedEvent, factors: FactorData | None
@@ -158,11 +175,18 @@ class FamaFrenchModel(NormalReturnModel):
 class Carhart(FamaFrenchModel):
     name = "carhart"
     description = "Carhart four-factor model"
+    methods = (
+        "the Carhart four-factor model (the Fama-French three factors and momentum) of "
+        "the excess return"
+    )
+    citations = ("fama-french-1993", "carhart-1997")
 
 
 class FamaFrench5(FamaFrenchModel):
     name = "ff5"
     description = "Fama-French five-factor model"
+    methods = "the Fama-French five-factor model of the excess return"
+    citations = ("fama-french-2015",)
 
 
 def _shifted(x: np.ndarray, lag: int) -> np.ndarray:
@@ -223,6 +247,11 @@ class ScholesWilliams(_AdjustedBeta):
 
     name = "scholes-williams"
     description = "market model, Scholes-Williams beta"
+    methods = (
+        "the market model against {market} with the Scholes-Williams beta for "
+        "non-synchronous trading"
+    )
+    citations = ("scholes-williams-1977",)
 
     def adjusted_beta(
         self, panel: ReturnsPanel, spec: ResolvedEvent, col: np.ndarray, day0: np.ndarray
@@ -248,6 +277,11 @@ class Dimson(_AdjustedBeta):
 
     name = "dimson"
     description = "market model, Dimson beta"
+    methods = (
+        "the market model against {market} with Dimson's aggregated-coefficients beta "
+        "for thin trading"
+    )
+    citations = ("dimson-1979",)
 
     def adjusted_beta(
         self, panel: ReturnsPanel, spec: ResolvedEvent, col: np.ndarray, day0: np.ndarray
@@ -275,6 +309,10 @@ class GarchMarketModel(MarketModel):
 
     name = "garch"
     description = "market model with GARCH(1,1) errors"
+    methods = (
+        "the market model against {market} with GARCH(1,1) errors, fitted by maximum likelihood"
+    )
+    citations = ("bollerslev-1986",)
 
     def fit(
         self,

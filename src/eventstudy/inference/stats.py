@@ -84,10 +84,3 @@ def skewness_adjusted_statistic(
         s = mean / sd
         g = cube_sum / (n * sd**3)
         return np.sqrt(n) * (s + g * s**2 / 3.0 + g / (6.0 * n))
-
-
-def significance_mark(p: float) -> str:
-    """``***`` p < 0.01, ``**`` p < 0.05, ``*`` p < 0.10 (two-sided)."""
-    if not np.isfinite(p):
-        return ""
-    return "***" if p < 0.01 else "**" if p < 0.05 else "*" if p < 0.10 else ""

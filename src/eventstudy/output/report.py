@@ -46,9 +46,10 @@ from typing import Any
 import pandas as pd
 
 from eventstudy.errors import EventStudyError
+from eventstudy.estimation.models import MODELS
+from eventstudy.inference import registry
+from eventstudy.inference.registry import TESTS
 from eventstudy.output.tables import (
-    REFERENCES,
-    TEST_INFO,
     StudyTables,
     Table,
     fmt_money,
@@ -60,6 +61,7 @@ from eventstudy.output.tables import (
     write_xlsx,
     xlsx_sheets,
 )
+from eventstudy.references import REFERENCES
 from eventstudy.study import DEFAULT_MIN_ESTIMATION_OBS, ResolvedEvent
 
 __all__ = ["StoredResults", "build_report", "md_escape", "report_context"]
@@ -105,86 +107,7 @@ STUDY_FIGURES = {
     "models": "The same stocks' CAR paths under each normal-return model",
 }
 
-#: Normal-return model -> (methods clause, citation keys); ``{market}``/``{factors}`` filled in.
-MODEL_METHODS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "market": (
-        "the market model, an OLS regression of the stock's return on the return of {market}",
-        ("mackinlay-1997",),
-    ),
-    "constant-mean": (
-        "the constant-mean-return model (the stock's mean return over the estimation window)",
-        ("brown-warner-1985",),
-    ),
-    "market-adjusted": (
-        "market-adjusted returns (the normal return is the return of {market}, with alpha 0 and "
-        "beta 1 imposed)",
-        ("brown-warner-1980",),
-    ),
-    "factor": (
-        "an OLS regression of the stock's return on the returns of {factors}",
-        ("mackinlay-1997",),
-    ),
-    "ff3": (
-        "the Fama-French three-factor model of the excess return",
-        ("fama-french-1993",),
-    ),
-    "carhart": (
-        "the Carhart four-factor model (the Fama-French three factors and momentum) of the excess "
-        "return",
-        ("fama-french-1993", "carhart-1997"),
-    ),
-    "ff5": ("the Fama-French five-factor model of the excess return", ("fama-french-2015",)),
-    "scholes-williams": (
-        "the market model against {market} with the Scholes-Williams beta for non-synchronous "
-        "trading",
-        ("scholes-williams-1977",),
-    ),
-    "dimson": (
-        "the market model against {market} with Dimson's aggregated-coefficients beta for thin "
-        "trading",
-        ("dimson-1979",),
-    ),
-    "garch": (
-        "the market model against {market} with GARCH(1,1) errors, fitted by maximum likelihood",
-        ("bollerslev-1986",),
-    ),
-}
 
-#: Test -> phrase for the methods paragraph (the cross-sectional t is always named first).
-TEST_METHODS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "time_series_t": (
-        "the time-series t-test with the crude dependence adjustment (Brown & Warner 1980)",
-        ("brown-warner-1980",),
-    ),
-    "patell": ("the standardised-residual test of Patell (1976)", ("patell-1976",)),
-    "bmp": (
-        "the standardised cross-sectional test of Boehmer, Musumeci & Poulsen (1991)",
-        ("boehmer-1991",),
-    ),
-    "adjusted_patell": (
-        "the Patell test adjusted for cross-correlation (Kolari & Pynnönen 2010)",
-        ("kolari-pynnonen-2010",),
-    ),
-    "adjusted_bmp": (
-        "the BMP test adjusted for cross-correlation (Kolari & Pynnönen 2010)",
-        ("kolari-pynnonen-2010",),
-    ),
-    "corrado_rank": (
-        "the rank test of Corrado (1989; Corrado & Zivney 1992 for missing returns)",
-        ("corrado-1989", "corrado-zivney-1992"),
-    ),
-    "sign": ("the sign test", ("brown-warner-1980",)),
-    "generalized_sign": ("the generalised sign test of Cowan (1992)", ("cowan-1992",)),
-    "wilcoxon": ("the Wilcoxon (1945) signed-rank test", ("wilcoxon-1945",)),
-    "grank": (
-        "the generalised rank test of Kolari & Pynnönen (2011)",
-        ("kolari-pynnonen-2011",),
-    ),
-    "skewness_adjusted_t": (
-        "the skewness-adjusted t-test (Hall 1992; Lyon, Barber & Tsai 1999)",
-        ("hall-1992", "lyon-1999"),
-    ),
-}
 
 _META_LABELS = [
     ("price_source", "Prices"),
@@ -498,7 +421,8 @@ def _join(items: Sequence[str]) -> str:
 
 
 def _model_clause(ev: ResolvedEvent, label: str) -> tuple[str, tuple[str, ...]]:
-    text, cites = MODEL_METHODS.get(ev.model, (f"the {label}", ()))
+    model = MODELS.get(ev.model)
+    text, cites = (model.methods, model.citations) if model else (f"the {label}", ())
     factors = (
         " and ".join(ev.factors)
         if ev.factors
@@ -619,9 +543,11 @@ def _methods(
     )
     cited.append("brown-warner-1985")
     if tests is not None and len(tests):
-        present = [t for t in TEST_METHODS if t in set(tests["test"])]
+        written = set(tests["test"])
+        # the cross-sectional t is named first, in the sentence above
+        present = [t for t in TESTS[1:] if t.name in written]
         if present:
-            phrases = [TEST_METHODS[t][0] for t in present]
+            phrases = [t.methods for t in present]
             inference += " and, as robustness checks, with " + (
                 phrases[0]
                 if len(phrases) == 1
@@ -633,7 +559,7 @@ def _methods(
                     "relative day"
                 )
             for t in present:
-                cited += list(TEST_METHODS[t][1])
+                cited += list(t.citations)
     inference += (
         ". All p-values are two-sided; ***, ** and * mark significance at the 1%, 5% and 10% "
         "levels."
@@ -816,7 +742,8 @@ def report_context(
     methods, cited = _methods(source, tests, has_value)
     if tests is not None and len(tests) and battery:
         for test in dict.fromkeys(tests["test"]):
-            cited += list(TEST_INFO.get(str(test), ("", ()))[1])
+            entry = registry.spec(str(test))
+            cited += list(entry.citations if entry else ())
     references = sorted({REFERENCES[k][1] for k in cited if k in REFERENCES})
     summary, study = tables.caar_all(), tables.study()
     skipped, flags = tables.skipped(), tables.quality_flags()

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from eventstudy.inference.stats import significance_mark
+from eventstudy.inference.registry import TESTS
+from eventstudy.output.format import significance_mark
 
 if TYPE_CHECKING:
     from eventstudy.results import EventStudyResults
@@ -95,16 +95,7 @@ def _groups(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
 
 
 #: Tests shown in the terminal summary (all of them are in tests.csv), with short labels.
-SUMMARY_TESTS = {
-    "cross_sectional_t": "cross-sectional t",
-    "patell": "Patell Z",
-    "bmp": "BMP t",
-    "adjusted_patell": "adj. Patell (KP)",
-    "adjusted_bmp": "adj. BMP (KP)",
-    "corrado_rank": "Corrado rank",
-    "generalized_sign": "generalized sign",
-    "grank": "GRANK t",
-}
+SUMMARY_TESTS = {t.name: t.short_label for t in TESTS if t.short_label}
 
 
 def _tests_block(
@@ -224,39 +215,6 @@ def _summary_tests(results: EventStudyResults) -> pd.DataFrame:
     wanted = {(0, 0)} | {w for e in results.events for w in e.windows}
     keep = [(a, b) in wanted for a, b in zip(tests["start"], tests["end"], strict=True)]
     return tests[keep]
-
-
-def json_text(value: Any, indent: int = 2) -> str:
-    """``value`` as JSON, indented like ``json.dumps(value, indent=2)`` except that a dict or list
-    holding only scalars stays on one line (one record per line). As readable, and about seven
-    times faster on large studies: the flat parts go through json's C encoder, where any
-    ``indent`` makes json use its pure-Python one. NaN is refused (values are cleaned first)."""
-
-    def flat(v: Any) -> bool:
-        return _CONTAINERS.isdisjoint(map(type, v.values() if isinstance(v, dict) else v))
-
-    def emit(v: Any, level: int) -> str:
-        if isinstance(v, dict | list | tuple) and len(v) and not flat(v):
-            pad, close = " " * indent * (level + 1), " " * indent * level
-            if isinstance(v, list) and all(type(x) is dict and flat(x) for x in v):
-                # Records: one encoder call for the whole list. "\x00" never appears in json's
-                # output (it escapes it in strings), so the separators it marks are found again.
-                body = _RECORDS_JSON.encode(v)[1:-1]
-                body = body.replace("}\x00, {", "},\n" + pad + "{").replace("\x00, ", ", ")
-                return "[\n" + pad + body + "\n" + close + "]"
-            if isinstance(v, dict):
-                items = [f"{pad}{json.dumps(str(k))}: {emit(x, level + 1)}" for k, x in v.items()]
-                return "{\n" + ",\n".join(items) + "\n" + close + "}"
-            return "[\n" + ",\n".join(pad + emit(x, level + 1) for x in v) + "\n" + close + "]"
-        return _FLAT_JSON.encode(v)
-
-    return emit(value, 0)
-
-
-_CONTAINERS = frozenset({dict, list, tuple})
-#: One encoder for every flat part: ``json.dumps`` with options builds a new one per call.
-_FLAT_JSON = json.JSONEncoder(default=str, allow_nan=False)
-_RECORDS_JSON = json.JSONEncoder(default=str, allow_nan=False, separators=("\x00, ", ": "))
 
 
 def summary_dict(results: EventStudyResults) -> dict[str, Any]:

@@ -18,7 +18,6 @@ the destination folder, then :func:`os.replace`) and raise a one-line
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -31,12 +30,25 @@ import numpy as np
 import pandas as pd
 
 from eventstudy.errors import EventStudyError
-from eventstudy.inference.stats import significance_mark
+from eventstudy.inference.registry import BHAR_TESTS, TESTS, spec
+from eventstudy.output.format import (
+    MINUS,
+    STARS_NOTE,
+    _finite,
+    _iso,
+    _signed,
+    _stars,
+    _text,
+    fmt_int,
+    fmt_money,
+    fmt_num,
+    fmt_p,
+    fmt_pct,
+    fmt_window,
+)
+from eventstudy.references import short_citations
 
 __all__ = [
-    "CITES",
-    "REFERENCES",
-    "TEST_INFO",
     "Cell",
     "StudyTables",
     "Table",
@@ -46,145 +58,10 @@ __all__ = [
     "write_xlsx",
 ]
 
-MINUS = "\u2212"
-#: Significance marks, as the tables' notes state them.
-STARS_NOTE = "*** p < 0.01, ** p < 0.05, * p < 0.10 (two-sided)."
 #: Excel's row limit (header included); longer tables continue on further sheets.
 XLSX_MAX_ROWS = 1_048_576
 
-#: Test name -> (display name, citation keys of :data:`REFERENCES`).
-TEST_INFO: dict[str, tuple[str, tuple[str, ...]]] = {
-    "cross_sectional_t": ("Cross-sectional t", ("brown-warner-1985",)),
-    "time_series_t": (
-        "Time-series t (crude dependence adjustment)",
-        ("brown-warner-1980", "brown-warner-1985"),
-    ),
-    "patell": ("Patell Z", ("patell-1976",)),
-    "bmp": ("Standardised cross-sectional (BMP)", ("boehmer-1991",)),
-    "adjusted_patell": ("Adjusted Patell Z", ("kolari-pynnonen-2010",)),
-    "adjusted_bmp": ("Adjusted BMP", ("kolari-pynnonen-2010",)),
-    "corrado_rank": ("Rank test", ("corrado-1989", "corrado-zivney-1992")),
-    "sign": ("Sign test", ("brown-warner-1980",)),
-    "generalized_sign": ("Generalised sign test", ("cowan-1992",)),
-    "wilcoxon": ("Wilcoxon signed-rank", ("wilcoxon-1945",)),
-    "grank": ("Generalised rank (GRANK)", ("kolari-pynnonen-2011",)),
-    "skewness_adjusted_t": ("Skewness-adjusted t", ("hall-1992", "lyon-1999")),
-    "bhar_cross_sectional_t": ("BHAR: cross-sectional t", ("brown-warner-1985",)),
-    "bhar_skewness_adjusted_t": ("BHAR: skewness-adjusted t", ("hall-1992", "lyon-1999")),
-}
 
-#: Citation key -> (short citation, full reference) of every paper the report may cite.
-REFERENCES: dict[str, tuple[str, str]] = {
-    "barber-lyon-1997": (
-        "Barber & Lyon (1997)",
-        "Barber, B. M., and J. D. Lyon (1997). Detecting long-run abnormal stock returns: The "
-        "empirical power and specification of test statistics. Journal of Financial Economics "
-        "43(3), 341–372.",
-    ),
-    "boehmer-1991": (
-        "Boehmer, Musumeci & Poulsen (1991)",
-        "Boehmer, E., J. Musumeci, and A. B. Poulsen (1991). Event-study methodology under "
-        "conditions of event-induced variance. Journal of Financial Economics 30(2), 253–272.",
-    ),
-    "bollerslev-1986": (
-        "Bollerslev (1986)",
-        "Bollerslev, T. (1986). Generalized autoregressive conditional heteroskedasticity. "
-        "Journal of Econometrics 31(3), 307–327.",
-    ),
-    "brown-warner-1980": (
-        "Brown & Warner (1980)",
-        "Brown, S. J., and J. B. Warner (1980). Measuring security price performance. Journal "
-        "of Financial Economics 8(3), 205–258.",
-    ),
-    "brown-warner-1985": (
-        "Brown & Warner (1985)",
-        "Brown, S. J., and J. B. Warner (1985). Using daily stock returns: The case of event "
-        "studies. Journal of Financial Economics 14(1), 3–31.",
-    ),
-    "clm-1997": (
-        "Campbell, Lo & MacKinlay (1997)",
-        "Campbell, J. Y., A. W. Lo, and A. C. MacKinlay (1997). The Econometrics of Financial "
-        "Markets, chapter 4. Princeton University Press.",
-    ),
-    "carhart-1997": (
-        "Carhart (1997)",
-        "Carhart, M. M. (1997). On persistence in mutual fund performance. Journal of Finance "
-        "52(1), 57–82.",
-    ),
-    "corrado-1989": (
-        "Corrado (1989)",
-        "Corrado, C. J. (1989). A nonparametric test for abnormal security-price performance in "
-        "event studies. Journal of Financial Economics 23(2), 385–395.",
-    ),
-    "corrado-zivney-1992": (
-        "Corrado & Zivney (1992)",
-        "Corrado, C. J., and T. L. Zivney (1992). The specification and power of the sign test "
-        "in event study hypothesis tests using daily stock returns. Journal of Financial and "
-        "Quantitative Analysis 27(3), 465–478.",
-    ),
-    "cowan-1992": (
-        "Cowan (1992)",
-        "Cowan, A. R. (1992). Nonparametric event study tests. Review of Quantitative Finance "
-        "and Accounting 2(4), 343–358.",
-    ),
-    "dimson-1979": (
-        "Dimson (1979)",
-        "Dimson, E. (1979). Risk measurement when shares are subject to infrequent trading. "
-        "Journal of Financial Economics 7(2), 197–226.",
-    ),
-    "fama-french-1993": (
-        "Fama & French (1993)",
-        "Fama, E. F., and K. R. French (1993). Common risk factors in the returns on stocks and "
-        "bonds. Journal of Financial Economics 33(1), 3–56.",
-    ),
-    "fama-french-2015": (
-        "Fama & French (2015)",
-        "Fama, E. F., and K. R. French (2015). A five-factor asset pricing model. Journal of "
-        "Financial Economics 116(1), 1–22.",
-    ),
-    "hall-1992": (
-        "Hall (1992)",
-        "Hall, P. (1992). On the removal of skewness by transformation. Journal of the Royal "
-        "Statistical Society, Series B 54(1), 221–228.",
-    ),
-    "kolari-pynnonen-2010": (
-        "Kolari & Pynnönen (2010)",
-        "Kolari, J. W., and S. Pynnönen (2010). Event study testing with cross-sectional "
-        "correlation of abnormal returns. Review of Financial Studies 23(11), 3996–4025.",
-    ),
-    "kolari-pynnonen-2011": (
-        "Kolari & Pynnönen (2011)",
-        "Kolari, J. W., and S. Pynnönen (2011). Nonparametric rank tests for event studies. "
-        "Journal of Empirical Finance 18(5), 953–971.",
-    ),
-    "lyon-1999": (
-        "Lyon, Barber & Tsai (1999)",
-        "Lyon, J. D., B. M. Barber, and C.-L. Tsai (1999). Improved methods for tests of "
-        "long-run abnormal stock returns. Journal of Finance 54(1), 165–201.",
-    ),
-    "mackinlay-1997": (
-        "MacKinlay (1997)",
-        "MacKinlay, A. C. (1997). Event studies in economics and finance. Journal of Economic "
-        "Literature 35(1), 13–39.",
-    ),
-    "patell-1976": (
-        "Patell (1976)",
-        "Patell, J. M. (1976). Corporate forecasts of earnings per share and stock price "
-        "behavior: Empirical tests. Journal of Accounting Research 14(2), 246–276.",
-    ),
-    "scholes-williams-1977": (
-        "Scholes & Williams (1977)",
-        "Scholes, M., and J. Williams (1977). Estimating betas from nonsynchronous data. "
-        "Journal of Financial Economics 5(3), 309–327.",
-    ),
-    "wilcoxon-1945": (
-        "Wilcoxon (1945)",
-        "Wilcoxon, F. (1945). Individual comparisons by ranking methods. Biometrics Bulletin "
-        "1(6), 80–83.",
-    ),
-}
-#: Short citations, e.g. for the test table's reference column.
-CITES: dict[str, str] = {key: short for key, (short, _full) in REFERENCES.items()}
 
 
 # ----------------------------------------------------------------------------- the table model
@@ -230,87 +107,6 @@ class Table:
                 out.append(f"{label} {name}".strip() if label else name)
             k += span
         return out
-
-
-# ----------------------------------------------------------------------------- formatting
-def _finite(x: Any) -> bool:
-    try:
-        return x is not None and math.isfinite(float(x))
-    except (TypeError, ValueError):
-        return False
-
-
-def _minus(text: str) -> str:
-    return text.replace("-", MINUS)
-
-
-def fmt_pct(x: Any, digits: int = 2) -> str:
-    """``−13.21%`` from -0.1321; ``n/a`` when missing."""
-    if not _finite(x):
-        return "n/a"
-    return _minus(f"{100 * float(x):.{digits}f}%")
-
-
-def fmt_num(x: Any, digits: int = 2) -> str:
-    if not _finite(x):
-        return "n/a"
-    text = f"{float(x):.{digits}f}"
-    if float(text) == 0:
-        text = text.lstrip("-")
-    return _minus(text)
-
-
-def fmt_p(p: Any) -> str:
-    """Two-sided p-value: three decimals, ``<0.001`` below that."""
-    if not _finite(p):
-        return "n/a"
-    p = float(p)
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
-
-
-def fmt_int(x: Any) -> str:
-    return f"{int(x):,}" if _finite(x) else "n/a"
-
-
-def fmt_money(x: Any, signed: bool = True) -> str:
-    """``−$592.3B``, ``+$31.0B``, ``+$2.1T``, ``−$45.0M`` (``$3.5T`` with ``signed=False``)."""
-    if not _finite(x):
-        return "n/a"
-    x = float(x)
-    sign = MINUS if x < 0 else "+" if x > 0 and signed else ""
-    size = abs(x)
-    for unit, scale in (("T", 1e12), ("B", 1e9), ("M", 1e6)):
-        if size >= scale:
-            return f"{sign}${size / scale:,.1f}{unit}"
-    return f"{sign}${size:,.0f}"
-
-
-def fmt_window(window: Sequence[int]) -> str:
-    """``[−1, +1]``, ``[0, 0]``."""
-    return "[" + ", ".join(_signed(int(d)) for d in window) + "]"
-
-
-def _signed(day: int) -> str:
-    return "0" if day == 0 else f"+{day}" if day > 0 else f"{MINUS}{-day}"
-
-
-def _stars(p: Any) -> str:
-    return significance_mark(float(p)) if _finite(p) else ""
-
-
-def _iso(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    try:
-        return pd.Timestamp(value).date().isoformat()
-    except (TypeError, ValueError):
-        return str(value)
-
-
-def _text(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return str(value)
 
 
 # ----------------------------------------------------------------------------- study tables
@@ -705,11 +501,11 @@ class StudyTables:
             return None
         at = _rows_by(frame, ["test", "start", "end"])
         tests = [t for t in dict.fromkeys(frame["test"]) if not str(t).startswith("bhar_")]
-        order = {t: k for k, t in enumerate(TEST_INFO)}
+        order = {t.name: k for k, t in enumerate((*TESTS, *BHAR_TESTS))}
         tests.sort(key=lambda t: order.get(t, len(order)))
         rows = []
         for test in tests:
-            label, refs = TEST_INFO.get(test, (test, ()))
+            label, refs = _label_and_citations(test)
             cells = [Cell(label)]
             for w in windows:
                 r = at.get((test, *w))
@@ -721,7 +517,7 @@ class StudyTables:
                     Cell(fmt_num(r["statistic"]), _stars(r["p_value"]), title=note),
                     Cell(fmt_p(r["p_value"]), title=note),
                 ]
-            cells.append(Cell("; ".join(CITES[k] for k in refs)))
+            cells.append(Cell(short_citations(refs)))
             rows.append(cells)
         n_of = {
             w: int(frame.loc[(frame["start"] == w[0]) & (frame["end"] == w[1]), "n"].max())
@@ -760,7 +556,7 @@ class StudyTables:
         at = _rows_by(frame, ["test", "start", "end"])
         rows = []
         for test in dict.fromkeys(frame["test"]):
-            label, refs = TEST_INFO.get(test, (test, ()))
+            label, refs = _label_and_citations(test)
             cells = [Cell(label)]
             for w in windows:
                 r = at.get((test, *w))
@@ -769,7 +565,7 @@ class StudyTables:
                     Cell(fmt_num(_get(r, "statistic")), _stars(_get(r, "p_value")), title=note),
                     Cell(fmt_p(_get(r, "p_value")), title=note),
                 ]
-            cells.append(Cell("; ".join(CITES[k] for k in refs)))
+            cells.append(Cell(short_citations(refs)))
             rows.append(cells)
         n_of = {
             w: int(frame.loc[(frame["start"] == w[0]) & (frame["end"] == w[1]), "n"].max())
@@ -881,6 +677,11 @@ class StudyTables:
         if "all" in self.battery and len(self.source.events) > 1:
             names.append("all")
         return names
+
+
+def _label_and_citations(test: str) -> tuple[str, tuple[str, ...]]:
+    entry = spec(test)
+    return (entry.label, entry.citations) if entry else (test, ())
 
 
 def _rows_by(frame: pd.DataFrame, keys: list[str]) -> dict[tuple, dict[str, Any]]:

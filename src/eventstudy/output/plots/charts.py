@@ -58,7 +58,8 @@ from matplotlib.transforms import Bbox
 from scipy import stats
 
 from eventstudy.errors import EventStudyError
-from eventstudy.inference.stats import cross_sectional_t, significance_mark
+from eventstudy.inference.stats import cross_sectional_t
+from eventstudy.output.format import significance_mark
 from eventstudy.progress import progress_bar
 from eventstudy.study import ResolvedEvent, slugify
 

@@ -1,0 +1,156 @@
+"""The registry of tests: each test of the battery described once.
+
+An entry carries the test's function, its names (the key written in ``tests.csv``, the label of the
+report's tables, the short label of the terminal summary), the phrase the report's methods
+paragraph uses, its citation keys (:mod:`eventstudy.references`) and what the engine must prepare
+for it. The battery, ``tests.csv``, the report, the LaTeX/xlsx tables and the terminal summary all
+read it; the key of a test is spelled here and nowhere else in the package.
+
+Adding a test: write its function (``(groups, window) -> TestResult``, see
+:mod:`eventstudy.inference.parametric` for the shape) and add one :class:`TestSpec` below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from eventstudy.inference import battery as _b
+
+__all__ = ["BHAR_TESTS", "TESTS", "TestSpec", "spec"]
+
+
+@dataclass(frozen=True)
+class TestSpec:
+    """Everything the package says about one test."""
+
+    #: Key in ``tests.csv`` (the ``test`` column).
+    name: str
+    #: Name in the report's and the LaTeX/xlsx tables.
+    label: str
+    #: Citation keys of :data:`eventstudy.references.REFERENCES`.
+    citations: tuple[str, ...]
+    #: Phrase for the report's methods paragraph ("... and, as robustness checks, with <methods>").
+    methods: str = ""
+    #: Label in the terminal summary; ``None``: not shown there (it is still in ``tests.csv``).
+    short_label: str | None = None
+    #: ``(groups, window) -> TestResult``; ``None`` for tests computed outside the battery.
+    function: Callable[..., Any] | None = None
+    #: The test reads estimation-window residuals (the engine's residual pass runs for it).
+    needs_residuals: bool = False
+
+
+#: The battery, in the order of ``tests.csv``.
+TESTS: tuple[TestSpec, ...] = (
+    TestSpec(
+        "cross_sectional_t",
+        "Cross-sectional t",
+        ("brown-warner-1985",),
+        methods="the cross-sectional t-test (Brown & Warner 1985)",
+        short_label="cross-sectional t",
+        function=_b.cross_sectional_t,
+    ),
+    TestSpec(
+        "time_series_t",
+        "Time-series t (crude dependence adjustment)",
+        ("brown-warner-1980", "brown-warner-1985"),
+        methods="the time-series t-test with the crude dependence adjustment (Brown & Warner 1980)",
+        function=_b.time_series_t,
+        needs_residuals=True,
+    ),
+    TestSpec(
+        "patell",
+        "Patell Z",
+        ("patell-1976",),
+        methods="the standardised-residual test of Patell (1976)",
+        short_label="Patell Z",
+        function=_b.patell,
+    ),
+    TestSpec(
+        "bmp",
+        "Standardised cross-sectional (BMP)",
+        ("boehmer-1991",),
+        methods="the standardised cross-sectional test of Boehmer, Musumeci & Poulsen (1991)",
+        short_label="BMP t",
+        function=_b.bmp,
+    ),
+    TestSpec(
+        "adjusted_patell",
+        "Adjusted Patell Z",
+        ("kolari-pynnonen-2010",),
+        methods="the Patell test adjusted for cross-correlation (Kolari & Pynnönen 2010)",
+        short_label="adj. Patell (KP)",
+        function=_b.adjusted_patell,
+        needs_residuals=True,
+    ),
+    TestSpec(
+        "adjusted_bmp",
+        "Adjusted BMP",
+        ("kolari-pynnonen-2010",),
+        methods="the BMP test adjusted for cross-correlation (Kolari & Pynnönen 2010)",
+        short_label="adj. BMP (KP)",
+        function=_b.adjusted_bmp,
+        needs_residuals=True,
+    ),
+    TestSpec(
+        "corrado_rank",
+        "Rank test",
+        ("corrado-1989", "corrado-zivney-1992"),
+        methods="the rank test of Corrado (1989; Corrado & Zivney 1992 for missing returns)",
+        short_label="Corrado rank",
+        function=_b.corrado_rank,
+        needs_residuals=True,
+    ),
+    TestSpec(
+        "sign",
+        "Sign test",
+        ("brown-warner-1980",),
+        methods="the sign test",
+        function=_b.sign,
+    ),
+    TestSpec(
+        "generalized_sign",
+        "Generalised sign test",
+        ("cowan-1992",),
+        methods="the generalised sign test of Cowan (1992)",
+        short_label="generalized sign",
+        function=_b.generalized_sign,
+    ),
+    TestSpec(
+        "wilcoxon",
+        "Wilcoxon signed-rank",
+        ("wilcoxon-1945",),
+        methods="the Wilcoxon (1945) signed-rank test",
+        function=_b.wilcoxon,
+    ),
+    TestSpec(
+        "grank",
+        "Generalised rank (GRANK)",
+        ("kolari-pynnonen-2011",),
+        methods="the generalised rank test of Kolari & Pynnönen (2011)",
+        short_label="GRANK t",
+        function=_b.grank,
+        needs_residuals=True,
+    ),
+    TestSpec(
+        "skewness_adjusted_t",
+        "Skewness-adjusted t",
+        ("hall-1992", "lyon-1999"),
+        methods="the skewness-adjusted t-test (Hall 1992; Lyon, Barber & Tsai 1999)",
+        function=_b.skewness_adjusted_t,
+    ),
+)
+
+#: Tests of buy-and-hold abnormal returns (computed from the BHARs, not by the battery's engine).
+BHAR_TESTS: tuple[TestSpec, ...] = (
+    TestSpec("bhar_cross_sectional_t", "BHAR: cross-sectional t", ("brown-warner-1985",)),
+    TestSpec("bhar_skewness_adjusted_t", "BHAR: skewness-adjusted t", ("hall-1992", "lyon-1999")),
+)
+
+_BY_NAME = {t.name: t for t in (*TESTS, *BHAR_TESTS)}
+
+
+def spec(name: str) -> TestSpec | None:
+    """The entry of the test written as ``name`` in ``tests.csv`` (``None`` if unknown)."""
+    return _BY_NAME.get(name)

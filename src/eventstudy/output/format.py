@@ -1,0 +1,106 @@
+"""The one set of number and text formatters for every output: tables, the report, the charts and
+the terminal.
+
+Display text uses the typographic minus (U+2212, :data:`MINUS`); the terminal summary asks for
+the ASCII hyphen (``minus="-"``), which copies and pastes into any shell or spreadsheet.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+MINUS = "\u2212"
+#: Significance marks, as the tables' notes state them.
+STARS_NOTE = "*** p < 0.01, ** p < 0.05, * p < 0.10 (two-sided)."
+
+
+def significance_mark(p: float) -> str:
+    """``***`` p < 0.01, ``**`` p < 0.05, ``*`` p < 0.10 (two-sided)."""
+    if not np.isfinite(p):
+        return ""
+    return "***" if p < 0.01 else "**" if p < 0.05 else "*" if p < 0.10 else ""
+
+
+def _finite(x: Any) -> bool:
+    try:
+        return x is not None and math.isfinite(float(x))
+    except (TypeError, ValueError):
+        return False
+
+
+def _minus(text: str) -> str:
+    return text.replace("-", MINUS)
+
+
+def fmt_pct(x: Any, digits: int = 2) -> str:
+    """``−13.21%`` from -0.1321; ``n/a`` when missing."""
+    if not _finite(x):
+        return "n/a"
+    return _minus(f"{100 * float(x):.{digits}f}%")
+
+
+def fmt_num(x: Any, digits: int = 2) -> str:
+    if not _finite(x):
+        return "n/a"
+    text = f"{float(x):.{digits}f}"
+    if float(text) == 0:
+        text = text.lstrip("-")
+    return _minus(text)
+
+
+def fmt_p(p: Any) -> str:
+    """Two-sided p-value: three decimals, ``<0.001`` below that."""
+    if not _finite(p):
+        return "n/a"
+    p = float(p)
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def fmt_int(x: Any) -> str:
+    return f"{int(x):,}" if _finite(x) else "n/a"
+
+
+def fmt_money(x: Any, signed: bool = True) -> str:
+    """``−$592.3B``, ``+$31.0B``, ``+$2.1T``, ``−$45.0M`` (``$3.5T`` with ``signed=False``)."""
+    if not _finite(x):
+        return "n/a"
+    x = float(x)
+    sign = MINUS if x < 0 else "+" if x > 0 and signed else ""
+    size = abs(x)
+    for unit, scale in (("T", 1e12), ("B", 1e9), ("M", 1e6)):
+        if size >= scale:
+            return f"{sign}${size / scale:,.1f}{unit}"
+    return f"{sign}${size:,.0f}"
+
+
+def fmt_window(window: Sequence[int]) -> str:
+    """``[−1, +1]``, ``[0, 0]``."""
+    return "[" + ", ".join(_signed(int(d)) for d in window) + "]"
+
+
+def _signed(day: int) -> str:
+    return "0" if day == 0 else f"+{day}" if day > 0 else f"{MINUS}{-day}"
+
+
+def _stars(p: Any) -> str:
+    return significance_mark(float(p)) if _finite(p) else ""
+
+
+def _iso(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    try:
+        return pd.Timestamp(value).date().isoformat()
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _text(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value)

@@ -1,0 +1,126 @@
+"""The one bibliography: every paper a docstring, the docs, the report or the tables cite, by key.
+
+Test, model and measure descriptions (:mod:`eventstudy.inference.registry`,
+:mod:`eventstudy.estimation.models`) name their papers by these keys; the report's reference list
+and the tables' citation column are built from here.
+"""
+
+from __future__ import annotations
+
+#: Citation key -> (short citation, full reference) of every paper the report may cite.
+REFERENCES: dict[str, tuple[str, str]] = {
+    "barber-lyon-1997": (
+        "Barber & Lyon (1997)",
+        "Barber, B. M., and J. D. Lyon (1997). Detecting long-run abnormal stock returns: The "
+        "empirical power and specification of test statistics. Journal of Financial Economics "
+        "43(3), 341–372.",
+    ),
+    "boehmer-1991": (
+        "Boehmer, Musumeci & Poulsen (1991)",
+        "Boehmer, E., J. Musumeci, and A. B. Poulsen (1991). Event-study methodology under "
+        "conditions of event-induced variance. Journal of Financial Economics 30(2), 253–272.",
+    ),
+    "bollerslev-1986": (
+        "Bollerslev (1986)",
+        "Bollerslev, T. (1986). Generalized autoregressive conditional heteroskedasticity. "
+        "Journal of Econometrics 31(3), 307–327.",
+    ),
+    "brown-warner-1980": (
+        "Brown & Warner (1980)",
+        "Brown, S. J., and J. B. Warner (1980). Measuring security price performance. Journal "
+        "of Financial Economics 8(3), 205–258.",
+    ),
+    "brown-warner-1985": (
+        "Brown & Warner (1985)",
+        "Brown, S. J., and J. B. Warner (1985). Using daily stock returns: The case of event "
+        "studies. Journal of Financial Economics 14(1), 3–31.",
+    ),
+    "clm-1997": (
+        "Campbell, Lo & MacKinlay (1997)",
+        "Campbell, J. Y., A. W. Lo, and A. C. MacKinlay (1997). The Econometrics of Financial "
+        "Markets, chapter 4. Princeton University Press.",
+    ),
+    "carhart-1997": (
+        "Carhart (1997)",
+        "Carhart, M. M. (1997). On persistence in mutual fund performance. Journal of Finance "
+        "52(1), 57–82.",
+    ),
+    "corrado-1989": (
+        "Corrado (1989)",
+        "Corrado, C. J. (1989). A nonparametric test for abnormal security-price performance in "
+        "event studies. Journal of Financial Economics 23(2), 385–395.",
+    ),
+    "corrado-zivney-1992": (
+        "Corrado & Zivney (1992)",
+        "Corrado, C. J., and T. L. Zivney (1992). The specification and power of the sign test "
+        "in event study hypothesis tests using daily stock returns. Journal of Financial and "
+        "Quantitative Analysis 27(3), 465–478.",
+    ),
+    "cowan-1992": (
+        "Cowan (1992)",
+        "Cowan, A. R. (1992). Nonparametric event study tests. Review of Quantitative Finance "
+        "and Accounting 2(4), 343–358.",
+    ),
+    "dimson-1979": (
+        "Dimson (1979)",
+        "Dimson, E. (1979). Risk measurement when shares are subject to infrequent trading. "
+        "Journal of Financial Economics 7(2), 197–226.",
+    ),
+    "fama-french-1993": (
+        "Fama & French (1993)",
+        "Fama, E. F., and K. R. French (1993). Common risk factors in the returns on stocks and "
+        "bonds. Journal of Financial Economics 33(1), 3–56.",
+    ),
+    "fama-french-2015": (
+        "Fama & French (2015)",
+        "Fama, E. F., and K. R. French (2015). A five-factor asset pricing model. Journal of "
+        "Financial Economics 116(1), 1–22.",
+    ),
+    "hall-1992": (
+        "Hall (1992)",
+        "Hall, P. (1992). On the removal of skewness by transformation. Journal of the Royal "
+        "Statistical Society, Series B 54(1), 221–228.",
+    ),
+    "kolari-pynnonen-2010": (
+        "Kolari & Pynnönen (2010)",
+        "Kolari, J. W., and S. Pynnönen (2010). Event study testing with cross-sectional "
+        "correlation of abnormal returns. Review of Financial Studies 23(11), 3996–4025.",
+    ),
+    "kolari-pynnonen-2011": (
+        "Kolari & Pynnönen (2011)",
+        "Kolari, J. W., and S. Pynnönen (2011). Nonparametric rank tests for event studies. "
+        "Journal of Empirical Finance 18(5), 953–971.",
+    ),
+    "lyon-1999": (
+        "Lyon, Barber & Tsai (1999)",
+        "Lyon, J. D., B. M. Barber, and C.-L. Tsai (1999). Improved methods for tests of "
+        "long-run abnormal stock returns. Journal of Finance 54(1), 165–201.",
+    ),
+    "mackinlay-1997": (
+        "MacKinlay (1997)",
+        "MacKinlay, A. C. (1997). Event studies in economics and finance. Journal of Economic "
+        "Literature 35(1), 13–39.",
+    ),
+    "patell-1976": (
+        "Patell (1976)",
+        "Patell, J. M. (1976). Corporate forecasts of earnings per share and stock price "
+        "behavior: Empirical tests. Journal of Accounting Research 14(2), 246–276.",
+    ),
+    "scholes-williams-1977": (
+        "Scholes & Williams (1977)",
+        "Scholes, M., and J. Williams (1977). Estimating betas from nonsynchronous data. "
+        "Journal of Financial Economics 5(3), 309–327.",
+    ),
+    "wilcoxon-1945": (
+        "Wilcoxon (1945)",
+        "Wilcoxon, F. (1945). Individual comparisons by ranking methods. Biometrics Bulletin "
+        "1(6), 80–83.",
+    ),
+}
+#: Short citations, e.g. for the test table's reference column.
+CITES: dict[str, str] = {key: short for key, (short, _full) in REFERENCES.items()}
+
+
+def short_citations(keys: tuple[str, ...] | list[str]) -> str:
+    """``"Corrado (1989); Corrado & Zivney (1992)"`` for citation keys."""
+    return "; ".join(CITES[k] for k in keys)
