@@ -357,25 +357,25 @@ class EventStudyResults:
 
     def plot_car(self, event: str | None = None, **kwargs: Any) -> Figure:
         """CAR paths with 95% bands per ticker and the average."""
-        from eventstudy.output.plots import charts as plotting
+        from eventstudy.output import plots as plotting
 
         return plotting.plot_car(self, event=event, **kwargs)
 
     def plot_ar(self, event: str | None = None, **kwargs: Any) -> Figure:
         """Day-0 abnormal returns by ticker, sorted, significant ones marked."""
-        from eventstudy.output.plots import charts as plotting
+        from eventstudy.output import plots as plotting
 
         return plotting.plot_day0_ar(self, event=event, **kwargs)
 
     def plot_prices(self, event: str | None = None, **kwargs: Any) -> Figure:
         """Prices indexed to 100 on day -1, event day marked."""
-        from eventstudy.output.plots import charts as plotting
+        from eventstudy.output import plots as plotting
 
         return plotting.plot_prices(self, event=event, **kwargs)
 
     def plot_value(self, event: str | None = None, **kwargs: Any) -> Figure:
         """Dollar market value lost or gained by ticker."""
-        from eventstudy.output.plots import charts as plotting
+        from eventstudy.output import plots as plotting
 
         return plotting.plot_value(self, event=event, **kwargs)
 

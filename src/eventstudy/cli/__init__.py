@@ -177,7 +177,7 @@ def run(
     written = write_tables(results, out_dir)
     figures: list[Path] = []
     if not no_figures:
-        from eventstudy.output.plots.charts import save_figures
+        from eventstudy.output.plots import save_figures
 
         figures = save_figures(
             results, figures_dir, max_events=max_event_figures, progress=progress

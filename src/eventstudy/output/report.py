@@ -345,10 +345,10 @@ def _collect_figures(
     dpi: int | None = None,
     max_events: int | None = None,
 ) -> list[ReportFigure]:
-    """A :class:`ReportFigure` per chart of :func:`~eventstudy.output.plots.charts.chart_plan`:
+    """A :class:`ReportFigure` per chart of :func:`~eventstudy.output.plots.chart_plan`:
     read from ``figures_dir`` when a PNG there is at least as new as ``fresh_after`` (a
     timestamp), drawn otherwise (when the source can draw it)."""
-    from eventstudy.output.plots import charts as plotting
+    from eventstudy.output import plots as plotting
 
     out = []
     for spec in plotting.chart_plan(source, max_events):  # the events the report shows
@@ -689,7 +689,7 @@ def report_context(
 ) -> dict[str, Any]:
     """Everything the templates show, as formatted strings, tables and figures."""
     from eventstudy import __version__
-    from eventstudy.output.plots.charts import event_slugs
+    from eventstudy.output.plots import event_slugs
 
     tables = StudyTables(source, tests, quality)
     slugs = event_slugs(source)
@@ -843,7 +843,7 @@ def build_report(
         False: no ``tables.tex``/``tables.xlsx``.
     dpi
         Resolution of the charts drawn for the report (default 200, as
-        :func:`~eventstudy.output.plots.charts.save_figures`); charts taken from ``figures_dir``
+        :func:`~eventstudy.output.plots.save_figures`); charts taken from ``figures_dir``
         keep theirs.
 
     Raises
