@@ -1,5 +1,5 @@
-"""Data quality per firm-event (``eventstudy.data.quality``): each check on planted problems, the
-vectorised computation against a plain loop, and the scale it must handle."""
+"""Data quality per firm-event (``eventstudy.estimation.quality``): each check on planted
+problems, the vectorised computation against a plain loop, and the scale it must handle."""
 
 from __future__ import annotations
 
@@ -10,8 +10,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from eventstudy.data.quality import QUALITY_COLUMNS, SPLIT_RATIOS, data_quality, quality_summary
+from eventstudy.estimation.fit import StudyFit
+from eventstudy.estimation.quality import (
+    QUALITY_COLUMNS,
+    SPLIT_RATIOS,
+    data_quality,
+    quality_summary,
+)
 from eventstudy.event_study import EventStudy
+
+
+def _quality_of(res, **options):
+    """The quality checks on a results object's fits, as the results object runs them."""
+    log = res.meta.get("returns") == "log"
+    return data_quality(res.study_fit, res.panel, res.close, log_returns=log, **options)
 
 EST, EV = (-250, -11), (-5, 5)
 
@@ -49,9 +61,9 @@ def fit(prices: pd.DataFrame, close: pd.DataFrame | None, day0: int, returns: st
 
 def test_each_planted_problem_is_found_and_nothing_else() -> None:
     prices, close, day0 = planted()
-    quality = data_quality(fit(prices, close, day0)).set_index("ticker")
+    quality = _quality_of(fit(prices, close, day0)).set_index("ticker")
 
-    assert list(data_quality(fit(prices, close, day0)).columns) == QUALITY_COLUMNS
+    assert list(_quality_of(fit(prices, close, day0)).columns) == QUALITY_COLUMNS
     assert (quality["est_days"] == 240).all() and (quality["event_days"] == 11).all()
     assert quality["est_missing"].to_dict() == {"A": 0, "B": 31, "C": 0, "D": 0, "E": 0, "F": 0}
     assert quality["event_missing"].to_dict() == {"A": 0, "B": 0, "C": 0, "D": 0, "E": 0, "F": 2}
@@ -73,7 +85,7 @@ def test_each_planted_problem_is_found_and_nothing_else() -> None:
 
 def test_log_returns_and_no_unadjusted_closes() -> None:
     prices, _, day0 = planted()
-    quality = data_quality(fit(prices, None, day0, returns="log")).set_index("ticker")
+    quality = _quality_of(fit(prices, None, day0, returns="log")).set_index("ticker")
     # log(0.5) is not below -0.25, but the simple return it stands for is -50%.
     assert quality.loc["D", "extreme_returns"] == 1 and quality.loc["D", "suspected_split"] == 1
     assert quality["nonpositive_prices"].isna().all()  # unknown, not zero
@@ -82,7 +94,7 @@ def test_log_returns_and_no_unadjusted_closes() -> None:
 def test_windows_before_the_data_count_as_missing_and_skips_are_flagged() -> None:
     prices, close, _ = planted()
     results = fit(prices, close, 120)  # the estimation window starts 130 sessions before the data
-    quality = data_quality(results).set_index("ticker")
+    quality = _quality_of(results).set_index("ticker")
     assert quality.loc["A", "est_missing"] == 130
     # B's 31 missing returns are panel rows 99..129; the window ends at row 109 (day -11).
     assert quality.loc["B", "est_missing"] == 130 + 11
@@ -150,7 +162,7 @@ def test_vectorised_checks_equal_a_plain_loop() -> None:
         }
     )
     study = EventStudy(frame, market="M", min_estimation_obs=3)
-    got = data_quality(study.fit(events))
+    got = _quality_of(study.fit(events))
     expected = naive(study.fit(events))
     # data_quality is in study order; the plain loop in batch order: align on (event, ticker).
     got_sorted = got.sort_values("event", key=lambda s: s.str[1:].astype(int), ignore_index=True)
@@ -178,8 +190,8 @@ def test_scales_to_100k_firm_events() -> None:
         n_obs=np.full(n, 200),
         fitted=np.ones(n, dtype=bool),
     )
-    results = SimpleNamespace(
-        panel=panel,
+    study = StudyFit(
+        day0_rows=np.zeros(n // 10, dtype=np.intp),
         batches=[
             SimpleNamespace(
                 fit=fit,
@@ -189,11 +201,9 @@ def test_scales_to_100k_firm_events() -> None:
             )
         ],
         events=[SimpleNamespace(name=f"e{k}", min_estimation_obs=100) for k in range(n // 10)],
-        close=None,
-        meta={},
     )
     began = time.perf_counter()
-    quality = data_quality(results)
+    quality = data_quality(study, panel)
     elapsed = time.perf_counter() - began
     assert len(quality) == n and quality["event"].iloc[0] == f"e{(n - 1) // 10}"  # study order
     assert elapsed < 10, f"{elapsed:.1f} s for 100k firm-events"
@@ -201,13 +211,13 @@ def test_scales_to_100k_firm_events() -> None:
 
 def test_summary_is_a_few_lines() -> None:
     prices, close, day0 = planted()
-    text = quality_summary(data_quality(fit(prices, close, day0)))
+    text = quality_summary(_quality_of(fit(prices, close, day0)))
     lines = text.splitlines()
     assert lines[0] == "Data quality: 6 of 6 firm-events flagged (see data_quality.csv)"
     assert "  suspected unadjusted splits: 1 [D (E1)]" in lines
     assert "  extreme returns: 2 [D (E1), E (E1)]" in lines
     assert len(lines) <= 8
-    clean = data_quality(fit(prices, None, day0))
+    clean = _quality_of(fit(prices, None, day0))
     assert quality_summary(clean.iloc[0:0]) == "Data quality: no firm-events."
     ok = clean[clean["flags"] == ""]
     assert quality_summary(ok) == f"Data quality: {len(ok)} firm-events, no problems found."
@@ -222,7 +232,7 @@ def test_firm_events_left_out_for_want_of_data_are_listed() -> None:
     events = study.resolve([{"name": "E1", "date": date, "tickers": ["A", "GONE"]}]).resolved()
     with pytest.warns(UserWarning, match="left out"):
         results = fit_events(study.panel, events, unavailable={"GONE": "HTTP 404"})
-    quality = data_quality(results).set_index("ticker")
+    quality = _quality_of(results).set_index("ticker")
     assert quality.index.tolist() == ["A", "GONE"]
     assert quality.loc["GONE", ["n_obs", "est_missing", "event_missing"]].tolist() == [0, 240, 11]
     assert quality.loc["GONE", "flags"] == "skipped;est_missing;event_missing"

@@ -7,9 +7,7 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -17,9 +15,8 @@ import pandas as pd
 
 from eventstudy.data.factors import FactorData
 from eventstudy.data.panel import ReturnsPanel, wide_prices
-from eventstudy.errors import DataError, StudyFileError
-from eventstudy.estimation.kernel import BatchFit, Design
-from eventstudy.estimation.models import get_model
+from eventstudy.errors import StudyFileError
+from eventstudy.estimation.fit import fit_batches
 from eventstudy.results import EventStudyResults
 from eventstudy.study import (
     DEFAULT_MIN_ESTIMATION_OBS,
@@ -33,17 +30,6 @@ from eventstudy.study import (
 #: per-event overrides (``model``, ``market``, ``estimation_window``, ``event_window``,
 #: ``car_windows``, ``timing``, ``min_estimation_obs``).
 Event = EventSpec
-
-
-@dataclass
-class Batch:
-    """One vectorised fit: every firm-event that shares a model, market and windows."""
-
-    fit: BatchFit
-    event: np.ndarray  # (n,) index into the results' events
-    ticker: list[str]
-    order: np.ndarray  # (n,) position of each firm-event in study order
-    label: str = ""  # the model, in words
 
 
 class EventStudy:
@@ -227,119 +213,17 @@ def fit_events(
     meta: dict[str, Any] | None = None,
     unavailable: Mapping[str, str] | None = None,
 ) -> EventStudyResults:
-    """Fit resolved events on ``panel``: one vectorised batch per distinct configuration.
-
-    ``unavailable`` maps tickers whose data could not be had to the reason (a failed download):
-    their firm-events are left out of the fit and listed in ``skipped_frame()`` with that reason."""
-    dropped: list[tuple[str, str, str]] = []
-    if unavailable:
-        kept = []
-        for e in events:
-            gone = [t for t in e.tickers if t in unavailable]
-            dropped += [(e.name, t, unavailable[t]) for t in gone]
-            tickers = tuple(t for t in e.tickers if t not in unavailable)
-            kept.append(e.model_copy(update={"tickers": tickers}) if gone else e)
-        events = kept
-        if dropped:
-            names = sorted({t for _, t, _ in dropped})
-            warnings.warn(
-                f"{len(dropped)} firm-event(s) left out for lack of data: {', '.join(names[:10])}"
-                + (f" and {len(names) - 10} more" if len(names) > 10 else "")
-                + " (see skipped.csv)",
-                UserWarning,
-                stacklevel=2,
-            )
-    after = np.array([e.timing == "after_close" for e in events], dtype=bool)
-    names = [e.name for e in events]
-    day0 = panel.day0_many([e.date for e in events], after, names)
-    known = set(panel.tickers)
-    for e in events:
-        for t in (e.market, *e.factors, *e.tickers):
-            if t not in known:
-                raise DataError(f"event {e.name!r}: no returns for ticker {t}")
-
-    sizes = np.array([len(e.tickers) for e in events], dtype=np.intp)
-    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])  # study-order index of each event
-    groups: dict[tuple, list[int]] = {}
-    for i, e in enumerate(events):
-        groups.setdefault(e.config_key(), []).append(i)
-
-    batches: list[Batch] = []
-    for members in groups.values():
-        idx = np.array(members, dtype=np.intp)
-        if not sizes[idx].any():
-            continue
-        first = events[members[0]]
-        model = get_model(first.model)
-        design = model.design(panel, first, factors)
-        _check_regressors(panel, design, [events[i] for i in members], day0[idx], factors)
-        ev = np.repeat(idx, sizes[idx])
-        within = np.arange(len(ev)) - np.repeat(np.cumsum(sizes[idx]) - sizes[idx], sizes[idx])
-        tickers = [t for i in members for t in events[i].tickers]
-        fit = model.fit(panel, first, factors, panel.columns(tickers), day0[ev])
-        batches.append(
-            Batch(
-                fit=fit,
-                event=ev,
-                ticker=tickers,
-                order=offsets[ev] + within,
-                label=model.label(first),
-            )
-        )
-
+    """Fit resolved events on ``panel`` (:func:`~eventstudy.estimation.fit.fit_batches`) and wrap
+    the fits, prices and share counts in the results object."""
+    fit = fit_batches(panel, events, factors=factors, unavailable=unavailable)
     return EventStudyResults(
         title=title,
-        events=list(events),
-        day0_rows=day0,
+        events=fit.events,
+        day0_rows=fit.day0_rows,
         panel=panel,
-        batches=batches,
+        batches=fit.batches,
         close=close,
         shares=shares,
         meta={**(factors.describe() if factors is not None else {}), **(meta or {})},
-        dropped=dropped,
-    )
-
-
-def _check_regressors(
-    panel: ReturnsPanel,
-    design: Design,
-    events: Sequence[ResolvedEvent],
-    day0: np.ndarray,
-    factors: FactorData | None,
-) -> None:
-    """Regressors must exist on every session of the events' windows (inside the data)."""
-    if not design.k and design.offset is None:
-        return
-    values = design.regressors
-    if design.offset is not None:
-        values = np.column_stack([values, design.offset])
-    bad = ~np.isfinite(values).all(axis=1)
-    if not bad.any():
-        return
-    spec = events[0]  # the events of one batch share their windows
-    t = len(panel.dates)
-    first = np.clip(day0 + min(spec.estimation_window[0], spec.event_window[0]), 0, t - 1)
-    last = np.clip(day0 + max(spec.estimation_window[1], spec.event_window[1]), 0, t - 1)
-    count = np.concatenate([[0], np.cumsum(bad)])
-    failing = np.flatnonzero(count[last + 1] - count[first] > 0)
-    if not len(failing):
-        return
-    i = int(failing[0])
-    event = events[i]
-    rows = np.arange(first[i], last[i] + 1)
-    dates = panel.dates[rows[bad[rows]]]
-    span = f"{dates[0]:%Y-%m-%d}" + (f" .. {dates[-1]:%Y-%m-%d}" if len(dates) > 1 else "")
-    if factors is not None and design.offset is not None:
-        have = factors.frame.index
-        raise DataError(
-            f"event {event.name!r}: the factor data ({', '.join(factors.sources)}) have no values "
-            f"for {len(dates)} session(s) in {span}, needed by the estimation and event windows "
-            f"(factors cover {have[0]:%Y-%m-%d} .. {have[-1]:%Y-%m-%d})"
-        )
-    names = [
-        n for j, n in enumerate(design.names) if not np.isfinite(design.regressors[rows, j]).all()
-    ]
-    raise DataError(
-        f"event {event.name!r}: regressor {', '.join(names)} has no return on "
-        f"{len(dates)} session(s) in {span}"
+        dropped=fit.dropped,
     )

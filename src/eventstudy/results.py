@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from eventstudy.data.panel import ReturnsPanel
+from eventstudy.estimation.fit import StudyFit
 from eventstudy.inference.registry import BHAR_TESTS
 from eventstudy.inference.stats import (
     grouped_cross_sectional_t,
@@ -23,7 +24,7 @@ from eventstudy.study import ResolvedEvent
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from eventstudy.event_study import Batch
+    from eventstudy.estimation.fit import Batch
 
 
 @dataclass
@@ -58,29 +59,20 @@ class EventStudyResults:
         return labels
 
     @cached_property
-    def _event_names(self) -> np.ndarray:
-        return np.array([e.name for e in self.events], dtype=object)
-
-    @cached_property
-    def _event_models(self) -> np.ndarray:
-        return np.array([e.model for e in self.events], dtype=object)
-
-    def _windows_of(self, kind: str, batch: Batch) -> dict[tuple[int, int], np.ndarray]:
-        """For each CAR (``kind="car_windows"``) or BHAR window used by the batch's events, a mask
-        of the batch's firm-events whose event asks for it."""
-        sets: dict[tuple, int] = {}
-        ids = np.array(
-            [
-                sets.setdefault(getattr(self.events[e], kind), len(sets))
-                for e in range(len(self.events))
-            ]
+    def study_fit(self) -> StudyFit:
+        """The fits as the estimation stage returned them (what inference, valuation and the
+        quality checks take)."""
+        return StudyFit(
+            events=self.events, day0_rows=self.day0_rows, batches=self.batches, dropped=self.dropped
         )
-        out = {}
-        for windows, sid in sets.items():
-            for w in windows:
-                out.setdefault(w, np.zeros(len(sets), dtype=bool))[sid] = True
-        used = ids[batch.event]
-        return {w: has[used] for w, has in sorted(out.items()) if has[used].any()}
+
+    @property
+    def _event_names(self) -> np.ndarray:
+        return self.study_fit.event_names
+
+    @property
+    def _event_models(self) -> np.ndarray:
+        return self.study_fit.event_models
 
     # ------------------------------------------------------------------ frames
     def _date_at(self, rows: np.ndarray) -> np.ndarray:
@@ -141,7 +133,7 @@ class EventStudyResults:
         parts, keys = [], []
         for b in self.batches:
             f = b.fit
-            windows = self._windows_of(kind, b)
+            windows = self.study_fit.windows_of(kind, b)
             if not windows:
                 continue
             starts = np.array([w[0] for w in windows], dtype=int)
@@ -195,13 +187,15 @@ class EventStudyResults:
 
     @cached_property
     def _quality(self) -> pd.DataFrame:
-        from eventstudy.data.quality import data_quality
+        from eventstudy.estimation.quality import data_quality
 
-        return data_quality(self)
+        return data_quality(
+            self.study_fit, self.panel, self.close, log_returns=self.meta.get("returns") == "log"
+        )
 
     def quality_frame(self) -> pd.DataFrame:
         """Data quality per firm-event (missing returns, stale prices, extreme moves, suspected
-        unadjusted splits; see :mod:`eventstudy.data.quality` and docs/data.md)."""
+        unadjusted splits; see :mod:`eventstudy.estimation.quality` and docs/data.md)."""
         return _copy(self._quality)
 
     @cached_property
@@ -336,7 +330,7 @@ class EventStudyResults:
     def _valuation(self) -> pd.DataFrame:
         from eventstudy.valuation import value_effects
 
-        return value_effects(self)
+        return value_effects(self.study_fit, self.panel.dates, self.close, self.shares)
 
     def valuation_frame(self) -> pd.DataFrame:
         """Market value on day -1 and the raw and abnormal dollar change per CAR window."""

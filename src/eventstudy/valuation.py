@@ -22,8 +22,7 @@ import pandas as pd
 from eventstudy.estimation.kernel import gather
 
 if TYPE_CHECKING:
-    from eventstudy.event_study import Batch
-    from eventstudy.results import EventStudyResults
+    from eventstudy.estimation.fit import Batch, StudyFit
 
 VALUATION_COLUMNS = [
     "event",
@@ -74,20 +73,26 @@ def _shares_at(
     return found.reset_index(drop=True), notes
 
 
-def _batch_effects(results: EventStudyResults, b: Batch, close: np.ndarray | None) -> list[dict]:
+def _batch_effects(
+    fit: StudyFit,
+    b: Batch,
+    close: np.ndarray | None,
+    close_tickers: pd.Index | None,
+    shares: pd.DataFrame | None,
+) -> list[dict]:
     f = b.fit
     tickers = np.asarray(b.ticker, dtype=object)
-    dates = np.array([np.datetime64(results.events[e].date, "ns") for e in b.event])
-    found, share_notes = _shares_at(results.shares, tickers, dates)
+    dates = np.array([np.datetime64(fit.events[e].date, "ns") for e in b.event])
+    found, share_notes = _shares_at(shares, tickers, dates)
     n_shares = found["shares_outstanding"].to_numpy(dtype=float)
     as_of = found["as_of"].dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
     cols = None
-    if close is not None:
-        index = {t: j for j, t in enumerate(results.close.columns)}
+    if close is not None and close_tickers is not None:
+        index = {t: j for j, t in enumerate(close_tickers)}
         cols = np.array([index.get(t, -1) for t in tickers])
     w0 = f.event_window[0]
     parts = []
-    windows = results._windows_of("car_windows", b)
+    windows = fit.windows_of("car_windows", b)
     for (start, end), wanted in windows.items():
         idx = np.flatnonzero(wanted)
         rows = f.day0[idx, None] + np.arange(start - 1, end + 1)  # days start-1 .. end
@@ -117,7 +122,7 @@ def _batch_effects(results: EventStudyResults, b: Batch, close: np.ndarray | Non
         parts.append(
             pd.DataFrame(
                 {
-                    "event": results._event_names[b.event[idx]],
+                    "event": fit.event_names[b.event[idx]],
                     "ticker": tickers[idx],
                     "start": start,
                     "end": end,
@@ -137,12 +142,20 @@ def _batch_effects(results: EventStudyResults, b: Batch, close: np.ndarray | Non
     return parts
 
 
-def value_effects(results: EventStudyResults) -> pd.DataFrame:
-    """One row per event, ticker and CAR window (see the module docstring)."""
-    close = None
-    if results.close is not None:
-        close = results.close.reindex(results.panel.dates).to_numpy(dtype=float)
-    parts = [p for b in results.batches for p in _batch_effects(results, b, close)]
+def value_effects(
+    fit: StudyFit,
+    dates: pd.DatetimeIndex,
+    close: pd.DataFrame | None = None,
+    shares: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """One row per event, ticker and CAR window (see the module docstring).
+
+    ``fit``: the study's fitted firm-events; ``dates``: the calendar of the returns panel the fit
+    ran on; ``close``: unadjusted closes, dates x tickers; ``shares``: share counts, long
+    (``ticker, as_of, shares_outstanding, source``)."""
+    values = None if close is None else close.reindex(dates).to_numpy(dtype=float)
+    tickers = None if close is None else close.columns
+    parts = [p for b in fit.batches for p in _batch_effects(fit, b, values, tickers, shares)]
     if not parts:
         return pd.DataFrame(columns=VALUATION_COLUMNS)
     frame = pd.concat(parts, ignore_index=True)

@@ -193,7 +193,7 @@ def run(
             figures=not no_figures,
         )
     if not quiet:
-        from eventstudy.data.quality import quality_summary
+        from eventstudy.estimation.quality import quality_summary
 
         click.echo(results.summary())
         click.echo("")

@@ -39,8 +39,9 @@ import pandas as pd
 from eventstudy.data.factors import FactorData
 from eventstudy.data.panel import ReturnsPanel, wide_prices
 from eventstudy.errors import DataError
+from eventstudy.estimation.fit import Batch
 from eventstudy.estimation.kernel import BatchFit, concat_fits
-from eventstudy.event_study import Batch, EventStudy, fit_events
+from eventstudy.event_study import EventStudy, fit_events
 from eventstudy.results import EventStudyResults
 from eventstudy.study import EventSpec, ResolvedEvent
 

@@ -28,7 +28,7 @@ returns panel with prefix sums and window gathers, so it stays fast for 100k fir
     window), ``event_missing`` (any), ``stale`` (a zero run of ``stale_run`` or more),
     ``extreme``, ``nonpositive``, ``suspected_split``.
 
-Firm-events left out before the fit for want of prices (``results.dropped``) have a row too:
+Firm-events left out before the fit for want of prices (``StudyFit.dropped``) have a row too:
 ``n_obs`` 0, every return missing, flagged ``skipped``.
 
 The missing-data policy is the panel's (docs/conventions.md, docs/data.md): a missing price makes
@@ -45,7 +45,8 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    from eventstudy.results import EventStudyResults
+    from eventstudy.data.panel import ReturnsPanel
+    from eventstudy.estimation.fit import StudyFit
 
 QUALITY_COLUMNS = [
     "event",
@@ -140,18 +141,21 @@ def _split_like(log_ret: np.ndarray, tolerance: float) -> np.ndarray:
 
 
 def data_quality(
-    results: EventStudyResults,
+    fit: StudyFit,
+    panel: ReturnsPanel,
+    close: pd.DataFrame | None = None,
     *,
+    log_returns: bool = False,
     extreme: float = 0.25,
     stale_run: int = 5,
     missing_share: float = 0.10,
     split_tolerance: float = 0.05,
 ) -> pd.DataFrame:
     """One row per firm-event with the checks of the module docstring (:data:`QUALITY_COLUMNS`),
-    in study order."""
-    panel = results.panel
-    used = sorted({int(c) for b in results.batches for c in b.fit.col})
-    dropped = _dropped(results, stale_run, missing_share)
+    in study order. ``close``: unadjusted closes (dates x tickers) for the non-positive price
+    check; ``log_returns``: the panel holds log returns."""
+    used = sorted({int(c) for b in fit.batches for c in b.fit.col})
+    dropped = _dropped(fit, stale_run, missing_share)
     if not used:
         return dropped if len(dropped) else pd.DataFrame(columns=QUALITY_COLUMNS)
     # Work on the columns firm-events use only; `remap` turns panel columns into those.
@@ -159,7 +163,7 @@ def data_quality(
     remap[used] = np.arange(len(used))
     values = panel.values[:, used]
     finite = np.isfinite(values)
-    if results.meta.get("returns") == "log":
+    if log_returns:
         log_ret, simple = values, np.expm1(values)
     else:
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -172,17 +176,17 @@ def data_quality(
     runs = _run_lengths(values == 0.0)
 
     close_prefix = close_known = None
-    if results.close is not None:
+    if close is not None:
         names = [panel.tickers[c] for c in used]
-        close = results.close.reindex(index=panel.dates, columns=names)
-        close_known = np.array([n in results.close.columns for n in names], dtype=bool)
+        closes = close.reindex(index=panel.dates, columns=names)
+        close_known = np.array([n in close.columns for n in names], dtype=bool)
         with np.errstate(invalid="ignore"):
-            close_prefix = _prefix(close.to_numpy(dtype=float) <= 0)
+            close_prefix = _prefix(closes.to_numpy(dtype=float) <= 0)
 
-    names_of_events = np.array([e.name for e in results.events], dtype=object)
-    min_obs_of_events = np.array([e.min_estimation_obs for e in results.events], dtype=np.int64)
+    names_of_events = fit.event_names
+    min_obs_of_events = np.array([e.min_estimation_obs for e in fit.events], dtype=np.int64)
     parts, orders = [], []
-    for b in results.batches:
+    for b in fit.batches:
         f = b.fit
         col = remap[np.asarray(f.col, dtype=np.intp)]
         day0 = np.asarray(f.day0, dtype=np.intp)
@@ -230,15 +234,14 @@ def data_quality(
     return out[QUALITY_COLUMNS]
 
 
-def _dropped(results: EventStudyResults, stale_run: int, missing_share: float) -> pd.DataFrame:
-    """Rows for the firm-events left out before the fit for want of data (``results.dropped``):
+def _dropped(fit: StudyFit, stale_run: int, missing_share: float) -> pd.DataFrame:
+    """Rows for the firm-events left out before the fit for want of data (``fit.dropped``):
     every return missing, flagged ``skipped`` (the reason is in skipped.csv)."""
-    dropped = getattr(results, "dropped", None) or []
-    if not dropped:
+    if not fit.dropped:
         return pd.DataFrame(columns=QUALITY_COLUMNS)
-    events = {e.name: e for e in results.events}
+    events = {e.name: e for e in fit.events}
     rows = []
-    for name, ticker, _reason in dropped:
+    for name, ticker, _reason in fit.dropped:
         e = events[name]
         est_days = e.estimation_window[1] - e.estimation_window[0] + 1
         ev_days = e.event_window[1] - e.event_window[0] + 1

@@ -1,0 +1,188 @@
+"""Fitting a study: the firm-events of every event, grouped into batches that share a model,
+market and windows, each fitted at once by :mod:`eventstudy.estimation.kernel`.
+
+:func:`fit_batches` returns a :class:`StudyFit`, the estimation stage's output: plain arrays and
+small dataclasses that inference, valuation and the quality checks take.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from eventstudy.data.factors import FactorData
+from eventstudy.data.panel import ReturnsPanel
+from eventstudy.errors import DataError
+from eventstudy.estimation.kernel import BatchFit, Design
+from eventstudy.estimation.models import get_model
+from eventstudy.study import ResolvedEvent
+
+Window = tuple[int, int]
+
+
+@dataclass
+class Batch:
+    """One vectorised fit: every firm-event that shares a model, market and windows."""
+
+    fit: BatchFit
+    event: np.ndarray  # (n,) index into the results' events
+    ticker: list[str]
+    order: np.ndarray  # (n,) position of each firm-event in study order
+    label: str = ""  # the model, in words
+
+
+@dataclass
+class StudyFit:
+    """Every fitted firm-event of a study.
+
+    ``events`` in study order; ``day0_rows`` the panel row of each event's day 0; ``batches`` the
+    vectorised fits (a firm-event's study-order position is ``batch.order``); ``dropped`` the
+    firm-events left out before fitting, as ``(event, ticker, reason)``."""
+
+    events: list[ResolvedEvent]
+    day0_rows: np.ndarray
+    batches: list[Batch]
+    dropped: list[tuple[str, str, str]] = field(default_factory=list)
+
+    @cached_property
+    def event_names(self) -> np.ndarray:
+        """Each event's name, as an object array (index it with ``batch.event``)."""
+        return np.array([e.name for e in self.events], dtype=object)
+
+    @cached_property
+    def event_models(self) -> np.ndarray:
+        """Each event's model name, as an object array."""
+        return np.array([e.model for e in self.events], dtype=object)
+
+    def windows_of(self, kind: str, batch: Batch) -> dict[Window, np.ndarray]:
+        """For each CAR (``kind="car_windows"``) or BHAR (``"bhar_windows"``) window used by the
+        batch's events, a mask of the batch's firm-events whose event asks for it."""
+        sets: dict[tuple, int] = {}
+        ids = np.array(
+            [sets.setdefault(getattr(e, kind), len(sets)) for e in self.events], dtype=np.intp
+        )
+        out: dict[Window, np.ndarray] = {}
+        for windows, sid in sets.items():
+            for w in windows:
+                out.setdefault(w, np.zeros(len(sets), dtype=bool))[sid] = True
+        used = ids[batch.event]
+        return {w: has[used] for w, has in sorted(out.items()) if has[used].any()}
+
+
+def fit_batches(
+    panel: ReturnsPanel,
+    events: Sequence[ResolvedEvent],
+    *,
+    factors: FactorData | None = None,
+    unavailable: Mapping[str, str] | None = None,
+) -> StudyFit:
+    """Fit resolved events on ``panel``: one vectorised batch per distinct configuration.
+
+    ``unavailable`` maps tickers whose data could not be had to the reason (a failed download):
+    their firm-events are left out of the fit and listed in :attr:`StudyFit.dropped`."""
+    dropped: list[tuple[str, str, str]] = []
+    if unavailable:
+        kept = []
+        for e in events:
+            gone = [t for t in e.tickers if t in unavailable]
+            dropped += [(e.name, t, unavailable[t]) for t in gone]
+            tickers = tuple(t for t in e.tickers if t not in unavailable)
+            kept.append(e.model_copy(update={"tickers": tickers}) if gone else e)
+        events = kept
+        if dropped:
+            names = sorted({t for _, t, _ in dropped})
+            warnings.warn(
+                f"{len(dropped)} firm-event(s) left out for lack of data: {', '.join(names[:10])}"
+                + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+                + " (see skipped.csv)",
+                UserWarning,
+                stacklevel=2,
+            )
+    after = np.array([e.timing == "after_close" for e in events], dtype=bool)
+    names = [e.name for e in events]
+    day0 = panel.day0_many([e.date for e in events], after, names)
+    known = set(panel.tickers)
+    for e in events:
+        for t in (e.market, *e.factors, *e.tickers):
+            if t not in known:
+                raise DataError(f"event {e.name!r}: no returns for ticker {t}")
+
+    sizes = np.array([len(e.tickers) for e in events], dtype=np.intp)
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])  # study-order index of each event
+    groups: dict[tuple, list[int]] = {}
+    for i, e in enumerate(events):
+        groups.setdefault(e.config_key(), []).append(i)
+
+    batches: list[Batch] = []
+    for members in groups.values():
+        idx = np.array(members, dtype=np.intp)
+        if not sizes[idx].any():
+            continue
+        first = events[members[0]]
+        model = get_model(first.model)
+        design = model.design(panel, first, factors)
+        _check_regressors(panel, design, [events[i] for i in members], day0[idx], factors)
+        ev = np.repeat(idx, sizes[idx])
+        within = np.arange(len(ev)) - np.repeat(np.cumsum(sizes[idx]) - sizes[idx], sizes[idx])
+        tickers = [t for i in members for t in events[i].tickers]
+        fit = model.fit(panel, first, factors, panel.columns(tickers), day0[ev])
+        batches.append(
+            Batch(
+                fit=fit,
+                event=ev,
+                ticker=tickers,
+                order=offsets[ev] + within,
+                label=model.label(first),
+            )
+        )
+
+    return StudyFit(events=list(events), day0_rows=day0, batches=batches, dropped=dropped)
+
+
+def _check_regressors(
+    panel: ReturnsPanel,
+    design: Design,
+    events: Sequence[ResolvedEvent],
+    day0: np.ndarray,
+    factors: FactorData | None,
+) -> None:
+    """Regressors must exist on every session of the events' windows (inside the data)."""
+    if not design.k and design.offset is None:
+        return
+    values = design.regressors
+    if design.offset is not None:
+        values = np.column_stack([values, design.offset])
+    bad = ~np.isfinite(values).all(axis=1)
+    if not bad.any():
+        return
+    spec = events[0]  # the events of one batch share their windows
+    t = len(panel.dates)
+    first = np.clip(day0 + min(spec.estimation_window[0], spec.event_window[0]), 0, t - 1)
+    last = np.clip(day0 + max(spec.estimation_window[1], spec.event_window[1]), 0, t - 1)
+    count = np.concatenate([[0], np.cumsum(bad)])
+    failing = np.flatnonzero(count[last + 1] - count[first] > 0)
+    if not len(failing):
+        return
+    i = int(failing[0])
+    event = events[i]
+    rows = np.arange(first[i], last[i] + 1)
+    dates = panel.dates[rows[bad[rows]]]
+    span = f"{dates[0]:%Y-%m-%d}" + (f" .. {dates[-1]:%Y-%m-%d}" if len(dates) > 1 else "")
+    if factors is not None and design.offset is not None:
+        have = factors.frame.index
+        raise DataError(
+            f"event {event.name!r}: the factor data ({', '.join(factors.sources)}) have no values "
+            f"for {len(dates)} session(s) in {span}, needed by the estimation and event windows "
+            f"(factors cover {have[0]:%Y-%m-%d} .. {have[-1]:%Y-%m-%d})"
+        )
+    names = [
+        n for j, n in enumerate(design.names) if not np.isfinite(design.regressors[rows, j]).all()
+    ]
+    raise DataError(
+        f"event {event.name!r}: regressor {', '.join(names)} has no return on "
+        f"{len(dates)} session(s) in {span}"
+    )
