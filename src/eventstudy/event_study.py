@@ -19,7 +19,7 @@ from eventstudy.errors import StudyFileError
 from eventstudy.estimation.fit import fit_batches
 from eventstudy.results import EventStudyResults
 from eventstudy.study import (
-    DEFAULT_MIN_ESTIMATION_OBS,
+    DEFAULTS,
     EventSpec,
     ResolvedEvent,
     StudySpec,
@@ -61,20 +61,20 @@ class EventStudy:
         self,
         returns: pd.DataFrame | ReturnsPanel,
         *,
-        market: str = "^GSPC",
-        model: str = "market",
-        estimation_window: tuple[int, int] = (-250, -11),
-        event_window: tuple[int, int] = (-5, 5),
-        car_windows: Sequence[tuple[int, int]] = ((0, 0), (-1, 1), (-5, 5)),
-        timing: str = "close",
-        min_estimation_obs: int = DEFAULT_MIN_ESTIMATION_OBS,
+        market: str = DEFAULTS.market,
+        model: str = DEFAULTS.model,
+        estimation_window: tuple[int, int] = DEFAULTS.estimation_window,
+        event_window: tuple[int, int] = DEFAULTS.event_window,
+        car_windows: Sequence[tuple[int, int]] = DEFAULTS.car_windows,
+        timing: str = DEFAULTS.timing,
+        min_estimation_obs: int = DEFAULTS.min_estimation_obs,
         close: pd.DataFrame | None = None,
         shares: pd.DataFrame | None = None,
         factor_data: FactorData | pd.DataFrame | None = None,
         factors: Sequence[str] | None = None,
-        dimson_lags: int = 1,
-        bhar_windows: Sequence[tuple[int, int]] = (),
-        return_kind: str = "simple",
+        dimson_lags: int = DEFAULTS.dimson_lags,
+        bhar_windows: Sequence[tuple[int, int]] = DEFAULTS.bhar_windows,
+        return_kind: str = DEFAULTS.returns,
         title: str = "Event study",
     ) -> None:
         self.panel = (
@@ -107,9 +107,9 @@ class EventStudy:
         cls,
         prices: pd.DataFrame,
         *,
-        market: str = "^GSPC",
-        returns: str = "simple",
-        price: str = "adj_close",
+        market: str = DEFAULTS.market,
+        returns: str = DEFAULTS.returns,
+        price: str = DEFAULTS.price,
         **kwargs: Any,
     ) -> EventStudy:
         """From prices: wide (dates x tickers) or long (``ticker,date,close,adj_close,...``).

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -18,6 +19,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
@@ -27,8 +29,32 @@ from eventstudy.errors import StudyFileError
 
 Timing = Literal["close", "after_close"]
 
+
+
+@dataclass(frozen=True)
+class StudyDefaults:
+    """The defaults of every study-file key that has one (README, "Study file"): the only place
+    they are written. :class:`StudySpec` fills them in; :class:`~eventstudy.EventStudy` takes
+    its keyword defaults from here."""
+
+    market: str = "^GSPC"
+    model: str = "market"
+    factors: tuple[str, ...] = ()
+    dimson_lags: int = 1
+    bhar_windows: tuple[tuple[int, int], ...] = ()
+    estimation_window: tuple[int, int] = (-250, -11)
+    event_window: tuple[int, int] = (-5, 5)
+    car_windows: tuple[tuple[int, int], ...] = ((0, 0), (-1, 1), (-5, 5))
+    timing: Timing = "close"
+    #: Fewer non-missing estimation-window returns and the firm-event is skipped.
+    min_estimation_obs: int = 100
+    returns: Literal["simple", "log"] = "simple"
+    price: Literal["adj_close", "close"] = "adj_close"
+
+
+DEFAULTS = StudyDefaults()
 #: Default minimum number of non-missing estimation-window returns for a firm-event to be fitted.
-DEFAULT_MIN_ESTIMATION_OBS = 100
+DEFAULT_MIN_ESTIMATION_OBS = DEFAULTS.min_estimation_obs
 
 
 def _as_window(value: Any) -> Any:
@@ -173,11 +199,12 @@ class StudySpec(_Settings):
     study: str = Field(min_length=1)
     engine: Literal["local", "dask"] = "local"
     scheduler: str | None = None
-    returns: Literal["simple", "log"] = "simple"
-    price: Literal["adj_close", "close"] = "adj_close"
+    returns: Literal["simple", "log"] = DEFAULTS.returns
+    price: Literal["adj_close", "close"] = DEFAULTS.price
     tickers: list[str] | None = None
     events: list[EventSpec] = Field(min_length=1)
     source: Path | None = Field(default=None, exclude=True)
+    _resolved: tuple[ResolvedEvent, ...] = PrivateAttr(default=())
 
     @field_validator("tickers")
     @classmethod
@@ -197,7 +224,8 @@ class StudySpec(_Settings):
                     f"events[{i}] ({event.name}): no tickers "
                     "(give the event's or the study's 'tickers')"
                 )
-        for event in self.resolved():
+        self._resolved = tuple(self._resolve())
+        for event in self._resolved:
             _check_windows(event)
         return self
 
@@ -206,31 +234,35 @@ class StudySpec(_Settings):
         return slugify(self.study)
 
     def resolved(self) -> list[ResolvedEvent]:
-        """Events with study-level defaults applied."""
+        """Events with study-level defaults applied (resolved and checked once, when the study
+        was validated)."""
+        return list(self._resolved)
+
+    def _resolve(self) -> list[ResolvedEvent]:
         out = []
         for event in self.events:
 
-            def pick(key: str, default: Any, event: EventSpec = event) -> Any:
+            def pick(key: str, event: EventSpec = event) -> Any:
                 value = getattr(event, key)
                 if value is None:
                     value = getattr(self, key)
-                return default if value is None else value
+                return getattr(DEFAULTS, key) if value is None else value
 
             out.append(
                 ResolvedEvent(
                     name=event.name,
                     date=event.date,
                     tickers=tuple(event.tickers or self.tickers or ()),
-                    market=pick("market", "^GSPC"),
-                    model=pick("model", "market"),
-                    factors=tuple(pick("factors", ())),
-                    dimson_lags=pick("dimson_lags", 1),
-                    bhar_windows=tuple(pick("bhar_windows", ())),
-                    estimation_window=pick("estimation_window", (-250, -11)),
-                    event_window=pick("event_window", (-5, 5)),
-                    car_windows=tuple(pick("car_windows", [(0, 0), (-1, 1), (-5, 5)])),
-                    timing=pick("timing", "close"),
-                    min_estimation_obs=pick("min_estimation_obs", DEFAULT_MIN_ESTIMATION_OBS),
+                    market=pick("market"),
+                    model=pick("model"),
+                    factors=tuple(pick("factors")),
+                    dimson_lags=pick("dimson_lags"),
+                    bhar_windows=tuple(pick("bhar_windows")),
+                    estimation_window=pick("estimation_window"),
+                    event_window=pick("event_window"),
+                    car_windows=tuple(pick("car_windows")),
+                    timing=pick("timing"),
+                    min_estimation_obs=pick("min_estimation_obs"),
                 )
             )
         return out

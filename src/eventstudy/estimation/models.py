@@ -13,7 +13,7 @@ MacKinlay (1997), "Event Studies in Economics and Finance", *JEL* 35(1).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar, Protocol
 
 import numpy as np
 
@@ -22,8 +22,25 @@ from eventstudy.data.panel import ReturnsPanel
 from eventstudy.errors import DataError, StudyFileError
 from eventstudy.estimation.kernel import BatchFit, Design, fit_batch, gather
 
-if TYPE_CHECKING:
-    from eventstudy.study import ResolvedEvent
+
+class ResolvedEvent(Protocol):
+    """What a model reads of an event's settings (:class:`eventstudy.study.ResolvedEvent` is
+    one; a protocol here so that the models do not depend on the study file)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def market(self) -> str: ...
+    @property
+    def factors(self) -> tuple[str, ...]: ...
+    @property
+    def dimson_lags(self) -> int: ...
+    @property
+    def estimation_window(self) -> tuple[int, int]: ...
+    @property
+    def event_window(self) -> tuple[int, int]: ...
+    @property
+    def min_estimation_obs(self) -> int: ...
 
 
 class NormalReturnModel(ABC):
