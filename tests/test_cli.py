@@ -212,3 +212,25 @@ def test_console_script_exits_2_without_traceback(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"eventstudy: error: {study}: modle: unknown key"
+
+
+def test_library_messages_name_arguments_and_the_cli_names_flags() -> None:
+    """The library names Python arguments (``argument``); the command line says its flags."""
+    from eventstudy.cli.common import cli_text
+    from eventstudy.errors import argument
+
+    library = (
+        f"no {argument('factors')} here; {argument('strict=True')} makes this fatal; fetch them "
+        f"({argument('offline=False')}); say which with {argument('column=adj_close')}"
+    )
+    assert library == (
+        "no `factors` here; `strict=True` makes this fatal; fetch them (`offline=False`); "
+        "say which with `column=adj_close`"
+    )
+    assert cli_text(library) == (
+        "no --factors FILE here; --strict makes this fatal; fetch them (without --offline); "
+        "say which with --column adj_close"
+    )
+    assert cli_text("`code` that is no argument of ours stays") == (
+        "`code` that is no argument of ours stays"
+    )

@@ -90,7 +90,7 @@ def test_dates_keep_the_date_written(tmp_path: Path, value: str, day: str) -> No
 
 def test_wide_file_needs_to_be_told_which_price_it_holds(tmp_path: Path) -> None:
     path = write(tmp_path, "date,NVDA,^GSPC\n2025-01-24,142.62,6101.24\n2025-01-27,,6012.28\n")
-    with pytest.raises(DataError, match="say which with --column adj_close or --column close"):
+    with pytest.raises(DataError, match="say which with `column=adj_close` or `column=close`"):
         read_import_file(path)
     imported = read_import_file(path, column="close")
     assert imported.format == "wide" and imported.columns == ("close",)
@@ -291,7 +291,7 @@ def test_not_utf8_and_missing_files(tmp_path: Path) -> None:
         read_import_file(path)
     with pytest.raises(DataError, match="file not found"):
         read_import_file(tmp_path / "absent.csv")
-    with pytest.raises(DataError, match="--column must be"):
+    with pytest.raises(DataError, match="`column` must be"):
         read_import_file(path, column="open")
     with pytest.raises(ValueError, match="format must be"):
         read_import_file(path, "excel")

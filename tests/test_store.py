@@ -337,7 +337,7 @@ def test_offline_refuses_network_sources_naming_tickers_and_dates(
     assert message.startswith("offline: no stored prices for ")
     assert "NVDA between 2024-01-02 and 2024-05-31 and between 2025-01-01 and 2025-02-10" in message
     assert "AMD between 2024-01-02 and 2025-02-10" in message
-    assert "run without --offline or import a price file" in message
+    assert "fetch them (`offline=False`) or import a price file" in message
     assert offline.upstream_calls == 0 and len(online.calls) == 1
 
     # What is stored is served offline; a store without any upstream says so.

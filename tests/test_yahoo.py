@@ -535,7 +535,7 @@ def test_cache_strict_makes_a_failed_ticker_fatal_after_storing_the_rest(
     strict = CachedSource(
         store, YahooSource(session=session, sleep=pytest.fail), today=TODAY, strict=True
     )
-    with pytest.raises(DataError, match=r"could not fetch prices for AVGO .*--strict") as caught:
+    with pytest.raises(DataError, match=r"could not fetch prices for AVGO .*`strict=True` makes this fatal") as caught:
         strict.prices(["NVDA", "AVGO"], START, END)
     assert "\n" not in str(caught.value)
     assert store.missing_ranges("NVDA", START, END) == []  # what did arrive is kept
@@ -627,7 +627,7 @@ def test_default_study_second_run_makes_no_network_calls(
 def test_load_data_leaves_a_failed_ticker_out_with_a_warning(
     prices: pd.DataFrame, shares: pd.DataFrame, tmp_path: Path
 ) -> None:
-    from eventstudy.data.store import FetchWarning
+    from eventstudy.errors import FetchWarning
     from eventstudy.pipeline import DataOptions, load_data
     from eventstudy.study import load_study
 
@@ -642,7 +642,7 @@ def test_load_data_leaves_a_failed_ticker_out_with_a_warning(
     assert set(share_counts["ticker"]) == {"NVDA", "AVGO"}
 
     strict = DataOptions(session=make_fake_session(prices), cache_dir=tmp_path / "c2", strict=True)
-    with pytest.raises(DataError, match=r"ZZZZ.*--strict"):
+    with pytest.raises(DataError, match=r"ZZZZ.*`strict=True`"):
         load_data(spec, strict)
 
 

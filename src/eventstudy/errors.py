@@ -1,5 +1,10 @@
-"""Exceptions. Anything derived from :class:`EventStudyError` is a user-facing problem
-(bad study file, missing data, ...): the CLI prints its one-line message and exits with status 2."""
+"""Every exception and warning the package raises for the user's input or data.
+
+Anything derived from :class:`EventStudyError` is a user-facing problem (bad study file, missing
+data, ...): the CLI prints its one-line message and exits with status 2. Messages that tell the
+user what to pass name the Python argument through :func:`argument` (rendered ```factor_data```);
+the command line translates those to its flags (:mod:`eventstudy.cli.common`).
+"""
 
 from __future__ import annotations
 
@@ -18,3 +23,17 @@ class DataError(EventStudyError):
 
 class OfflineError(DataError):
     """Data would have to be fetched from the network, but the run is offline."""
+
+
+class EventDateWarning(UserWarning):
+    """An event date was moved to the next trading session."""
+
+
+class FetchWarning(UserWarning):
+    """Some tickers could not be fetched and a run goes on without them."""
+
+
+def argument(name: str) -> str:
+    """How a message names a Python argument the user can set, with its value where it matters
+    (``argument("strict=True")`` -> ```strict=True```). The CLI renders it as the flag."""
+    return f"`{name}`"

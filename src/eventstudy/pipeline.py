@@ -24,7 +24,7 @@ from eventstudy.data.factors import (
 from eventstudy.data.panel import ReturnsPanel, wide_prices
 from eventstudy.data.sources.csv import CSVSource, read_shares_csv
 from eventstudy.data.store import CachedSource, PriceStore
-from eventstudy.errors import DataError, EventStudyError, OfflineError
+from eventstudy.errors import DataError, EventStudyError, FetchWarning, OfflineError, argument
 from eventstudy.event_study import fit_events
 from eventstudy.results import EventStudyResults
 from eventstudy.study import ResolvedEvent, StudySpec
@@ -92,7 +92,6 @@ def load_data(
     import warnings
 
     from eventstudy.data.sources.yahoo import YahooSource
-    from eventstudy.data.store import FetchWarning
 
     events = spec.resolved()
     tickers = study_tickers(events)
@@ -135,7 +134,7 @@ def load_data(
             more = f"; and {len(failures) - 10} more" if len(failures) > 10 else ""
             warnings.warn(
                 f"no prices for {len(failures)} ticker(s), left out of the study "
-                f"(--strict makes this an error): {listed}{more}",
+                f"({argument('strict=True')} makes this an error): {listed}{more}",
                 FetchWarning,
                 stacklevel=2,
             )
@@ -199,7 +198,7 @@ def load_factors(spec: StudySpec, options: DataOptions) -> FactorData | None:
             if options.offline:
                 raise OfflineError(
                     f"offline: model(s) {', '.join(sorted(needed))} need Fama-French factors and "
-                    f"the local store has no {dataset}; pass --factors FILE or run online"
+                    f"the local store has no {dataset}; pass {argument('factors')} or run online"
                 )
             text = FamaFrenchSource(session=options.session).fetch_text(dataset)
             store.put_factor_file(dataset, text)
@@ -244,7 +243,8 @@ def _run_dask(
     source = str(options.prices) if options.prices is not None else ""
     if not (source.endswith(".parquet") or "://" in source or Path(source).is_dir()):
         raise DataError(
-            "engine 'dask' reads prices from a Parquet dataset: pass --prices PATH.parquet "
+            f"engine 'dask' reads prices from a Parquet dataset: pass {argument('prices')} "
+            "PATH.parquet "
             "(a file, a folder or an fsspec URL such as s3://bucket/prices.parquet)"
         )
     try:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import io
 import sys
 from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
 from typing import Any
 
@@ -22,22 +21,10 @@ import click
 import numpy as np
 import pandas as pd
 
+from eventstudy.cli.common import user_errors
 from eventstudy.errors import DataError
 
 _DATE = click.DateTime(["%Y-%m-%d"])
-
-
-def _user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """cli.py's ``_user_errors`` (one-line errors, exit status 2), imported when the command runs
-    so that cli.py may import this module at any point without an import cycle."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from eventstudy.cli import _user_errors as report
-
-        return report(func)(*args, **kwargs)
-
-    return wrapper
 
 
 def _cache_dir_option(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -82,7 +69,7 @@ def _table(frame: pd.DataFrame) -> str:
     "--progress/--no-progress", default=None, help="Progress bar (default: on a terminal)."
 )
 @click.pass_context
-@_user_errors
+@user_errors
 def fetch(
     ctx: click.Context,
     tickers: tuple[str, ...],
@@ -169,7 +156,7 @@ def cache() -> None:
 
 @cache.command("list")
 @_cache_dir_option
-@_user_errors
+@user_errors
 def cache_list(cache_dir: Path | None) -> None:
     """List the tickers in the store: dates, rows, sources and share counts."""
     from eventstudy.data.store import PriceStore
@@ -216,7 +203,7 @@ def cache_list(cache_dir: Path | None) -> None:
 )
 @click.option("--ticker", help="Ticker of a single-ticker yfinance file (default: file name).")
 @_cache_dir_option
-@_user_errors
+@user_errors
 def cache_import(
     file: Path, layout: str, column: str | None, ticker: str | None, cache_dir: Path | None
 ) -> None:
@@ -274,7 +261,7 @@ def _export_text(frame: pd.DataFrame, integral: list[str]) -> str:
     help="Also write the share counts to this file (ticker,shares_outstanding,as_of,source).",
 )
 @_cache_dir_option
-@_user_errors
+@user_errors
 def cache_export(
     file: Path,
     tickers: tuple[str, ...],
@@ -306,7 +293,7 @@ def cache_export(
 @click.argument("tickers", nargs=-1)
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before clearing the whole store.")
 @_cache_dir_option
-@_user_errors
+@user_errors
 def cache_clear(tickers: tuple[str, ...], yes: bool, cache_dir: Path | None) -> None:
     """Delete the stored prices, coverage and share counts of TICKERS (all tickers if none)."""
     from eventstudy.data.store import PriceStore

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from eventstudy.errors import DataError
+from eventstudy.errors import DataError, argument
 
 #: Ken French datasets the factor models use, and the columns each contributes.
 FRENCH_DATASETS = {
@@ -208,7 +208,7 @@ class FamaFrenchSource:
         except ImportError:
             raise DataError(
                 "fetching Fama-French factors needs pandas-datareader "
-                "(pip install 'eventstudy-kit[factors]'), or pass --factors FILE"
+                f"(pip install 'eventstudy-kit[factors]'), or pass {argument('factors')} (files)"
             ) from None
         reader = FamaFrenchReader(
             symbols=dataset, session=self.session, retry_count=self.retry_count, pause=self.pause

@@ -21,11 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from eventstudy.errors import DataError
-
-
-class EventDateWarning(UserWarning):
-    """An event date was moved to the next trading session."""
+from eventstudy.errors import DataError, EventDateWarning
 
 
 def wide_prices(frame: pd.DataFrame, column: str) -> pd.DataFrame:

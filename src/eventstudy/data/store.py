@@ -34,7 +34,7 @@ from eventstudy.data.sources.base import (
     empty_prices,
     empty_shares,
 )
-from eventstudy.errors import DataError, OfflineError
+from eventstudy.errors import DataError, OfflineError, argument
 from eventstudy.progress import progress_bar
 
 #: Bumped whenever the tables change; a store written by a newer version is refused, not guessed at.
@@ -98,10 +98,6 @@ _T = TypeVar("_T")
 
 #: Price columns a partial import may write while keeping the others (see ``put_prices``).
 VALUE_COLUMNS = ("close", "adj_close", "volume")
-
-
-class FetchWarning(UserWarning):
-    """Some tickers could not be fetched and a run goes on without them."""
 
 
 class PartialFetchError(DataError):
@@ -683,7 +679,8 @@ class CachedSource(PriceSource):
                 "import a price file"
             )
         return OfflineError(
-            f"offline: no stored prices for {detail}; run without --offline or import a price file"
+            f"offline: no stored prices for {detail}; fetch them ({argument('offline=False')}) or "
+                f"import a price file"
         )
 
     def _fetch_batch(
@@ -785,7 +782,8 @@ class CachedSource(PriceSource):
                             if failed and self.strict:
                                 raise DataError(
                                     f"could not fetch prices for {_list_names(list(failed))} "
-                                    f"({_reasons(failed)}); --strict makes this fatal"
+                                    f"({_reasons(failed)}); {argument('strict=True')} makes "
+                                    "this fatal"
                                 )
         return self.store.get_prices(names, lo, hi)
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from eventstudy.data.factors import FACTOR_MODELS, FactorData
 from eventstudy.data.panel import ReturnsPanel
-from eventstudy.errors import DataError, StudyFileError
+from eventstudy.errors import DataError, StudyFileError, argument
 from eventstudy.estimation.kernel import BatchFit, Design, fit_batch, gather
 
 
@@ -174,7 +174,7 @@ class FamaFrenchModel(NormalReturnModel):
     ) -> Design:
         if factors is None:
             raise DataError(
-                f"model {self.name!r} needs Fama-French factors: pass --factors FILE "
+                f"model {self.name!r} needs Fama-French factors: pass {argument('factor_data')} "
                 "(or run online to download them)"
             )
         names = FACTOR_MODELS[self.name]

@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from eventstudy.data.sources.base import PRICE_COLUMNS, SHARES_COLUMNS
-from eventstudy.errors import DataError
+from eventstudy.errors import DataError, argument
 
 FORMATS = ("auto", "long", "wide", "yahoo", "shares")
 PRICE_KINDS = ("adj_close", "close")
@@ -301,7 +301,7 @@ def _read_wide(table: _Table, column: str | None) -> ImportedFile:
     if column not in PRICE_KINDS:
         raise DataError(
             f"{table.path}: a wide file (dates x tickers) holds one price per ticker and date; "
-            "say which with --column adj_close or --column close"
+            f"say which with {argument('column=adj_close')} or {argument('column=close')}"
         )
     names = [h.strip() for h in table.rows[0][1:]]
     if not names:
@@ -337,14 +337,16 @@ def _yahoo_close(fields: set[str], column: str | None, notes: list[str]) -> dict
     """Where yfinance's Close and Adj Close go (see the module docstring)."""
     if "adj_close" in fields:
         if column is not None:
-            notes.append(f"--column {column} ignored: the file has both Close and Adj Close")
+            notes.append(
+                f"{argument(f'column={column}')} ignored: the file has both Close and Adj Close"
+            )
         return {"close": "close", "adj_close": "adj_close"}
     if column == "close":
         return {"close": "close"}
     notes.append(
         "Close read as adj_close: without an Adj Close column the file was written with "
         "auto_adjust=True (yfinance's default), where Close is the adjusted close; "
-        "pass --column close if it is not"
+        f"pass {argument('column=close')} if it is not"
     )
     return {"close": "adj_close"}
 
@@ -432,7 +434,9 @@ def _read_yahoo(table: _Table, column: str | None, ticker: str | None) -> Import
     )
     out.format = "yahoo-single"
     if not ticker:
-        out.notes.append(f"ticker {name} taken from the file name; pass --ticker to set it")
+        out.notes.append(
+            f"ticker {name} taken from the file name; pass {argument('ticker')} to set it"
+        )
     return out
 
 
@@ -512,7 +516,7 @@ def read_import_file(
     if format not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}")
     if column is not None and column not in PRICE_KINDS:
-        raise DataError(f"--column must be adj_close or close, not {column!r}")
+        raise DataError(f"{argument('column')} must be adj_close or close, not {column!r}")
     if format in ("auto", "long"):
         fast = _read_long_fast(Path(path), detect=format == "auto")
         if fast is not None:

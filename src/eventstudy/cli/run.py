@@ -1,0 +1,220 @@
+"""The study commands: ``eventstudy run STUDY.yaml`` and ``eventstudy report RESULTS_DIR``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from eventstudy.cli.common import user_errors
+
+
+@click.command()
+@click.argument("study", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--prices",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Long price CSV (ticker,date,close,adj_close,volume) to use instead of Yahoo.",
+)
+@click.option(
+    "--shares",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Shares outstanding CSV (ticker,shares_outstanding,as_of[,source]).",
+)
+@click.option(
+    "--factors",
+    "factors",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Fama-French factor CSV (Ken French layout or tidy date,Mkt-RF,...); repeatable.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder for tables (default results/<study-slug>/).",
+)
+@click.option(
+    "--figures",
+    "figures_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for charts (default figures/<study-slug>/, or <out>/figures with --out).",
+)
+@click.option("--no-figures", is_flag=True, help="Do not draw charts.")
+@click.option(
+    "--max-event-figures",
+    type=click.IntRange(min=0),
+    default=20,
+    show_default=True,
+    help="Per-event charts for the first N events only (the study charts cover every event).",
+)
+@click.option(
+    "--report",
+    "make_report",
+    is_flag=True,
+    help="Also write report.html, report.md, tables.tex and tables.xlsx to <out>/report/.",
+)
+@click.option("--offline", is_flag=True, help="Never touch the network; missing data is an error.")
+@click.option("--refresh", is_flag=True, help="Refetch prices even when the local store has them.")
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="EVENTSTUDY_CACHE_DIR",
+    help="Local price store folder (default: the platform cache dir; env EVENTSTUDY_CACHE_DIR).",
+)
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="A ticker that cannot be fetched is an error (default: left out, with a warning).",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress bars while fetching and drawing charts (default: when stderr is a terminal).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 32),
+    default=4,
+    show_default=True,
+    help="Tickers fetched at once.",
+)
+@click.option(
+    "--fetch-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Overall limit on fetching, in seconds.",
+)
+@click.option(
+    "--scheduler",
+    help="Dask scheduler address (host:port): run with the Dask engine (prices from Parquet).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print only errors and warnings.")
+@user_errors
+def run(
+    study: Path,
+    prices: Path | None,
+    shares: Path | None,
+    factors: tuple[Path, ...],
+    out: Path | None,
+    figures_dir: Path | None,
+    no_figures: bool,
+    max_event_figures: int,
+    make_report: bool,
+    offline: bool,
+    refresh: bool,
+    cache_dir: Path | None,
+    strict: bool,
+    progress: bool | None,
+    workers: int,
+    fetch_timeout: float | None,
+    scheduler: str | None,
+    quiet: bool,
+) -> None:
+    """Run the event study described in STUDY (a YAML study file)."""
+    from eventstudy.output.files import write_tables
+    from eventstudy.pipeline import DataOptions, default_figures_dir, default_out_dir, run_study
+    from eventstudy.study import load_study
+
+    spec = load_study(study)
+    options = DataOptions(
+        prices=prices,
+        shares=shares,
+        factors=factors,
+        cache_dir=cache_dir,
+        offline=offline,
+        refresh=refresh,
+        strict=strict,
+        progress=progress,
+        workers=workers,
+        fetch_timeout=fetch_timeout,
+        scheduler=scheduler,
+    )
+    results = run_study(spec, options)
+    out_dir = out or default_out_dir(spec)
+    if figures_dir is None:
+        figures_dir = out_dir / "figures" if out is not None else default_figures_dir(spec)
+    written = write_tables(results, out_dir)
+    figures: list[Path] = []
+    if not no_figures:
+        from eventstudy.output.plots import save_figures
+
+        figures = save_figures(
+            results, figures_dir, max_events=max_event_figures, progress=progress
+        )
+    report_path = None
+    if make_report:
+        from eventstudy.output.report import build_report
+
+        report_path, _ = build_report(
+            out_dir,
+            None if no_figures else figures_dir,
+            results=results,
+            figures=not no_figures,
+        )
+    if not quiet:
+        from eventstudy.estimation.quality import quality_summary
+
+        click.echo(results.summary())
+        click.echo("")
+        click.echo(quality_summary(results.quality_frame()))
+        click.echo("")
+        click.echo(f"Tables: {len(written)} files in {out_dir}/")
+        if figures:
+            hidden = len(results.events) - max_event_figures
+            note = (
+                f" (per-event charts for the first {max_event_figures:,} of "
+                f"{len(results.events):,} events; --max-event-figures for more)"
+                if hidden > 0
+                else ""
+            )
+            click.echo(f"Figures: {len(figures)} files in {figures_dir}/{note}")
+        if report_path is not None:
+            click.echo(f"Report: {report_path}")
+
+
+
+@click.command()
+@click.argument("results_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--figures",
+    "figures_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The run's charts (default RESULTS_DIR/figures); missing or outdated ones are drawn.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Report folder (default RESULTS_DIR/report).",
+)
+@click.option(
+    "--max-events",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="Events with a section (tables and charts) of their own.",
+)
+@click.option("--no-figures", is_flag=True, help="Leave the charts out.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only errors and warnings.")
+@user_errors
+def report(
+    results_dir: Path,
+    figures_dir: Path | None,
+    out: Path | None,
+    max_events: int,
+    no_figures: bool,
+    quiet: bool,
+) -> None:
+    """Write a report of RESULTS_DIR (a folder written by `eventstudy run`): report.html (one
+    self-contained file), report.md with its figures, tables.tex (booktabs) and tables.xlsx."""
+    from eventstudy.output.report import build_report
+
+    html, md = build_report(
+        results_dir,
+        figures_dir,
+        out_dir=out,
+        max_events=max_events,
+        figures=not no_figures,
+    )
+    if not quiet:
+        click.echo(f"Report: {html}")
+        click.echo(f"Markdown: {md} (figures in {md.parent / 'figures'}/)")
+        click.echo(f"Tables: {md.parent / 'tables.xlsx'}, {md.parent / 'tables.tex'}")
