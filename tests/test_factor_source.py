@@ -86,7 +86,7 @@ def test_factors_are_fetched_once_then_read_from_the_store(session, tmp_path) ->
 
 
 def test_offline_without_stored_factors_says_so(tmp_path) -> None:
-    with pytest.raises(OfflineError, match=r"need Fama-French factors.*pass `factors` or run online"):
+    with pytest.raises(OfflineError, match=r"need Fama-French factors.*pass `factors` or run"):
         load_factors(_spec(), DataOptions(cache_dir=tmp_path, offline=True))
 
 

@@ -535,7 +535,8 @@ def test_cache_strict_makes_a_failed_ticker_fatal_after_storing_the_rest(
     strict = CachedSource(
         store, YahooSource(session=session, sleep=pytest.fail), today=TODAY, strict=True
     )
-    with pytest.raises(DataError, match=r"could not fetch prices for AVGO .*`strict=True` makes this fatal") as caught:
+    expected = r"could not fetch prices for AVGO .*`strict=True` makes this fatal"
+    with pytest.raises(DataError, match=expected) as caught:
         strict.prices(["NVDA", "AVGO"], START, END)
     assert "\n" not in str(caught.value)
     assert store.missing_ranges("NVDA", START, END) == []  # what did arrive is kept
