@@ -18,17 +18,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from eventstudy.data.cached import CachedSource
 from eventstudy.data.sources.base import PRICE_COLUMNS, empty_prices
 from eventstudy.data.sources.csv import CSVSource
 from eventstudy.data.store import (
     SCHEMA_VERSION,
-    CachedSource,
-    PartialFetchError,
     PriceStore,
     _uncovered,
     default_cache_dir,
 )
-from eventstudy.errors import DataError, OfflineError
+from eventstudy.errors import DataError, OfflineError, PartialFetchError
 
 T = pd.Timestamp
 
@@ -726,7 +725,8 @@ SLOW_FETCH = """
 import sys, time
 from pathlib import Path
 from eventstudy.data.sources.csv import CSVSource
-from eventstudy.data.store import CachedSource, PriceStore
+from eventstudy.data.cached import CachedSource
+from eventstudy.data.store import PriceStore
 
 class Slow(CSVSource):
     uses_network = True

@@ -14,10 +14,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from eventstudy.data.cached import CachedSource
 from eventstudy.data.sources.base import PRICE_COLUMNS, SHARES_COLUMNS, PriceSource
 from eventstudy.data.sources.yahoo import YahooSource, _yfinance_raising
-from eventstudy.data.store import CachedSource, PartialFetchError, PriceStore
-from eventstudy.errors import DataError
+from eventstudy.data.store import PriceStore
+from eventstudy.errors import DataError, PartialFetchError
 from tests.fakeyahoo import (
     CRUMB,
     YAHOO_HOSTS,

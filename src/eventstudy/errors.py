@@ -8,6 +8,11 @@ the command line translates those to its flags (:mod:`eventstudy.cli.common`).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 class EventStudyError(Exception):
     """A problem with the user's input or data, reported as one line without a traceback."""
@@ -23,6 +28,30 @@ class DataError(EventStudyError):
 
 class OfflineError(DataError):
     """Data would have to be fetched from the network, but the run is offline."""
+
+
+class PartialFetchError(DataError):
+    """A source delivered some tickers and not others.
+
+    ``frame`` holds what it did deliver (prices or shares), ``failures`` maps every ticker it did
+    not deliver to the reason. ``fatal`` is False when the failures are about those tickers
+    (unknown symbol, no data in the window): the rest of a study can go on without them. It is True
+    when something else stopped the fetch (a rate limit or network failure that outlasted the
+    retries, the overall timeout): retrying later may work, and nothing should go on without them.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        frame: pd.DataFrame,
+        failures: dict[str, str],
+        *,
+        fatal: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.frame = frame
+        self.failures = dict(failures)
+        self.fatal = fatal
 
 
 class EventDateWarning(UserWarning):

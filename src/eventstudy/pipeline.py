@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from eventstudy.data.cached import CachedSource
 from eventstudy.data.factors import (
     FACTOR_MODELS,
     FRENCH_DATASETS,
@@ -23,7 +24,7 @@ from eventstudy.data.factors import (
 )
 from eventstudy.data.panel import ReturnsPanel, wide_prices
 from eventstudy.data.sources.csv import CSVSource, read_shares_csv
-from eventstudy.data.store import CachedSource, PriceStore
+from eventstudy.data.store import PriceStore
 from eventstudy.errors import DataError, EventStudyError, FetchWarning, OfflineError, argument
 from eventstudy.event_study import fit_events
 from eventstudy.results import EventStudyResults

@@ -88,8 +88,9 @@ def fetch(
 
     Only what the store does not hold yet is fetched. Tickers Yahoo cannot deliver are reported
     with the reason and the others are stored (--strict: exit with an error instead)."""
+    from eventstudy.data.cached import CachedSource
     from eventstudy.data.sources.yahoo import YahooSource
-    from eventstudy.data.store import CachedSource, PriceStore
+    from eventstudy.data.store import PriceStore
 
     names = _split_tickers(tickers)
     today = pd.Timestamp.now(tz="UTC").tz_localize(None).normalize()

@@ -9,7 +9,7 @@ that failed without parsing log messages. Per-ticker calls give us both, and let
 only the ticker that was throttled.
 
 Tickers are fetched by a small thread pool (``workers``). A ticker Yahoo has no prices for is a
-*per-ticker* failure: the others are delivered and :class:`~eventstudy.data.store.PartialFetchError`
+*per-ticker* failure: the others are delivered and :class:`~eventstudy.errors.PartialFetchError`
 names it with the reason. A rate limit or network failure that outlasts the retries, or the
 overall ``total_timeout``, is *systemic*: the tickers not fetched yet are not started, and the
 error (``fatal=True``) still carries every ticker that was delivered, so the cache keeps them.
@@ -39,8 +39,7 @@ from eventstudy.data.sources.base import (
     empty_prices,
     empty_shares,
 )
-from eventstudy.data.store import PartialFetchError
-from eventstudy.errors import DataError
+from eventstudy.errors import DataError, PartialFetchError
 
 log = logging.getLogger(__name__)
 
@@ -431,7 +430,7 @@ class YahooSource(PriceSource):
     ) -> pd.DataFrame:
         """Daily close, adjusted close and volume; ``start`` and ``end`` inclusive.
 
-        Raises :class:`~eventstudy.data.store.PartialFetchError` (a :class:`DataError`) when
+        Raises :class:`~eventstudy.errors.PartialFetchError` (a :class:`DataError`) when
         any ticker is missing: it names each one with the reason and carries the prices of the
         others (``frame``); ``fatal`` is set when a rate limit, the network or the overall timeout
         stopped the fetch rather than the tickers themselves."""
@@ -498,7 +497,7 @@ class YahooSource(PriceSource):
     ) -> pd.DataFrame:
         """Shares-outstanding history from ``Ticker.get_shares_full``; tickers without one (indices,
         ETFs, unknown symbols) are simply absent. A rate limit, network failure or timeout that
-        outlasts the retries raises a fatal :class:`~eventstudy.data.store.PartialFetchError`
+        outlasts the retries raises a fatal :class:`~eventstudy.errors.PartialFetchError`
         carrying the histories fetched so far and naming the tickers not fetched."""
         start, end = _day(start), _day(end)
         wanted = list(dict.fromkeys(tickers))
