@@ -225,8 +225,8 @@ class StudySpec(_Settings):
                     "(give the event's or the study's 'tickers')"
                 )
         self._resolved = tuple(self._resolve())
-        for event in self._resolved:
-            _check_windows(event)
+        for resolved in self._resolved:
+            _check_windows(resolved)
         return self
 
     @property
@@ -328,7 +328,7 @@ def parse_study(data: Any, source: str | Path = "<study>") -> StudySpec:
     try:
         spec = StudySpec.model_validate(data)
     except ValidationError as exc:
-        raise StudyFileError(f"{source}: {_format_error(exc.errors()[0])}") from None
+        raise StudyFileError(f"{source}: {_format_error(dict(exc.errors()[0]))}") from None
     return spec.model_copy(update={"source": Path(source)})
 
 

@@ -96,7 +96,7 @@ def _batch_effects(
     for (start, end), wanted in windows.items():
         idx = np.flatnonzero(wanted)
         rows = f.day0[idx, None] + np.arange(start - 1, end + 1)  # days start-1 .. end
-        if cols is None:
+        if cols is None or close is None:
             price = np.full(rows.shape, np.nan)
             prior = np.full(len(idx), np.nan)
         else:

@@ -108,7 +108,8 @@ def parse_french_csv(text: str, source: str = "<factors>") -> tuple[pd.DataFrame
     if header_at is None:
         raise DataError(f"{source}: no factor header row (e.g. ',Mkt-RF,SMB,HML,RF') found")
     columns = [_normalise_column(c) for c in lines[header_at].split(",")[1:]]
-    dates, rows = [], []
+    dates: list[str] = []
+    rows: list[list[float]] = []
     for number, line in enumerate(lines[header_at + 1 :], start=header_at + 2):
         cells = line.split(",")
         if not _DATE.match(cells[0]):

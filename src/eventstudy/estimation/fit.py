@@ -128,13 +128,13 @@ def fit_batches(
         _check_regressors(panel, design, [events[i] for i in members], day0[idx], factors)
         ev = np.repeat(idx, sizes[idx])
         within = np.arange(len(ev)) - np.repeat(np.cumsum(sizes[idx]) - sizes[idx], sizes[idx])
-        tickers = [t for i in members for t in events[i].tickers]
-        fit = model.fit(panel, first, factors, panel.columns(tickers), day0[ev])
+        batch_tickers = [t for i in members for t in events[i].tickers]
+        fit = model.fit(panel, first, factors, panel.columns(batch_tickers), day0[ev])
         batches.append(
             Batch(
                 fit=fit,
                 event=ev,
-                ticker=tickers,
+                ticker=batch_tickers,
                 order=offsets[ev] + within,
                 label=model.label(first),
             )

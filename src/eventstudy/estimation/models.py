@@ -167,7 +167,7 @@ class FamaFrenchModel(NormalReturnModel):
     name = "ff3"
     description = "Fama-French three-factor model"
     methods = "the Fama-French three-factor model of the excess return"
-    citations = ("fama-french-1993",)
+    citations: ClassVar[tuple[str, ...]] = ("fama-french-1993",)
 
     def design(
         self, panel: ReturnsPanel, spec: ResolvedEvent, factors: FactorData | None

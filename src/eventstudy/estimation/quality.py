@@ -90,7 +90,11 @@ def _over(
     prefix: np.ndarray, col: np.ndarray, spans: list[tuple[np.ndarray, np.ndarray]]
 ) -> np.ndarray:
     """True cells over all the row spans (disjoint) of each firm-event."""
-    return sum(_count(prefix, col, lo, hi) for lo, hi in spans)
+    counts = [_count(prefix, col, lo, hi) for lo, hi in spans]
+    total = counts[0]
+    for more in counts[1:]:
+        total = total + more
+    return total
 
 
 def _run_lengths(zero: np.ndarray) -> np.ndarray:

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager, suppress
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import pandas as pd
@@ -160,7 +160,7 @@ def _yfinance_raising() -> Iterator[None]:
                     debug.hide_exceptions = previous
                 # Remove our filter only ("ignore" decisions are never cached, so no reset).
                 with suppress(ValueError):
-                    warnings.filters.remove(entry)
+                    cast(list, warnings.filters).remove(entry)
 
 
 def _column(raw: pd.DataFrame, name: str) -> pd.Series:
