@@ -31,6 +31,7 @@ test: $(VENV)/.installed
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m benchmarks.bench --dask --repeat 3
