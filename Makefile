@@ -2,7 +2,6 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-SHARED ?= ../shared/data
 
 .PHONY: demo test lint bench validate clean
 
@@ -16,15 +15,9 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[test]'
 	@touch $@
 
-# The DeepSeek R1 study. Uses the bundled real sample when ../shared/data exists, Yahoo otherwise.
+# The DeepSeek R1 study, offline, on the real sample bundled in the package.
 demo: $(VENV)/.installed
-	@if [ -f $(SHARED)/prices.csv ]; then \
-	  echo "Using the offline sample in $(SHARED)"; \
-	  $(BIN)/eventstudy run events.yaml --prices $(SHARED)/prices.csv --shares $(SHARED)/shares.csv \
-	    --factors $(SHARED)/ff_factors_daily.csv --offline; \
-	else \
-	  $(BIN)/eventstudy run events.yaml; \
-	fi
+	$(BIN)/eventstudy run events.yaml --sample deepseek
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q

@@ -1,6 +1,7 @@
-"""Shared fixtures. The real market sample lives in ../shared/data beside the repository; tests that
-need it skip with a reason where it is absent, except in CI (EVENTSTUDY_REQUIRE_SAMPLE=1), where
-its absence is a failure."""
+"""Shared fixtures. The real market sample is the one bundled in the package
+(``eventstudy.datasets``, a byte-for-byte copy of ../shared/data, checked in test_datasets.py), and
+the reference results of other software are copied into tests/reference/validation with their
+source, so no test skips for want of ../shared."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from eventstudy.datasets import sample_folder
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
-SAMPLE = SHARED / "data"
-VALIDATION = SHARED / "validation"
+SAMPLE = sample_folder("deepseek")
+VALIDATION = Path(__file__).with_name("reference") / "validation"
 
 
 def _require(path: Path, what: str) -> Path:

@@ -234,3 +234,24 @@ def test_library_messages_name_arguments_and_the_cli_names_flags() -> None:
     assert cli_text("`code` that is no argument of ours stays") == (
         "`code` that is no argument of ours stays"
     )
+
+
+def test_the_bundled_sample_runs_the_default_study_offline(tmp_path: Path) -> None:
+    """`make demo`: `eventstudy run events.yaml --sample deepseek`, no ../shared, no network."""
+    out = tmp_path / "out"
+    code, stdout, stderr = _run(
+        [
+            "run",
+            str(REPO / "events.yaml"),
+            "--sample",
+            "deepseek",
+            "--no-figures",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0, stderr
+    assert "NVDA      -16.97%   -13.21%***" in stdout and "-$592.3B" in stdout
+    meta = json.loads((out / "summary.json").read_text())["meta"]
+    assert meta["price_source"].endswith("datasets/deepseek/prices.csv")
+    assert meta["factors_source"].endswith("datasets/deepseek/ff_factors_daily.csv")

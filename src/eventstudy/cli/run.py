@@ -29,6 +29,11 @@ from eventstudy.cli.common import user_errors
     help="Fama-French factor CSV (Ken French layout or tidy date,Mkt-RF,...); repeatable.",
 )
 @click.option(
+    "--sample",
+    type=click.Choice(["deepseek"]),
+    help="Use a sample bundled with the package (prices, shares, factors), offline.",
+)
+@click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     help="Output folder for tables (default results/<study-slug>/).",
@@ -94,6 +99,7 @@ def run(
     prices: Path | None,
     shares: Path | None,
     factors: tuple[Path, ...],
+    sample: str | None,
     out: Path | None,
     figures_dir: Path | None,
     no_figures: bool,
@@ -115,6 +121,14 @@ def run(
     from eventstudy.study import load_study
 
     spec = load_study(study)
+    if sample is not None:  # the bundled files, where no flag names others; never the network
+        from eventstudy import datasets
+
+        folder = datasets.sample_folder(sample)
+        prices = prices or folder / datasets.PRICES
+        shares = shares or folder / datasets.SHARES
+        factors = factors or (folder / datasets.FACTORS,)
+        offline = True
     options = DataOptions(
         prices=prices,
         shares=shares,
