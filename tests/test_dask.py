@@ -106,11 +106,16 @@ def test_fsspec_url(client, data) -> None:
     _assert_identical(local, remote)
 
 
-def test_unknown_ticker_is_a_data_error(client, data) -> None:
+def test_unknown_ticker_is_left_out_with_the_reason(client, data) -> None:
+    """As in the local engine: a firm without prices is skipped, the others are fitted."""
     _, events, path = data
     bad = pd.concat([events.head(3), events.head(1).assign(ticker="NOPE")], ignore_index=True)
-    with pytest.raises(DataError, match="NOPE"):
-        fit_events_dask(path, bad, market="MKT", scheduler=client)
+    with pytest.warns(UserWarning, match="left out without returns: NOPE"):
+        res = fit_events_dask(path, bad, market="MKT", scheduler=client)
+    skipped = res.skipped_frame().query("ticker == 'NOPE'")["reason"].tolist()
+    assert skipped == ["no returns for ticker NOPE"]
+    fitted = set(res.car_frame()["ticker"])
+    assert fitted and "NOPE" not in fitted
 
 
 def test_engine_dask_from_a_study_file_matches_the_local_run(

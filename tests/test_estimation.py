@@ -259,3 +259,30 @@ def test_grouped_cross_sectional_t_equals_scipy_per_group() -> None:
     assert np.isnan(out["t"][2:]).all() and (out["n"][2] == 0).all() and (out["n"][3] == 1).all()
     whole = cross_sectional_t(values[groups == 0], axis=0)
     np.testing.assert_array_equal(whole["t"], out["t"][0])
+
+
+def test_unknown_and_market_tickers_are_left_out_with_the_reason(sample_prices) -> None:
+    """Library and fast path alike: a ticker without returns and the market ticker listed as a
+    firm are skipped (skipped.csv says why), never fitted or counted in the averages."""
+    import warnings
+
+    from eventstudy import Event, EventStudy
+
+    study = EventStudy.from_prices(sample_prices, market="^GSPC")
+    frame = pd.DataFrame(
+        {"event": "R1", "date": "2025-01-27", "ticker": ["NVDA", "ZZZZ", "^GSPC", "AMD"]}
+    )
+    as_list = [Event(name="R1", date="2025-01-27", tickers=["NVDA", "ZZZZ", "^GSPC", "AMD"])]
+    for events in (frame, as_list):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            res = study.fit(events)
+        messages = [str(w.message) for w in caught]
+        assert any("left out without returns: ZZZZ" in m for m in messages)
+        assert any("left out as the market ticker: ^GSPC" in m for m in messages)
+        skipped = res.skipped_frame().set_index("ticker")["reason"]
+        assert skipped["ZZZZ"] == "no returns for ticker ZZZZ"
+        assert skipped["^GSPC"] == "^GSPC is the market ticker (the regressor), not a firm"
+        assert sorted(res.car_frame()["ticker"].unique()) == ["AMD", "NVDA"]
+        aar = res.aar_frame().query("rel_day == 0").iloc[0]
+        assert aar["n"] == 2

@@ -50,7 +50,7 @@ def fit(prices: pd.DataFrame, close: pd.DataFrame | None, day0: int, returns: st
     study = EventStudy.from_prices(
         prices,
         market="M",
-        returns=returns,
+        return_kind=returns,
         estimation_window=EST,
         event_window=EV,
         close=close,

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -14,8 +15,9 @@ import numpy as np
 import pandas as pd
 
 from eventstudy.data.factors import FactorData
+from eventstudy.data.inputs import check_factor_frame, check_returns, check_shares
 from eventstudy.data.panel import ReturnsPanel, wide_prices
-from eventstudy.errors import StudyFileError
+from eventstudy.errors import DataError, StudyFileError
 from eventstudy.estimation.fit import fit_batches
 from eventstudy.results import EventStudyResults
 from eventstudy.study import (
@@ -77,9 +79,10 @@ class EventStudy:
         return_kind: str = DEFAULTS.returns,
         title: str = "Event study",
     ) -> None:
-        self.panel = (
-            returns if isinstance(returns, ReturnsPanel) else ReturnsPanel.from_frame(returns)
-        )
+        if isinstance(returns, ReturnsPanel):
+            self.panel = returns
+        else:
+            self.panel = ReturnsPanel.from_frame(check_returns(returns))
         self.defaults: dict[str, Any] = {
             "market": market,
             "model": model,
@@ -95,9 +98,9 @@ class EventStudy:
         if bhar_windows:
             self.defaults["bhar_windows"] = [list(w) for w in bhar_windows]
         self.close = close
-        self.shares = shares
+        self.shares = None if shares is None else check_shares(shares)
         if isinstance(factor_data, pd.DataFrame):
-            factor_data = FactorData(frame=factor_data, sources=["user data"])
+            factor_data = FactorData(frame=check_factor_frame(factor_data), sources=["user data"])
         self.factor_data = factor_data
         self.return_kind = return_kind
         self.title = title
@@ -108,20 +111,61 @@ class EventStudy:
         prices: pd.DataFrame,
         *,
         market: str = DEFAULTS.market,
-        returns: str = DEFAULTS.returns,
+        model: str = DEFAULTS.model,
+        estimation_window: tuple[int, int] = DEFAULTS.estimation_window,
+        event_window: tuple[int, int] = DEFAULTS.event_window,
+        car_windows: Sequence[tuple[int, int]] = DEFAULTS.car_windows,
+        timing: str = DEFAULTS.timing,
+        min_estimation_obs: int = DEFAULTS.min_estimation_obs,
+        close: pd.DataFrame | None = None,
+        shares: pd.DataFrame | None = None,
+        factor_data: FactorData | pd.DataFrame | None = None,
+        factors: Sequence[str] | None = None,
+        dimson_lags: int = DEFAULTS.dimson_lags,
+        bhar_windows: Sequence[tuple[int, int]] = DEFAULTS.bhar_windows,
+        return_kind: str = DEFAULTS.returns,
         price: str = DEFAULTS.price,
-        **kwargs: Any,
+        title: str = "Event study",
+        returns: str | None = None,
     ) -> EventStudy:
         """From prices: wide (dates x tickers) or long (``ticker,date,close,adj_close,...``).
 
-        Returns are computed on the market's sessions. With long prices that carry ``close``,
-        unadjusted closes are kept for market values."""
+        Returns (``return_kind``: ``simple`` or ``log``) are computed from the ``price`` column
+        (``adj_close`` or ``close``) on the market's sessions. With long prices that carry
+        ``close``, unadjusted closes are kept for market values. The other arguments are those of
+        :class:`EventStudy`. ``returns=`` is the old name of ``return_kind`` (deprecated)."""
+        if returns is not None:
+            warnings.warn(
+                "EventStudy.from_prices(returns=...) is now return_kind=...",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            return_kind = returns
+        if return_kind not in ("simple", "log"):
+            raise DataError(f"return_kind must be 'simple' or 'log', not {return_kind!r}")
         if {"ticker", "date"}.issubset(prices.columns):
-            if "close" in prices.columns and kwargs.get("close") is None:
-                kwargs["close"] = wide_prices(prices, "close")
+            if "close" in prices.columns and close is None:
+                close = wide_prices(prices, "close")
             prices = wide_prices(prices, price)
-        panel = ReturnsPanel.from_prices(prices, market, returns)
-        return cls(panel, market=market, return_kind=returns, **kwargs)
+        panel = ReturnsPanel.from_prices(prices, market, return_kind)
+        return cls(
+            panel,
+            market=market,
+            model=model,
+            estimation_window=estimation_window,
+            event_window=event_window,
+            car_windows=car_windows,
+            timing=timing,
+            min_estimation_obs=min_estimation_obs,
+            close=close,
+            shares=shares,
+            factor_data=factor_data,
+            factors=factors,
+            dimson_lags=dimson_lags,
+            bhar_windows=bhar_windows,
+            return_kind=return_kind,
+            title=title,
+        )
 
     def resolve(self, events: Iterable[EventSpec | dict[str, Any]]) -> StudySpec:
         """Validate ``events`` against the defaults, as a study file would be."""
@@ -212,10 +256,11 @@ def fit_events(
     title: str = "Event study",
     meta: dict[str, Any] | None = None,
     unavailable: Mapping[str, str] | None = None,
+    warn: bool = True,
 ) -> EventStudyResults:
     """Fit resolved events on ``panel`` (:func:`~eventstudy.estimation.fit.fit_batches`) and wrap
     the fits, prices and share counts in the results object."""
-    fit = fit_batches(panel, events, factors=factors, unavailable=unavailable)
+    fit = fit_batches(panel, events, factors=factors, unavailable=unavailable, warn=warn)
     return EventStudyResults(
         title=title,
         events=fit.events,

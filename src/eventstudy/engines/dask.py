@@ -39,7 +39,7 @@ import pandas as pd
 from eventstudy.data.factors import FactorData
 from eventstudy.data.panel import ReturnsPanel, wide_prices
 from eventstudy.errors import DataError
-from eventstudy.estimation.fit import Batch
+from eventstudy.estimation.fit import Batch, warn_left_out
 from eventstudy.estimation.kernel import BatchFit, concat_fits
 from eventstudy.event_study import EventStudy, fit_events
 from eventstudy.results import EventStudyResults
@@ -306,7 +306,7 @@ def _fit_partition(
     t1 = time.perf_counter()
     panel = ReturnsPanel.from_prices(wide_prices(frame, price), calendar, returns)
     t2 = time.perf_counter()
-    res = fit_events(panel, events, factors=factors)
+    res = fit_events(panel, events, factors=factors, warn=False)  # the client warns once
     t3 = time.perf_counter()
     present = [t for t in firms if t in panel.tickers]
     close = None
@@ -321,6 +321,7 @@ def _fit_partition(
         "shared": [t for t in shared if t in panel.tickers],
         "batches": [(b.fit, np.asarray(b.event), list(b.ticker), b.label) for b in res.batches],
         "close": close,
+        "dropped": res.dropped,
         "seconds": {"read": t1 - t0, "returns": t2 - t1, "fit": t3 - t2},
     }
 
@@ -340,7 +341,16 @@ def _merge(
     meta: dict[str, Any],
 ) -> EventStudyResults:
     """One EventStudyResults from the partitions, laid out as :func:`fit_events` lays it out:
-    one batch per configuration in order of first appearance, firm-events in study order."""
+    one batch per configuration in order of first appearance, firm-events in study order, the
+    firm-events a partition left out listed (and warned of) once."""
+    dropped = [d for p in parts for d in p["dropped"]]
+    gone = {(name, ticker) for name, ticker, _ in dropped}
+    if gone:
+        events = [
+            e.model_copy(update={"tickers": tuple(t for t in e.tickers if (e.name, t) not in gone)})
+            for e in events
+        ]
+    warn_left_out(dropped, stacklevel=4)
     dates = parts[0]["dates"]
     for part in parts[1:]:
         if not part["dates"].equals(dates):  # the calendar is the market's in every partition
@@ -399,6 +409,7 @@ def _merge(
         close=close,
         shares=shares,
         meta={**(factors.describe() if factors is not None else {}), **meta},
+        dropped=dropped,
     )
 
 

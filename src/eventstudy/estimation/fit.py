@@ -22,6 +22,7 @@ from eventstudy.estimation.models import get_model
 from eventstudy.study import ResolvedEvent
 
 Window = tuple[int, int]
+_MARKET_AS_FIRM = " is the market ticker (the regressor), not a firm"
 
 
 @dataclass
@@ -79,37 +80,25 @@ def fit_batches(
     *,
     factors: FactorData | None = None,
     unavailable: Mapping[str, str] | None = None,
+    warn: bool = True,
 ) -> StudyFit:
     """Fit resolved events on ``panel``: one vectorised batch per distinct configuration.
 
     ``unavailable`` maps tickers whose data could not be had to the reason (a failed download):
-    their firm-events are left out of the fit and listed in :attr:`StudyFit.dropped`."""
-    dropped: list[tuple[str, str, str]] = []
-    if unavailable:
-        kept = []
-        for e in events:
-            gone = [t for t in e.tickers if t in unavailable]
-            dropped += [(e.name, t, unavailable[t]) for t in gone]
-            tickers = tuple(t for t in e.tickers if t not in unavailable)
-            kept.append(e.model_copy(update={"tickers": tickers}) if gone else e)
-        events = kept
-        if dropped:
-            names = sorted({t for _, t, _ in dropped})
-            warnings.warn(
-                f"{len(dropped)} firm-event(s) left out for lack of data: {', '.join(names[:10])}"
-                + (f" and {len(names) - 10} more" if len(names) > 10 else "")
-                + " (see skipped.csv)",
-                UserWarning,
-                stacklevel=2,
-            )
+    their firm-events are left out of the fit and listed in :attr:`StudyFit.dropped`, with the
+    firm-events that cannot be fitted (:func:`leave_out`); ``warn``: say so in a warning
+    (:func:`warn_left_out`)."""
+    known = set(panel.tickers)
+    for e in events:
+        for t in (e.market, *e.factors):
+            if t not in known:
+                raise DataError(f"event {e.name!r}: no returns for ticker {t}")
+    events, dropped = leave_out(events, known, unavailable or {})
+    if warn:
+        warn_left_out(dropped, stacklevel=3)
     after = np.array([e.timing == "after_close" for e in events], dtype=bool)
     names = [e.name for e in events]
     day0 = panel.day0_many([e.date for e in events], after, names)
-    known = set(panel.tickers)
-    for e in events:
-        for t in (e.market, *e.factors, *e.tickers):
-            if t not in known:
-                raise DataError(f"event {e.name!r}: no returns for ticker {t}")
 
     sizes = np.array([len(e.tickers) for e in events], dtype=np.intp)
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])  # study-order index of each event
@@ -141,6 +130,50 @@ def fit_batches(
         )
 
     return StudyFit(events=list(events), day0_rows=day0, batches=batches, dropped=dropped)
+
+
+def leave_out(
+    events: Sequence[ResolvedEvent], known: set[str], unavailable: Mapping[str, str]
+) -> tuple[list[ResolvedEvent], list[tuple[str, str, str]]]:
+    """Events without the firm-events that cannot be fitted, and those as ``(event, ticker,
+    reason)``: tickers whose data could not be had (``unavailable``), tickers the panel has no
+    returns for (``known`` holds those it has), and the event's market ticker listed among its
+    firms (regressed on itself it would have an AR of 0 and dilute every average)."""
+    kept, dropped = [], []
+    for e in events:
+        reasons = {}
+        for t in e.tickers:
+            if t in unavailable:
+                reasons[t] = unavailable[t]
+            elif t not in known:
+                reasons[t] = f"no returns for ticker {t}"
+            elif t == e.market:
+                reasons[t] = f"{t}{_MARKET_AS_FIRM}"
+        dropped += [(e.name, t, why) for t, why in reasons.items()]
+        tickers = tuple(t for t in e.tickers if t not in reasons)
+        kept.append(e.model_copy(update={"tickers": tickers}) if reasons else e)
+    return kept, dropped
+
+
+def warn_left_out(dropped: Sequence[tuple[str, str, str]], stacklevel: int = 2) -> None:
+    """One warning per kind of reason for the firm-events :func:`leave_out` left out."""
+    without = [d for d in dropped if d[2] == f"no returns for ticker {d[1]}"]
+    market = [d for d in dropped if d[2].endswith(_MARKET_AS_FIRM)]
+    rest = [d for d in dropped if d not in without and d not in market]
+    for what, picked in (
+        ("for lack of data", rest),
+        ("without returns", without),
+        ("as the market ticker", market),
+    ):
+        if picked:
+            names = sorted({t for _, t, _ in picked})
+            warnings.warn(
+                f"{len(picked)} firm-event(s) left out {what}: {', '.join(names[:10])}"
+                + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+                + " (see skipped.csv)",
+                UserWarning,
+                stacklevel=stacklevel + 1,
+            )
 
 
 def _check_regressors(
