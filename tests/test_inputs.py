@@ -90,3 +90,17 @@ def test_from_prices_takes_return_kind_and_the_old_name_with_a_warning(sample_pr
     np.testing.assert_array_equal(old.panel.values, log.panel.values)
     with pytest.raises(DataError, match="return_kind must be 'simple' or 'log', not 'pct'"):
         EventStudy.from_prices(sample_prices, return_kind="pct")
+
+
+def test_reprs_say_what_was_studied_in_one_line(sample_prices) -> None:
+    study = EventStudy.from_prices(sample_prices, market="^GSPC", title="R1")
+    assert repr(study) == (
+        "<EventStudy 'R1': 374 sessions 2023-10-03 .. 2025-03-31, 24 tickers; model market vs "
+        "^GSPC, estimation [-250, -11], event [-5, 5], CAR [0, 0] [-1, 1] [-5, 5]; simple returns>"
+    )
+    with pytest.warns(UserWarning, match="as the market ticker"):
+        res = study.fit([{"name": "R1", "date": "2025-01-27", "tickers": ["NVDA", "^GSPC"]}])
+    assert repr(res) == (
+        "<EventStudyResults 'R1': 1 event(s), 1 firm-events fitted, 1 skipped; "
+        "OLS market model vs ^GSPC; estimation [-250, -11], event [-5, 5]>"
+    )

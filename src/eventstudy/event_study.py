@@ -105,6 +105,18 @@ class EventStudy:
         self.return_kind = return_kind
         self.title = title
 
+    def __repr__(self) -> str:
+        d = self.defaults
+        dates = self.panel.dates
+        span = f"{dates[0]:%Y-%m-%d} .. {dates[-1]:%Y-%m-%d}" if len(dates) else "no dates"
+        cars = " ".join(f"[{a}, {b}]" for a, b in d["car_windows"])
+        return (
+            f"<EventStudy {self.title!r}: {len(dates):,} sessions {span}, "
+            f"{len(self.panel.tickers):,} tickers; model {d['model']} vs {d['market']}, "
+            f"estimation {list(d['estimation_window'])}, event {list(d['event_window'])}, "
+            f"CAR {cars}; {self.return_kind} returns>"
+        )
+
     @classmethod
     def from_prices(
         cls,

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from eventstudy.estimation.fit import Batch
 
 
-@dataclass
+@dataclass(repr=False)
 class EventStudyResults:
     """Everything an event study produced. Build frames with the ``*_frame()`` methods.
 
@@ -43,6 +43,22 @@ class EventStudyResults:
     meta: dict[str, Any] = field(default_factory=dict)
     #: Firm-events left out before fitting: (event, ticker, reason), e.g. a failed download.
     dropped: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        """What was studied, in one line (not the arrays: a notebook cell ending in ``res``)."""
+        n = sum(len(b.ticker) for b in self.batches)
+        fitted = sum(int(np.count_nonzero(b.fit.fitted)) for b in self.batches)
+        skipped = n - fitted + len(self.dropped)
+        settings = sorted({(e.estimation_window, e.event_window) for e in self.events})
+        windows = "; ".join(
+            f"estimation [{a}, {b}], event [{c}, {d}]" for (a, b), (c, d) in settings[:3]
+        )
+        models = ", ".join(dict.fromkeys(self.model_labels)) or "none"
+        return (
+            f"<EventStudyResults {self.title!r}: {len(self.events)} event(s), "
+            f"{fitted:,} firm-events fitted, {skipped:,} skipped; {models}; {windows}"
+            f"{' ...' if len(settings) > 3 else ''}>"
+        )
 
     @cached_property
     def day0_dates(self) -> list[dt.date]:

@@ -95,7 +95,7 @@ def fit_batches(
                 raise DataError(f"event {e.name!r}: no returns for ticker {t}")
     events, dropped = leave_out(events, known, unavailable or {})
     if warn:
-        warn_left_out(dropped, stacklevel=3)
+        warn_left_out(dropped, stacklevel=4)
     after = np.array([e.timing == "after_close" for e in events], dtype=bool)
     names = [e.name for e in events]
     day0 = panel.day0_many([e.date for e in events], after, names)
