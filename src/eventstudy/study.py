@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -57,6 +58,20 @@ DEFAULTS = StudyDefaults()
 DEFAULT_MIN_ESTIMATION_OBS = DEFAULTS.min_estimation_obs
 
 
+#: Window ends beyond this many trading days from day 0 are refused (about 40 years of sessions).
+MAX_WINDOW_DAYS = 10_000
+#: Longest event name or study title.
+MAX_NAME_LENGTH = 200
+#: Longest slug (file names are slug + a chart's name + extension, within 255 bytes).
+MAX_SLUG_LENGTH = 80
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters: messages never print unbounded input."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 5] + " ...'"
+
+
 def _as_window(value: Any) -> Any:
     if isinstance(value, list | tuple) and len(value) == 2:
         return tuple(value)
@@ -73,7 +88,7 @@ def _as_date(value: Any) -> Any:
             return dt.date.fromisoformat(value.strip())
         except ValueError:
             pass
-    raise ValueError(f"bad date {value!r} (expected YYYY-MM-DD)")
+    raise ValueError(f"bad date {shown(value)} (expected YYYY-MM-DD)")
 
 
 Window = Annotated[tuple[int, int], BeforeValidator(_as_window)]
@@ -81,6 +96,11 @@ Date = Annotated[dt.date, BeforeValidator(_as_date)]
 
 
 def _check_window(window: tuple[int, int]) -> tuple[int, int]:
+    for end in window:
+        if abs(end) > MAX_WINDOW_DAYS:
+            raise ValueError(
+                f"{end} is more than {MAX_WINDOW_DAYS:,} trading days from day 0"
+            )
     if window[0] > window[1]:
         raise ValueError(f"start {window[0]} is after end {window[1]}")
     return window
@@ -108,7 +128,7 @@ class _Settings(BaseModel):
         from eventstudy.estimation.models import MODELS
 
         if v is not None and v not in MODELS:
-            raise ValueError(f"unknown model {v!r} (choose from {', '.join(MODELS)})")
+            raise ValueError(f"unknown model {shown(v)} (choose from {', '.join(MODELS)})")
         return v
 
     @field_validator("factors")
@@ -138,17 +158,36 @@ class EventSpec(_Settings):
     date: Date
     tickers: list[str] | None = None
 
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return check_name(v)
+
     @field_validator("tickers")
     @classmethod
     def _tickers(cls, v: list[str] | None) -> list[str] | None:
         return None if v is None else _clean_tickers(v)
 
 
+def check_name(name: str) -> str:
+    """An event name or study title that can label files, tables and charts: no control
+    characters (NUL, line breaks, escapes), at most :data:`MAX_NAME_LENGTH` characters."""
+    name = name.strip()
+    if not name:
+        raise ValueError("is empty")
+    bad = next((c for c in name if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")), None)
+    if bad is not None:
+        raise ValueError(f"{shown(name)} holds the control character U+{ord(bad):04X}")
+    if len(name) > MAX_NAME_LENGTH:
+        raise ValueError(f"{shown(name)} is longer than {MAX_NAME_LENGTH} characters")
+    return name
+
+
 def _clean_tickers(tickers: list[Any]) -> list[str]:
     out: dict[str, None] = {}
     for t in tickers:
         if not isinstance(t, str) or not t.strip():
-            raise ValueError(f"bad ticker {t!r}")
+            raise ValueError(f"bad ticker {shown(t)}")
         out[t.strip()] = None
     if not out:
         raise ValueError("needs at least one ticker")
@@ -210,6 +249,11 @@ class StudySpec(_Settings):
     @classmethod
     def _tickers(cls, v: list[str] | None) -> list[str] | None:
         return None if v is None else _clean_tickers(v)
+
+    @field_validator("study")
+    @classmethod
+    def _title(cls, v: str) -> str:
+        return check_name(v)
 
     @model_validator(mode="after")
     def _check(self) -> StudySpec:
@@ -295,9 +339,10 @@ def _check_windows(event: ResolvedEvent) -> None:
 
 
 def slugify(text: str) -> str:
-    """A file-system-safe name: lowercase ASCII letters, digits and hyphens only."""
+    """A file-system-safe name: lowercase ASCII letters, digits and hyphens only, at most
+    :data:`MAX_SLUG_LENGTH` characters (file names must stay within the system's limit)."""
     slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-    return slug or "study"
+    return slug[:MAX_SLUG_LENGTH].rstrip("-") or "study"
 
 
 def _format_error(error: dict[str, Any]) -> str:
@@ -317,7 +362,7 @@ def _format_error(error: dict[str, Any]) -> str:
     elif msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
     elif error["type"] == "literal_error":
-        msg = f"{error.get('input')!r} is not one of {msg.split('Input should be ')[-1]}"
+        msg = f"{shown(error.get('input'))} is not one of {msg.split('Input should be ')[-1]}"
     return f"{loc}: {msg}" if loc else msg
 
 
@@ -335,13 +380,45 @@ def parse_study(data: Any, source: str | Path = "<study>") -> StudySpec:
 class _StudyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """SafeLoader that leaves dates as text: the study validator parses them and names the field
     (PyYAML's own timestamp constructor raises a bare ValueError on e.g. 2025-13-45). Built on
-    libyaml's parser where PyYAML has it (ten times faster on studies listing 100k firm-events)."""
+    libyaml's parser where PyYAML has it (ten times faster on studies listing 100k firm-events).
+    A key given twice in one mapping is an error naming the key and its line (YAML would keep
+    the last silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _value in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, str | int | float | bool) and key in seen:
+                raise _DuplicateKeyError(key, key_node.start_mark.line + 1)
+            seen.add(key if isinstance(key, str | int | float | bool) else id(key_node))
+        return super().construct_mapping(node, deep=deep)
+
+
+class _DuplicateKeyError(Exception):
+    def __init__(self, key: Any, line: int) -> None:
+        self.key, self.line = key, line
 
 
 _StudyLoader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+
+
+def _refuse_aliases(text: str, path: Path) -> None:
+    """Anchors and aliases (``&a`` / ``*a``) are refused: a few hundred bytes of nested aliases
+    expand to billions of values (a "billion laughs" file), and a study needs none."""
+    if "&" not in text and "*" not in text:  # the common case, without scanning
+        return
+    try:
+        for token in yaml.scan(text, Loader=_StudyLoader):
+            if isinstance(token, yaml.AnchorToken | yaml.AliasToken):
+                raise StudyFileError(
+                    f"{path}, line {token.start_mark.line + 1}: YAML anchors and aliases "
+                    "(&name, *name) are not allowed in a study file"
+                )
+    except yaml.YAMLError:
+        return  # a syntax error: the loader reports it with its line
 
 
 def load_study(path: str | Path) -> StudySpec:
@@ -353,8 +430,13 @@ def load_study(path: str | Path) -> StudySpec:
         raise StudyFileError(f"{path}: study file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise StudyFileError(f"{path}: cannot read study file ({exc})") from None
+    _refuse_aliases(text, path)
     try:
         data = yaml.load(text, Loader=_StudyLoader)
+    except _DuplicateKeyError as dup:
+        raise StudyFileError(
+            f"{path}, line {dup.line}: key {shown(dup.key)} is given twice in the same mapping"
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
