@@ -168,9 +168,10 @@ BAD_STUDIES = {
                           "events[0].name: 'R1\\x00' holds the control character U+0000"),
     "long name": (BASE.replace("name: R1", "name: " + "R" * 300),
                   "is longer than 200 characters"),
-    "long bad value": (BASE.replace("timing: close", "") .replace("model: market",
-                       "model: market\ntiming: " + "x" * 5000),
-                       "timing: 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx ...' is not"),
+    "long bad value": (
+        BASE.replace("model: market", "model: market\ntiming: " + "x" * 5000),
+        "timing: '" + "x" * 54 + " ...' is not",
+    ),
 }
 
 
