@@ -774,3 +774,21 @@ def test_sigkill_during_a_fetch_keeps_completed_batches_and_the_next_run_resumes
     final = CachedSource(store, upstream, batch_size=2)
     final.prices(names, "2024-01-02", "2025-02-28")
     assert final.upstream_calls == 0
+
+
+def test_a_foreign_sqlite_file_is_refused_untouched(tmp_path: Path) -> None:
+    """Another program's database at the store's path: refused before anything is written to it
+    (no WAL switch, no tables, no user_version), with a one-line error."""
+    import sqlite3
+
+    path = tmp_path / "prices.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE invoices (id INTEGER, amount REAL)")
+        conn.execute("INSERT INTO invoices VALUES (1, 9.5)")
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(DataError, match=r"is not an eventstudy price store \(it holds the tables "
+                       r"invoices\); it was left untouched"):
+        PriceStore(tmp_path).tickers()
+    assert path.read_bytes() == before
+    assert not (tmp_path / "prices.sqlite-wal").exists()

@@ -90,6 +90,9 @@ _SCHEMA = [
     ) WITHOUT ROWID""",
 ]
 
+#: The tables a price store holds: a file with other tables is not one, and is left alone.
+_TABLES = frozenset({"prices", "coverage", "shares", "shares_coverage", "factor_files"})
+
 Range = tuple[pd.Timestamp, pd.Timestamp]
 _T = TypeVar("_T")
 
@@ -234,6 +237,11 @@ class PriceStore:
                 hint = f"; another process held it for over {self.timeout:g} s, try again"
             elif code.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
                 hint = "; it is damaged or not a price store: delete it to start a new one"
+            elif code.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN")):
+                hint = (
+                    f"; the folder {self.path.parent} or the file is read-only: choose another "
+                    "cache folder (EVENTSTUDY_CACHE_DIR) to store prices"
+                )
             else:
                 hint = ""
             raise DataError(f"price store {self.path}: {exc}{hint}") from exc
@@ -267,9 +275,18 @@ class PriceStore:
             yield tx
 
     def _ensure_schema(self, conn: sqlite3.Connection) -> None:
+        # Read before writing anything: a SQLite file of another program is refused untouched.
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        foreign = sorted(tables - _TABLES)
+        if foreign or (tables and version == 0):
+            shown = ", ".join(foreign[:5]) or ", ".join(sorted(tables)[:5])
+            raise DataError(
+                f"{self.path} is not an eventstudy price store (it holds the tables {shown}); "
+                "it was left untouched: choose another cache folder"
+            )
         # Persistent per file; lets readers proceed while one process writes.
         conn.execute("PRAGMA journal_mode = WAL")
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version == SCHEMA_VERSION:
             return
         if version > SCHEMA_VERSION:
