@@ -67,7 +67,10 @@ def test_default_study_reproduces_the_nvda_numbers(run_args, tmp_path: Path) -> 
     nvda = next(line for line in out.splitlines() if line.startswith("NVDA"))
     assert "-16.97%" in nvda and "-13.21%***" in nvda and "-$592.3B" in nvda
     assert "adj. BMP (KP)" in out
-    assert "2025-01-20 is not a trading session; day 0 is the next session, 2025-01-21" in err
+    assert (
+        "2025-01-20 (Dr. Martin Luther King Jr. Day) is not a trading session; day 0 is the next "
+        "session, 2025-01-21"
+    ) in err
 
     out_dir = tmp_path / "out"
     ar = pd.read_csv(out_dir / "abnormal_returns.csv")

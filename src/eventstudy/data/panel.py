@@ -13,6 +13,7 @@ Conventions (see docs/conventions.md):
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import warnings
 from collections.abc import Sequence
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from eventstudy.data.calendar import check_sessions, closed_reason, exchange_of
 from eventstudy.errors import DataError, EventDateWarning
 
 
@@ -73,6 +75,8 @@ class ReturnsPanel:
     dates: pd.DatetimeIndex
     tickers: tuple[str, ...]
     values: np.ndarray
+    #: The exchange whose sessions the calendar follows (checked against it), if known.
+    exchange: str | None = None
 
     @classmethod
     def from_frame(cls, returns: pd.DataFrame) -> ReturnsPanel:
@@ -98,12 +102,18 @@ class ReturnsPanel:
 
     @classmethod
     def from_prices(cls, prices: pd.DataFrame, market: str, kind: str = "simple") -> ReturnsPanel:
-        """From a dates x tickers price frame, on the calendar of ``market``'s sessions."""
+        """From a dates x tickers price frame, on the calendar of ``market``'s sessions; where
+        the market's exchange is known (:func:`~eventstudy.data.calendar.exchange_of`), every
+        session it held must have a price (:func:`~eventstudy.data.calendar.check_sessions`)."""
         if market not in prices.columns:
             raise DataError(f"no prices for the market ticker {market}")
         calendar = prices.index[prices[market].notna()]
+        exchange = exchange_of(market)
+        if exchange is not None:
+            check_sessions(pd.DatetimeIndex(calendar).normalize(), exchange, market)
         # The first session has no return: dropping it keeps missing market days out of the panel.
-        return cls.from_frame(compute_returns(prices.loc[calendar], kind).iloc[1:])
+        panel = cls.from_frame(compute_returns(prices.loc[calendar], kind).iloc[1:])
+        return dataclasses.replace(panel, exchange=exchange)
 
     def column(self, ticker: str) -> int:
         try:
@@ -148,7 +158,8 @@ class ReturnsPanel:
             self.day0(ts[moved[0]], "close", names[moved[0]])
         elif len(moved) > 1:
             shown = ", ".join(
-                f"{names[i]!r} {ts[i]:%Y-%m-%d} -> {self.dates[rows[i]]:%Y-%m-%d}"
+                f"{names[i]!r} {ts[i]:%Y-%m-%d}{self._closed(ts[i])} -> "
+                f"{self.dates[rows[i]]:%Y-%m-%d}"
                 for i in moved[:5]
             )
             more = f" and {len(moved) - 5} more" if len(moved) > 5 else ""
@@ -159,6 +170,11 @@ class ReturnsPanel:
                 stacklevel=2,
             )
         return rows.astype(np.intp)
+
+    def _closed(self, date: pd.Timestamp) -> str:
+        """`` (Dr. Martin Luther King Jr. Day)``: why the exchange was closed, where known."""
+        reason = closed_reason(self.exchange, date)
+        return f" ({reason})" if reason else ""
 
     def day0(self, date: dt.date | pd.Timestamp, timing: str = "close", event: str = "") -> int:
         """Row of day 0 for an event on ``date`` (see the module docstring for the rule)."""
@@ -178,7 +194,8 @@ class ReturnsPanel:
             )
         if timing != "after_close" and self.dates[row] != ts:
             warnings.warn(
-                f"{label}date {ts:%Y-%m-%d} is not a trading session; day 0 is the next "
+                f"{label}date {ts:%Y-%m-%d}{self._closed(ts)} is not a trading session; day 0 "
+                "is the next "
                 f"session, {self.dates[row]:%Y-%m-%d}",
                 EventDateWarning,
                 stacklevel=2,
