@@ -250,6 +250,10 @@ def test_shares_file(sample_dir: Path, tmp_path: Path) -> None:
     ("text", "options", "message"),
     [
         ("ticker,date,close\nA,2024-01-02,1\nA,20x5,1\n", {}, "line 3: bad date '20x5'"),
+        ("ticker,date,close,Close\nA,2024-01-02,1,2\n", {}, "line 1: column close appears twice"),
+        ("ticker,date,close,adj_close,volume\n", {}, "line 1: a header and no rows"),
+        ("ticker,as_of,shares_outstanding,as_of\nA,2024-01-02,5,x\n", {"format": "shares"},
+         "line 1: column as_of appears twice"),
         ("ticker,date,close\nA,01/02/2024,1\n", {}, r"line 2: bad date '01/02/2024' \(expected"),
         ("ticker,date,close\nA,2024-02-30,1\n", {}, "line 2: bad date '2024-02-30'"),
         ("ticker,date,close\n\nA,2024-01-02,1\n\nA,2024-01-03,1.2.3\n", {}, "line 5: bad close"),
@@ -348,3 +352,12 @@ def test_the_sample_reads_the_same_by_either_reader(sample_dir: Path) -> None:
     assert fast is not None
     careful = imports._read_long(imports._read_table(path))
     pd.testing.assert_frame_equal(fast.prices, careful.prices, check_exact=True)
+
+
+def test_compressed_files_are_named_as_such(tmp_path: Path) -> None:
+    import gzip
+
+    path = tmp_path / "prices.csv.gz"
+    path.write_bytes(gzip.compress(b"ticker,date,close\nA,2024-01-02,1\n"))
+    with pytest.raises(DataError, match=r"prices.csv.gz: a gzip-compressed file; decompress it"):
+        read_import_file(path)

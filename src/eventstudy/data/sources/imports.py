@@ -94,10 +94,17 @@ class _Table:
         return DataError(f"{self.path}, line {self.lines[index]}: {message}")
 
 
+_COMPRESSED = {b"\x1f\x8b": "gzip", b"PK": "zip", b"BZ": "bzip2", b"\xfd7": "xz"}
+
+
 def _read_table(path: Path) -> _Table:
     """Every non-blank CSV row of ``path`` with its line number."""
     if not path.is_file():
         raise DataError(f"{path}: file not found")
+    with path.open("rb") as fh:
+        magic = fh.read(2)
+    if magic in _COMPRESSED:
+        raise DataError(f"{path}: a {_COMPRESSED[magic]}-compressed file; decompress it first")
     rows: list[list[str]] = []
     lines: list[int] = []
     try:
@@ -194,9 +201,20 @@ def _finish(frame: pd.DataFrame, drop_empty: bool = True) -> pd.DataFrame:
 # -- the layouts -----------------------------------------------------------------------------------
 
 
-def _read_long(table: _Table) -> ImportedFile:
+def _header(table: _Table) -> tuple[list[str], dict[str, int]]:
+    """The header's names (compared loosely) and where each is; a name twice is an error (which
+    of the two columns would be read?), and so is a header without rows."""
     header = [_norm(h) for h in table.rows[0]]
-    index = {name: j for j, name in reversed(list(enumerate(header)))}
+    twice = next((h for j, h in enumerate(header) if h and h in header[:j]), None)
+    if twice is not None:
+        raise table.fail(0, f"column {twice} appears twice")
+    if len(table.rows) == 1:
+        raise table.fail(0, "a header and no rows")
+    return header, {name: j for j, name in enumerate(header)}
+
+
+def _read_long(table: _Table) -> ImportedFile:
+    _, index = _header(table)
     if "ticker" not in index or "date" not in index:
         raise table.fail(0, "a long price file needs ticker and date columns")
     provided = tuple(c for c in ("close", "adj_close", "volume") if c in index)
@@ -268,6 +286,8 @@ def _read_long_fast(path: Path, detect: bool) -> ImportedFile | None:
     index = {name: j for j, name in reversed(list(enumerate(names)))}
     if not {"ticker", "date"} <= index.keys() or not {"close", "adj_close"} & index.keys():
         return None
+    if len(index) < len(names):
+        return None  # a name twice: the careful reader says which
     empty = (body[text].apply(lambda c: c.str.strip()) == "").all(axis=1)
     if numeric:
         empty &= body[list(numeric)].isna().all(axis=1)
@@ -441,8 +461,7 @@ def _read_yahoo(table: _Table, column: str | None, ticker: str | None) -> Import
 
 
 def _read_shares(table: _Table) -> ImportedFile:
-    header = [_norm(h) for h in table.rows[0]]
-    index = {name: j for j, name in reversed(list(enumerate(header)))}
+    _, index = _header(table)
     missing = [c for c in ("ticker", "shares_outstanding", "as_of") if c not in index]
     if missing:
         raise table.fail(
