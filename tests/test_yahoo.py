@@ -737,3 +737,26 @@ def test_make_fake_session_is_a_requests_session(prices: pd.DataFrame) -> None:
 
     session = make_fake_session(prices)
     assert isinstance(session, FakeYahooSession) and isinstance(session, requests.Session)
+
+
+def test_no_network_is_said_plainly_and_not_retried() -> None:
+    """A failed name lookup is no network at all: one plain reason, no retries that only wait;
+    a response without a status (0) is not reported as "HTTP 0"."""
+    import requests
+
+    from eventstudy.data.sources.yahoo import _is_transient, _reason
+
+    dns = requests.ConnectionError(
+        "HTTPSConnectionPool(host='query2.finance.yahoo.com', port=443): Max retries exceeded "
+        "(Caused by NameResolutionError(\"Failed to resolve 'query2.finance.yahoo.com' "
+        "([Errno -3] Temporary failure in name resolution)\"))"
+    )
+    assert not _is_transient(dns)
+    assert _reason(dns, "NVDA") == (
+        "cannot reach Yahoo Finance: the host name could not be resolved (no network?)"
+    )
+    reset = requests.ConnectionError("Connection reset by peer")
+    assert _is_transient(reset)
+    no_answer = requests.HTTPError("curl: (6) something")
+    no_answer.response = type("R", (), {"status_code": 0})()
+    assert "HTTP 0" not in _reason(no_answer, "NVDA")

@@ -88,7 +88,21 @@ def _is_rate_limit(exc: BaseException) -> bool:
     return isinstance(exc, YFRateLimitError)
 
 
+#: What a failed name lookup says (requests/urllib3, curl): no network, so retrying only waits.
+_NO_NETWORK = re.compile(
+    r"resolve host|name or service not known|temporary failure in name resolution|getaddrinfo|"
+    r"nodename nor servname|no address associated|network is unreachable",
+    re.IGNORECASE,
+)
+
+
+def _no_network(exc: BaseException) -> bool:
+    return bool(_NO_NETWORK.search(str(exc)))
+
+
 def _is_transient(exc: BaseException) -> bool:
+    if _no_network(exc):
+        return False
     return any(cls.__name__ in _TRANSIENT for cls in type(exc).__mro__)
 
 
@@ -102,8 +116,10 @@ def _reason(exc: BaseException, ticker: str) -> str:
     if isinstance(exc, YFPricesMissingError):
         # Its generic text quotes yfinance's exclusive end date, which would contradict ours.
         return getattr(exc, "yahoo_reason", None) or "no price data in this window"
+    if _no_network(exc):
+        return "cannot reach Yahoo Finance: the host name could not be resolved (no network?)"
     status = getattr(getattr(exc, "response", None), "status_code", None)
-    if status is not None:
+    if status:  # 0 is no answer at all: said below as the network error it is
         # HTTPError's text repeats the whole URL, crumb included; the status is what matters.
         return f"Yahoo answered HTTP {status}" + (" (unknown symbol?)" if status == 404 else "")
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
