@@ -171,6 +171,11 @@ BAD_STUDIES = {
                           "events[0].name: 'R1\\x00' holds the control character U+0000"),
     "long name": (BASE.replace("name: R1", "name: " + "R" * 300),
                   "is longer than 200 characters"),
+    "nothing fittable": (
+        BASE.replace("[-250, -11]", "[-150, -11]").replace("2025-01-27", "2024-02-01"),
+        "no firm-event could be fitted (2 skipped): R1/NVDA: 73 estimation-window returns, "
+        "fewer than the minimum 100; R1/AVGO:",
+    ),
     "long bad value": (
         BASE.replace("model: market", "model: market\ntiming: " + "x" * 5000),
         "timing: '" + "x" * 54 + " ...' is not",

@@ -271,7 +271,8 @@ def fit_events(
     warn: bool = True,
 ) -> EventStudyResults:
     """Fit resolved events on ``panel`` (:func:`~eventstudy.estimation.fit.fit_batches`) and wrap
-    the fits, prices and share counts in the results object."""
+    the fits, prices and share counts in the results object; ``warn``: warn of the firm-events
+    left out (a Dask partition leaves that to the client)."""
     fit = fit_batches(panel, events, factors=factors, unavailable=unavailable, warn=warn)
     return EventStudyResults(
         title=title,

@@ -26,6 +26,7 @@ from eventstudy.data.panel import ReturnsPanel, wide_prices
 from eventstudy.data.sources.csv import CSVSource, read_shares_csv
 from eventstudy.data.store import PriceStore
 from eventstudy.errors import DataError, EventStudyError, FetchWarning, OfflineError, argument
+from eventstudy.estimation.fit import require_fitted
 from eventstudy.event_study import fit_events
 from eventstudy.results import EventStudyResults
 from eventstudy.study import ResolvedEvent, StudySpec
@@ -208,11 +209,21 @@ def load_factors(spec: StudySpec, options: DataOptions) -> FactorData | None:
 
 
 def run_study(spec: StudySpec, options: DataOptions | None = None) -> EventStudyResults:
-    """Load data for ``spec``, fit every event and return the results."""
+    """Load data for ``spec``, fit every event and return the results; a study in which no
+    firm-event could be fitted is a :class:`DataError` saying why (there is nothing to report)."""
     options = options or DataOptions()
     factors = load_factors(spec, options)
     if spec.engine == "dask" or options.scheduler:
-        return _run_dask(spec, options, factors)
+        results = _run_dask(spec, options, factors)
+    else:
+        results = _run_local(spec, options, factors)
+    require_fitted(results.events, results.batches, results.dropped)
+    return results
+
+
+def _run_local(
+    spec: StudySpec, options: DataOptions, factors: FactorData | None
+) -> EventStudyResults:
     prices, shares, meta = load_data(spec, options)
     panel, close = build_panel(spec, prices)
     meta["calendar"] = f"sessions of {spec.market or spec.resolved()[0].market}"

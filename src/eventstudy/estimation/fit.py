@@ -132,6 +132,22 @@ def fit_batches(
     return StudyFit(events=list(events), day0_rows=day0, batches=batches, dropped=dropped)
 
 
+def require_fitted(
+    events: Sequence[ResolvedEvent], batches: Sequence[Batch], dropped: Sequence[tuple]
+) -> None:
+    """A study in which no firm-event could be fitted is an error that says why (the first few
+    reasons), not an empty set of results."""
+    if any(b.fit.fitted.any() for b in batches):
+        return
+    reasons = [(name, t, why) for name, t, why in dropped]
+    for b in batches:
+        for e, t, why in zip(b.event, b.ticker, b.fit.skip_reason, strict=True):
+            reasons.append((events[int(e)].name, t, str(why)))
+    shown = "; ".join(f"{name}/{t}: {why}" for name, t, why in reasons[:5])
+    more = f"; and {len(reasons) - 5} more" if len(reasons) > 5 else ""
+    raise DataError(f"no firm-event could be fitted ({len(reasons)} skipped): {shown}{more}")
+
+
 def leave_out(
     events: Sequence[ResolvedEvent], known: set[str], unavailable: Mapping[str, str]
 ) -> tuple[list[ResolvedEvent], list[tuple[str, str, str]]]:
