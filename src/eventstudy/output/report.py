@@ -29,15 +29,11 @@ LaTeX; file names come from :func:`~eventstudy.study.slugify` and never from tic
 from __future__ import annotations
 
 import base64
-import contextlib
 import datetime as dt
 import json
-import os
 import re
-import shutil
-import tempfile
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -49,6 +45,7 @@ from eventstudy.errors import EventStudyError
 from eventstudy.estimation.models import MODELS
 from eventstudy.inference import registry
 from eventstudy.inference.registry import TESTS
+from eventstudy.output.files import staged
 from eventstudy.output.tables import (
     StudyTables,
     Table,
@@ -874,7 +871,7 @@ def build_report(
     md_text = render_markdown(context)
     study_tables = StudyTables(source, tests, quality)
 
-    with _staged_report(out) as stage:
+    with staged(out, last=("report.html",), mode=0o644, what="the report") as stage:
         (stage / "report.html").write_text(html_text, encoding="utf-8")
         (stage / "report.md").write_text(md_text, encoding="utf-8")
         shown = [f for f in items if f.png is not None]
@@ -900,31 +897,3 @@ def _optional_frame(source: Any, stored: StoredResults, method: str) -> pd.DataF
         if frame is not None:
             return frame
     return getattr(stored, method)()
-
-
-@contextlib.contextmanager
-def _staged_report(out: Path) -> Iterator[Path]:
-    """Stage the report's files in a hidden folder inside ``out`` and move them into place when
-    the block succeeds (the figures first, ``report.html`` last), leaving ``out`` as it was
-    otherwise. OSError becomes a one-line :class:`EventStudyError`."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        stage = Path(tempfile.mkdtemp(prefix=".report-", dir=out))
-    except OSError as exc:
-        raise EventStudyError(f"cannot write the report to {out}: {exc.strerror or exc}") from None
-    try:
-        yield stage
-        figures = stage / "figures"
-        if figures.is_dir():
-            (out / "figures").mkdir(exist_ok=True)
-            for path in sorted(figures.iterdir()):
-                os.chmod(path, 0o644)
-                os.replace(path, out / "figures" / path.name)
-        names = sorted(p.name for p in stage.iterdir() if p.is_file())
-        for name in [n for n in names if n != "report.html"] + ["report.html"]:
-            os.chmod(stage / name, 0o644)
-            os.replace(stage / name, out / name)
-    except OSError as exc:
-        raise EventStudyError(f"cannot write the report to {out}: {exc.strerror or exc}") from None
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)

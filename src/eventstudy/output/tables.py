@@ -17,9 +17,6 @@ the destination folder, then :func:`os.replace`) and raise a one-line
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -31,6 +28,7 @@ import pandas as pd
 
 from eventstudy.errors import EventStudyError
 from eventstudy.inference.registry import BHAR_TESTS, TESTS, spec
+from eventstudy.output.files import atomic_file
 from eventstudy.output.format import (
     MINUS,
     STARS_NOTE,
@@ -803,7 +801,7 @@ def write_latex(
         title = title or str(tables.source.title)
         tables = tables.all_tables(max_events)
     path = Path(path)
-    with _atomic(path) as tmp:
+    with atomic_file(path) as tmp:
         tmp.write_text(latex_document(tables, title), encoding="utf-8")
     return path
 
@@ -888,7 +886,7 @@ def write_xlsx(
     except ImportError:  # pragma: no cover - openpyxl is a dependency
         raise EventStudyError("writing .xlsx needs openpyxl: pip install openpyxl") from None
     path = Path(path)
-    with _atomic(path) as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as writer:
+    with atomic_file(path) as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as writer:
         for name, frame in _split_sheets(sheets):
             frame.to_excel(writer, sheet_name=name, index=False)
             ws = writer.sheets[name]
@@ -954,26 +952,3 @@ def _excel_format(column: str, values: pd.Series) -> str | None:
     if column in _MONEY_COLUMNS:
         return "#,##0"
     return None
-
-
-# ----------------------------------------------------------------------------- atomic writes
-@contextlib.contextmanager
-def _atomic(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; move it into place when the block succeeds."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise EventStudyError(f"cannot write to {path.parent}: {exc.strerror or exc}") from None
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise EventStudyError(f"cannot write {path}: {exc.strerror or exc}") from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
