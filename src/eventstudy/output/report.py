@@ -22,7 +22,7 @@ it, ``report.html`` moved into place last):
 
 Everything user-provided (study title, event names, tickers, notes) is escaped: by Jinja2's
 autoescaping in HTML, by :func:`md_escape` in Markdown, by
-:func:`~eventstudy.output.tables.tex_escape` in
+:func:`~eventstudy.output.latex.tex_escape` in
 LaTeX; file names come from :func:`~eventstudy.study.slugify` and never from tickers.
 """
 
@@ -46,18 +46,10 @@ from eventstudy.estimation.models import MODELS
 from eventstudy.inference import registry
 from eventstudy.inference.registry import TESTS
 from eventstudy.output.files import staged
-from eventstudy.output.tables import (
-    StudyTables,
-    Table,
-    fmt_money,
-    fmt_num,
-    fmt_p,
-    fmt_pct,
-    fmt_window,
-    latex_document,
-    write_xlsx,
-    xlsx_sheets,
-)
+from eventstudy.output.format import fmt_money, fmt_num, fmt_p, fmt_pct, fmt_window
+from eventstudy.output.latex import latex_document
+from eventstudy.output.tables import StudyTables, Table
+from eventstudy.output.xlsx import write_xlsx, xlsx_sheets
 from eventstudy.references import REFERENCES
 from eventstudy.study import DEFAULT_MIN_ESTIMATION_OBS, ResolvedEvent
 
@@ -706,15 +698,6 @@ def report_context(
             item.number = number
     sections = []
     for i, ev in enumerate(source.events[:max_events]):
-        event_tables = [
-            tables.event_caar(ev.name),
-            tables.event_aar(ev.name),
-            tables.event_day0(ev.name),
-            tables.event_car(ev.name),
-        ]
-        for extra in (tables.event_bhar(ev.name), tables.event_value(ev.name)):
-            if extra is not None:
-                event_tables.append(extra)
         facts = [
             ("Event date", pd.Timestamp(ev.date).date().isoformat()),
             ("Day 0", pd.Timestamp(source.day0_dates[i]).date().isoformat()),
@@ -730,7 +713,7 @@ def report_context(
                 name=ev.name,
                 anchor=f"event-{slugs[ev.name]}",
                 facts=facts,
-                tables=event_tables,
+                tables=tables.event_tables(ev.name),
                 figures=by_event.get(ev.name, []),
             )
         )
