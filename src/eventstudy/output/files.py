@@ -17,32 +17,14 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
 from eventstudy.errors import EventStudyError
-
-if TYPE_CHECKING:
-    from eventstudy.results import EventStudyResults
-
-
-#: Table files and the results frame each holds (see the README, "Outputs").
-TABLES: dict[str, Callable[[EventStudyResults], pd.DataFrame]] = {
-    "abnormal_returns.csv": lambda r: r.ar_frame(),
-    "car.csv": lambda r: r.car_frame(),
-    "bhar.csv": lambda r: r.bhar_frame(),
-    "tests.csv": lambda r: r.tests_frame(),
-    "aar.csv": lambda r: r.aar_frame(),
-    "caar.csv": lambda r: r.caar_frame(),
-    "valuation.csv": lambda r: r.valuation_frame(),
-    "params.csv": lambda r: r.params_frame(),
-    "skipped.csv": lambda r: r.skipped_frame(),
-    "data_quality.csv": lambda r: r.quality_frame(),
-}
 
 
 def _ensure_dir(path: Path, what: str = "") -> None:
@@ -175,18 +157,6 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
     with open(path, "wb") as fh:
         fh.write(header.getvalue().encode("utf-8"))
         pa_csv.write_csv(table, fh, write_options=options)
-
-
-def write_tables(results: EventStudyResults, out_dir: Path) -> list[Path]:
-    """Write every table and ``summary.json`` into ``out_dir``; returns the paths written."""
-    out_dir = Path(out_dir)
-    with staged(out_dir, last=("summary.json",)) as stage:
-        for name, frame_of in TABLES.items():
-            write_csv(frame_of(results), stage / name)
-        text = json_text(results.to_dict())
-        (stage / "summary.json").write_text(text + "\n", encoding="utf-8")
-        names = [p.name for p in stage.iterdir()]
-    return [out_dir / n for n in sorted(names)]
 
 
 def json_text(value: Any, indent: int = 2) -> str:

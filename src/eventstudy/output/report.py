@@ -30,57 +30,28 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import json
 import re
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from functools import cached_property
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from eventstudy.errors import EventStudyError
 from eventstudy.estimation.models import MODELS
 from eventstudy.inference import registry
 from eventstudy.inference.registry import TESTS
 from eventstudy.output.files import staged
+from eventstudy.output.folder import SUMMARY_FILE, StoredResults
 from eventstudy.output.format import fmt_money, fmt_num, fmt_p, fmt_pct, fmt_window
 from eventstudy.output.latex import latex_document
 from eventstudy.output.tables import StudyTables, Table
 from eventstudy.output.xlsx import write_xlsx, xlsx_sheets
 from eventstudy.references import REFERENCES
-from eventstudy.study import DEFAULT_MIN_ESTIMATION_OBS, ResolvedEvent
+from eventstudy.study import ResolvedEvent
 
-__all__ = ["StoredResults", "build_report", "md_escape", "report_context"]
-
-#: Table files read back from a results folder (file stem -> frame method).
-TABLE_FILES = {
-    "abnormal_returns": "ar_frame",
-    "car": "car_frame",
-    "bhar": "bhar_frame",
-    "aar": "aar_frame",
-    "caar": "caar_frame",
-    "valuation": "valuation_frame",
-    "params": "params_frame",
-    "skipped": "skipped_frame",
-}
-#: Tables a results folder must have (the others may be missing: older runs, no valuation).
-REQUIRED_TABLES = ("abnormal_returns", "car", "aar", "caar")
-#: Columns read as text whatever they hold (a ticker "NA", an event "2024", a note).
-_TEXT_COLUMNS = {
-    "event",
-    "ticker",
-    "model",
-    "note",
-    "reason",
-    "skipped",
-    "shares_source",
-    "flags",
-    "test",
-}
-_DATE_COLUMNS = {"date", "shares_as_of"}
+__all__ = ["build_report", "md_escape", "report_context"]
 
 #: Per-event charts the report shows, in order, with their captions.
 EVENT_FIGURES = {
@@ -108,193 +79,6 @@ _META_LABELS = [
     ("factors_release", "Factor release"),
     ("factors_sha256", "Factor files (SHA-256)"),
 ]
-
-
-# ----------------------------------------------------------------------------- stored results
-@dataclass
-class StoredResults:
-    """A study's results read back from the folder ``eventstudy run`` wrote.
-
-    It has the frame methods of :class:`~eventstudy.results.EventStudyResults` (the CSV tables),
-    ``title``, ``events`` (rebuilt from ``summary.json``), ``day0_dates``, ``model_labels`` and
-    ``meta``; ``panel`` is None (the returns panel is not written out), so the charts drawn from
-    it cannot be drawn from these. :meth:`tests_frame` and :meth:`quality_frame` are None when
-    the folder has no ``tests.csv`` / ``data_quality.csv``."""
-
-    directory: Path
-    title: str
-    events: list[ResolvedEvent]
-    day0_dates: list[dt.date]
-    model_labels: list[str]
-    meta: dict[str, Any]
-    min_obs_known: bool = False
-    frames: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
-    panel: None = None
-
-    @classmethod
-    def load(cls, directory: Path | str) -> StoredResults:
-        """Read ``summary.json`` and the tables; a one-line :class:`EventStudyError` when the
-        folder is not a results folder or a file is unreadable."""
-        directory = Path(directory)
-        summary_path = directory / "summary.json"
-        if not directory.is_dir():
-            raise EventStudyError(f"results folder {directory} not found")
-        if not summary_path.is_file():
-            raise EventStudyError(
-                f"{directory} is not a results folder (no summary.json): run `eventstudy run` first"
-            )
-        try:
-            summary = json.loads(summary_path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise EventStudyError(f"{summary_path}: cannot read ({exc})") from None
-        frames = {stem: _read_table(directory / f"{stem}.csv") for stem in TABLE_FILES}
-        missing = [f"{stem}.csv" for stem in REQUIRED_TABLES if frames[stem] is None]
-        if missing:
-            raise EventStudyError(
-                f"{directory}: {', '.join(missing)} missing (not a complete `eventstudy run` "
-                "output)"
-            )
-        bhar = frames["bhar"]
-        quality = _read_table(directory / "data_quality.csv")
-        min_obs_of: dict[str, int] = {}
-        if quality is not None and {"event", "min_obs"} <= set(quality.columns):
-            for event, value in zip(quality["event"], quality["min_obs"], strict=True):
-                if pd.notna(value):
-                    min_obs_of.setdefault(str(event), int(value))
-        events, day0s, labels = [], [], []
-        min_known = True
-        try:
-            for entry in summary["events"]:
-                name = str(entry["name"])
-                bhar_windows = ()
-                if bhar is not None and len(bhar):
-                    mine = bhar[bhar["event"] == name]
-                    bhar_windows = tuple(
-                        dict.fromkeys(
-                            (int(a), int(b))
-                            for a, b in zip(mine["start"], mine["end"], strict=True)
-                        )
-                    )
-                min_obs = entry.get("min_estimation_obs", min_obs_of.get(name))
-                min_known = min_known and min_obs is not None
-                events.append(
-                    ResolvedEvent(
-                        name=name,
-                        date=dt.date.fromisoformat(entry["date"]),
-                        tickers=tuple(str(t) for t in entry["tickers"]),
-                        market=str(entry["market"]),
-                        model=str(entry["model"]),
-                        factors=tuple(entry.get("factors") or ()),
-                        dimson_lags=int(entry.get("dimson_lags") or 1),
-                        estimation_window=tuple(entry["estimation_window"]),
-                        event_window=tuple(entry["event_window"]),
-                        car_windows=tuple(tuple(w) for w in entry["car_windows"]),
-                        bhar_windows=tuple(entry.get("bhar_windows") or bhar_windows),
-                        timing=entry.get("timing", "close"),
-                        min_estimation_obs=int(min_obs or DEFAULT_MIN_ESTIMATION_OBS),
-                    )
-                )
-                day0s.append(dt.date.fromisoformat(entry["day0_date"]))
-                labels.append(str(entry.get("model_label") or entry["model"]))
-            title = str(summary["study"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise EventStudyError(f"{summary_path}: unexpected content ({exc})") from None
-        return cls(
-            directory=directory,
-            title=title,
-            events=events,
-            day0_dates=day0s,
-            model_labels=labels,
-            meta=dict(summary.get("meta") or {}),
-            min_obs_known=min_known,
-            frames={k: v for k, v in frames.items() if v is not None},
-        )
-
-    def _frame(self, stem: str) -> pd.DataFrame:
-        frame = self.frames.get(stem)
-        if frame is None or (frame.empty and not len(frame.columns)):
-            return pd.DataFrame(columns=_empty_columns(stem))
-        return frame.copy()
-
-    def ar_frame(self) -> pd.DataFrame:
-        return self._frame("abnormal_returns")
-
-    def car_frame(self) -> pd.DataFrame:
-        return self._frame("car")
-
-    def bhar_frame(self) -> pd.DataFrame:
-        return self._frame("bhar")
-
-    def aar_frame(self) -> pd.DataFrame:
-        return self._frame("aar")
-
-    def caar_frame(self) -> pd.DataFrame:
-        return self._frame("caar")
-
-    def valuation_frame(self) -> pd.DataFrame:
-        return self._frame("valuation")
-
-    def params_frame(self) -> pd.DataFrame:
-        return self._frame("params")
-
-    def skipped_frame(self) -> pd.DataFrame:
-        return self._frame("skipped")
-
-    @cached_property
-    def _tests(self) -> pd.DataFrame | None:
-        return _read_table(self.directory / "tests.csv")
-
-    def tests_frame(self) -> pd.DataFrame | None:
-        """The test battery (``tests.csv``), or None when the run did not write it."""
-        return None if self._tests is None else self._tests.copy()
-
-    @cached_property
-    def _quality(self) -> pd.DataFrame | None:
-        return _read_table(self.directory / "data_quality.csv")
-
-    def quality_frame(self) -> pd.DataFrame | None:
-        """The data-quality checks (``data_quality.csv``), or None."""
-        return None if self._quality is None else self._quality.copy()
-
-
-def _empty_columns(stem: str) -> list[str]:
-    """The columns of a table the results folder does not have (so code can still select)."""
-    from eventstudy import results
-    from eventstudy.valuation import VALUATION_COLUMNS
-
-    return {
-        "abnormal_returns": results.AR_COLUMNS,
-        "car": results.CAR_COLUMNS,
-        "bhar": results.BHAR_COLUMNS,
-        "aar": results.AAR_COLUMNS,
-        "caar": results.CAAR_COLUMNS,
-        "valuation": VALUATION_COLUMNS,
-        "params": ["event", "ticker", "model", "n_obs", "df", "sigma", "skipped"],
-        "skipped": ["event", "ticker", "reason"],
-    }.get(stem, [])
-
-
-def _read_table(path: Path) -> pd.DataFrame | None:
-    """A results CSV with text columns kept as text (a ticker ``NA`` stays ``NA``); None when the
-    file does not exist."""
-    if not path.is_file():
-        return None
-    try:
-        header = pd.read_csv(path, nrows=0).columns
-        frame = pd.read_csv(
-            path,
-            dtype={c: str for c in header if c in _TEXT_COLUMNS},
-            keep_default_na=False,
-            na_values=[""],
-        )
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise EventStudyError(f"{path}: cannot read ({exc})") from None
-    except pd.errors.EmptyDataError:
-        return pd.DataFrame()
-    for column in frame.columns:
-        if column in _DATE_COLUMNS:
-            frame[column] = pd.to_datetime(frame[column], errors="coerce")
-    return frame
 
 
 # ----------------------------------------------------------------------------- figures
@@ -835,7 +619,7 @@ def build_report(
     results_dir = Path(results_dir)
     stored = StoredResults.load(results_dir)
     source = stored if results is None else results
-    fresh_after = (results_dir / "summary.json").stat().st_mtime
+    fresh_after = (results_dir / SUMMARY_FILE).stat().st_mtime
     if figures_dir is None:
         default = results_dir / "figures"
         figures_dir = default if default.is_dir() else None
