@@ -139,10 +139,10 @@ class StudyTables:
     def battery(self) -> dict[str, pd.DataFrame]:
         return self._by_event(self.tests) if self.tests is not None else {}
 
-    def _event(self, name: str) -> tuple[int, ResolvedEvent]:
-        for i, ev in enumerate(self.source.events):
+    def _event(self, name: str) -> ResolvedEvent:
+        for ev in self.source.events:
             if ev.name == name:
-                return i, ev
+                return ev
         raise ValueError(f"unknown event {name!r}")
 
     # ------------------------------------------------------------------ the study
@@ -219,7 +219,7 @@ class StudyTables:
     def event_caar(self, name: str) -> Table:
         """Per CAR window: the CAAR with its cross-sectional t, and the dollar change summed over
         the stocks with a share count."""
-        _i, ev = self._event(name)
+        ev = self._event(name)
         frame = self.caar.get(name)
         at = {} if frame is None else _rows_by(frame, ["start", "end"])
         val = self.valuation.get(name)
@@ -289,7 +289,7 @@ class StudyTables:
 
     def event_day0(self, name: str) -> Table:
         """Each stock's day-0 return, normal return and abnormal return with its t-test."""
-        _i, ev = self._event(name)
+        ev = self._event(name)
         frame = self.ar.get(name)
         at = {} if frame is None else _rows_by(frame[frame["rel_day"] == 0], ["ticker"])
         rows = []
@@ -323,7 +323,7 @@ class StudyTables:
 
     def event_car(self, name: str) -> Table:
         """Each stock's CAR over every CAR window with its t and p."""
-        _i, ev = self._event(name)
+        ev = self._event(name)
         frame = self.car.get(name)
         at = {} if frame is None else _rows_by(frame, ["ticker", "start", "end"])
         windows = [tuple(w) for w in ev.car_windows]
@@ -362,7 +362,7 @@ class StudyTables:
         frame = self.bhar.get(name)
         if frame is None or frame.empty:
             return None
-        _i, ev = self._event(name)
+        ev = self._event(name)
         windows = sorted(
             {(int(a), int(b)) for a, b in zip(frame["start"], frame["end"], strict=True)}
         )
@@ -395,7 +395,7 @@ class StudyTables:
         frame = self.valuation.get(name)
         if frame is None or not frame["raw_dollar_change"].notna().any():
             return None
-        _i, ev = self._event(name)
+        ev = self._event(name)
         windows = [tuple(w) for w in ev.car_windows]
         at = _rows_by(frame, ["ticker", "start", "end"])
         rows, missing = [], {}
@@ -405,8 +405,7 @@ class StudyTables:
             if first is None:
                 continue
             if not _finite(first.get("market_value")):
-                note = _text(first.get("note")) or "no market value"
-                missing[t] = note
+                missing[t] = _text(first.get("note")) or "no market value"
                 continue
             cells = [Cell(t), Cell(fmt_money(first["market_value"], signed=False))]
             for w in windows:
@@ -436,8 +435,7 @@ class StudyTables:
             "on or before the event date. Raw: change in market value over the window; "
             "abnormal: Σ AR(t) × market value on day t − 1."
         ]
-        for ticker, note in missing.items():
-            notes.append(f"{ticker}: n/a ({note}).")
+        notes += [f"{ticker}: n/a ({note})." for ticker, note in missing.items()]
         return Table(
             key=f"value:{name}",
             caption=f"{name}: dollar effects by stock",
@@ -457,17 +455,11 @@ class StudyTables:
         if frame is None:
             return []
         have = {(int(a), int(b)) for a, b in zip(frame["start"], frame["end"], strict=True)}
-        if name == "all":
-            wanted = [(0, 0)] + [tuple(w) for ev in self.source.events for w in ev.car_windows]
-        else:
-            _i, ev = self._event(name)
-            wanted = [(0, 0), *(tuple(w) for w in ev.car_windows)]
-        out = []
-        for w in wanted:
-            w = (int(w[0]), int(w[1]))
-            if w in have and w not in out and (w[0] != w[1] or w == (0, 0)):
-                out.append(w)
-        return out
+        events = self.source.events if name == "all" else [self._event(name)]
+        wanted = dict.fromkeys(
+            [(0, 0)] + [(int(a), int(b)) for ev in events for a, b in ev.car_windows]
+        )
+        return [w for w in wanted if w in have and (w[0] != w[1] or w == (0, 0))]
 
     def battery_table(self, name: str) -> Table | None:
         """Every test of the battery (rows) for each window (columns: statistic and p), for an
