@@ -5,7 +5,7 @@ stated once here), writing them and reading them back.
 it has when empty; :func:`write_tables` writes them with ``summary.json`` (atomically, through
 :func:`~eventstudy.output.files.staged`); :class:`StoredResults` reads a folder back as a
 :class:`~eventstudy.output.source.ResultSource`, so a report can be made long after the run
-without refitting anything. The results class builds its frames with the column lists here.
+without refitting anything.
 """
 
 from __future__ import annotations
@@ -36,6 +36,9 @@ __all__ = [
     "BHAR_COLUMNS",
     "CAAR_COLUMNS",
     "CAR_COLUMNS",
+    "PARAMS_COLUMNS",
+    "REQUIRED_TABLES",
+    "SKIPPED_COLUMNS",
     "SUMMARY_FILE",
     "TABLES",
     "TABLE_FILES",
@@ -45,6 +48,8 @@ __all__ = [
 ]
 
 # ----------------------------------------------------------------------------- the tables
+#: Columns of the results frames, in order (an empty table has them too); the results class
+#: builds its frames with them.
 AR_COLUMNS = [
     "event",
     "ticker",
