@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from eventstudy.output.files import TABLES, write_csv, write_tables
+from eventstudy.output.files import write_csv
+from eventstudy.output.folder import TABLES, write_tables
 from eventstudy.pipeline import DataOptions, run_study
 from eventstudy.study import load_study
 

@@ -15,7 +15,8 @@ from openpyxl import load_workbook
 from eventstudy.errors import EventStudyError
 from eventstudy.event_study import Event, EventStudy
 from eventstudy.inference.registry import TESTS
-from eventstudy.output import tables as tb
+from eventstudy.output import format as fm
+from eventstudy.output import latex, xlsx
 from eventstudy.output.format import significance_mark
 from eventstudy.output.tables import Cell, StudyTables, Table
 from eventstudy.results import EventStudyResults
@@ -53,25 +54,25 @@ def st(res: EventStudyResults) -> StudyTables:
 
 # ----------------------------------------------------------------------------- formatting
 def test_number_formats() -> None:
-    assert tb.fmt_pct(-0.13213) == f"{MINUS}13.21%"
-    assert tb.fmt_pct(float("nan")) == "n/a" and tb.fmt_pct(None) == "n/a"
-    assert tb.fmt_num(-0.0001) == "0.00"  # no negative zero
-    assert tb.fmt_num(-5.049) == f"{MINUS}5.05"
-    assert tb.fmt_p(0.0004) == "<0.001" and tb.fmt_p(0.01849) == "0.018"
-    assert tb.fmt_money(-592.3e9) == f"{MINUS}$592.3B"
-    assert tb.fmt_money(3.49e12) == "+$3.5T"
-    assert tb.fmt_money(3.49e12, signed=False) == "$3.5T"
-    assert tb.fmt_money(-45e6) == f"{MINUS}$45.0M"
-    assert tb.fmt_window((-1, 1)) == f"[{MINUS}1, +1]" and tb.fmt_window((0, 0)) == "[0, 0]"
+    assert fm.fmt_pct(-0.13213) == f"{MINUS}13.21%"
+    assert fm.fmt_pct(float("nan")) == "n/a" and fm.fmt_pct(None) == "n/a"
+    assert fm.fmt_num(-0.0001) == "0.00"  # no negative zero
+    assert fm.fmt_num(-5.049) == f"{MINUS}5.05"
+    assert fm.fmt_p(0.0004) == "<0.001" and fm.fmt_p(0.01849) == "0.018"
+    assert fm.fmt_money(-592.3e9) == f"{MINUS}$592.3B"
+    assert fm.fmt_money(3.49e12) == "+$3.5T"
+    assert fm.fmt_money(3.49e12, signed=False) == "$3.5T"
+    assert fm.fmt_money(-45e6) == f"{MINUS}$45.0M"
+    assert fm.fmt_window((-1, 1)) == f"[{MINUS}1, +1]" and fm.fmt_window((0, 0)) == "[0, 0]"
 
 
 def test_tex_escape_every_special_character() -> None:
-    assert tb.tex_escape(r"a&b%c$d#e_f{g}h~i^j\k") == (
+    assert latex.tex_escape(r"a&b%c$d#e_f{g}h~i^j\k") == (
         r"a\&b\%c\$d\#e\_f\{g\}h\textasciitilde{}i\textasciicircum{}j\textbackslash{}k"
     )
-    assert tb.tex_escape("<b> | x") == r"\textless{}b\textgreater{} \textbar{} x"
-    assert tb.tex_escape(f"{MINUS}1.5 ± 2 · √N") == r"$-$1.5 $\pm$ 2 $\cdot$ $\surd$N"
-    assert tb.tex_escape("two\nlines") == "two lines"
+    assert latex.tex_escape("<b> | x") == r"\textless{}b\textgreater{} \textbar{} x"
+    assert latex.tex_escape(f"{MINUS}1.5 ± 2 · √N") == r"$-$1.5 $\pm$ 2 $\cdot$ $\surd$N"
+    assert latex.tex_escape("two\nlines") == "two lines"
 
 
 # ----------------------------------------------------------------------------- LaTeX
@@ -89,7 +90,7 @@ def test_latex_table_is_booktabs_with_groups_total_and_stars() -> None:
         notes=["Stars: *** p < 0.01."],
         total=True,
     )
-    lines = tb.latex_table(table).splitlines()
+    lines = latex.latex_table(table).splitlines()
     assert lines[:6] == [
         r"\begin{table}[htbp]",
         r"\centering",
@@ -111,7 +112,7 @@ def test_latex_table_is_booktabs_with_groups_total_and_stars() -> None:
 
 
 def test_write_latex_every_table_atomically(st: StudyTables, tmp_path: Path) -> None:
-    path = tb.write_latex(st, tmp_path / "tables.tex")
+    path = latex.write_latex(st, tmp_path / "tables.tex")
     assert os.listdir(tmp_path) == ["tables.tex"]
     tex = path.read_text(encoding="utf-8")
     assert tex.startswith("% Tables \\& co: tables written by eventstudy.")
@@ -125,7 +126,7 @@ def test_write_latex_every_table_atomically(st: StudyTables, tmp_path: Path) -> 
 def test_unwritable_folder_is_one_line(st: StudyTables, tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    for write in (tb.write_latex, tb.write_xlsx):
+    for write in (latex.write_latex, xlsx.write_xlsx):
         with pytest.raises(EventStudyError) as info:
             write(st, blocker / "out" / "t.tex")
         assert "\n" not in str(info.value) and str(info.value).startswith("cannot write")
@@ -146,7 +147,7 @@ def test_study_and_caar_tables(res: EventStudyResults, st: StudyTables) -> None:
     row = frame.loc[("R1 sell-off", -1, 1)]
     cells = caar.rows[1]
     assert [str(c) for c in cells[:2]] == ["R1 sell-off", f"[{MINUS}1, +1]"]
-    assert cells[2].text == tb.fmt_pct(row["caar"]) and cells[2].stars == significance_mark(
+    assert cells[2].text == fm.fmt_pct(row["caar"]) and cells[2].stars == significance_mark(
         row["p"]
     )
     assert cells[5].text == str(int(row["n"]))
@@ -158,12 +159,12 @@ def test_event_tables(res: EventStudyResults, st: StudyTables) -> None:
     r = nvda.iloc[0]
     assert [str(c) for c in day0.rows[0]] == [
         "NVDA",
-        tb.fmt_pct(r["ret"]),
-        tb.fmt_pct(r["normal_ret"]),
-        tb.fmt_pct(r["ar"]) + significance_mark(r["ar_p"]),
-        tb.fmt_pct(r["ar_se"]),
-        tb.fmt_num(r["ar_t"]),
-        tb.fmt_p(r["ar_p"]),
+        fm.fmt_pct(r["ret"]),
+        fm.fmt_pct(r["normal_ret"]),
+        fm.fmt_pct(r["ar"]) + significance_mark(r["ar_p"]),
+        fm.fmt_pct(r["ar_se"]),
+        fm.fmt_num(r["ar_t"]),
+        fm.fmt_p(r["ar_p"]),
     ]
     car = st.event_car("R1 sell-off")
     assert car.flat_columns[:4] == ["Ticker", "[0, 0] CAR", "[0, 0] t", "[0, 0] p"]
@@ -175,7 +176,7 @@ def test_event_tables(res: EventStudyResults, st: StudyTables) -> None:
     val = res.valuation_frame().query("event == 'R1 sell-off' and start == 0 and end == 0")
     total = value.rows[-1]
     assert total[0].text == "Total"
-    assert total[2].text == tb.fmt_money(val["raw_dollar_change"].sum())
+    assert total[2].text == fm.fmt_money(val["raw_dollar_change"].sum())
     assert any(n.startswith("ASML: n/a (no shares outstanding") for n in value.notes)
     assert [r[0].text for r in value.rows] == ["NVDA", "AVGO", "TSM", "Total"]
 
@@ -199,7 +200,7 @@ def test_battery_tables(res: EventStudyResults, st: StudyTables) -> None:
     tests = res.tests_frame().set_index(["event", "test", "start", "end"])
     patell = tests.loc[("R1 sell-off", "patell", 0, 0)]
     row = table.rows[2]
-    assert row[1].text == tb.fmt_num(patell["statistic"])
+    assert row[1].text == fm.fmt_num(patell["statistic"])
     assert row[1].stars == significance_mark(patell["p_value"])
     assert row[-1].text == "Patell (1976)"
     bhar = st.bhar_battery_table("R1 sell-off")
@@ -259,7 +260,7 @@ def test_battery_table_missing_values_say_why() -> None:
 def test_write_xlsx_numbers_formats_and_text(
     res: EventStudyResults, st: StudyTables, tmp_path: Path
 ) -> None:
-    path = tb.write_xlsx(st, tmp_path / "tables.xlsx")
+    path = xlsx.write_xlsx(st, tmp_path / "tables.xlsx")
     assert os.listdir(tmp_path) == ["tables.xlsx"]
     book = load_workbook(path)
     assert book.sheetnames == [
@@ -292,11 +293,11 @@ def test_write_xlsx_numbers_formats_and_text(
 def test_xlsx_text_stays_text_names_are_valid_and_long_tables_continue(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(tb, "XLSX_MAX_ROWS", 4)  # three data rows a sheet
+    monkeypatch.setattr(xlsx, "XLSX_MAX_ROWS", 4)  # three data rows a sheet
     frame = pd.DataFrame(
         {"ticker": ["=1+1", "@SUM(A1)", "BRK-B", "a", "b", "c", "d"], "x": range(7)}
     )
-    path = tb.write_xlsx({"Results: A/B [x]*?": frame}, tmp_path / "t.xlsx")
+    path = xlsx.write_xlsx({"Results: A/B [x]*?": frame}, tmp_path / "t.xlsx")
     book = load_workbook(path)
     assert book.sheetnames == [
         "Results_ A_B _x___",

@@ -658,18 +658,6 @@ def test_load_data_cannot_go_on_without_the_market(prices: pd.DataFrame, tmp_pat
         load_data(spec, DataOptions(session=session, cache_dir=tmp_path / "cache"))
 
 
-def _pipeline_passes_failures_on() -> bool:
-    import inspect
-
-    from eventstudy.pipeline import run_study
-
-    return "unavailable=" in inspect.getsource(run_study)
-
-
-@pytest.mark.skipif(
-    not _pipeline_passes_failures_on(),
-    reason="needs run_study to pass meta['fetch_failures'] as fit_events(unavailable=...)",
-)
 def test_study_goes_on_without_a_failed_ticker(
     prices: pd.DataFrame, shares: pd.DataFrame, tmp_path: Path
 ) -> None:

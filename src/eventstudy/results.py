@@ -19,6 +19,13 @@ from eventstudy.inference.stats import (
     skewness_adjusted_statistic,
     t_pvalue,
 )
+from eventstudy.output.folder import (
+    AAR_COLUMNS,
+    AR_COLUMNS,
+    BHAR_COLUMNS,
+    CAAR_COLUMNS,
+    CAR_COLUMNS,
+)
 from eventstudy.study import ResolvedEvent
 
 if TYPE_CHECKING:
@@ -400,27 +407,6 @@ class EventStudyResults:
         if kind not in methods:
             raise ValueError(f"unknown plot kind {kind!r} (choose from {', '.join(methods)})")
         return methods[kind](event=event, **kwargs)
-
-
-AR_COLUMNS = [
-    "event",
-    "ticker",
-    "date",
-    "rel_day",
-    "ret",
-    "normal_ret",
-    "ar",
-    "ar_se",
-    "ar_t",
-    "ar_p",
-    "car",
-    "car_se",
-    "model",
-]
-CAR_COLUMNS = ["event", "ticker", "start", "end", "car", "se", "t", "p", "df", "n_days", "model"]
-BHAR_COLUMNS = ["event", "ticker", "start", "end", "bhar", "n_days", "model"]
-AAR_COLUMNS = ["event", "rel_day", "date", "aar", "n", "t", "p"]
-CAAR_COLUMNS = ["event", "start", "end", "caar", "n", "t", "p"]
 
 
 #: pandas 3 always copies on write: a shallow copy of a cached frame is then as safe as a deep one.

@@ -116,7 +116,7 @@ def run(
     quiet: bool,
 ) -> None:
     """Run the event study described in STUDY (a YAML study file)."""
-    from eventstudy.output.files import write_tables
+    from eventstudy.output.folder import write_tables
     from eventstudy.pipeline import DataOptions, default_figures_dir, default_out_dir, run_study
     from eventstudy.study import load_study
 

@@ -1,71 +1,94 @@
-"""Writers: tables, ``summary.json`` and figures, written atomically.
+"""The writers of every output file, atomic: a file is written whole or not at all.
 
-Every file is first written into a hidden staging folder inside the destination and moved into place
-with :func:`os.replace` only once everything has been written, ``summary.json`` last; a run that
-fails part-way leaves the previous outputs untouched and no half-written file behind.
+:func:`atomic_file` writes one file (a temporary file beside it, moved into place);
+:func:`staged` writes a set of files (a hidden staging folder inside the destination, its files
+moved into place only once everything has been written, a chosen few last): a run that fails
+part-way leaves the previous outputs untouched and no half-written file behind. :func:`write_csv`
+and :func:`json_text` are the CSV and JSON writers of the results folder
+(:mod:`eventstudy.output.folder`).
 """
 
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
 from eventstudy.errors import EventStudyError
 
-if TYPE_CHECKING:
-    from eventstudy.results import EventStudyResults
 
-#: Table files and the results frame each holds (see the README, "Outputs").
-TABLES: dict[str, Callable[[EventStudyResults], pd.DataFrame]] = {
-    "abnormal_returns.csv": lambda r: r.ar_frame(),
-    "car.csv": lambda r: r.car_frame(),
-    "bhar.csv": lambda r: r.bhar_frame(),
-    "tests.csv": lambda r: r.tests_frame(),
-    "aar.csv": lambda r: r.aar_frame(),
-    "caar.csv": lambda r: r.caar_frame(),
-    "valuation.csv": lambda r: r.valuation_frame(),
-    "params.csv": lambda r: r.params_frame(),
-    "skipped.csv": lambda r: r.skipped_frame(),
-    "data_quality.csv": lambda r: r.quality_frame(),
-}
-
-
-def _ensure_dir(path: Path) -> None:
+def _ensure_dir(path: Path, what: str = "") -> None:
+    """Create the folder ``path`` (and its parents) if need be and check that it is writable.
+    A one-line error: ``cannot write <what> to <path>: <reason>`` when ``what`` names what is
+    written, else ``cannot create output folder <path>: <reason>`` or ``output folder <path> is
+    not writable``."""
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
+        if what:
+            raise _cannot_write(path, exc, what) from None
         raise EventStudyError(f"cannot create output folder {path}: {exc.strerror}") from None
     if not os.access(path, os.W_OK):
+        if what:
+            denied = PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+            raise _cannot_write(path, denied, what)
         raise EventStudyError(f"output folder {path} is not writable")
 
 
+def _cannot_write(directory: Path, exc: OSError, what: str = "") -> EventStudyError:
+    """``cannot write [<what> ]to <directory>: <reason>``, one line."""
+    target = f"{what} to" if what else "to"
+    return EventStudyError(f"cannot write {target} {directory}: {exc.strerror or exc}")
+
+
 @contextmanager
-def staged(directory: Path, last: tuple[str, ...] = ()) -> Iterator[Path]:
-    """Yield a staging folder; on success move its files into ``directory`` (``last`` ones last)."""
+def staged(
+    directory: Path, last: tuple[str, ...] = (), *, mode: int | None = None, what: str = ""
+) -> Iterator[Path]:
+    """Yield a staging folder inside ``directory``; when the block succeeds, move what it holds
+    into ``directory``: first the files of each subfolder into the same subfolder of
+    ``directory`` (created if need be; its other files stay), then the files, ``last`` ones
+    last. The staging folder is removed in any case.
+
+    ``mode``: permissions set on every file moved (default: as written). ``what``: what is
+    written (e.g. ``"the report"``), for the errors: an OSError (the block's included) becomes
+    ``cannot write <what> to <directory>: <reason>``; without it, the output folder's errors
+    (``cannot create output folder ...``, ``cannot write to <directory>: <reason>``)."""
     directory = Path(directory)
-    _ensure_dir(directory)
+    _ensure_dir(directory, what)
     try:
         stage = Path(tempfile.mkdtemp(prefix=".staging-", dir=directory))
     except OSError as exc:
-        raise EventStudyError(f"cannot write to {directory}: {exc.strerror}") from None
+        raise _cannot_write(directory, exc, what) from None
     try:
         yield stage
-        names = sorted(p.name for p in stage.iterdir())
+        entries = sorted(stage.iterdir())
+        moves = [
+            (path, directory / folder.name / path.name)
+            for folder in entries
+            if folder.is_dir()
+            for path in sorted(folder.iterdir())
+        ]
+        names = [p.name for p in entries if not p.is_dir()]
         names = [n for n in names if n not in last] + [n for n in last if n in names]
-        for name in names:
-            os.replace(stage / name, directory / name)
+        moves += [(stage / name, directory / name) for name in names]
+        for source, target in moves:
+            if mode is not None:
+                os.chmod(source, mode)
+            target.parent.mkdir(exist_ok=True)
+            os.replace(source, target)
     except OSError as exc:
-        raise EventStudyError(f"cannot write to {directory}: {exc.strerror}") from None
+        raise _cannot_write(directory, exc, what) from None
     finally:
         shutil.rmtree(stage, ignore_errors=True)
 
@@ -75,13 +98,14 @@ def atomic_file(path: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path`` to write to; when the block succeeds it is moved
     into place (mode 0644), otherwise removed. The one atomic file writer of the package:
     ``path`` either keeps its old content or has the whole new one. An OSError becomes a
-    one-line :class:`EventStudyError` naming the file."""
+    one-line :class:`EventStudyError`: ``cannot write to <folder>: <reason>`` when the folder
+    cannot be created or written to, ``cannot write <path>: <reason>`` after."""
     path = Path(path)
-    _ensure_dir(path.parent)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
-        raise EventStudyError(f"cannot write to {path.parent}: {exc.strerror or exc}") from None
+        raise _cannot_write(path.parent, exc) from None
     os.close(fd)
     tmp = Path(name)
     try:
@@ -133,18 +157,6 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
     with open(path, "wb") as fh:
         fh.write(header.getvalue().encode("utf-8"))
         pa_csv.write_csv(table, fh, write_options=options)
-
-
-def write_tables(results: EventStudyResults, out_dir: Path) -> list[Path]:
-    """Write every table and ``summary.json`` into ``out_dir``; returns the paths written."""
-    out_dir = Path(out_dir)
-    with staged(out_dir, last=("summary.json",)) as stage:
-        for name, frame_of in TABLES.items():
-            write_csv(frame_of(results), stage / name)
-        text = json_text(results.to_dict())
-        (stage / "summary.json").write_text(text + "\n", encoding="utf-8")
-        names = [p.name for p in stage.iterdir()]
-    return [out_dir / n for n in sorted(names)]
 
 
 def json_text(value: Any, indent: int = 2) -> str:

@@ -104,3 +104,31 @@ def _text(value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     return str(value)
+
+
+# -- terminal
+# The terminal summary's formatters: the ASCII hyphen-minus (copies and pastes into any shell or
+# spreadsheet) and a sign on every change (``+1.23%``, ``+$0``), so a column reads at a glance.
+# Unlike the display formatters above, a value that rounds to zero keeps its sign (``-0.00``)
+# and dollars have no thousands separator in front of the unit.
+
+
+def term_pct(x: Any, digits: int = 2) -> str:
+    """``+13.21%``, ``-0.50%``, ``+0.00%``; ``n/a`` when missing."""
+    return f"{100 * float(x):+.{digits}f}%" if _finite(x) else "n/a"
+
+
+def term_num(x: Any, digits: int = 2) -> str:
+    """``-1.23``, ``0.45``; ``n/a`` when missing."""
+    return f"{float(x):.{digits}f}" if _finite(x) else "n/a"
+
+
+def term_money(x: Any) -> str:
+    """``-$592.3B``, ``+$31.0B``, ``+$45.0M``, ``+$12,345``, ``+$0``; ``n/a`` when missing."""
+    if not _finite(x):
+        return "n/a"
+    sign, size = ("-" if float(x) < 0 else "+"), abs(float(x))
+    for unit, scale in (("T", 1e12), ("B", 1e9), ("M", 1e6)):
+        if size >= scale:
+            return f"{sign}${size / scale:.1f}{unit}"
+    return f"{sign}${size:,.0f}"

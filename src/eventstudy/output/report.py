@@ -2,12 +2,14 @@
 tables as LaTeX and Excel, built from a results folder written by ``eventstudy run``.
 
 :func:`build_report` reads the folder (the tables, ``summary.json`` and, when present,
-``tests.csv`` and ``data_quality.csv``) through :class:`StoredResults`, so a report can be made
+``tests.csv`` and ``data_quality.csv``) through :class:`~eventstudy.output.folder.StoredResults`,
+so a report can be made
 long after the run without refitting anything; given the in-memory results of the run as well
 (``eventstudy run --report``), it takes the frames from them instead. Figures come from the run's
 figures folder when they are there and at least as new as ``summary.json``; the others are drawn
 (the two price charts need the returns panel, which only the in-memory results have: without it
-they are left out, with a note saying so).
+they are left out, with a note saying so). The tables come from
+:class:`~eventstudy.output.tables.StudyTables`, the prose from :mod:`eventstudy.output.methods`.
 
 Written into ``<results>/report/`` (or ``out_dir``), atomically (staged in a hidden folder beside
 it, ``report.html`` moved into place last):
@@ -22,76 +24,40 @@ it, ``report.html`` moved into place last):
 
 Everything user-provided (study title, event names, tickers, notes) is escaped: by Jinja2's
 autoescaping in HTML, by :func:`md_escape` in Markdown, by
-:func:`~eventstudy.output.tables.tex_escape` in
-LaTeX; file names come from :func:`~eventstudy.study.slugify` and never from tickers.
+:func:`~eventstudy.output.latex.tex_escape` in LaTeX; file names come from
+:func:`~eventstudy.study.slugify` and never from tickers.
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import datetime as dt
-import json
-import os
 import re
-import shutil
-import tempfile
 import warnings
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from functools import cached_property
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from eventstudy.errors import EventStudyError
-from eventstudy.estimation.models import MODELS
-from eventstudy.inference import registry
-from eventstudy.inference.registry import TESTS
-from eventstudy.output.tables import (
-    StudyTables,
-    Table,
-    fmt_money,
-    fmt_num,
-    fmt_p,
-    fmt_pct,
-    fmt_window,
-    latex_document,
-    write_xlsx,
-    xlsx_sheets,
+from eventstudy.output.files import staged
+from eventstudy.output.folder import SUMMARY_FILE, StoredResults
+from eventstudy.output.format import fmt_window
+from eventstudy.output.latex import latex_document
+from eventstudy.output.methods import (
+    data_notes,
+    data_sources,
+    headline,
+    methods_text,
+    reference_list,
 )
-from eventstudy.references import REFERENCES
-from eventstudy.study import DEFAULT_MIN_ESTIMATION_OBS, ResolvedEvent
+from eventstudy.output.tables import StudyTables, Table
+from eventstudy.output.xlsx import write_xlsx, xlsx_sheets
 
-__all__ = ["StoredResults", "build_report", "md_escape", "report_context"]
+if TYPE_CHECKING:
+    from eventstudy.output.source import ResultSource
 
-#: Table files read back from a results folder (file stem -> frame method).
-TABLE_FILES = {
-    "abnormal_returns": "ar_frame",
-    "car": "car_frame",
-    "bhar": "bhar_frame",
-    "aar": "aar_frame",
-    "caar": "caar_frame",
-    "valuation": "valuation_frame",
-    "params": "params_frame",
-    "skipped": "skipped_frame",
-}
-#: Tables a results folder must have (the others may be missing: older runs, no valuation).
-REQUIRED_TABLES = ("abnormal_returns", "car", "aar", "caar")
-#: Columns read as text whatever they hold (a ticker "NA", an event "2024", a note).
-_TEXT_COLUMNS = {
-    "event",
-    "ticker",
-    "model",
-    "note",
-    "reason",
-    "skipped",
-    "shares_source",
-    "flags",
-    "test",
-}
-_DATE_COLUMNS = {"date", "shares_as_of"}
+__all__ = ["build_report", "md_escape", "report_context"]
 
 #: Per-event charts the report shows, in order, with their captions.
 EVENT_FIGURES = {
@@ -106,206 +72,6 @@ STUDY_FIGURES = {
     "caar": "Average cumulative abnormal return of each event, with 95% bands",
     "models": "The same stocks' CAR paths under each normal-return model",
 }
-
-
-
-_META_LABELS = [
-    ("price_source", "Prices"),
-    ("price_column", "Price column"),
-    ("returns", "Returns"),
-    ("shares_source", "Shares outstanding"),
-    ("calendar", "Trading calendar"),
-    ("factors_source", "Factors"),
-    ("factors_release", "Factor release"),
-    ("factors_sha256", "Factor files (SHA-256)"),
-]
-
-
-# ----------------------------------------------------------------------------- stored results
-@dataclass
-class StoredResults:
-    """A study's results read back from the folder ``eventstudy run`` wrote.
-
-    It has the frame methods of :class:`~eventstudy.results.EventStudyResults` (the CSV tables),
-    ``title``, ``events`` (rebuilt from ``summary.json``), ``day0_dates``, ``model_labels`` and
-    ``meta``; ``panel`` is None (the returns panel is not written out), so the charts drawn from
-    it cannot be drawn from these. :meth:`tests_frame` and :meth:`quality_frame` are None when
-    the folder has no ``tests.csv`` / ``data_quality.csv``."""
-
-    directory: Path
-    title: str
-    events: list[ResolvedEvent]
-    day0_dates: list[dt.date]
-    model_labels: list[str]
-    meta: dict[str, Any]
-    min_obs_known: bool = False
-    frames: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
-    panel: None = None
-
-    @classmethod
-    def load(cls, directory: Path | str) -> StoredResults:
-        """Read ``summary.json`` and the tables; a one-line :class:`EventStudyError` when the
-        folder is not a results folder or a file is unreadable."""
-        directory = Path(directory)
-        summary_path = directory / "summary.json"
-        if not directory.is_dir():
-            raise EventStudyError(f"results folder {directory} not found")
-        if not summary_path.is_file():
-            raise EventStudyError(
-                f"{directory} is not a results folder (no summary.json): run `eventstudy run` first"
-            )
-        try:
-            summary = json.loads(summary_path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise EventStudyError(f"{summary_path}: cannot read ({exc})") from None
-        frames = {stem: _read_table(directory / f"{stem}.csv") for stem in TABLE_FILES}
-        missing = [f"{stem}.csv" for stem in REQUIRED_TABLES if frames[stem] is None]
-        if missing:
-            raise EventStudyError(
-                f"{directory}: {', '.join(missing)} missing (not a complete `eventstudy run` "
-                "output)"
-            )
-        bhar = frames["bhar"]
-        quality = _read_table(directory / "data_quality.csv")
-        min_obs_of: dict[str, int] = {}
-        if quality is not None and {"event", "min_obs"} <= set(quality.columns):
-            for event, value in zip(quality["event"], quality["min_obs"], strict=True):
-                if pd.notna(value):
-                    min_obs_of.setdefault(str(event), int(value))
-        events, day0s, labels = [], [], []
-        min_known = True
-        try:
-            for entry in summary["events"]:
-                name = str(entry["name"])
-                bhar_windows = ()
-                if bhar is not None and len(bhar):
-                    mine = bhar[bhar["event"] == name]
-                    bhar_windows = tuple(
-                        dict.fromkeys(
-                            (int(a), int(b))
-                            for a, b in zip(mine["start"], mine["end"], strict=True)
-                        )
-                    )
-                min_obs = entry.get("min_estimation_obs", min_obs_of.get(name))
-                min_known = min_known and min_obs is not None
-                events.append(
-                    ResolvedEvent(
-                        name=name,
-                        date=dt.date.fromisoformat(entry["date"]),
-                        tickers=tuple(str(t) for t in entry["tickers"]),
-                        market=str(entry["market"]),
-                        model=str(entry["model"]),
-                        factors=tuple(entry.get("factors") or ()),
-                        dimson_lags=int(entry.get("dimson_lags") or 1),
-                        estimation_window=tuple(entry["estimation_window"]),
-                        event_window=tuple(entry["event_window"]),
-                        car_windows=tuple(tuple(w) for w in entry["car_windows"]),
-                        bhar_windows=tuple(entry.get("bhar_windows") or bhar_windows),
-                        timing=entry.get("timing", "close"),
-                        min_estimation_obs=int(min_obs or DEFAULT_MIN_ESTIMATION_OBS),
-                    )
-                )
-                day0s.append(dt.date.fromisoformat(entry["day0_date"]))
-                labels.append(str(entry.get("model_label") or entry["model"]))
-            title = str(summary["study"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise EventStudyError(f"{summary_path}: unexpected content ({exc})") from None
-        return cls(
-            directory=directory,
-            title=title,
-            events=events,
-            day0_dates=day0s,
-            model_labels=labels,
-            meta=dict(summary.get("meta") or {}),
-            min_obs_known=min_known,
-            frames={k: v for k, v in frames.items() if v is not None},
-        )
-
-    def _frame(self, stem: str) -> pd.DataFrame:
-        frame = self.frames.get(stem)
-        if frame is None or (frame.empty and not len(frame.columns)):
-            return pd.DataFrame(columns=_empty_columns(stem))
-        return frame.copy()
-
-    def ar_frame(self) -> pd.DataFrame:
-        return self._frame("abnormal_returns")
-
-    def car_frame(self) -> pd.DataFrame:
-        return self._frame("car")
-
-    def bhar_frame(self) -> pd.DataFrame:
-        return self._frame("bhar")
-
-    def aar_frame(self) -> pd.DataFrame:
-        return self._frame("aar")
-
-    def caar_frame(self) -> pd.DataFrame:
-        return self._frame("caar")
-
-    def valuation_frame(self) -> pd.DataFrame:
-        return self._frame("valuation")
-
-    def params_frame(self) -> pd.DataFrame:
-        return self._frame("params")
-
-    def skipped_frame(self) -> pd.DataFrame:
-        return self._frame("skipped")
-
-    @cached_property
-    def _tests(self) -> pd.DataFrame | None:
-        return _read_table(self.directory / "tests.csv")
-
-    def tests_frame(self) -> pd.DataFrame | None:
-        """The test battery (``tests.csv``), or None when the run did not write it."""
-        return None if self._tests is None else self._tests.copy()
-
-    @cached_property
-    def _quality(self) -> pd.DataFrame | None:
-        return _read_table(self.directory / "data_quality.csv")
-
-    def quality_frame(self) -> pd.DataFrame | None:
-        """The data-quality checks (``data_quality.csv``), or None."""
-        return None if self._quality is None else self._quality.copy()
-
-
-def _empty_columns(stem: str) -> list[str]:
-    """The columns of a table the results folder does not have (so code can still select)."""
-    from eventstudy import results
-    from eventstudy.valuation import VALUATION_COLUMNS
-
-    return {
-        "abnormal_returns": results.AR_COLUMNS,
-        "car": results.CAR_COLUMNS,
-        "bhar": results.BHAR_COLUMNS,
-        "aar": results.AAR_COLUMNS,
-        "caar": results.CAAR_COLUMNS,
-        "valuation": VALUATION_COLUMNS,
-        "params": ["event", "ticker", "model", "n_obs", "df", "sigma", "skipped"],
-        "skipped": ["event", "ticker", "reason"],
-    }.get(stem, [])
-
-
-def _read_table(path: Path) -> pd.DataFrame | None:
-    """A results CSV with text columns kept as text (a ticker ``NA`` stays ``NA``); None when the
-    file does not exist."""
-    if not path.is_file():
-        return None
-    try:
-        header = pd.read_csv(path, nrows=0).columns
-        frame = pd.read_csv(
-            path,
-            dtype={c: str for c in header if c in _TEXT_COLUMNS},
-            keep_default_na=False,
-            na_values=[""],
-        )
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise EventStudyError(f"{path}: cannot read ({exc})") from None
-    except pd.errors.EmptyDataError:
-        return pd.DataFrame()
-    for column in frame.columns:
-        if column in _DATE_COLUMNS:
-            frame[column] = pd.to_datetime(frame[column], errors="coerce")
-    return frame
 
 
 # ----------------------------------------------------------------------------- figures
@@ -338,7 +104,7 @@ class ReportFigure:
 
 
 def _collect_figures(
-    source: Any,
+    source: ResultSource,
     figures_dir: Path | None,
     fresh_after: float,
     include: bool = True,
@@ -387,7 +153,7 @@ def _collect_figures(
     return out
 
 
-# ----------------------------------------------------------------------------- text
+# ----------------------------------------------------------------------------- Markdown
 _ENTITY = re.compile(r"&(?=#?[A-Za-z0-9]+;)")
 
 
@@ -399,272 +165,6 @@ def md_escape(text: Any) -> str:
         out = out.replace(ch, "\\" + ch)
     out = _ENTITY.sub("&amp;", out).replace("<", "&lt;").replace(">", "&gt;")
     return " ".join(out.splitlines())
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
-
-def _names(names: Sequence[str], limit: int = 6) -> str:
-    quoted = [f"“{n}”" for n in names]
-    if len(quoted) > limit:
-        return ", ".join(quoted[:limit]) + f" and {len(quoted) - limit} more"
-    if len(quoted) <= 2:
-        return " and ".join(quoted)
-    return ", ".join(quoted[:-1]) + " and " + quoted[-1]
-
-
-def _join(items: Sequence[str]) -> str:
-    if len(items) <= 2:
-        return " and ".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
-
-
-def _model_clause(ev: ResolvedEvent, label: str) -> tuple[str, tuple[str, ...]]:
-    model = MODELS.get(ev.model)
-    text, cites = (model.methods, model.citations) if model else (f"the {label}", ())
-    factors = (
-        " and ".join(ev.factors)
-        if ev.factors
-        else label.removeprefix("OLS on ").replace(" + ", " and ")
-    )
-    return text.format(market=ev.market, factors=factors), cites
-
-
-def _methods(
-    source: Any, tests: pd.DataFrame | None, has_value: bool
-) -> tuple[list[str], list[str]]:
-    """Methods paragraphs (text a researcher can adapt) and the citation keys they use."""
-    cited: list[str] = ["mackinlay-1997", "clm-1997"]
-    events = source.events
-    meta = source.meta
-    kind = meta.get("returns", "simple")
-    column = meta.get("price_column", "adj_close")
-    prices = (
-        "split- and dividend-adjusted closing prices"
-        if column == "adj_close"
-        else "split-adjusted closing prices"
-    )
-    calendar = str(meta.get("calendar") or f"the sessions of {events[0].market}").removeprefix(
-        "sessions of "
-    )
-    names = [ev.name for ev in events]
-    paragraphs = [
-        f"We measure the stock-market reaction to {_plural(len(events), 'event')} "
-        f"({_names(names)}) with a standard event study (MacKinlay 1997; Campbell, Lo & "
-        "MacKinlay 1997, ch. 4). Day 0 is the event date's trading session, or the next "
-        "session when the date is not one or the news came after the close; relative days "
-        f"count the trading sessions of {calendar}. Returns are daily {kind} returns computed "
-        f"from {prices}."
-    ]
-    groups: dict[tuple, list[int]] = {}
-    for i, ev in enumerate(events):
-        key = (source.model_labels[i], ev.model, ev.estimation_window, ev.min_estimation_obs)
-        groups.setdefault(key, []).append(i)
-    sentences = []
-    known = getattr(source, "min_obs_known", True)
-    models = []
-    for (label, _model, _est, _min), members in groups.items():
-        clause, cites = _model_clause(events[members[0]], label)
-        cited += list(cites)
-        cite_text = "; ".join(REFERENCES[c][0].replace(" (", " ").rstrip(")") for c in cites)
-        models.append((clause + (f" ({cite_text})" if cite_text else ""), members))
-    settings = {(key[2], key[3]) for key in groups}
-    if len(settings) == 1:
-        est, min_obs = next(iter(settings))
-        minimum = (
-            f", from at least {min_obs} non-missing returns (firm-events with fewer are left out)"
-            if known
-            else ""
-        )
-        sentences.append(
-            f"Normal returns are estimated over trading days {fmt_window(est)} relative to day "
-            f"0{minimum}."
-        )
-        if len(models) == 1:
-            sentences.append(f"They come from {models[0][0]}.")
-        else:
-            sentences.append(
-                "They come from "
-                + "; ".join(
-                    f"{clause} for {_names([events[i].name for i in members])}"
-                    for clause, members in models
-                )
-                + "."
-            )
-    else:
-        for (clause, members), key in zip(models, groups, strict=True):
-            est, min_obs = key[2], key[3]
-            minimum = f" (at least {min_obs} non-missing returns)" if known else ""
-            sentences.append(
-                f"For {_names([events[i].name for i in members])}, normal returns come from "
-                f"{clause}, estimated over trading days {fmt_window(est)} relative to day "
-                f"0{minimum}."
-            )
-    windows: dict[tuple, list[str]] = {}
-    for ev in events:
-        windows.setdefault((ev.event_window, ev.car_windows), []).append(ev.name)
-    if len(windows) == 1:
-        (window, cars), _members = next(iter(windows.items()))
-        sentences.append(
-            "Abnormal returns (AR) are actual minus normal returns over the event window "
-            f"{fmt_window(window)}, and cumulative abnormal returns (CAR) sum them over "
-            f"{_join([fmt_window(w) for w in cars])}."
-        )
-    elif len({window for window, _cars in windows}) == 1:
-        window = next(iter(windows))[0]
-        sentences.append(
-            "Abnormal returns (AR) are actual minus normal returns over the event window "
-            f"{fmt_window(window)}, and cumulative abnormal returns (CAR) sum them over "
-            + "; and over ".join(
-                f"{_join([fmt_window(w) for w in cars])} for {_names(members)}"
-                for (_window, cars), members in windows.items()
-            )
-            + "."
-        )
-    else:
-        sentences.append(
-            "Abnormal returns (AR) are actual minus normal returns over the event window, and "
-            "cumulative abnormal returns (CAR) sum them over the CAR windows: "
-            + "; ".join(
-                f"for {_names(members)}, event window {fmt_window(window)} and CAR windows "
-                f"{_join([fmt_window(w) for w in cars])}"
-                for (window, cars), members in windows.items()
-            )
-            + "."
-        )
-    paragraphs.append(" ".join(sentences))
-    inference = (
-        "The standard error of each AR and CAR includes the prediction error of the estimated "
-        "parameters (Campbell, Lo & MacKinlay 1997, eqs. 4.4.9 and 4.4.14), and their t-statistics "
-        "use Student's t with the model's residual degrees of freedom. Average abnormal returns "
-        "(AAR) and cumulative average abnormal returns (CAAR) are tested with the cross-sectional "
-        "t-test (Brown & Warner 1985)"
-    )
-    cited.append("brown-warner-1985")
-    if tests is not None and len(tests):
-        written = set(tests["test"])
-        # the cross-sectional t is named first, in the sentence above
-        present = [t for t in TESTS[1:] if t.name in written]
-        if present:
-            phrases = [t.methods for t in present]
-            inference += " and, as robustness checks, with " + (
-                phrases[0]
-                if len(phrases) == 1
-                else "; ".join(phrases[:-1]) + "; and " + phrases[-1]
-            )
-            if len(events) > 1 and "all" in set(tests["event"]):
-                inference += (
-                    ". The pooled tests take the firm-events of all events together, aligned by "
-                    "relative day"
-                )
-            for t in present:
-                cited += list(t.citations)
-    inference += (
-        ". All p-values are two-sided; ***, ** and * mark significance at the 1%, 5% and 10% "
-        "levels."
-    )
-    paragraphs.append(inference)
-    if has_value:
-        paragraphs.append(
-            "Dollar effects: a firm's market value on day −1 is its unadjusted close times the "
-            "latest shares outstanding reported on or before the event date (no look-ahead). "
-            "The raw change over a window is that share count times the change in the close; "
-            "the abnormal change is the sum over the window of each day's abnormal return times "
-            "the previous day's market value."
-        )
-    if any(ev.bhar_windows for ev in events):
-        paragraphs.append(
-            "Buy-and-hold abnormal returns (BHAR) compound the actual and the normal returns "
-            "over the window and take the difference (Barber & Lyon 1997)."
-        )
-        cited.append("barber-lyon-1997")
-    return paragraphs, list(dict.fromkeys(cited))
-
-
-def _headline(tables: StudyTables, max_events: int) -> list[str]:
-    """A sentence per event: the day-0 AAR, the widest CAR window's CAAR, the dollar change."""
-    source = tables.source
-    out = []
-    for i, ev in enumerate(source.events[:max_events]):
-        parts = []
-        aar = tables.aar.get(ev.name)
-        if aar is not None:
-            day0 = aar[aar["rel_day"] == 0]
-            if len(day0):
-                r = day0.iloc[0]
-                parts.append(
-                    f"average abnormal return on day 0 {fmt_pct(r['aar'])} (t = {fmt_num(r['t'])}, "
-                    f"p = {fmt_p(r['p'])}, N = {int(r['n'])})"
-                )
-        caar = tables.caar.get(ev.name)
-        multi = [w for w in ev.car_windows if w[0] != w[1]]
-        if caar is not None and multi:
-            widest = max(multi, key=lambda w: w[1] - w[0])
-            row = caar[(caar["start"] == widest[0]) & (caar["end"] == widest[1])]
-            if len(row):
-                r = row.iloc[0]
-                parts.append(f"CAAR{fmt_window(widest)} {fmt_pct(r['caar'])} (p = {fmt_p(r['p'])})")
-        val = tables.valuation.get(ev.name)
-        if val is not None:
-            w = (0, 0) if (0, 0) in ev.car_windows else tuple(ev.car_windows[0])
-            sub = val[(val["start"] == w[0]) & (val["end"] == w[1])]
-            have = sub["raw_dollar_change"].notna()
-            if have.any():
-                when = "on day 0" if w == (0, 0) else f"over {fmt_window(w)}"
-                parts.append(
-                    f"market value {fmt_money(sub.loc[have, 'raw_dollar_change'].sum())} {when} "
-                    f"across the {_plural(int(have.sum()), 'stock')} with a share count"
-                )
-        day0 = pd.Timestamp(source.day0_dates[i]).date().isoformat()
-        lead = f"{ev.name} (day 0 {day0}, {_plural(len(ev.tickers), 'stock')})"
-        out.append(lead + (": " + "; ".join(parts) + "." if parts else ": no results."))
-    return out
-
-
-def _sources(source: Any) -> list[tuple[str, str]]:
-    meta = source.meta
-    out = []
-    for key, label in _META_LABELS:
-        value = meta.get(key)
-        if value in (None, "", [], {}):
-            continue
-        if key == "factors_sha256":
-            value = str(value)[:16] + "…"
-        elif key == "price_column":
-            value = {
-                "adj_close": "adj_close (split- and dividend-adjusted)",
-                "close": "close (split-adjusted)",
-            }.get(str(value), str(value))
-        out.append((label, str(value)))
-    if meta.get("data_start") and meta.get("data_end"):
-        out.append(("Data requested", f"{meta['data_start']} to {meta['data_end']}"))
-    return out
-
-
-def _data_notes(source: Any, quality: pd.DataFrame | None) -> list[str]:
-    notes = []
-    failures = source.meta.get("fetch_failures") or {}
-    if isinstance(failures, dict):
-        for ticker, why in failures.items():
-            notes.append(f"No prices for {ticker}, left out of the study: {why}.")
-    skipped = source.skipped_frame()
-    n_skipped = 0 if skipped is None else len(skipped)
-    n_firm_events = sum(len(ev.tickers) for ev in source.events)
-    notes.append(
-        f"{n_firm_events - n_skipped} of {_plural(n_firm_events, 'firm-event')} fitted"
-        + (f"; {n_skipped} skipped (listed below)." if n_skipped else ".")
-    )
-    if quality is None:
-        notes.append("No data-quality checks in this results folder (no data_quality.csv).")
-    elif len(quality):
-        flags = quality["flags"].fillna("").astype(str) if "flags" in quality else None
-        flagged = 0 if flags is None else int((flags != "").sum())
-        notes.append(
-            f"Data-quality checks: {flagged} of {_plural(len(quality), 'firm-event')} flagged"
-            + (" (listed below)." if flagged else ", no problems found.")
-        )
-    return notes
 
 
 # ----------------------------------------------------------------------------- the context
@@ -680,7 +180,7 @@ class EventSection:
 
 
 def report_context(
-    source: Any,
+    source: ResultSource,
     figures: list[ReportFigure],
     tests: pd.DataFrame | None = None,
     quality: pd.DataFrame | None = None,
@@ -709,15 +209,6 @@ def report_context(
             item.number = number
     sections = []
     for i, ev in enumerate(source.events[:max_events]):
-        event_tables = [
-            tables.event_caar(ev.name),
-            tables.event_aar(ev.name),
-            tables.event_day0(ev.name),
-            tables.event_car(ev.name),
-        ]
-        for extra in (tables.event_bhar(ev.name), tables.event_value(ev.name)):
-            if extra is not None:
-                event_tables.append(extra)
         facts = [
             ("Event date", pd.Timestamp(ev.date).date().isoformat()),
             ("Day 0", pd.Timestamp(source.day0_dates[i]).date().isoformat()),
@@ -733,18 +224,14 @@ def report_context(
                 name=ev.name,
                 anchor=f"event-{slugs[ev.name]}",
                 facts=facts,
-                tables=event_tables,
+                tables=tables.event_tables(ev.name),
                 figures=by_event.get(ev.name, []),
             )
         )
     battery = tables.battery_tables(max_events)
     has_value = any(frame["raw_dollar_change"].notna().any() for frame in tables.valuation.values())
-    methods, cited = _methods(source, tests, has_value)
-    if tests is not None and len(tests) and battery:
-        for test in dict.fromkeys(tests["test"]):
-            entry = registry.spec(str(test))
-            cited += list(entry.citations if entry else ())
-    references = sorted({REFERENCES[k][1] for k in cited if k in REFERENCES})
+    methods, cited = methods_text(source, tests, has_value)
+    references = reference_list(cited, tests if battery else None)
     summary, study = tables.caar_all(), tables.study()
     skipped, flags = tables.skipped(), tables.quality_flags()
     ordered = [summary, study, skipped, flags]
@@ -760,12 +247,12 @@ def report_context(
         "title": source.title,
         "generated": generated or dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
         "version": __version__,
-        "headline": _headline(tables, max_events),
+        "headline": headline(tables, max_events),
         "toc": toc,
         "study": study,
         "caar_all": summary,
-        "sources": _sources(source),
-        "data_notes": _data_notes(source, quality),
+        "sources": data_sources(source),
+        "data_notes": data_notes(source, quality),
         "skipped": skipped,
         "quality": flags,
         "events": sections,
@@ -811,7 +298,7 @@ def build_report(
     results_dir: Path | str,
     figures_dir: Path | str | None = None,
     *,
-    results: Any = None,
+    results: ResultSource | None = None,
     out_dir: Path | str | None = None,
     max_events: int = 20,
     figures: bool = True,
@@ -855,7 +342,7 @@ def build_report(
     results_dir = Path(results_dir)
     stored = StoredResults.load(results_dir)
     source = stored if results is None else results
-    fresh_after = (results_dir / "summary.json").stat().st_mtime
+    fresh_after = (results_dir / SUMMARY_FILE).stat().st_mtime
     if figures_dir is None:
         default = results_dir / "figures"
         figures_dir = default if default.is_dir() else None
@@ -874,7 +361,7 @@ def build_report(
     md_text = render_markdown(context)
     study_tables = StudyTables(source, tests, quality)
 
-    with _staged_report(out) as stage:
+    with staged(out, last=("report.html",), mode=0o644, what="the report") as stage:
         (stage / "report.html").write_text(html_text, encoding="utf-8")
         (stage / "report.md").write_text(md_text, encoding="utf-8")
         shown = [f for f in items if f.png is not None]
@@ -891,7 +378,9 @@ def build_report(
     return out / "report.html", out / "report.md"
 
 
-def _optional_frame(source: Any, stored: StoredResults, method: str) -> pd.DataFrame | None:
+def _optional_frame(
+    source: ResultSource, stored: StoredResults, method: str
+) -> pd.DataFrame | None:
     """``tests_frame`` (the battery) or ``quality_frame`` (data-quality checks): from the
     in-memory results when they have the method, else from the results folder's file
     (``tests.csv``, ``data_quality.csv``); None when neither has it."""
@@ -900,31 +389,3 @@ def _optional_frame(source: Any, stored: StoredResults, method: str) -> pd.DataF
         if frame is not None:
             return frame
     return getattr(stored, method)()
-
-
-@contextlib.contextmanager
-def _staged_report(out: Path) -> Iterator[Path]:
-    """Stage the report's files in a hidden folder inside ``out`` and move them into place when
-    the block succeeds (the figures first, ``report.html`` last), leaving ``out`` as it was
-    otherwise. OSError becomes a one-line :class:`EventStudyError`."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        stage = Path(tempfile.mkdtemp(prefix=".report-", dir=out))
-    except OSError as exc:
-        raise EventStudyError(f"cannot write the report to {out}: {exc.strerror or exc}") from None
-    try:
-        yield stage
-        figures = stage / "figures"
-        if figures.is_dir():
-            (out / "figures").mkdir(exist_ok=True)
-            for path in sorted(figures.iterdir()):
-                os.chmod(path, 0o644)
-                os.replace(path, out / "figures" / path.name)
-        names = sorted(p.name for p in stage.iterdir() if p.is_file())
-        for name in [n for n in names if n != "report.html"] + ["report.html"]:
-            os.chmod(stage / name, 0o644)
-            os.replace(stage / name, out / name)
-    except OSError as exc:
-        raise EventStudyError(f"cannot write the report to {out}: {exc.strerror or exc}") from None
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)

@@ -2,8 +2,9 @@
 
 Tables, the report, the charts and the terminal summary take a :class:`ResultSource`, not the
 results class: :class:`~eventstudy.results.EventStudyResults` (in memory, with the returns panel)
-and :class:`~eventstudy.output.report.StoredResults` (a results folder read back, no panel) both
-are one. So the outputs never import the results object, and it can call them.
+and :class:`~eventstudy.output.folder.StoredResults` (a results folder read back, no panel) both
+are one. So the outputs never import the results object, and it can call them. The frames'
+columns are those of :data:`eventstudy.output.folder.TABLE_FILES`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,12 @@ if TYPE_CHECKING:
 
 
 class ResultSource(Protocol):
-    """A study's results as frames (README, "Outputs", for the columns)."""
+    """A study's results as frames (README, "Outputs", for the columns).
+
+    The outputs read nothing else: the firm-events dropped before fitting are rows of
+    :meth:`skipped_frame`, the share counts columns of :meth:`valuation_frame`. A source may also
+    have ``min_obs_known`` (False: the minimum of estimation returns is not known, and the
+    methods text leaves it out; read with ``getattr``, default True)."""
 
     title: str
     events: Sequence[ResolvedEvent]

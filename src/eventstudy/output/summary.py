@@ -1,4 +1,6 @@
-"""Text and JSON summaries of results (the terminal table and ``summary.json``)."""
+"""Text and JSON summaries of results (the terminal table and ``summary.json``), from any
+:class:`~eventstudy.output.source.ResultSource`; numbers formatted by
+:mod:`eventstudy.output.format` (its terminal formatters: ASCII minus, signed changes)."""
 
 from __future__ import annotations
 
@@ -9,29 +11,10 @@ import numpy as np
 import pandas as pd
 
 from eventstudy.inference.registry import TESTS
-from eventstudy.output.format import significance_mark
+from eventstudy.output.format import significance_mark, term_money, term_num, term_pct
 
 if TYPE_CHECKING:
-    from eventstudy.results import EventStudyResults
-
-
-def _pct(x: float) -> str:
-    return "n/a" if not math.isfinite(x) else f"{100 * x:+.2f}%"
-
-
-def _money(x: float) -> str:
-    if not math.isfinite(x):
-        return "n/a"
-    sign = "-" if x < 0 else "+"
-    x = abs(x)
-    for unit, size in (("T", 1e12), ("B", 1e9), ("M", 1e6)):
-        if x >= size:
-            return f"{sign}${x / size:.1f}{unit}"
-    return f"{sign}${x:,.0f}"
-
-
-def _num(x: float, fmt: str = "{:.2f}") -> str:
-    return "n/a" if not math.isfinite(x) else fmt.format(x)
+    from eventstudy.output.source import ResultSource
 
 
 def _clean(value: Any) -> Any:
@@ -114,13 +97,15 @@ def _tests_block(
         cells = ""
         for w in spans:
             r = at.get((test, *w))
-            text = "n/a" if r is None else _num(r["statistic"]) + significance_mark(r["p_value"])
+            text = (
+                "n/a" if r is None else term_num(r["statistic"]) + significance_mark(r["p_value"])
+            )
             cells += f"{text:>14}"
         out.append(f"  {label:<22}{cells}")
     return out
 
 
-def text_summary(results: EventStudyResults, max_events: int = 10, max_tickers: int = 30) -> str:
+def text_summary(results: ResultSource, max_events: int = 10, max_tickers: int = 30) -> str:
     """The terminal summary: per event, each ticker's day-0 return, AR, CARs and dollar change,
     the cross-sectional averages; only the first ``max_events`` events are shown in full, with
     their first ``max_tickers`` tickers (the averages and tests always cover every ticker)."""
@@ -153,12 +138,14 @@ def text_summary(results: EventStudyResults, max_events: int = 10, max_tickers: 
         shown = [t for t in e.tickers if t in day0.index]
         for t in shown[:max_tickers]:
             r = day0.loc[t]
-            cells = f"{t:<8}{_pct(r['ret']):>9}{_pct(r['ar']) + significance_mark(r['ar_p']):>13}"
+            day0_ar = term_pct(r["ar"]) + significance_mark(r["ar_p"])
+            cells = f"{t:<8}{term_pct(r['ret']):>9}{day0_ar:>13}"
             for a, b in e.car_windows:
                 c = car_at.get((t, a, b))
-                cells += f"{'n/a' if c is None else _pct(c['car']) + significance_mark(c['p']):>15}"
+                text = "n/a" if c is None else term_pct(c["car"]) + significance_mark(c["p"])
+                cells += f"{text:>15}"
             v = value_at.get((t, 0, 0))
-            cells += f"{'n/a' if v is None else _money(v['raw_dollar_change']):>17}"
+            cells += f"{'n/a' if v is None else term_money(v['raw_dollar_change']):>17}"
             lines.append(cells)
         if len(shown) > max_tickers:
             lines.append(
@@ -169,11 +156,11 @@ def text_summary(results: EventStudyResults, max_events: int = 10, max_tickers: 
         if len(a0):
             r = a0.iloc[0]
             caar_at = _index(caar.get(e.name, empty), ["start", "end"])
-            cells = f"{'average':<8}{'':>9}{_pct(r['aar']) + significance_mark(r['p']):>13}"
+            cells = f"{'average':<8}{'':>9}{term_pct(r['aar']) + significance_mark(r['p']):>13}"
             for a, b in e.car_windows:
                 c = caar_at.get((a, b))
                 cells += (
-                    f"{'n/a' if c is None else _pct(c['caar']) + significance_mark(c['p']):>15}"
+                    f"{'n/a' if c is None else term_pct(c['caar']) + significance_mark(c['p']):>15}"
                 )
             lines.append(cells)
         n_firms = int(a0.iloc[0]["n"]) if len(a0) else 0
@@ -186,7 +173,7 @@ def text_summary(results: EventStudyResults, max_events: int = 10, max_tickers: 
             missing = ev_val.loc[ev_val["raw_dollar_change"].isna(), "ticker"].tolist()
             if math.isfinite(total):
                 lines.append(
-                    f"  day-0 market value change: {_money(total)} raw, {_money(total_ab)} "
+                    f"  day-0 market value change: {term_money(total)} raw, {term_money(total_ab)} "
                     "abnormal"
                     + (
                         f" (n/a for {', '.join(missing)}: see valuation.csv notes)"
@@ -207,7 +194,7 @@ def text_summary(results: EventStudyResults, max_events: int = 10, max_tickers: 
     return "\n".join(lines)
 
 
-def _summary_tests(results: EventStudyResults) -> pd.DataFrame:
+def _summary_tests(results: ResultSource) -> pd.DataFrame:
     """Battery rows for day 0, the CAR windows and the BHAR windows (every day is in tests.csv)."""
     tests = results.tests_frame()
     if tests.empty:
@@ -217,7 +204,7 @@ def _summary_tests(results: EventStudyResults) -> pd.DataFrame:
     return tests[keep]
 
 
-def summary_dict(results: EventStudyResults) -> dict[str, Any]:
+def summary_dict(results: ResultSource) -> dict[str, Any]:
     """What ``summary.json`` holds: the study, per-event day-0 and CAR results, skipped firms."""
     ar = results.ar_frame()
     frames = {

@@ -1,38 +1,25 @@
 """Report tables: one format-neutral model, rendered as HTML/Markdown (by the report templates), as
-LaTeX (booktabs) and as an Excel workbook.
+LaTeX (:mod:`eventstudy.output.latex`) and, for the numbers behind them, as an Excel workbook
+(:mod:`eventstudy.output.xlsx`).
 
 :class:`StudyTables` turns a study's results into :class:`Table` objects (formatted cells, column
 groups, notes): the study definition, per event the average (CAAR, AAR) and per-stock (day-0 AR,
-CAR, BHAR, dollar) tables, the test battery, skipped firm-events and data-quality flags. It works
-on anything with the results' frame methods: the in-memory :class:`~eventstudy.results.
-EventStudyResults` or :class:`~eventstudy.output.report.StoredResults`, read back from a results
-folder.
-
-:func:`write_latex` writes every table into one ``.tex`` file (``\\usepackage{booktabs}``); every
-user-provided text (event names, tickers, notes) is escaped. :func:`write_xlsx` writes the numbers
-behind them, one sheet per table, with number formats. Both write atomically (a temporary file in
-the destination folder, then :func:`os.replace`) and raise a one-line
-:class:`~eventstudy.errors.EventStudyError` when the folder cannot be written.
+CAR, BHAR, dollar) tables, the test battery, skipped firm-events and data-quality flags. It reads
+a :class:`~eventstudy.output.source.ResultSource`: the in-memory results of a run, or
+:class:`~eventstudy.output.folder.StoredResults`, read back from a results folder.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
-from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from eventstudy.errors import EventStudyError
 from eventstudy.inference.registry import BHAR_TESTS, TESTS, spec
 from eventstudy.output.format import (
-    MINUS,
     STARS_NOTE,
     _finite,
     _iso,
@@ -48,20 +35,11 @@ from eventstudy.output.format import (
 )
 from eventstudy.references import short_citations
 
-__all__ = [
-    "Cell",
-    "StudyTables",
-    "Table",
-    "latex_table",
-    "tex_escape",
-    "write_latex",
-    "write_xlsx",
-]
+if TYPE_CHECKING:
+    from eventstudy.output.source import ResultSource
+    from eventstudy.study import ResolvedEvent
 
-#: Excel's row limit (header included); longer tables continue on further sheets.
-XLSX_MAX_ROWS = 1_048_576
-
-
+__all__ = ["Cell", "StudyTables", "Table"]
 
 
 # ----------------------------------------------------------------------------- the table model
@@ -113,14 +91,13 @@ class Table:
 class StudyTables:
     """The report's tables for one study.
 
-    ``source``: results with the frame methods (``ar_frame()``, ``car_frame()``, ...), ``events``,
-    ``day0_dates``, ``model_labels``, ``title``. ``tests``: the test battery (``tests.csv``
-    layout: ``event, test, start, end, statistic, p_value, n[, df, note]``) or None;
-    ``quality``: ``data_quality.csv``'s frame or None."""
+    ``source``: the study's results. ``tests``: the test battery (``tests.csv`` layout:
+    ``event, test, start, end, statistic, p_value, n[, df, note]``) or None; ``quality``:
+    ``data_quality.csv``'s frame or None."""
 
     def __init__(
         self,
-        source: Any,
+        source: ResultSource,
         tests: pd.DataFrame | None = None,
         quality: pd.DataFrame | None = None,
     ) -> None:
@@ -162,10 +139,10 @@ class StudyTables:
     def battery(self) -> dict[str, pd.DataFrame]:
         return self._by_event(self.tests) if self.tests is not None else {}
 
-    def _event(self, name: str) -> tuple[int, Any]:
-        for i, ev in enumerate(self.source.events):
+    def _event(self, name: str) -> ResolvedEvent:
+        for ev in self.source.events:
             if ev.name == name:
-                return i, ev
+                return ev
         raise ValueError(f"unknown event {name!r}")
 
     # ------------------------------------------------------------------ the study
@@ -242,7 +219,7 @@ class StudyTables:
     def event_caar(self, name: str) -> Table:
         """Per CAR window: the CAAR with its cross-sectional t, and the dollar change summed over
         the stocks with a share count."""
-        _i, ev = self._event(name)
+        ev = self._event(name)
         frame = self.caar.get(name)
         at = {} if frame is None else _rows_by(frame, ["start", "end"])
         val = self.valuation.get(name)
@@ -312,7 +289,7 @@ class StudyTables:
 
     def event_day0(self, name: str) -> Table:
         """Each stock's day-0 return, normal return and abnormal return with its t-test."""
-        _i, ev = self._event(name)
+        ev = self._event(name)
         frame = self.ar.get(name)
         at = {} if frame is None else _rows_by(frame[frame["rel_day"] == 0], ["ticker"])
         rows = []
@@ -346,7 +323,7 @@ class StudyTables:
 
     def event_car(self, name: str) -> Table:
         """Each stock's CAR over every CAR window with its t and p."""
-        _i, ev = self._event(name)
+        ev = self._event(name)
         frame = self.car.get(name)
         at = {} if frame is None else _rows_by(frame, ["ticker", "start", "end"])
         windows = [tuple(w) for w in ev.car_windows]
@@ -385,7 +362,7 @@ class StudyTables:
         frame = self.bhar.get(name)
         if frame is None or frame.empty:
             return None
-        _i, ev = self._event(name)
+        ev = self._event(name)
         windows = sorted(
             {(int(a), int(b)) for a, b in zip(frame["start"], frame["end"], strict=True)}
         )
@@ -394,7 +371,9 @@ class StudyTables:
         for t in ev.tickers:
             if not any((t, *w) in at for w in windows):
                 continue
-            rows.append([Cell(t)] + [Cell(fmt_pct(_get(at.get((t, *w)), "bhar"))) for w in windows])
+            rows.append(
+                [Cell(t)] + [Cell(fmt_pct(at.get((t, *w), {}).get("bhar"))) for w in windows]
+            )
         means = [
             Cell(fmt_pct(frame.loc[(frame["start"] == a) & (frame["end"] == b), "bhar"].mean()))
             for a, b in windows
@@ -416,7 +395,7 @@ class StudyTables:
         frame = self.valuation.get(name)
         if frame is None or not frame["raw_dollar_change"].notna().any():
             return None
-        _i, ev = self._event(name)
+        ev = self._event(name)
         windows = [tuple(w) for w in ev.car_windows]
         at = _rows_by(frame, ["ticker", "start", "end"])
         rows, missing = [], {}
@@ -426,8 +405,7 @@ class StudyTables:
             if first is None:
                 continue
             if not _finite(first.get("market_value")):
-                note = _text(first.get("note")) or "no market value"
-                missing[t] = note
+                missing[t] = _text(first.get("note")) or "no market value"
                 continue
             cells = [Cell(t), Cell(fmt_money(first["market_value"], signed=False))]
             for w in windows:
@@ -457,8 +435,7 @@ class StudyTables:
             "on or before the event date. Raw: change in market value over the window; "
             "abnormal: Σ AR(t) × market value on day t − 1."
         ]
-        for ticker, note in missing.items():
-            notes.append(f"{ticker}: n/a ({note}).")
+        notes += [f"{ticker}: n/a ({note})." for ticker, note in missing.items()]
         return Table(
             key=f"value:{name}",
             caption=f"{name}: dollar effects by stock",
@@ -478,17 +455,11 @@ class StudyTables:
         if frame is None:
             return []
         have = {(int(a), int(b)) for a, b in zip(frame["start"], frame["end"], strict=True)}
-        if name == "all":
-            wanted = [(0, 0)] + [tuple(w) for ev in self.source.events for w in ev.car_windows]
-        else:
-            _i, ev = self._event(name)
-            wanted = [(0, 0), *(tuple(w) for w in ev.car_windows)]
-        out = []
-        for w in wanted:
-            w = (int(w[0]), int(w[1]))
-            if w in have and w not in out and (w[0] != w[1] or w == (0, 0)):
-                out.append(w)
-        return out
+        events = self.source.events if name == "all" else [self._event(name)]
+        wanted = dict.fromkeys(
+            [(0, 0)] + [(int(a), int(b)) for ev in events for a, b in ev.car_windows]
+        )
+        return [w for w in wanted if w in have and (w[0] != w[1] or w == (0, 0))]
 
     def battery_table(self, name: str) -> Table | None:
         """Every test of the battery (rows) for each window (columns: statistic and p), for an
@@ -499,44 +470,18 @@ class StudyTables:
         windows = self.battery_windows(name)
         if not windows:
             return None
-        at = _rows_by(frame, ["test", "start", "end"])
         tests = [t for t in dict.fromkeys(frame["test"]) if not str(t).startswith("bhar_")]
         order = {t.name: k for k, t in enumerate((*TESTS, *BHAR_TESTS))}
         tests.sort(key=lambda t: order.get(t, len(order)))
-        rows = []
-        for test in tests:
-            label, refs = _label_and_citations(test)
-            cells = [Cell(label)]
-            for w in windows:
-                r = at.get((test, *w))
-                if r is None:
-                    cells += [Cell("n/a"), Cell("n/a")]
-                    continue
-                note = _text(r.get("note"))
-                cells += [
-                    Cell(fmt_num(r["statistic"]), _stars(r["p_value"]), title=note),
-                    Cell(fmt_p(r["p_value"]), title=note),
-                ]
-            cells.append(Cell(short_citations(refs)))
-            rows.append(cells)
-        n_of = {
-            w: int(frame.loc[(frame["start"] == w[0]) & (frame["end"] == w[1]), "n"].max())
-            for w in windows
-        }
-        title = "all events pooled" if name == "all" else name
-        return Table(
+        return _tests_table(
+            frame,
+            tests,
+            windows,
             key=f"tests:{name}",
-            caption=f"Test battery: {title}",
-            columns=["Test"] + ["Statistic", "p"] * len(windows) + ["Reference"],
-            groups=[("", 1)]
-            + [(f"{fmt_window(w)} (N = {n_of[w]})", 2) for w in windows]
-            + [("", 1)],
-            rows=rows,
-            align=["l"] + ["r"] * (2 * len(windows)) + ["l"],
-            notes=[
-                "Null hypothesis: no abnormal return (mean, median or share of positives as "
-                "the test has it); p-values two-sided; N: firm-events used. " + STARS_NOTE
-            ],
+            caption=f"Test battery: {_pooled(name)}",
+            window_label="",
+            note="Null hypothesis: no abnormal return (mean, median or share of positives as the "
+            "test has it); p-values two-sided; N: firm-events used. ",
         )
 
     def bhar_battery_table(self, name: str) -> Table | None:
@@ -553,35 +498,14 @@ class StudyTables:
                 (int(a), int(b)) for a, b in zip(frame["start"], frame["end"], strict=True)
             )
         )
-        at = _rows_by(frame, ["test", "start", "end"])
-        rows = []
-        for test in dict.fromkeys(frame["test"]):
-            label, refs = _label_and_citations(test)
-            cells = [Cell(label)]
-            for w in windows:
-                r = at.get((test, *w))
-                note = _text(r.get("note")) if r else ""
-                cells += [
-                    Cell(fmt_num(_get(r, "statistic")), _stars(_get(r, "p_value")), title=note),
-                    Cell(fmt_p(_get(r, "p_value")), title=note),
-                ]
-            cells.append(Cell(short_citations(refs)))
-            rows.append(cells)
-        n_of = {
-            w: int(frame.loc[(frame["start"] == w[0]) & (frame["end"] == w[1]), "n"].max())
-            for w in windows
-        }
-        title = "all events pooled" if name == "all" else name
-        return Table(
+        return _tests_table(
+            frame,
+            list(dict.fromkeys(frame["test"])),
+            windows,
             key=f"bhar-tests:{name}",
-            caption=f"Tests of the mean BHAR: {title}",
-            columns=["Test"] + ["Statistic", "p"] * len(windows) + ["Reference"],
-            groups=[("", 1)]
-            + [(f"BHAR {fmt_window(w)} (N = {n_of[w]})", 2) for w in windows]
-            + [("", 1)],
-            rows=rows,
-            align=["l"] + ["r"] * (2 * len(windows)) + ["l"],
-            notes=["Student t with N − 1 df; p-values two-sided. " + STARS_NOTE],
+            caption=f"Tests of the mean BHAR: {_pooled(name)}",
+            window_label="BHAR ",
+            note="Student t with N − 1 df; p-values two-sided. ",
         )
 
     # ------------------------------------------------------------------ data
@@ -646,26 +570,23 @@ class StudyTables:
         out = [self.study(), self.caar_all()]
         events = self.source.events if max_events is None else self.source.events[:max_events]
         for ev in events:
-            out += [self.event_caar(ev.name), self.event_aar(ev.name), self.event_day0(ev.name)]
-            out.append(self.event_car(ev.name))
-            for table in (self.event_bhar(ev.name), self.event_value(ev.name)):
-                if table is not None:
-                    out.append(table)
+            out += self.event_tables(ev.name)
         out += self.battery_tables(max_events)
-        for table in (self.skipped(), self.quality_flags()):
-            if table is not None:
-                out.append(table)
-        return out
+        return out + [t for t in (self.skipped(), self.quality_flags()) if t is not None]
+
+    def event_tables(self, name: str) -> list[Table]:
+        """One event's tables, in report order: CAAR, AAR, day-0 ARs and CARs, then the BHARs
+        and the dollar effects when it has them."""
+        makers = (self.event_caar, self.event_aar, self.event_day0, self.event_car)
+        tables = [make(name) for make in (*makers, self.event_bhar, self.event_value)]
+        return [t for t in tables if t is not None]
 
     def battery_tables(self, max_events: int | None = None) -> list[Table]:
         """The battery's tables: per event (and pooled), the tests of the ARs and CARs, then
         those of the BHARs."""
-        out = []
-        for name in self.battery_names(max_events):
-            for table in (self.battery_table(name), self.bhar_battery_table(name)):
-                if table is not None:
-                    out.append(table)
-        return out
+        names = self.battery_names(max_events)
+        tables = [t for n in names for t in (self.battery_table(n), self.bhar_battery_table(n))]
+        return [t for t in tables if t is not None]
 
     def battery_names(self, max_events: int | None = None) -> list[str]:
         """Events with battery rows (the first ``max_events``), then ``all`` when pooled rows
@@ -685,295 +606,55 @@ def _label_and_citations(test: str) -> tuple[str, tuple[str, ...]]:
 
 
 def _rows_by(frame: pd.DataFrame, keys: list[str]) -> dict[tuple, dict[str, Any]]:
-    out = {}
-    for row in frame.to_dict("records"):
-        key = tuple(int(row[k]) if k in {"start", "end"} else row[k] for k in keys)
-        out[key] = row
-    return out
+    """Rows of ``frame`` as dicts, keyed by the values of the ``keys`` columns (windows as int)."""
+    return {
+        tuple(int(row[k]) if k in {"start", "end"} else row[k] for k in keys): row
+        for row in frame.to_dict("records")
+    }
 
 
-def _get(row: dict[str, Any] | None, key: str) -> Any:
-    return None if row is None else row.get(key)
+def _pooled(name: str) -> str:
+    return "all events pooled" if name == "all" else name
 
 
-# ----------------------------------------------------------------------------- LaTeX
-_TEX_CHARS = {
-    "\\": r"\textbackslash{}",
-    "&": r"\&",
-    "%": r"\%",
-    "$": r"\$",
-    "#": r"\#",
-    "_": r"\_",
-    "{": r"\{",
-    "}": r"\}",
-    "~": r"\textasciitilde{}",
-    "^": r"\textasciicircum{}",
-    "<": r"\textless{}",
-    ">": r"\textgreater{}",
-    "|": r"\textbar{}",
-    MINUS: "$-$",
-    "±": r"$\pm$",
-    "·": r"$\cdot$",
-    "√": r"$\surd$",
-    "×": r"$\times$",
-    "Σ": r"$\Sigma$",
-    "Π": r"$\Pi$",
-    "Δ": r"$\Delta$",
-    "…": r"\dots{}",
-    "≤": r"$\leq$",
-    "≥": r"$\geq$",
-    "\n": " ",
-}
-
-
-def tex_escape(text: str) -> str:
-    """``text`` safe in LaTeX: special characters escaped, maths symbols in math mode."""
-    return "".join(_TEX_CHARS.get(c, c) for c in str(text))
-
-
-def _tex_cell(cell: Cell) -> str:
-    out = tex_escape(cell.text)
-    if cell.stars:
-        out += "$^{" + cell.stars + "}$"
-    return out
-
-
-def latex_table(table: Table, label_prefix: str = "tab:") -> str:
-    """One booktabs ``table`` environment: caption, label (from the table's key), spanning group
-    headers with ``\\cmidrule``, a rule above a total row, notes below in ``\\footnotesize``."""
-    from eventstudy.study import slugify
-
-    spec = "".join("l" if a == "n" else a for a in table.align)
-    lines = [
-        r"\begin{table}[htbp]",
-        r"\centering",
-        r"\caption{" + tex_escape(table.caption) + "}",
-        r"\label{" + label_prefix + slugify(table.key) + "}",
-        r"\begin{tabular}{" + spec + "}",
-        r"\toprule",
-    ]
-    if table.groups:
-        cells, rules, k = [], [], 1
-        for label, span in table.groups:
-            if label:
-                cells.append(r"\multicolumn{" + str(span) + "}{c}{" + tex_escape(label) + "}")
-                rules.append(r"\cmidrule(lr){" + f"{k}-{k + span - 1}" + "}")
-            else:
-                cells += [""] * span
-            k += span
-        lines.append(" & ".join(cells) + r" \\")
-        lines.append(" ".join(rules))
-    lines.append(" & ".join(tex_escape(c) for c in table.columns) + r" \\")
-    lines.append(r"\midrule")
-    for k, row in enumerate(table.rows):
-        if table.total and k == len(table.rows) - 1 and k > 0:
-            lines.append(r"\midrule")
-        lines.append(" & ".join(_tex_cell(c) for c in row) + r" \\")
-    lines.append(r"\bottomrule")
-    lines.append(r"\end{tabular}")
-    if table.notes:
-        lines.append(r"\par\smallskip")
-        lines.append(
-            r"\begin{minipage}{\linewidth}\footnotesize "
-            + " ".join(tex_escape(n) for n in table.notes)
-            + r"\end{minipage}"
-        )
-    lines.append(r"\end{table}")
-    return "\n".join(lines)
-
-
-def latex_document(tables: Sequence[Table], title: str) -> str:
-    """Every table, one after the other, for ``\\input{}`` into a paper."""
-    head = [
-        f"% {tex_escape(title)}: tables written by eventstudy.",
-        r"% Needs \usepackage{booktabs} in the preamble. Input with \input{tables.tex}.",
-        "",
-    ]
-    return "\n".join(head) + "\n\n".join(latex_table(t) for t in tables) + "\n"
-
-
-def write_latex(
-    tables: Sequence[Table] | StudyTables,
-    path: Path | str,
-    title: str = "",
-    max_events: int | None = None,
-) -> Path:
-    """Write ``tables`` (or every table of a :class:`StudyTables`) as booktabs LaTeX."""
-    if isinstance(tables, StudyTables):
-        title = title or str(tables.source.title)
-        tables = tables.all_tables(max_events)
-    path = Path(path)
-    with _atomic(path) as tmp:
-        tmp.write_text(latex_document(tables, title), encoding="utf-8")
-    return path
-
-
-# ----------------------------------------------------------------------------- Excel
-#: Column -> Excel number format, for the sheets written from result frames.
-_PERCENT_COLUMNS = {
-    "ret",
-    "normal_ret",
-    "ar",
-    "ar_se",
-    "car",
-    "car_se",
-    "se",
-    "aar",
-    "caar",
-    "bhar",
-}
-_DECIMAL_COLUMNS = {"t", "ar_t", "statistic", "sigma"}
-_P_COLUMNS = {"p", "ar_p", "p_value"}
-_MONEY_COLUMNS = {"market_value", "raw_dollar_change", "abnormal_dollar_change"}
-
-
-def xlsx_sheets(
-    source: Any,
-    tests: pd.DataFrame | None = None,
-    quality: pd.DataFrame | None = None,
-) -> dict[str, pd.DataFrame]:
-    """The workbook's sheets: the study's events, then each results frame (numbers, not text)."""
-    events = pd.DataFrame(
-        [
-            {
-                "event": ev.name,
-                "date": pd.Timestamp(ev.date),
-                "day0": pd.Timestamp(source.day0_dates[i]),
-                "timing": ev.timing,
-                "market": ev.market,
-                "model": ev.model,
-                "model_label": source.model_labels[i],
-                "estimation_window": fmt_window(ev.estimation_window).replace(MINUS, "-"),
-                "event_window": fmt_window(ev.event_window).replace(MINUS, "-"),
-                "car_windows": ", ".join(fmt_window(w).replace(MINUS, "-") for w in ev.car_windows),
-                "n_tickers": len(ev.tickers),
-                "tickers": " ".join(ev.tickers),
-            }
-            for i, ev in enumerate(source.events)
-        ]
+def _tests_table(
+    frame: pd.DataFrame,
+    tests: list[str],
+    windows: list[tuple[int, int]],
+    *,
+    key: str,
+    caption: str,
+    window_label: str,
+    note: str,
+) -> Table:
+    """``tests`` (rows: label, statistic and p per window, references) from battery rows
+    (``tests.csv`` layout); each window's header gives the most firm-events any test used."""
+    at = _rows_by(frame, ["test", "start", "end"])
+    rows = []
+    for test in tests:
+        label, refs = _label_and_citations(test)
+        cells = [Cell(label)]
+        for w in windows:
+            r = at.get((test, *w), {})
+            why = _text(r.get("note"))
+            cells += [
+                Cell(fmt_num(r.get("statistic")), _stars(r.get("p_value")), title=why),
+                Cell(fmt_p(r.get("p_value")), title=why),
+            ]
+        cells.append(Cell(short_citations(refs)))
+        rows.append(cells)
+    n_of = {
+        w: int(frame.loc[(frame["start"] == w[0]) & (frame["end"] == w[1]), "n"].max())
+        for w in windows
+    }
+    return Table(
+        key=key,
+        caption=caption,
+        columns=["Test"] + ["Statistic", "p"] * len(windows) + ["Reference"],
+        groups=[("", 1)]
+        + [(f"{window_label}{fmt_window(w)} (N = {n_of[w]})", 2) for w in windows]
+        + [("", 1)],
+        rows=rows,
+        align=["l"] + ["r"] * (2 * len(windows)) + ["l"],
+        notes=[note + STARS_NOTE],
     )
-    sheets: dict[str, pd.DataFrame] = {"Study": events}
-    frames: list[tuple[str, Callable[[], pd.DataFrame | None]]] = [
-        ("CAAR", source.caar_frame),
-        ("AAR", source.aar_frame),
-        ("CAR", source.car_frame),
-        ("Abnormal returns", source.ar_frame),
-        ("BHAR", source.bhar_frame),
-        ("Valuation", source.valuation_frame),
-        ("Parameters", source.params_frame),
-        ("Skipped", source.skipped_frame),
-    ]
-    for name, frame_of in frames:
-        frame = frame_of()
-        if frame is not None and (len(frame) or name in {"CAAR", "CAR"}):
-            sheets[name] = frame
-    if tests is not None and len(tests):
-        sheets["Tests"] = tests
-    if quality is not None and len(quality):
-        sheets["Data quality"] = quality
-    return sheets
-
-
-def write_xlsx(
-    sheets: dict[str, pd.DataFrame] | StudyTables,
-    path: Path | str,
-) -> Path:
-    """Write one sheet per table (header in bold, frozen, number formats for returns, t, p and
-    dollars); a table longer than Excel's row limit continues on ``<name> (2)``, ... ."""
-    if isinstance(sheets, StudyTables):
-        sheets = xlsx_sheets(sheets.source, sheets.tests, sheets.quality)
-    try:
-        from openpyxl.styles import Font
-        from openpyxl.utils import get_column_letter
-    except ImportError:  # pragma: no cover - openpyxl is a dependency
-        raise EventStudyError("writing .xlsx needs openpyxl: pip install openpyxl") from None
-    path = Path(path)
-    with _atomic(path) as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as writer:
-        for name, frame in _split_sheets(sheets):
-            frame.to_excel(writer, sheet_name=name, index=False)
-            ws = writer.sheets[name]
-            _text_not_formula(ws, frame)
-            ws.freeze_panes = "A2"
-            for cell in ws[1]:
-                cell.font = Font(bold=True)
-            for j, column in enumerate(frame.columns, start=1):
-                fmt = _excel_format(str(column), frame[column])
-                letter = get_column_letter(j)
-                if fmt:
-                    for (cell,) in ws.iter_rows(min_row=2, min_col=j, max_col=j):
-                        cell.number_format = fmt
-                width = max(
-                    [len(str(column))] + [len(str(v)) for v in frame[column].head(200).tolist()]
-                )
-                ws.column_dimensions[letter].width = min(max(8, width + 2), 60)
-    return path
-
-
-def _split_sheets(sheets: dict[str, pd.DataFrame]) -> Iterator[tuple[str, pd.DataFrame]]:
-    per_sheet = XLSX_MAX_ROWS - 1
-    for name, frame in sheets.items():
-        name = _sheet_name(name)
-        if len(frame) <= per_sheet:
-            yield name, frame
-            continue
-        for k, start in enumerate(range(0, len(frame), per_sheet), start=1):
-            yield (
-                (name if k == 1 else _sheet_name(f"{name} ({k})")),
-                frame.iloc[start : start + per_sheet],
-            )
-
-
-def _sheet_name(name: str) -> str:
-    """Excel's rules: at most 31 characters, none of ``[]:*?/\\``."""
-    clean = "".join("_" if c in "[]:*?/\\" else c for c in name).strip("'")
-    return clean[:31] or "Sheet"
-
-
-def _text_not_formula(ws: Any, frame: pd.DataFrame) -> None:
-    """Keep text that starts with ``=`` (an event name, a ticker) text: openpyxl would store it as
-    a formula, which Excel would run."""
-    for j, column in enumerate(frame.columns, start=1):
-        if pd.api.types.is_numeric_dtype(frame[column]):
-            continue
-        for (cell,) in ws.iter_rows(min_row=2, min_col=j, max_col=j):
-            if isinstance(cell.value, str) and cell.value.startswith("="):
-                cell.data_type = "s"
-
-
-def _excel_format(column: str, values: pd.Series) -> str | None:
-    if pd.api.types.is_datetime64_any_dtype(values):
-        return "yyyy-mm-dd"
-    if not pd.api.types.is_numeric_dtype(values):
-        return None
-    if column in _PERCENT_COLUMNS:
-        return "0.00%"
-    if column in _DECIMAL_COLUMNS:
-        return "0.00"
-    if column in _P_COLUMNS:
-        return "0.0000"
-    if column in _MONEY_COLUMNS:
-        return "#,##0"
-    return None
-
-
-# ----------------------------------------------------------------------------- atomic writes
-@contextlib.contextmanager
-def _atomic(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; move it into place when the block succeeds."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise EventStudyError(f"cannot write to {path.parent}: {exc.strerror or exc}") from None
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise EventStudyError(f"cannot write {path}: {exc.strerror or exc}") from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

@@ -3,7 +3,7 @@ import sys
 from pathlib import Path
 
 from eventstudy import EventStudy
-from eventstudy.output.files import write_tables
+from eventstudy.output.folder import write_tables
 from eventstudy.synthetic import SyntheticConfig
 
 cfg = SyntheticConfig(n_firms=60, firms_per_event=25, n_events=8, n_days=700, missing=0.02,

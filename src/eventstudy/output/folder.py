@@ -1,0 +1,318 @@
+"""The results folder ``eventstudy run`` writes: its files and their columns (the table contract,
+stated once here), writing them and reading them back.
+
+:data:`TABLE_FILES` lists every table of a results folder with the frame it holds and the columns
+it has when empty; :func:`write_tables` writes them with ``summary.json`` (atomically, through
+:func:`~eventstudy.output.files.staged`); :class:`StoredResults` reads a folder back as a
+:class:`~eventstudy.output.source.ResultSource`, so a report can be made long after the run
+without refitting anything.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from operator import methodcaller
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from eventstudy.errors import EventStudyError
+from eventstudy.output.files import json_text, staged, write_csv
+from eventstudy.output.summary import summary_dict
+from eventstudy.study import DEFAULT_MIN_ESTIMATION_OBS, ResolvedEvent
+from eventstudy.valuation import VALUATION_COLUMNS
+
+if TYPE_CHECKING:
+    from eventstudy.output.source import ResultSource
+
+__all__ = [
+    "AAR_COLUMNS",
+    "AR_COLUMNS",
+    "BHAR_COLUMNS",
+    "CAAR_COLUMNS",
+    "CAR_COLUMNS",
+    "PARAMS_COLUMNS",
+    "REQUIRED_TABLES",
+    "SKIPPED_COLUMNS",
+    "SUMMARY_FILE",
+    "TABLES",
+    "TABLE_FILES",
+    "StoredResults",
+    "TableFile",
+    "write_tables",
+]
+
+# ----------------------------------------------------------------------------- the tables
+#: Columns of the results frames, in order (an empty table has them too); the results class
+#: builds its frames with them.
+AR_COLUMNS = [
+    "event",
+    "ticker",
+    "date",
+    "rel_day",
+    "ret",
+    "normal_ret",
+    "ar",
+    "ar_se",
+    "ar_t",
+    "ar_p",
+    "car",
+    "car_se",
+    "model",
+]
+CAR_COLUMNS = ["event", "ticker", "start", "end", "car", "se", "t", "p", "df", "n_days", "model"]
+BHAR_COLUMNS = ["event", "ticker", "start", "end", "bhar", "n_days", "model"]
+AAR_COLUMNS = ["event", "rel_day", "date", "aar", "n", "t", "p"]
+CAAR_COLUMNS = ["event", "start", "end", "caar", "n", "t", "p"]
+#: The fitted models' columns before the parameters (one column per parameter follows).
+PARAMS_COLUMNS = ["event", "ticker", "model", "n_obs", "df", "sigma", "skipped"]
+SKIPPED_COLUMNS = ["event", "ticker", "reason"]
+
+
+@dataclass(frozen=True)
+class TableFile:
+    """A table of the results folder: its file ``name``, the
+    :class:`~eventstudy.output.source.ResultSource` ``method`` whose frame it holds, the
+    ``columns`` it has when empty or missing (None: they vary, and a folder without the file
+    reads back as None), and whether every results folder must hold it (``required``; the others
+    may be missing: older runs)."""
+
+    name: str
+    method: str
+    columns: Sequence[str] | None = None
+    required: bool = False
+
+    @property
+    def optional(self) -> bool:
+        """Read back as None when missing (the battery, the data-quality checks)."""
+        return self.columns is None
+
+
+#: Every table of a results folder (see the README, "Outputs").
+TABLE_FILES = (
+    TableFile("abnormal_returns.csv", "ar_frame", AR_COLUMNS, required=True),
+    TableFile("car.csv", "car_frame", CAR_COLUMNS, required=True),
+    TableFile("bhar.csv", "bhar_frame", BHAR_COLUMNS),
+    TableFile("tests.csv", "tests_frame"),
+    TableFile("aar.csv", "aar_frame", AAR_COLUMNS, required=True),
+    TableFile("caar.csv", "caar_frame", CAAR_COLUMNS, required=True),
+    TableFile("valuation.csv", "valuation_frame", VALUATION_COLUMNS),
+    TableFile("params.csv", "params_frame", PARAMS_COLUMNS),
+    TableFile("skipped.csv", "skipped_frame", SKIPPED_COLUMNS),
+    TableFile("data_quality.csv", "quality_frame"),
+)
+#: Table file -> the results frame it holds.
+TABLES: dict[str, Callable[[ResultSource], pd.DataFrame]] = {
+    t.name: methodcaller(t.method) for t in TABLE_FILES
+}
+#: Tables a results folder must have.
+REQUIRED_TABLES = tuple(t.name for t in TABLE_FILES if t.required)
+#: The study, its events and the headline results, written last (a folder with it is complete).
+SUMMARY_FILE = "summary.json"
+_COLUMNS = {t.name: list(t.columns or ()) for t in TABLE_FILES}
+#: Columns read as text whatever they hold (a ticker "NA", an event "2024", a note).
+_TEXT_COLUMNS = {
+    "event",
+    "ticker",
+    "model",
+    "note",
+    "reason",
+    "skipped",
+    "shares_source",
+    "flags",
+    "test",
+}
+_DATE_COLUMNS = {"date", "shares_as_of"}
+
+
+# ----------------------------------------------------------------------------- writing
+def write_tables(results: ResultSource, out_dir: Path) -> list[Path]:
+    """Write every table and ``summary.json`` into ``out_dir``; returns the paths written."""
+    out_dir = Path(out_dir)
+    with staged(out_dir, last=(SUMMARY_FILE,)) as stage:
+        for name, frame_of in TABLES.items():
+            write_csv(frame_of(results), stage / name)
+        text = json_text(summary_dict(results))
+        (stage / SUMMARY_FILE).write_text(text + "\n", encoding="utf-8")
+        names = [p.name for p in stage.iterdir()]
+    return [out_dir / n for n in sorted(names)]
+
+
+# ----------------------------------------------------------------------------- reading back
+@dataclass
+class StoredResults:
+    """A study's results read back from the folder ``eventstudy run`` wrote.
+
+    A :class:`~eventstudy.output.source.ResultSource`: the frame methods (the tables of
+    :data:`TABLE_FILES`), ``title``, ``events`` (rebuilt from ``summary.json``), ``day0_dates``,
+    ``model_labels`` and ``meta``; ``panel`` is None (the returns panel is not written out), so
+    the charts drawn from it cannot be drawn from these. :meth:`tests_frame` and
+    :meth:`quality_frame` are None when the folder has no ``tests.csv`` / ``data_quality.csv``."""
+
+    directory: Path
+    title: str
+    events: list[ResolvedEvent]
+    day0_dates: list[dt.date]
+    model_labels: list[str]
+    meta: dict[str, Any]
+    min_obs_known: bool = False
+    #: The tables read, by file name.
+    frames: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+    panel: None = None
+
+    @classmethod
+    def load(cls, directory: Path | str) -> StoredResults:
+        """Read ``summary.json`` and the tables; a one-line :class:`EventStudyError` when the
+        folder is not a results folder or a file is unreadable."""
+        directory = Path(directory)
+        summary_path = directory / SUMMARY_FILE
+        if not directory.is_dir():
+            raise EventStudyError(f"results folder {directory} not found")
+        if not summary_path.is_file():
+            raise EventStudyError(
+                f"{directory} is not a results folder (no summary.json): run `eventstudy run` first"
+            )
+        try:
+            summary = json.loads(summary_path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise EventStudyError(f"{summary_path}: cannot read ({exc})") from None
+        frames = {
+            t.name: _read_table(directory / t.name) for t in TABLE_FILES if not t.optional
+        }
+        missing = [name for name in REQUIRED_TABLES if frames[name] is None]
+        if missing:
+            raise EventStudyError(
+                f"{directory}: {', '.join(missing)} missing (not a complete `eventstudy run` "
+                "output)"
+            )
+        bhar = frames["bhar.csv"]
+        quality = _read_table(directory / "data_quality.csv")
+        min_obs_of: dict[str, int] = {}
+        if quality is not None and {"event", "min_obs"} <= set(quality.columns):
+            for event, value in zip(quality["event"], quality["min_obs"], strict=True):
+                if pd.notna(value):
+                    min_obs_of.setdefault(str(event), int(value))
+        events, day0s, labels = [], [], []
+        min_known = True
+        try:
+            for entry in summary["events"]:
+                name = str(entry["name"])
+                bhar_windows = ()
+                if bhar is not None and len(bhar):
+                    mine = bhar[bhar["event"] == name]
+                    bhar_windows = tuple(
+                        dict.fromkeys(
+                            (int(a), int(b))
+                            for a, b in zip(mine["start"], mine["end"], strict=True)
+                        )
+                    )
+                min_obs = entry.get("min_estimation_obs", min_obs_of.get(name))
+                min_known = min_known and min_obs is not None
+                events.append(
+                    ResolvedEvent(
+                        name=name,
+                        date=dt.date.fromisoformat(entry["date"]),
+                        tickers=tuple(str(t) for t in entry["tickers"]),
+                        market=str(entry["market"]),
+                        model=str(entry["model"]),
+                        factors=tuple(entry.get("factors") or ()),
+                        dimson_lags=int(entry.get("dimson_lags") or 1),
+                        estimation_window=tuple(entry["estimation_window"]),
+                        event_window=tuple(entry["event_window"]),
+                        car_windows=tuple(tuple(w) for w in entry["car_windows"]),
+                        bhar_windows=tuple(entry.get("bhar_windows") or bhar_windows),
+                        timing=entry.get("timing", "close"),
+                        min_estimation_obs=int(min_obs or DEFAULT_MIN_ESTIMATION_OBS),
+                    )
+                )
+                day0s.append(dt.date.fromisoformat(entry["day0_date"]))
+                labels.append(str(entry.get("model_label") or entry["model"]))
+            title = str(summary["study"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise EventStudyError(f"{summary_path}: unexpected content ({exc})") from None
+        return cls(
+            directory=directory,
+            title=title,
+            events=events,
+            day0_dates=day0s,
+            model_labels=labels,
+            meta=dict(summary.get("meta") or {}),
+            min_obs_known=min_known,
+            frames={k: v for k, v in frames.items() if v is not None},
+        )
+
+    def _frame(self, name: str) -> pd.DataFrame:
+        """The table ``name`` as read; a missing or empty file gives an empty frame with the
+        table's columns (so code can still select them)."""
+        frame = self.frames.get(name)
+        if frame is None or (frame.empty and not len(frame.columns)):
+            return pd.DataFrame(columns=_COLUMNS[name])
+        return frame.copy()
+
+    def ar_frame(self) -> pd.DataFrame:
+        return self._frame("abnormal_returns.csv")
+
+    def car_frame(self) -> pd.DataFrame:
+        return self._frame("car.csv")
+
+    def bhar_frame(self) -> pd.DataFrame:
+        return self._frame("bhar.csv")
+
+    def aar_frame(self) -> pd.DataFrame:
+        return self._frame("aar.csv")
+
+    def caar_frame(self) -> pd.DataFrame:
+        return self._frame("caar.csv")
+
+    def valuation_frame(self) -> pd.DataFrame:
+        return self._frame("valuation.csv")
+
+    def params_frame(self) -> pd.DataFrame:
+        return self._frame("params.csv")
+
+    def skipped_frame(self) -> pd.DataFrame:
+        return self._frame("skipped.csv")
+
+    @cached_property
+    def _tests(self) -> pd.DataFrame | None:
+        return _read_table(self.directory / "tests.csv")
+
+    def tests_frame(self) -> pd.DataFrame | None:
+        """The test battery (``tests.csv``), or None when the run did not write it."""
+        return None if self._tests is None else self._tests.copy()
+
+    @cached_property
+    def _quality(self) -> pd.DataFrame | None:
+        return _read_table(self.directory / "data_quality.csv")
+
+    def quality_frame(self) -> pd.DataFrame | None:
+        """The data-quality checks (``data_quality.csv``), or None."""
+        return None if self._quality is None else self._quality.copy()
+
+
+def _read_table(path: Path) -> pd.DataFrame | None:
+    """A results CSV with text columns kept as text (a ticker ``NA`` stays ``NA``); None when the
+    file does not exist."""
+    if not path.is_file():
+        return None
+    try:
+        header = pd.read_csv(path, nrows=0).columns
+        frame = pd.read_csv(
+            path,
+            dtype={c: str for c in header if c in _TEXT_COLUMNS},
+            keep_default_na=False,
+            na_values=[""],
+        )
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise EventStudyError(f"{path}: cannot read ({exc})") from None
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
+    for column in frame.columns:
+        if column in _DATE_COLUMNS:
+            frame[column] = pd.to_datetime(frame[column], errors="coerce")
+    return frame
