@@ -1,8 +1,8 @@
 """The report charts, checked by content (bars, lines, cells, labels, notes) on the real R1 sample.
 
-Artists the tests look for carry a ``gid`` set by :mod:`eventstudy.output.plots.charts`:
-``bar:<ticker>``,
-``label:<ticker>``, ``car:<ticker>``/``car:average``, ``price:<ticker>``, ``market:<ticker>``,
+Artists the tests look for carry a ``gid`` set by :mod:`eventstudy.output.plots`:
+``bar:<ticker>``, ``label:<ticker>``, ``car:<ticker>``/``car:average``, ``price:<ticker>``,
+``market:<ticker>``,
 ``day0``, ``title``, ``footer``, ``endlabel:<name>``, ``total``, ``heatmap``,
 ``cell:<ticker>:<day>``, ``event:<date>``/``eventlabel:<date>``, ``caar:<event>``,
 ``band:<event>``, ``model:<panel>:<event>``, ``panel:<name>``."""
@@ -32,8 +32,9 @@ from scipy import stats
 from eventstudy.data.panel import ReturnsPanel
 from eventstudy.errors import EventStudyError
 from eventstudy.event_study import Event, EventStudy
+from eventstudy.output import plots as plotting
 from eventstudy.output.format import significance_mark
-from eventstudy.output.plots import charts as plotting
+from eventstudy.output.plots.style import NEGATIVE, POSITIVE
 from eventstudy.results import EventStudyResults
 
 pytestmark = pytest.mark.sample
@@ -223,10 +224,10 @@ def test_day0_bars_one_per_ticker_sorted_with_values(
     widths = [b.get_width() for b in top_down]
     assert widths == sorted(widths)
     assert _one(figs["day0_ar"], "bar:VST").get_facecolor()[:3] == pytest.approx(
-        mpl.colors.to_rgb(plotting.NEGATIVE)
+        mpl.colors.to_rgb(NEGATIVE)
     )
     assert _one(figs["day0_ar"], "bar:AAPL").get_facecolor()[:3] == pytest.approx(
-        mpl.colors.to_rgb(plotting.POSITIVE)
+        mpl.colors.to_rgb(POSITIVE)
     )
     ticks = [t.get_text() for t in figs["day0_ar"].axes[0].get_yticklabels()]
     assert ticks == [b.get_gid().split(":")[1] for b in top_down]

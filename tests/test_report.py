@@ -32,8 +32,8 @@ from PIL import Image
 
 from eventstudy.errors import EventStudyError
 from eventstudy.event_study import Event, EventStudy
+from eventstudy.output import plots as plotting
 from eventstudy.output.folder import StoredResults, write_tables
-from eventstudy.output.plots import charts as plotting
 from eventstudy.output.report import build_report, md_escape, report_context
 from eventstudy.pipeline import DataOptions, run_study
 from eventstudy.results import EventStudyResults

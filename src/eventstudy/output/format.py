@@ -132,3 +132,37 @@ def term_money(x: Any) -> str:
         if size >= scale:
             return f"{sign}${size / scale:.1f}{unit}"
     return f"{sign}${size:,.0f}"
+
+
+# -- charts
+def fmt_short(x: Any) -> str:
+    """``−5``, ``2.5``, ``0.25``: the shortest form (``%g``), as on a chart's axis."""
+    if not _finite(x):
+        return "n/a"
+    return _minus(f"{float(x):g}")
+
+
+def fmt_signed_pct(x: Any, digits: int = 1) -> str:
+    """``+3.2%``, ``−13.2%``, ``0.0%`` from 0.032, -0.132, 0: every non-zero value signed."""
+    if not _finite(x):
+        return "n/a"
+    value = 100 * float(x)
+    sign = MINUS if value < 0 else "+" if value > 0 else ""
+    return f"{sign}{abs(value):.{digits}f}%"
+
+
+def fmt_billions(billions: Any) -> str:
+    """An amount given in billions of dollars, signed, as a bar label: ``−$592B``, ``+$31B``
+    (whole billions from $10B), ``−$7.1B``, ``+$0.42B``."""
+    if not _finite(billions):
+        return "n/a"
+    value = float(billions)
+    sign = MINUS if value < 0 else "+" if value > 0 else ""
+    size = abs(value)
+    digits = 0 if size >= 9.95 else 1 if size >= 0.995 else 2
+    return f"{sign}${size:,.{digits}f}B"
+
+
+def plural(n: int, word: str) -> str:
+    """``1 stock``, ``3 stocks``."""
+    return f"{n} {word}{'' if n == 1 else 's'}"

@@ -1,0 +1,252 @@
+"""The charts a study gets (:func:`chart_plan`, one :class:`ChartSpec` each), drawing one of them
+(:func:`draw_chart`), and writing them all (:func:`save_figures`): PNG, SVG and/or PDF, at one of
+the :data:`~eventstudy.output.plots.style.SIZES`, each file cropped to its content and written
+atomically."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from eventstudy.errors import EventStudyError
+from eventstudy.output.files import atomic_file
+from eventstudy.output.plots.chart_data import has_value_data, pick_event, value_window
+from eventstudy.output.plots.event_charts import plot_car, plot_day0_ar, plot_prices
+from eventstudy.output.plots.study_charts import (
+    model_groups,
+    plot_caar_comparison,
+    plot_events_timeline,
+    plot_model_comparison,
+)
+from eventstudy.output.plots.style import FigureSize, figure_size, house_style, size_of
+from eventstudy.output.plots.value_heatmap import plot_ar_heatmap, plot_value
+from eventstudy.progress import progress_bar
+from eventstudy.study import slugify
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+    from matplotlib.transforms import Bbox
+
+    from eventstudy.output.source import ResultSource
+
+#: Per-event charts written by :func:`save_figures`, in order (file ``<event-slug>_<chart>``).
+EVENT_CHARTS = ("car", "day0_ar", "ar_heatmap", "prices", "value")
+#: Whole-study charts written by :func:`save_figures` (file ``study_<chart>``).
+STUDY_CHARTS = ("timeline", "caar", "models")
+#: Every chart name, in order.
+CHARTS = EVENT_CHARTS + STUDY_CHARTS
+#: Charts drawn from the returns panel (not from the result tables alone).
+PANEL_CHARTS = frozenset({"prices", "timeline"})
+#: Figure formats :func:`save_figures` writes.
+FORMATS = ("png", "svg", "pdf")
+#: Resolution of PNG files.
+PNG_DPI = 200
+#: Margin (inches) around a figure's content when it is cropped.
+_PAD_INCHES = 0.08
+#: Metadata that would make the same chart a different file on every run, left out.
+_NO_DATE: dict[str, dict[str, Any]] = {"svg": {"Date": None}, "pdf": {"CreationDate": None}}
+
+
+@dataclass(frozen=True)
+class ChartSpec:
+    """One chart of a study: its file stem (``<event-slug>_<chart>`` or ``study_<chart>``), the
+    chart's name (one of :data:`CHARTS`), its event, and the events a model comparison
+    compares."""
+
+    stem: str
+    chart: str
+    event: str | None = None
+    events: tuple[str, ...] = ()
+
+    @property
+    def needs_panel(self) -> bool:
+        """Drawn from the returns panel, so not from result tables read back from files."""
+        return self.chart in PANEL_CHARTS
+
+
+def event_slugs(results: ResultSource) -> dict[str, str]:
+    """A distinct file-name slug per event name (``-2``, ``-3``... when two names share one)."""
+    out: dict[str, str] = {}
+    used: set[str] = set()
+    for ev in results.events:
+        slug = base = slugify(ev.name)
+        n = 1
+        while slug in used:
+            n += 1
+            slug = f"{base}-{n}"
+        used.add(slug)
+        out[ev.name] = slug
+    return out
+
+
+def chart_plan(results: ResultSource, max_events: int | None = None) -> list[ChartSpec]:
+    """Every chart the study gets, in order: per event (:data:`EVENT_CHARTS`, each only when the
+    event has the data for it; only the first ``max_events`` events when given), then the
+    whole-study charts (:data:`STUDY_CHARTS`), which cover every event: the timeline; the CAAR
+    comparison with two or more events; a model comparison per group of :func:`model_groups`."""
+    ar = results.ar_frame()
+    finite = np.isfinite(ar["car"].to_numpy(dtype=float))
+    with_car = set(ar.loc[finite, "event"])
+    day0 = ar["rel_day"].to_numpy() == 0
+    with_day0 = set(ar.loc[day0 & np.isfinite(ar["ar"].to_numpy(dtype=float)), "event"])
+    slugs = event_slugs(results)
+    specs = []
+    for ev in results.events[:max_events]:
+        available = {
+            "car": ev.name in with_car,
+            "day0_ar": ev.name in with_day0,
+            "ar_heatmap": ev.name in with_car,
+            "prices": True,
+            "value": has_value_data(results, ev),
+        }
+        for chart in EVENT_CHARTS:
+            if available[chart]:
+                specs.append(ChartSpec(f"{slugs[ev.name]}_{chart}", chart, ev.name))
+    specs.append(ChartSpec("study_timeline", "timeline"))
+    if sum(ev.name in with_car for ev in results.events) >= 2:
+        specs.append(ChartSpec("study_caar", "caar"))
+    for k, group in enumerate(model_groups(results)):
+        stem = "study_models" if k == 0 else f"study_models-{k + 1}"
+        specs.append(ChartSpec(stem, "models", events=tuple(group)))
+    return specs
+
+
+def draw_chart(
+    results: ResultSource, spec: ChartSpec, size: str | FigureSize | None = None
+) -> Figure:
+    """Draw the chart ``spec`` describes (see :func:`chart_plan`)."""
+    if spec.chart == "car":
+        return plot_car(results, event=spec.event, size=size)
+    if spec.chart == "day0_ar":
+        return plot_day0_ar(results, event=spec.event, size=size)
+    if spec.chart == "ar_heatmap":
+        return plot_ar_heatmap(results, event=spec.event, size=size)
+    if spec.chart == "prices":
+        return plot_prices(results, event=spec.event, size=size)
+    if spec.chart == "value":
+        _i, ev = pick_event(results, spec.event)
+        return plot_value(results, event=spec.event, window=value_window(ev), size=size)
+    if spec.chart == "timeline":
+        return plot_events_timeline(results, size=size)
+    if spec.chart == "caar":
+        return plot_caar_comparison(results, size=size)
+    if spec.chart == "models":
+        return plot_model_comparison(results, events=spec.events or None, size=size)
+    raise ValueError(f"unknown chart {spec.chart!r} (charts: {', '.join(CHARTS)})")
+
+
+def save_figures(
+    results: ResultSource,
+    directory: Path | str,
+    formats: Sequence[str] = ("png", "svg"),
+    *,
+    size: str | FigureSize = "report",
+    charts: Sequence[str] | None = None,
+    max_events: int | None = None,
+    progress: bool | None = False,
+) -> list[Path]:
+    """Write every chart of :func:`chart_plan` (or only the named ``charts``) in ``formats``.
+
+    ``max_events`` limits the per-event charts to the first events (a study of a thousand events
+    would otherwise draw five thousand charts); ``progress`` shows a bar on stderr (None: when
+    stderr is a terminal and drawing takes more than a second).
+
+    Files are named ``<stem>.<fmt>``: ``<event-slug>_<chart>`` per event (slug from
+    :func:`eventstudy.study.slugify`, so names hold only ``a-z0-9-_`` whatever the event names and
+    tickers; ``-2``, ``-3``... is appended if two event names share a slug) and ``study_<chart>``
+    for the whole-study charts. ``formats``: any of ``png`` (200 dpi), ``svg``, ``pdf``.
+    ``size``: one of :data:`SIZES`. Every file is cropped to its content and written atomically
+    (:func:`eventstudy.output.files.atomic_file`). Returns the paths written, in order.
+
+    Raises
+    ------
+    ValueError
+        For an unsupported format, size or chart name.
+    EventStudyError
+        When ``directory`` cannot be created or written to (one line).
+    """
+    directory = Path(directory)
+    if isinstance(formats, str):
+        formats = [formats]
+    fmts = list(dict.fromkeys(f.lower().lstrip(".") for f in formats))
+    unknown = [f for f in fmts if f not in FORMATS]
+    if unknown:
+        raise ValueError(
+            f"unsupported figure format(s) {', '.join(unknown)} (choose from {', '.join(FORMATS)})"
+        )
+    spec_size = figure_size(size)
+    wanted = None if charts is None else set([charts] if isinstance(charts, str) else charts)
+    if wanted is not None and wanted - set(CHARTS):
+        bad = ", ".join(sorted(wanted - set(CHARTS)))
+        raise ValueError(f"unknown chart(s) {bad} (charts: {', '.join(CHARTS)})")
+    _writable_dir(directory)
+    written: list[Path] = []
+    plan = [
+        spec for spec in chart_plan(results, max_events) if wanted is None or spec.chart in wanted
+    ]
+    with progress_bar(progress, len(plan), "charts", "chart") as bar:
+        for spec in plan:
+            written += _save_chart(results, spec, spec_size, directory, fmts)
+            bar.update(1)
+    return written
+
+
+def _save_chart(
+    results: ResultSource,
+    spec: ChartSpec,
+    spec_size: FigureSize,
+    directory: Path,
+    fmts: Sequence[str],
+) -> list[Path]:
+    """Draw one chart and write it in every format."""
+    written: list[Path] = []
+    fig = draw_chart(results, spec, size=spec_size)
+    try:
+        bbox = _freeze_layout(fig)
+        for fmt in fmts:
+            path = directory / f"{spec.stem}.{fmt}"
+            with atomic_file(path) as tmp, house_style(size_of(fig)):
+                fig.savefig(
+                    tmp, format=fmt, dpi=PNG_DPI, bbox_inches=bbox, metadata=_NO_DATE.get(fmt)
+                )
+            written.append(path)
+    finally:
+        fig.clear()  # not registered with pyplot: clearing frees the artists
+    return written
+
+
+def figure_png(fig: Figure, dpi: int = PNG_DPI) -> bytes:
+    """The figure as PNG bytes, laid out and cropped as :func:`save_figures` does."""
+    bbox = _freeze_layout(fig)
+    buffer = io.BytesIO()
+    with house_style(size_of(fig)):
+        fig.savefig(buffer, format="png", dpi=dpi, bbox_inches=bbox)
+    return buffer.getvalue()
+
+
+def _freeze_layout(fig: Figure) -> Bbox:
+    """Lay the figure out once and keep that layout, so that saving it in several formats does
+    not redo it; returns the padded tight bounding box (inches) to save."""
+    with house_style(size_of(fig)):
+        fig.draw_without_rendering()
+        bbox = fig.get_tightbbox().padded(_PAD_INCHES)
+        fig.set_layout_engine("none")
+    return bbox
+
+
+def _writable_dir(directory: Path) -> None:
+    """Create ``directory`` (and parents), or raise a one-line :class:`EventStudyError`."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise EventStudyError(
+            f"cannot create figures folder {directory}: {exc.strerror or exc}"
+        ) from None
+    if not os.access(directory, os.W_OK):
+        raise EventStudyError(f"figures folder {directory} is not writable")
