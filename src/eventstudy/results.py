@@ -4,6 +4,7 @@ a text ``summary()`` and ``plot_*()`` methods (in the manner of statsmodels' res
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -189,8 +190,7 @@ class EventStudyResults:
             columns["model"] = _text(self._event_models, b.event[fe])
             parts.append(pd.DataFrame(columns, copy=False))
             keys.append((b.order[fe], starts[wi], ends[wi]))
-        columns = CAR_COLUMNS if value == "car" else BHAR_COLUMNS
-        return _sorted(parts, keys, columns)
+        return _sorted(parts, keys, CAR_COLUMNS if value == "car" else BHAR_COLUMNS)
 
     @cached_property
     def _car(self) -> pd.DataFrame:
@@ -430,7 +430,7 @@ _TEXT = pd.Series(["text"]).dtype
 
 
 def _sorted(
-    parts: list[pd.DataFrame], keys: list[tuple[np.ndarray, ...]], columns: list[str]
+    parts: list[pd.DataFrame], keys: Sequence[tuple[np.ndarray, ...]], columns: Sequence[str]
 ) -> pd.DataFrame:
     """Concatenate per-batch frames and sort rows by their keys (study order first)."""
     if not parts:

@@ -202,7 +202,7 @@ class StoredResults:
         try:
             for entry in summary["events"]:
                 name = str(entry["name"])
-                bhar_windows = ()
+                bhar_windows: tuple[tuple[int, int], ...] = ()
                 if bhar is not None and len(bhar):
                     mine = bhar[bhar["event"] == name]
                     bhar_windows = tuple(

@@ -28,9 +28,15 @@ class ResultSource(Protocol):
     have ``min_obs_known`` (False: the minimum of estimation returns is not known, and the
     methods text leaves it out; read with ``getattr``, default True)."""
 
-    title: str
-    events: Sequence[ResolvedEvent]
-    meta: Mapping[str, Any]
+    # Read-only (properties), so that a dataclass field of a narrower type satisfies them.
+    @property
+    def title(self) -> str: ...
+
+    @property
+    def events(self) -> Sequence[ResolvedEvent]: ...
+
+    @property
+    def meta(self) -> Mapping[str, Any]: ...
 
     @property
     def day0_dates(self) -> Sequence[dt.date]: ...

@@ -197,8 +197,8 @@ def text_summary(results: ResultSource, max_events: int = 10, max_tickers: int =
 def _summary_tests(results: ResultSource) -> pd.DataFrame:
     """Battery rows for day 0, the CAR windows and the BHAR windows (every day is in tests.csv)."""
     tests = results.tests_frame()
-    if tests.empty:
-        return tests
+    if tests is None or tests.empty:
+        return pd.DataFrame() if tests is None else tests
     wanted = {(0, 0)} | {w for e in results.events for w in e.windows}
     keep = [(a, b) in wanted for a, b in zip(tests["start"], tests["end"], strict=True)]
     return tests[keep]

@@ -412,10 +412,10 @@ class StudyTables:
                 r = at.get((t, *w), {})
                 raw, abn = r.get("raw_dollar_change"), r.get("abnormal_dollar_change")
                 cells += [Cell(fmt_money(raw)), Cell(fmt_money(abn))]
-                if _finite(raw):
+                if raw is not None and _finite(raw):
                     totals[w][0] += float(raw)
                     totals[w][2] += 1
-                    if _finite(abn):
+                    if abn is not None and _finite(abn):
                         totals[w][1] += float(abn)
                     else:
                         totals[w][3] = False
