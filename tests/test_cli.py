@@ -163,14 +163,19 @@ BAD_STUDIES = {
         BASE.replace("model: market\n", "model: market\ntiming: *t\n"),
         "line 4: YAML anchors and aliases",
     ),
-    "duplicate key": (BASE + "events:\n  - {name: B, date: 2025-01-27, tickers: [NVDA]}\n",
-                      "line 11: key 'events' is given twice in the same mapping"),
-    "huge window": (BASE.replace("[-5, 5]", "[-5, 99999999999]"),
-                    "event_window: 99999999999 is more than 10,000 trading days from day 0"),
-    "control character": (BASE.replace("name: R1", 'name: "R1\\x00"'),
-                          "events[0].name: 'R1\\x00' holds the control character U+0000"),
-    "long name": (BASE.replace("name: R1", "name: " + "R" * 300),
-                  "is longer than 200 characters"),
+    "duplicate key": (
+        BASE + "events:\n  - {name: B, date: 2025-01-27, tickers: [NVDA]}\n",
+        "line 11: key 'events' is given twice in the same mapping",
+    ),
+    "huge window": (
+        BASE.replace("[-5, 5]", "[-5, 99999999999]"),
+        "event_window: 99999999999 is more than 10,000 trading days from day 0",
+    ),
+    "control character": (
+        BASE.replace("name: R1", 'name: "R1\\x00"'),
+        "events[0].name: 'R1\\x00' holds the control character U+0000",
+    ),
+    "long name": (BASE.replace("name: R1", "name: " + "R" * 300), "is longer than 200 characters"),
     "nothing fittable": (
         BASE.replace("[-250, -11]", "[-150, -11]").replace("2025-01-27", "2024-02-01"),
         "no firm-event could be fitted (2 skipped): R1/NVDA: 73 estimation-window returns, "
@@ -288,3 +293,33 @@ def test_the_bundled_sample_runs_the_default_study_offline(tmp_path: Path) -> No
     meta = json.loads((out / "summary.json").read_text())["meta"]
     assert meta["price_source"].endswith("datasets/deepseek/prices.csv")
     assert meta["factors_source"].endswith("datasets/deepseek/ff_factors_daily.csv")
+
+
+def test_a_rerun_replaces_its_charts_and_the_report_finds_them(tmp_path: Path) -> None:
+    """`run` then `report RESULTS` (no --out, so the figures are not inside the results folder):
+    the report has every chart and no placeholder; a second run with other events leaves no
+    chart of the first beside its own, and never touches other files."""
+    import os
+
+    one = _study(tmp_path, BASE.replace("[NVDA, AVGO]", "[NVDA]"))
+    other = _study(
+        tmp_path, BASE.replace("[NVDA, AVGO]", "[NVDA]").replace("R1", "Other"), "b.yaml"
+    )
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        assert _run(["run", str(one), "--sample", "deepseek", "-q"])[0] == 0
+        figures = tmp_path / "figures" / "test-study"
+        (figures / "my-notes.txt").write_text("keep me")
+        first = sorted(p.name for p in figures.glob("r1_*"))
+        assert "r1_car.png" in first
+        code, _, err = _run(["report", "results/test-study"])
+        assert code == 0 and "leaves out" not in err, err
+        html = (tmp_path / "results" / "test-study" / "report" / "report.html").read_text()
+        assert html.count("<img ") == len([p for p in figures.glob("*.png")])
+        assert "Chart not included" not in html
+        assert _run(["run", str(other), "--sample", "deepseek", "-q"])[0] == 0
+    finally:
+        os.chdir(cwd)
+    assert not list(figures.glob("r1_*")) and list(figures.glob("other_*"))
+    assert (figures / "my-notes.txt").read_text() == "keep me"

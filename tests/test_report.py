@@ -227,7 +227,9 @@ def test_report_from_files_reuses_fresh_figures_and_redraws_stale_ones(
     tiny.save(figures / "study_caar.png")
     os.utime(figures / "study_caar.png", (summary_time + 60, summary_time + 60))
 
-    html_path, md_path = build_report(results_dir)
+    with pytest.warns(UserWarning, match=r"the report leaves out 1 chart\(s\) it could not draw: "
+                      r"v3-release_prices \(drawn from the price data, which a results folder"):
+        html_path, md_path = build_report(results_dir)
     report = results_dir / "report" / "figures"
     assert (report / "study_caar.png").read_bytes() == (figures / "study_caar.png").read_bytes()
     redrawn = (report / "r1-sell-off_day0_ar.png").read_bytes()
@@ -235,9 +237,9 @@ def test_report_from_files_reuses_fresh_figures_and_redraws_stale_ones(
     assert not (report / "v3-release_prices.png").exists()
     text = html_path.read_text(encoding="utf-8")
     assert text.count("<img ") == 16
-    assert "Chart not included (Share prices indexed to 100" in text
-    assert "eventstudy run --report" in text
-    assert "Chart not included" in md_path.read_text(encoding="utf-8")
+    # No placeholder in the deliverable: the chart is left out, and the warning says why.
+    assert "Chart not included" not in text and "v3-release_prices" not in text
+    assert "Chart not included" not in md_path.read_text(encoding="utf-8")
 
 
 def test_stored_results_read_back_the_frames(default: dict[str, Any]) -> None:
@@ -318,7 +320,7 @@ def test_max_events_limits_the_sections(default: dict[str, Any], tmp_path: Path)
     text = html.read_text(encoding="utf-8")
     assert 'id="event-r1-sell-off"' in text and 'id="event-v3-release"' not in text
     assert "2 more events without a section of their own" in text
-    assert "<img " not in text and "charts left out on request" in text
+    assert "<img " not in text and "Chart not included" not in text
     assert "Test battery: V3 release" not in text and "Test battery: all events pooled" in text
     assert not (tmp_path / "figures").exists()
 

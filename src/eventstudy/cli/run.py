@@ -146,13 +146,13 @@ def run(
     out_dir = out or default_out_dir(spec)
     if figures_dir is None:
         figures_dir = out_dir / "figures" if out is not None else default_figures_dir(spec)
-    written = write_tables(results, out_dir)
+    written = write_tables(results, out_dir, None if no_figures else figures_dir)
     figures: list[Path] = []
     if not no_figures:
         from eventstudy.output.plots import save_figures
 
         figures = save_figures(
-            results, figures_dir, max_events=max_event_figures, progress=progress
+            results, figures_dir, max_events=max_event_figures, progress=progress, replace=True
         )
     report_path = None
     if make_report:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -131,13 +132,20 @@ _DATE_COLUMNS = {"date", "shares_as_of"}
 
 
 # ----------------------------------------------------------------------------- writing
-def write_tables(results: ResultSource, out_dir: Path) -> list[Path]:
-    """Write every table and ``summary.json`` into ``out_dir``; returns the paths written."""
+def write_tables(
+    results: ResultSource, out_dir: Path, figures_dir: Path | None = None
+) -> list[Path]:
+    """Write every table and ``summary.json`` into ``out_dir``; returns the paths written.
+    ``figures_dir``: where the run's charts go, recorded in ``summary.json`` (``figures``,
+    relative to ``out_dir``) so that ``eventstudy report`` finds them."""
     out_dir = Path(out_dir)
+    summary = summary_dict(results)
+    if figures_dir is not None:
+        summary["figures"] = Path(os.path.relpath(Path(figures_dir), out_dir)).as_posix()
     with staged(out_dir, last=(SUMMARY_FILE,)) as stage:
         for name, frame_of in TABLES.items():
             write_csv(frame_of(results), stage / name)
-        text = json_text(summary_dict(results))
+        text = json_text(summary)
         (stage / SUMMARY_FILE).write_text(text + "\n", encoding="utf-8")
         names = [p.name for p in stage.iterdir()]
     return [out_dir / n for n in sorted(names)]
@@ -161,6 +169,8 @@ class StoredResults:
     model_labels: list[str]
     meta: dict[str, Any]
     min_obs_known: bool = False
+    #: Where the run drew its charts (``summary.json``'s ``figures``), if it drew any.
+    figures_dir: Path | None = None
     #: The tables read, by file name.
     frames: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
     panel: None = None
@@ -243,6 +253,7 @@ class StoredResults:
             model_labels=labels,
             meta=dict(summary.get("meta") or {}),
             min_obs_known=min_known,
+            figures_dir=(directory / summary["figures"]) if summary.get("figures") else None,
             frames={k: v for k, v in frames.items() if v is not None},
         )
 

@@ -343,8 +343,8 @@ def build_report(
     stored = StoredResults.load(results_dir)
     source = stored if results is None else results
     fresh_after = (results_dir / SUMMARY_FILE).stat().st_mtime
-    if figures_dir is None:
-        default = results_dir / "figures"
+    if figures_dir is None:  # where the run drew them, else the folder's own figures/
+        default = stored.figures_dir or results_dir / "figures"
         figures_dir = default if default.is_dir() else None
     figures_dir = Path(figures_dir) if figures_dir is not None else None
     tests = _optional_frame(source, stored, "tests_frame")
@@ -353,8 +353,20 @@ def build_report(
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # e.g. glyph warnings: not the user's doing
-        items = _collect_figures(
+        collected = _collect_figures(
             source, figures_dir, fresh_after, include=figures, dpi=dpi, max_events=max_events
+        )
+    # The deliverable holds the charts it has; what could not be drawn is said here, once, not
+    # as placeholder text in the report's body.
+    items = [f for f in collected if f.png is not None]
+    lost = [f for f in collected if f.png is None and figures]
+    if lost:
+        shown = "; ".join(f"{f.stem} ({f.missing})" for f in lost[:3])
+        more = f"; and {len(lost) - 3} more" if len(lost) > 3 else ""
+        warnings.warn(
+            f"the report leaves out {len(lost)} chart(s) it could not draw: {shown}{more}",
+            UserWarning,
+            stacklevel=2,
         )
     context = report_context(source, items, tests, quality, max_events)
     html_text = render_html(context)

@@ -106,14 +106,23 @@ def index_label(ticker: str) -> str:
 
 
 def window_text(results: ResultSource, i: int, window: tuple[int, int]) -> str:
-    """``on day 0 (2025-01-27)``, ``over days [−1, +1] (2025-01-24 to 2025-01-28)``."""
-    # Results read back from files have no panel: this fails (AttributeError), as it always has.
-    dates = results.panel.dates  # type: ignore[union-attr]
-    d0 = int(dates.get_loc(pd.Timestamp(results.day0_dates[i])))
+    """``on day 0 (2025-01-27)``, ``over days [−1, +1] (2025-01-24 to 2025-01-28)``: the dates
+    from the returns panel, or from the AR table for results read back from a folder."""
+    if results.panel is not None:
+        dates = results.panel.dates
+        d0 = int(dates.get_loc(pd.Timestamp(results.day0_dates[i])))
 
-    def at(day: int) -> str:
-        row = d0 + day
-        return _iso(dates[row]) if 0 <= row < len(dates) else f"day {_signed(day)}"
+        def at(day: int) -> str:
+            row = d0 + day
+            return _iso(dates[row]) if 0 <= row < len(dates) else f"day {_signed(day)}"
+
+    else:
+        ar = results.ar_frame()
+        rows = ar.loc[ar["event"] == results.events[i].name, ["rel_day", "date"]]
+        by_day = dict(zip(rows["rel_day"].astype(int), rows["date"], strict=True))
+
+        def at(day: int) -> str:
+            return _iso(by_day[day]) if day in by_day else f"day {_signed(day)}"
 
     a, b = window
     if a == b:

@@ -150,8 +150,13 @@ def save_figures(
     charts: Sequence[str] | None = None,
     max_events: int | None = None,
     progress: bool | None = False,
+    replace: bool = False,
 ) -> list[Path]:
     """Write every chart of :func:`chart_plan` (or only the named ``charts``) in ``formats``.
+
+    ``replace``: the folder holds this study's charts only: files an earlier run wrote there
+    (named as this function names charts) that this run did not write are removed, so no stale
+    chart stays beside the new ones. Other files are never touched.
 
     ``max_events`` limits the per-event charts to the first events (a study of a thousand events
     would otherwise draw five thousand charts); ``progress`` shows a bar on stderr (None: when
@@ -194,7 +199,21 @@ def save_figures(
         for spec in plan:
             written += _save_chart(results, spec, spec_size, directory, fmts)
             bar.update(1)
+    if replace:
+        _remove_stale(directory, set(written))
     return written
+
+
+def _remove_stale(directory: Path, written: set[Path]) -> None:
+    """Delete the charts of earlier runs: ``<stem>_<chart>.<fmt>`` files not in ``written``."""
+    endings = tuple(f"_{chart}.{fmt}" for chart in CHARTS for fmt in FORMATS)
+    for path in directory.iterdir():
+        if path.is_file() and path.name.endswith(endings) and path not in written:
+            try:
+                path.unlink()
+            except OSError as exc:
+                message = f"cannot remove the old chart {path}: {exc.strerror}"
+                raise EventStudyError(message) from None
 
 
 def _save_chart(
