@@ -181,6 +181,7 @@ BAD_STUDIES = {
         "no firm-event could be fitted (2 skipped): R1/NVDA: 73 estimation-window returns, "
         "fewer than the minimum 100; R1/AVGO:",
     ),
+    "reserved name": (BASE.replace("name: R1", "name: all"), "'all' names the pooled sample"),
     "long bad value": (
         BASE.replace("model: market", "model: market\ntiming: " + "x" * 5000),
         "timing: '" + "x" * 54 + " ...' is not",

@@ -217,3 +217,27 @@ def test_the_text_summary_of_a_large_event_lists_its_first_tickers() -> None:
     assert all(f"\n{t} " in block for t in first[:30]) and f"\n{first[30]} " not in block
     assert text.count("... and 10 more tickers (abnormal_returns.csv, car.csv)") == 10
     assert "... and 2 more events" in text
+
+
+def test_caar_frame_pools_every_firm_event_after_the_events() -> None:
+    """`event == "all"` rows: mean CAR of every firm-event with the window and its
+    cross-sectional t, equal to scipy's one-sample t-test on car.csv's rows."""
+    from scipy import stats
+
+    from eventstudy import EventStudy
+    from eventstudy.synthetic import SyntheticConfig
+
+    cfg = SyntheticConfig(n_firms=30, firms_per_event=8, n_events=4, n_days=500, seed=5)
+    returns, events = cfg.generate()
+    res = EventStudy(returns, market=cfg.market, car_windows=[(0, 0), (-1, 1)]).fit(events)
+    caar, car = res.caar_frame(), res.car_frame()
+    assert list(caar["event"].unique())[-1] == "all"
+    assert (caar["event"] != "all").sum() == 4 * 2
+    for (start, end), rows in car.groupby(["start", "end"]):
+        pooled = caar.query("event == 'all' and start == @start and end == @end").iloc[0]
+        values = rows["car"].dropna()
+        ref = stats.ttest_1samp(values, 0.0)
+        assert pooled["n"] == len(values)
+        assert pooled["caar"] == pytest.approx(values.mean(), rel=1e-12)
+        assert pooled["t"] == pytest.approx(ref.statistic, rel=1e-10)
+        assert pooled["p"] == pytest.approx(ref.pvalue, rel=1e-9)

@@ -27,7 +27,7 @@ from eventstudy.output.folder import (
     CAAR_COLUMNS,
     CAR_COLUMNS,
 )
-from eventstudy.study import ResolvedEvent
+from eventstudy.study import POOLED, ResolvedEvent
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -239,7 +239,7 @@ class EventStudyResults:
         bhar = self.bhar_frame()
         if bhar.empty:
             return pd.DataFrame()
-        both = pd.concat([bhar, bhar.assign(event="all")], ignore_index=True)
+        both = pd.concat([bhar, bhar.assign(event=POOLED)], ignore_index=True)
         codes, keys = pd.MultiIndex.from_frame(both[["event", "start", "end"]]).factorize()
         x = both["bhar"].to_numpy(dtype=float)
         cs = grouped_cross_sectional_t(codes, x, len(keys))
@@ -302,17 +302,21 @@ class EventStudyResults:
         return _by_event(parts, ["_e", "rel_day"], AAR_COLUMNS)
 
     def caar_frame(self) -> pd.DataFrame:
-        """Average CAR per event and CAR window with the cross-sectional t."""
+        """Average CAR per event and CAR window with the cross-sectional t; with more than one
+        event, the pooled rows (``event == "all"``: every firm-event whose event has the window)
+        follow, as in ``tests.csv``."""
         car = self._car
         if car.empty:
             return pd.DataFrame(columns=CAAR_COLUMNS)
+        if len(self.events) > 1:
+            car = pd.concat([car, car.assign(event=POOLED)], ignore_index=True)
         codes, keys = pd.MultiIndex.from_frame(car[["event", "start", "end"]]).factorize()
         stats = grouped_cross_sectional_t(codes, car["car"].to_numpy(dtype=float), len(keys))
         agg = keys.to_frame(index=False, name=["event", "start", "end"])
         for name, column in (("caar", "mean"), ("n", "n"), ("t", "t"), ("p", "p")):
             agg[name] = stats[column][:, 0]
         event_index = {name: i for i, name in enumerate(self._event_names)}
-        agg["_e"] = agg["event"].map(event_index)
+        agg["_e"] = agg["event"].map(event_index).fillna(len(event_index))  # pooled rows last
         return _by_event([agg], ["_e", "start", "end"], CAAR_COLUMNS)
 
     def params_frame(self) -> pd.DataFrame:

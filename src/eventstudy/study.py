@@ -60,6 +60,9 @@ DEFAULT_MIN_ESTIMATION_OBS = DEFAULTS.min_estimation_obs
 
 #: Window ends beyond this many trading days from day 0 are refused (about 40 years of sessions).
 MAX_WINDOW_DAYS = 10_000
+#: The name of the pooled sample (all firm-events of all events) in the tables: no event may
+#: have it.
+POOLED = "all"
 #: Longest event name or study title.
 MAX_NAME_LENGTH = 200
 #: Longest slug (file names are slug + a chart's name + extension, within 255 bytes).
@@ -175,6 +178,8 @@ def check_name(name: str) -> str:
     name = name.strip()
     if not name:
         raise ValueError("is empty")
+    if name == POOLED:
+        raise ValueError(f"{POOLED!r} names the pooled sample in the tables; choose another name")
     bad = next((c for c in name if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")), None)
     if bad is not None:
         raise ValueError(f"{shown(name)} holds the control character U+{ord(bad):04X}")

@@ -15,6 +15,7 @@ from eventstudy.inference import registry
 from eventstudy.inference.registry import TESTS
 from eventstudy.output.format import fmt_money, fmt_num, fmt_p, fmt_pct, fmt_window
 from eventstudy.references import REFERENCES
+from eventstudy.study import POOLED
 
 if TYPE_CHECKING:
     from eventstudy.output.source import ResultSource
@@ -188,7 +189,7 @@ def methods_text(
                 if len(phrases) == 1
                 else "; ".join(phrases[:-1]) + "; and " + phrases[-1]
             )
-            if len(events) > 1 and "all" in set(tests["event"]):
+            if len(events) > 1 and POOLED in set(tests["event"]):
                 inference += (
                     ". The pooled tests take the firm-events of all events together, aligned by "
                     "relative day"

@@ -12,6 +12,7 @@ import pandas as pd
 
 from eventstudy.inference.registry import TESTS
 from eventstudy.output.format import significance_mark, term_money, term_num, term_pct
+from eventstudy.study import POOLED
 
 if TYPE_CHECKING:
     from eventstudy.output.source import ResultSource
@@ -241,6 +242,6 @@ def summary_dict(results: ResultSource) -> dict[str, Any]:
         "study": results.title,
         "meta": {k: _clean(v) for k, v in results.meta.items()},
         "events": events,
-        "pooled_tests": frames["tests"].get("all", []),
+        "pooled_tests": frames["tests"].get(POOLED, []),
         "skipped": _records(results.skipped_frame()),
     }

@@ -34,6 +34,7 @@ from eventstudy.output.format import (
     fmt_window,
 )
 from eventstudy.references import short_citations
+from eventstudy.study import POOLED
 
 if TYPE_CHECKING:
     from eventstudy.output.source import ResultSource
@@ -455,7 +456,7 @@ class StudyTables:
         if frame is None:
             return []
         have = {(int(a), int(b)) for a, b in zip(frame["start"], frame["end"], strict=True)}
-        events = self.source.events if name == "all" else [self._event(name)]
+        events = self.source.events if name == POOLED else [self._event(name)]
         wanted = dict.fromkeys(
             [(0, 0)] + [(int(a), int(b)) for ev in events for a, b in ev.car_windows]
         )
@@ -595,8 +596,8 @@ class StudyTables:
             return []
         events = self.source.events if max_events is None else self.source.events[:max_events]
         names = [ev.name for ev in events if ev.name in self.battery]
-        if "all" in self.battery and len(self.source.events) > 1:
-            names.append("all")
+        if POOLED in self.battery and len(self.source.events) > 1:
+            names.append(POOLED)
         return names
 
 
@@ -614,7 +615,7 @@ def _rows_by(frame: pd.DataFrame, keys: list[str]) -> dict[tuple, dict[str, Any]
 
 
 def _pooled(name: str) -> str:
-    return "all events pooled" if name == "all" else name
+    return "all events pooled" if name == POOLED else name
 
 
 def _tests_table(
