@@ -221,7 +221,8 @@ def test_the_text_summary_of_a_large_event_lists_its_first_tickers() -> None:
 
 def test_caar_frame_pools_every_firm_event_after_the_events() -> None:
     """`event == "all"` rows: mean CAR of every firm-event with the window and its
-    cross-sectional t, equal to scipy's one-sample t-test on car.csv's rows."""
+    cross-sectional t, equal to scipy's one-sample t-test on car.csv's rows (every event has
+    the windows here) and to the battery's pooled cross-sectional t."""
     from scipy import stats
 
     from eventstudy import EventStudy
@@ -234,10 +235,14 @@ def test_caar_frame_pools_every_firm_event_after_the_events() -> None:
     assert list(caar["event"].unique())[-1] == "all"
     assert (caar["event"] != "all").sum() == 4 * 2
     for (start, end), rows in car.groupby(["start", "end"]):
-        pooled = caar.query("event == 'all' and start == @start and end == @end").iloc[0]
+        pooled = caar[(caar.event == "all") & (caar.start == start) & (caar.end == end)].iloc[0]
         values = rows["car"].dropna()
         ref = stats.ttest_1samp(values, 0.0)
         assert pooled["n"] == len(values)
         assert pooled["caar"] == pytest.approx(values.mean(), rel=1e-12)
         assert pooled["t"] == pytest.approx(ref.statistic, rel=1e-10)
         assert pooled["p"] == pytest.approx(ref.pvalue, rel=1e-9)
+    tests = res.tests_frame().query("event == 'all' and test == 'cross_sectional_t'")
+    for row in caar[caar.event == "all"].itertuples():
+        battery = tests[(tests.start == row.start) & (tests.end == row.end)].iloc[0]
+        assert battery["statistic"] == pytest.approx(row.t, rel=1e-10)

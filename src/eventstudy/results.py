@@ -303,13 +303,14 @@ class EventStudyResults:
 
     def caar_frame(self) -> pd.DataFrame:
         """Average CAR per event and CAR window with the cross-sectional t; with more than one
-        event, the pooled rows (``event == "all"``: every firm-event whose event has the window)
-        follow, as in ``tests.csv``."""
+        event, the pooled rows follow (``event == "all"``), pooled as the test battery pools:
+        for each CAR window of any event, every fitted firm-event whose event window covers it
+        (its cross-sectional t is ``tests.csv``'s pooled ``cross_sectional_t``)."""
         car = self._car
         if car.empty:
             return pd.DataFrame(columns=CAAR_COLUMNS)
         if len(self.events) > 1:
-            car = pd.concat([car, car.assign(event=POOLED)], ignore_index=True)
+            car = pd.concat([car, self._pooled_cars()], ignore_index=True)
         codes, keys = pd.MultiIndex.from_frame(car[["event", "start", "end"]]).factorize()
         stats = grouped_cross_sectional_t(codes, car["car"].to_numpy(dtype=float), len(keys))
         agg = keys.to_frame(index=False, name=["event", "start", "end"])
@@ -318,6 +319,19 @@ class EventStudyResults:
         event_index = {name: i for i, name in enumerate(self._event_names)}
         agg["_e"] = agg["event"].map(event_index).fillna(len(event_index))  # pooled rows last
         return _by_event([agg], ["_e", "start", "end"], CAAR_COLUMNS)
+
+    def _pooled_cars(self) -> pd.DataFrame:
+        """Every fitted firm-event's CAR over each CAR window its event window covers."""
+        windows = sorted({w for e in self.events for w in e.car_windows})
+        parts = []
+        for b in self.batches:
+            f = b.fit
+            (w0, w1), ok = f.event_window, f.fitted
+            for start, end in windows:
+                if w0 <= start and end <= w1:
+                    car = f.car(start, end)[0][ok]
+                    parts.append(pd.DataFrame({"start": start, "end": end, "car": car}))
+        return pd.concat(parts, ignore_index=True).assign(event=POOLED)
 
     def params_frame(self) -> pd.DataFrame:
         """Fitted normal-return model per firm-event: parameters, sigma, M and residual df."""
