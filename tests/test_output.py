@@ -211,7 +211,7 @@ def test_the_text_summary_of_a_large_event_lists_its_first_tickers() -> None:
     cfg = SyntheticConfig(n_firms=50, firms_per_event=40, n_events=12, n_days=500, seed=3)
     returns, events = cfg.generate()
     res = EventStudy(returns, market=cfg.market).fit(events)
-    text = res.summary()
+    text = str(res.summary())
     first = events.loc[events["event"] == events["event"].iloc[0], "ticker"].tolist()
     block = text[: text.index("... and 10 more tickers")]  # the first event's table
     assert all(f"\n{t} " in block for t in first[:30]) and f"\n{first[30]} " not in block

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from eventstudy.estimation.fit import Batch
+    from eventstudy.output.summary import Summary
 
 
 @dataclass(repr=False)
@@ -378,11 +379,14 @@ class EventStudyResults:
         return _copy(self._valuation)
 
     # ----------------------------------------------------------------- output
-    def summary(self) -> str:
-        """A plain-text summary: day-0 and CAR-window results per event."""
-        from eventstudy.output.summary import text_summary
+    def summary(self, max_events: int = 10, max_tickers: int = 30) -> Summary:
+        """The results in brief (:class:`~eventstudy.output.summary.Summary`): ``print()`` it,
+        or let a notebook show it (HTML); ``as_latex()`` for a paper. The first ``max_events``
+        events in detail (their first ``max_tickers`` tickers), the pooled block for studies of
+        several events."""
+        from eventstudy.output.summary import summarize
 
-        return text_summary(self)
+        return summarize(self, max_events, max_tickers)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable summary (what ``summary.json`` holds)."""

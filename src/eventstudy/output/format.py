@@ -8,6 +8,7 @@ the ASCII hyphen (``minus="-"``), which copies and pastes into any shell or spre
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -104,6 +105,20 @@ def _text(value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     return str(value)
+
+
+_ENTITY = re.compile(r"&(?=#?[A-Za-z0-9]+;)")
+
+
+def md_escape(text: Any) -> str:
+    """``text`` as literal Markdown: markup characters backslash-escaped, ``<`` and ``>`` (and an
+    ``&`` that would start an entity) as entities, line breaks as spaces (safe in a table cell)."""
+    out = str(text).replace("\\", "\\\\")
+    for ch in "`*_[]|~#!{}":
+        out = out.replace(ch, "\\" + ch)
+    out = _ENTITY.sub("&amp;", out).replace("<", "&lt;").replace(">", "&gt;")
+    return " ".join(out.splitlines())
+
 
 
 # -- terminal

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +41,7 @@ import pandas as pd
 
 from eventstudy.output.files import staged
 from eventstudy.output.folder import SUMMARY_FILE, StoredResults
-from eventstudy.output.format import fmt_window
+from eventstudy.output.format import fmt_window, md_escape
 from eventstudy.output.latex import latex_document
 from eventstudy.output.methods import (
     data_notes,
@@ -51,6 +50,7 @@ from eventstudy.output.methods import (
     methods_text,
     reference_list,
 )
+from eventstudy.output.render import environment
 from eventstudy.output.tables import StudyTables, Table
 from eventstudy.output.xlsx import write_xlsx, xlsx_sheets
 
@@ -154,17 +154,6 @@ def _collect_figures(
 
 
 # ----------------------------------------------------------------------------- Markdown
-_ENTITY = re.compile(r"&(?=#?[A-Za-z0-9]+;)")
-
-
-def md_escape(text: Any) -> str:
-    """``text`` as literal Markdown: markup characters backslash-escaped, ``<`` and ``>`` (and an
-    ``&`` that would start an entity) as entities, line breaks as spaces (safe in a table cell)."""
-    out = str(text).replace("\\", "\\\\")
-    for ch in "`*_[]|~#!{}":
-        out = out.replace(ch, "\\" + ch)
-    out = _ENTITY.sub("&amp;", out).replace("<", "&lt;").replace(">", "&gt;")
-    return " ".join(out.splitlines())
 
 
 # ----------------------------------------------------------------------------- the context
@@ -268,29 +257,14 @@ def report_context(
 
 
 # ----------------------------------------------------------------------------- rendering
-def _environment() -> Any:
-    import jinja2
-
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("eventstudy.output", "templates"),
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=False),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters["md"] = md_escape
-    return env
-
-
 def render_html(context: dict[str, Any]) -> str:
     """The self-contained HTML report."""
-    return _environment().get_template("report.html.j2").render(**context)
+    return environment().get_template("report.html.j2").render(**context)
 
 
 def render_markdown(context: dict[str, Any]) -> str:
     """The Markdown report (figures referenced as ``figures/<stem>.png``)."""
-    return _environment().get_template("report.md.j2").render(**context)
+    return environment().get_template("report.md.j2").render(**context)
 
 
 # ----------------------------------------------------------------------------- build

@@ -5,13 +5,23 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from eventstudy.inference.registry import TESTS
-from eventstudy.output.format import significance_mark, term_money, term_num, term_pct
+from eventstudy.output.format import (
+    STARS_NOTE,
+    significance_mark,
+    term_money,
+    term_num,
+    term_pct,
+)
+from eventstudy.output.latex import latex_table
+from eventstudy.output.render import environment
+from eventstudy.output.tables import StudyTables, Table
 from eventstudy.study import POOLED
 
 if TYPE_CHECKING:
@@ -185,6 +195,8 @@ def text_summary(results: ResultSource, max_events: int = 10, max_tickers: int =
     hidden = len(results.events) - max_events
     if hidden > 0:
         lines += ["", f"... and {hidden:,} more events (all of them are in the output tables)"]
+    if len(results.events) > 1:
+        lines += _pooled_block(results, caar.get(POOLED), tests.get(POOLED))
     skipped = results.skipped_frame()
     if len(skipped):
         lines += ["", f"Skipped firm-events ({len(skipped):,}):"]
@@ -193,6 +205,92 @@ def text_summary(results: ResultSource, max_events: int = 10, max_tickers: int =
             lines.append(f"  ... and {len(skipped) - 20:,} more (see skipped.csv)")
     lines += ["", "significance (two-sided): *** p<0.01, ** p<0.05, * p<0.10"]
     return "\n".join(lines)
+
+
+def _pooled_block(
+    results: ResultSource, caar: pd.DataFrame | None, tests: pd.DataFrame | None
+) -> list[str]:
+    """All firm-events of all events together: the pooled CAARs and tests (what a study of many
+    events is about; readable whatever the number of firm-events)."""
+    if caar is None or caar.empty:
+        return []
+    caar = caar.assign(_w=caar["end"] - caar["start"]).sort_values(["_w", "start"], kind="stable")
+    windows = [(int(a), int(b)) for a, b in zip(caar["start"], caar["end"], strict=True)]
+    n = int(caar["n"].max())
+    lines = ["", f"All {len(results.events):,} events pooled ({n:,} firm-events)"]
+    head = f"  {'':<22}" + "".join(f"{f'CAR[{a},{b}]':>14}" for a, b in windows)
+    cells = "".join(f"{term_pct(r.caar) + significance_mark(r.p):>14}" for r in caar.itertuples())
+    lines += [head, f"  {'CAAR':<22}{cells}"]
+    if tests is not None and not tests.empty:
+        at = _index(tests, ["test", "start", "end"])
+        for test, label in SUMMARY_TESTS.items():
+            row = ""
+            for w in windows:
+                r = at.get((test, *w))
+                text = (
+                    "n/a"
+                    if r is None
+                    else term_num(r["statistic"]) + significance_mark(r["p_value"])
+                )
+                row += f"{text:>14}"
+            lines.append(f"  {label:<22}{row}")
+    return lines
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A study's results in brief, in the manner of statsmodels' ``Summary``: ``as_text()`` (the
+    terminal summary), ``as_html()`` (a notebook shows it), ``as_latex()`` (booktabs tables).
+
+    Per event (the first ``max_events``) its day-0 table and test battery, the CAAR table and,
+    for studies of several events, the pooled CAARs and tests; every table is cut to a readable
+    length, with a note naming the file that holds all of it."""
+
+    title: str
+    text: str
+    tables: tuple[Table, ...]
+
+    def as_text(self) -> str:
+        return self.text
+
+    def as_html(self) -> str:
+        template = environment().get_template("summary.html.j2")
+        return str(template.render(title=self.title, tables=self.tables, stars_note=STARS_NOTE))
+
+    def as_latex(self) -> str:
+        return "\n\n".join(latex_table(t) for t in self.tables)
+
+    def _repr_html_(self) -> str:
+        return self.as_html()
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def summarize(results: ResultSource, max_events: int = 10, max_tickers: int = 30) -> Summary:
+    """The :class:`Summary` of ``results`` (the first ``max_events`` events in detail, their
+    first ``max_tickers`` tickers; averages and tests cover every firm-event)."""
+    study = StudyTables(results, results.tests_frame(), None)
+    picked: list[Table | None] = [_cut(study.caar_all(), max_events * 3, "caar.csv")]
+    if len(results.events) > 1:
+        picked.append(study.battery_table(POOLED))
+    for ev in results.events[:max_events]:
+        picked.append(_cut(study.event_day0(ev.name), max_tickers, "abnormal_returns.csv"))
+        picked.append(study.battery_table(ev.name))
+    tables = tuple(
+        replace(t, number=i) for i, t in enumerate((t for t in picked if t is not None), 1)
+    )
+    return Summary(results.title, text_summary(results, max_events, max_tickers), tables)
+
+
+def _cut(table: Table, rows: int, file: str) -> Table:
+    if len(table.rows) <= rows:
+        return table
+    note = f"First {rows:,} of {len(table.rows):,} rows; all of them are in {file}."
+    return replace(table, rows=table.rows[:rows], total=False, notes=[*table.notes, note])
 
 
 def _summary_tests(results: ResultSource) -> pd.DataFrame:
