@@ -7,6 +7,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -387,6 +388,30 @@ class EventStudyResults:
         from eventstudy.output.summary import summarize
 
         return summarize(self, max_events, max_tickers)
+
+    def save(
+        self,
+        path: str | Path,
+        *,
+        figures: bool = True,
+        figures_dir: str | Path | None = None,
+        max_event_figures: int | None = 20,
+    ) -> list[Path]:
+        """Write the results folder ``eventstudy run`` writes: every table and ``summary.json``
+        in ``path`` and, unless ``figures=False``, the charts in ``figures_dir`` (default
+        ``path/figures``; charts an earlier save left there are replaced). Returns the files
+        written. ``eventstudy report PATH`` makes the report from it."""
+        from eventstudy.output.folder import write_tables
+        from eventstudy.output.plots import save_figures
+
+        path = Path(path)
+        charts = None
+        if figures:
+            charts = Path(figures_dir) if figures_dir is not None else path / "figures"
+        written = write_tables(self, path, charts)
+        if charts is not None:
+            written += save_figures(self, charts, max_events=max_event_figures, replace=True)
+        return written
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable summary (what ``summary.json`` holds)."""
