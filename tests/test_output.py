@@ -35,9 +35,10 @@ def _assert_same_values(ours: pd.DataFrame, reference: pd.DataFrame) -> None:
         if pd.api.types.is_numeric_dtype(a) and pd.api.types.is_numeric_dtype(b):
             np.testing.assert_array_equal(a.to_numpy(dtype=float), b.to_numpy(dtype=float))
         else:
-            assert a.astype(object).where(a.notna(), None).tolist() == b.astype(object).where(
-                b.notna(), None
-            ).tolist(), name
+            assert (
+                a.astype(object).where(a.notna(), None).tolist()
+                == b.astype(object).where(b.notna(), None).tolist()
+            ), name
 
 
 def test_values_dates_and_missing_round_trip(tmp_path: Path) -> None:
@@ -246,3 +247,38 @@ def test_caar_frame_pools_every_firm_event_after_the_events() -> None:
     for row in caar[caar.event == "all"].itertuples():
         battery = tests[(tests.start == row.start) & (tests.end == row.end)].iloc[0]
         assert battery["statistic"] == pytest.approx(row.t, rel=1e-10)
+
+
+def test_text_cells_that_would_run_as_formulas_are_neutralised(tmp_path: Path) -> None:
+    """CSV injection: text starting with = + - @ tab or CR gets a leading ' (numbers never);
+    reading the folder back gives the text as it was."""
+    from eventstudy.output.files import unneutralise, write_csv
+
+    frame = pd.DataFrame(
+        {
+            "event": [
+                '=HYPERLINK("http://x","y")',
+                "+1",
+                "-cmd",
+                "@SUM(A1)",
+                "\tx",
+                "plain",
+                "a-b",
+            ],
+            "ticker": ["A", "B", "C", "D", "E", "F", "G"],
+            "car": [-0.5, 1.0, -2.0, 0.0, 3.0, -1e-7, 2.0],
+        }
+    )
+    write_csv(frame, tmp_path / "t.csv")
+    back = pd.read_csv(tmp_path / "t.csv", keep_default_na=False)
+    assert back["event"].tolist() == [
+        '\'=HYPERLINK("http://x","y")',
+        "'+1",
+        "'-cmd",
+        "'@SUM(A1)",
+        "'\tx",
+        "plain",
+        "a-b",
+    ]
+    assert back["car"].tolist() == frame["car"].tolist()  # numbers untouched, minus included
+    assert unneutralise(back["event"]).tolist() == frame["event"].tolist()

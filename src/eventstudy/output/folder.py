@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from eventstudy.errors import EventStudyError
-from eventstudy.output.files import json_text, staged, write_csv
+from eventstudy.output.files import json_text, staged, unneutralise, write_csv
 from eventstudy.output.summary import summary_dict
 from eventstudy.study import DEFAULT_MIN_ESTIMATION_OBS, ResolvedEvent
 from eventstudy.valuation import VALUATION_COLUMNS
@@ -326,4 +326,6 @@ def _read_table(path: Path) -> pd.DataFrame | None:
     for column in frame.columns:
         if column in _DATE_COLUMNS:
             frame[column] = pd.to_datetime(frame[column], errors="coerce")
+        elif column in _TEXT_COLUMNS:
+            frame[column] = unneutralise(frame[column])
     return frame
