@@ -7,6 +7,8 @@ import textwrap
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.layout_engine import ConstrainedLayoutEngine, TightLayoutEngine
 from matplotlib.text import Annotation, Text
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
@@ -23,7 +25,8 @@ from eventstudy.output.plots.style import (
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
+    from matplotlib.backend_bases import RendererBase
+    from matplotlib.figure import Figure, SubFigure
 
 #: A line labelled at its right-hand end: label, x, y, colour, bold.
 LineEnd = tuple[str, np.ndarray, np.ndarray, str, bool]
@@ -82,7 +85,7 @@ def decorate(
     for artist, gid in ((sub, "subtitle"), (head, "title"), (note, "footer")):
         artist.set_gid(gid)
     fig.draw_without_rendering()  # place the axes: their width does not depend on these texts
-    renderer = fig._get_renderer()
+    renderer = _renderer(fig)
     avail = ax.get_window_extent(renderer).width
     for text, paragraphs in ((head, [title]), (sub, [subtitle]), (note, notes)):
         _wrap_text(text, paragraphs, avail, renderer)
@@ -137,7 +140,7 @@ def decorate_grid(
     gap = pt(4) * fig.dpi / 72.0
     for _ in range(2):
         fig.draw_without_rendering()
-        renderer = fig._get_renderer()
+        renderer = _renderer(fig)
         boxes = [ax.get_window_extent(renderer) for ax in axes]
         left = min(b.x0 for b in boxes)
         avail = max(b.x1 for b in boxes) - left
@@ -162,9 +165,20 @@ def decorate_grid(
         y -= h_leg + 3 * gap
         note.set_position((left / width_px, margin / height_px))
         bottom = margin + h_note + 3 * gap
-        if engine is not None and hasattr(engine, "set"):
+        if isinstance(engine, ConstrainedLayoutEngine | TightLayoutEngine):
             engine.set(rect=(0.0, bottom / height_px, 1.0, (y - bottom) / height_px))
     fig.draw_without_rendering()
+
+
+def _renderer(fig: Figure | SubFigure) -> RendererBase:
+    """The renderer that measures the figure's texts: its Agg canvas's (every figure drawn here has
+    one; see :func:`~eventstudy.output.plots.style.new_figure`), else the one matplotlib would use
+    for the canvas of a figure handed in (``plot_car``'s ``ax``)."""
+    canvas = fig.canvas
+    if isinstance(canvas, FigureCanvasAgg):
+        return canvas.get_renderer()  # what Figure._get_renderer returns for an Agg canvas
+    # Other canvases: matplotlib has no public way to get the renderer saving would use.
+    return fig._get_renderer()  # type: ignore[union-attr]  # private, not in matplotlib's stubs
 
 
 def _wrap_text(text: Text, paragraphs: list[str], avail: float, renderer: Any) -> None:
@@ -342,7 +356,7 @@ def stagger(fig: Figure, ax: Axes, labels: list[Annotation]) -> int:
     if not labels:
         return 1
     fig.draw_without_rendering()
-    renderer = fig._get_renderer()
+    renderer = _renderer(fig)
     axes_box = ax.get_window_extent(renderer)
     gap = pt(8) * fig.dpi / 72.0
     spans = []
@@ -404,7 +418,7 @@ def clear_markers(
     (in white) when it fits there, else beyond the marker. Needs the layout in place."""
     fig = ax.get_figure()
     assert fig is not None
-    renderer = fig._get_renderer()
+    renderer = _renderer(fig)
     to_px = ax.transData.transform
     radius = 5.0 * fig.dpi / 72.0
     for label, v, m in zip(labels, values, marks, strict=True):

@@ -24,11 +24,12 @@ from typing import TYPE_CHECKING, Any
 import matplotlib as mpl
 import matplotlib.style
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.colors import LinearSegmentedColormap
+from matplotlib.colors import Colormap, LinearSegmentedColormap
 from matplotlib.figure import Figure
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.typing import RcKeyType
 
 #: The house style, applied inside every plotting function.
 STYLE_PATH = Path(__file__).with_name("eventstudy.mplstyle")
@@ -86,7 +87,7 @@ SIZES: dict[str, FigureSize] = {
 }
 _SIZE: ContextVar[FigureSize] = ContextVar("eventstudy_figure_size", default=SIZES["report"])
 # rcParams scaled with the type (every font size the style file sets as a number).
-_FONT_KEYS = (
+_FONT_KEYS: tuple[RcKeyType, ...] = (
     "font.size",
     "axes.labelsize",
     "axes.titlesize",
@@ -163,9 +164,12 @@ def figure_and_axes(ax: Axes | None, fig_width: float, height: float) -> tuple[F
     """``ax`` and its figure, or a new figure with one axes."""
     if ax is not None:
         try:
-            fig = ax.get_figure(root=True)  # type: ignore[call-arg]
-        except TypeError:  # matplotlib < 3.10
-            fig = ax.figure
+            fig = ax.get_figure(root=True)
+        except TypeError:  # matplotlib < 3.10: no ``root``; ``ax.figure`` may be a subfigure
+            parent = ax.figure
+            fig = parent if isinstance(parent, Figure) else parent.figure
+        if fig is None:
+            raise ValueError("ax belongs to no figure")
         return fig, ax
     fig = new_figure(fig_width, height)
     return fig, fig.add_subplot()
@@ -194,7 +198,7 @@ def sign_colour(value: float) -> str:
     return NEGATIVE if value < 0 else POSITIVE
 
 
-def diverging_cmap() -> LinearSegmentedColormap:
+def diverging_cmap() -> Colormap:
     """Vermillion (loss) - white - blue (gain): the bar charts' sign colours, colour-blind safe."""
     cmap = LinearSegmentedColormap.from_list(
         "eventstudy_diverging",

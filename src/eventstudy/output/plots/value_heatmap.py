@@ -365,7 +365,7 @@ def plot_ar_heatmap(
                     if not np.isfinite(value):
                         continue
                     text = ax.text(
-                        day,
+                        float(day),
                         r,
                         fmt_num(value, 0 if abs(value) >= 99.95 else 1),  # no "−0.0"
                         ha="center",
