@@ -335,10 +335,10 @@ def build_report(
     items = [f for f in collected if f.png is not None]
     lost = [f for f in collected if f.png is None and figures]
     if lost:
-        shown = "; ".join(f"{f.stem} ({f.missing})" for f in lost[:3])
+        listed = "; ".join(f"{f.stem} ({f.missing})" for f in lost[:3])
         more = f"; and {len(lost) - 3} more" if len(lost) > 3 else ""
         warnings.warn(
-            f"the report leaves out {len(lost)} chart(s) it could not draw: {shown}{more}",
+            f"the report leaves out {len(lost)} chart(s) it could not draw: {listed}{more}",
             UserWarning,
             stacklevel=2,
         )
@@ -350,10 +350,9 @@ def build_report(
     with staged(out, last=("report.html",), mode=0o644, what="the report") as stage:
         (stage / "report.html").write_text(html_text, encoding="utf-8")
         (stage / "report.md").write_text(md_text, encoding="utf-8")
-        shown = [f for f in items if f.png is not None]
-        if shown:
+        if items:
             (stage / "figures").mkdir()
-            for item in shown:
+            for item in items:
                 (stage / "figures" / f"{item.stem}.png").write_bytes(item.png or b"")
         if tables:
             all_tables = study_tables.all_tables(max_events)
