@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 from scipy import sparse, stats
 
+from eventstudy import parallel
 from eventstudy.estimation.kernel import Design, fit_batch
 from eventstudy.event_study import Event, EventStudy
 from eventstudy.inference import battery as significance
@@ -667,9 +668,9 @@ def test_pass_handles_ties_missing_and_degenerate_sigma() -> None:
 
 @pytest.mark.parametrize("threads", [1, 2])
 def test_chunking_and_threads_do_not_change_results(synthetic, real, monkeypatch, threads) -> None:
-    monkeypatch.setattr(significance, "THREADS_MIN_ROWS", 0)
+    monkeypatch.setattr(parallel, "MIN_ROWS", 0)
     expected = [significance.test_battery(res) for res in (synthetic, real)]
-    monkeypatch.setattr(significance, "THREADS", threads)
+    monkeypatch.setattr(parallel, "THREADS", threads)
     for chunk in (1, 3, 7, 64):
         monkeypatch.setattr(significance, "CHUNK_ROWS", chunk)
         for res, want in zip((synthetic, real), expected, strict=True):

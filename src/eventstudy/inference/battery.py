@@ -35,15 +35,13 @@ and where each window's x* falls among them), and its contributions are added to
 per-group, per-day sums. Memory beyond the fits and the per-firm-event vectors is therefore
 bounded by the chunk size, whatever the number of firm-events. Every sum is taken one firm-event
 after the other in the order a group-indicator product over the whole array takes it, so the
-results do not depend on the chunking or on :data:`THREADS` (bit for bit; tested against the
-whole-array formulation in tests/test_significance.py).
+results do not depend on the chunking or on the threads (:mod:`eventstudy.parallel`; bit for bit,
+tested against the whole-array formulation in tests/test_significance.py).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any
@@ -52,6 +50,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from eventstudy import parallel
 from eventstudy.inference.stats import normal_pvalue, skewness_adjusted_statistic, t_pvalue
 
 if TYPE_CHECKING:
@@ -87,16 +86,6 @@ WILCOXON_EXACT_MAX = 50
 #: Firm-events per chunk of the residual pass: a chunk's temporaries (a few arrays of
 #: chunk x estimation days) stay in cache and are re-used, so memory does not grow with N.
 CHUNK_ROWS = 1024
-#: Threads: with 2, the residual pass prepares the next chunk while the current one is added to
-#: the sums, and the windows' tests run two at a time. Every sum is taken in the same order
-#: either way, so the results do not depend on it.
-THREADS = min(2, os.cpu_count() or 1)
-#: ... for samples of at least this many firm-events (below, threads cost more than they save).
-THREADS_MIN_ROWS = 20_000
-
-
-def _threaded(n: int) -> bool:
-    return THREADS > 1 and n >= THREADS_MIN_ROWS
 
 
 def _uint_for(largest: int) -> type:
@@ -285,13 +274,7 @@ class _RowStats:
             m[rows] = np.count_nonzero(np.isfinite(e), axis=1)
             irregular[rows] = np.isinf(e).any(axis=1)
 
-        starts = range(0, n, CHUNK_ROWS)
-        if _threaded(n):
-            with ThreadPoolExecutor(THREADS) as pool:
-                list(pool.map(count, starts))
-        else:
-            for a in starts:
-                count(a)
+        parallel.for_each(count, range(0, n, CHUNK_ROWS), n)  # chunks write their own rows
         irregular |= (m != m_resid) & (m != 0)
         with np.errstate(invalid="ignore", divide="ignore"):
             frac = positive / m_resid
@@ -440,12 +423,9 @@ def _prepare(groupings: Sequence[_Groups], windows: Sequence[Window]) -> None:
     sorted once per firm-event and reduced into per-group running sums (:class:`_RowPass`)."""
     sample = groupings[0].sample
     shared = _Shared(sample)
-    if _threaded(sample.n) and len(groupings) > 1:
+    if parallel.threaded(sample.n, len(groupings)):
         _build_lazy_state(groupings, windows)  # before the threads share it
-        with ThreadPoolExecutor(THREADS) as pool:
-            plans = list(pool.map(lambda g: _GroupPlan(g, windows), groupings))
-    else:
-        plans = [_GroupPlan(g, windows) for g in groupings]
+    plans = parallel.ordered_map(lambda g: _GroupPlan(g, windows), groupings, sample.n)
     need = np.zeros(sample.n, dtype=bool)
     for p in plans:
         need |= p.need
@@ -801,8 +781,9 @@ class _RowPass:
     prepared on its own (:meth:`_Chunk.prepare`: residuals on the common axis, one argsort per
     firm-event for both rank tests, the centred unit-norm residuals, every window's x* against
     the ranks of ``e``) and then added to every plan's running sums, chunk after chunk
-    (:meth:`_GroupPlan.add_chunk`). With :data:`THREADS` the next chunk is prepared in a second
-    thread while the current one is added; the sums, and so the results, are the same."""
+    (:meth:`_GroupPlan.add_chunk`). With threads (:func:`eventstudy.parallel.pipeline`) the next
+    chunk is prepared in a second thread while the current one is added; the sums, and so the
+    results, are the same."""
 
     def __init__(
         self,
@@ -821,21 +802,11 @@ class _RowPass:
         for p in self.plans:
             cols[p] = slice(at, at + len(p.windows))
             at += len(p.windows)
-        threaded = _threaded(n)
-        spaces = [_Chunk(self, size, cols) for _ in range(2 if threaded else 1)]
-        if not threaded:
-            for a in starts:
-                self._add(spaces[0].prepare(a, min(n, a + size)))
-            return
-        with ThreadPoolExecutor(1) as pool:
-            nxt = pool.submit(spaces[0].prepare, 0, min(n, size)) if starts else None
-            for k in range(len(starts)):
-                assert nxt is not None
-                ch = nxt.result()
-                if k + 1 < len(starts):
-                    b = starts[k + 1]
-                    nxt = pool.submit(spaces[(k + 1) % 2].prepare, b, min(n, b + size))
-                self._add(ch)
+        # Two workspaces when the next chunk is prepared while the current one is added.
+        two = parallel.threaded(n, len(starts))
+        spaces = [_Chunk(self, size, cols) for _ in range(2 if two else 1)]
+        jobs = [(spaces[k % len(spaces)], a, min(n, a + size)) for k, a in enumerate(starts)]
+        parallel.pipeline(lambda job: job[0].prepare(job[1], job[2]), self._add, jobs, n)
 
     def _add(self, ch: _Chunk) -> None:
         if ch.regular and ch.windows:
@@ -1470,7 +1441,7 @@ def _build_lazy_state(groupings: Sequence[_Groups], windows: Sequence[Window]) -
 def _run_tests(
     groupings: Sequence[_Groups], windows: Sequence[Window], tests: Sequence[str]
 ) -> list[dict[tuple[str, Window], TestResult]]:
-    """``tests`` on every window, per grouping (windows in :data:`THREADS` threads)."""
+    """``tests`` on every window, per grouping (windows in threads, :mod:`eventstudy.parallel`)."""
 
     def run(job: tuple[int, Window]) -> dict[str, TestResult]:
         groups = groupings[job[0]]
@@ -1478,12 +1449,10 @@ def _run_tests(
         return {name: TEST_FUNCTIONS[name](groups, w) for name in tests}
 
     jobs = [(k, window) for k in range(len(groupings)) for window in windows]
-    if _threaded(groupings[0].sample.n) and len(jobs) > 1:
-        _build_lazy_state(groupings, windows)
-        with ThreadPoolExecutor(THREADS) as pool:
-            done = list(pool.map(run, jobs))
-    else:
-        done = [run(job) for job in jobs]
+    n = groupings[0].sample.n
+    if parallel.threaded(n, len(jobs)):
+        _build_lazy_state(groupings, windows)  # before the threads share it
+    done = parallel.ordered_map(run, jobs, n)
     out: list[dict[tuple[str, Window], TestResult]] = [{} for _ in groupings]
     for (k, window), results in zip(jobs, done, strict=True):
         for name in tests:
