@@ -24,7 +24,9 @@ from eventstudy import parallel
 from eventstudy.estimation.kernel import Design, fit_batch
 from eventstudy.event_study import Event, EventStudy
 from eventstudy.inference import battery as significance
-from eventstudy.inference.battery import FirmEventSample
+from eventstudy.inference import engine
+from eventstudy.inference import sample as sample_module
+from eventstudy.inference.sample import FirmEventSample
 
 RTOL = 1e-9
 
@@ -380,7 +382,7 @@ def test_mean_correlation_large_ragged_group_is_close(monkeypatch) -> None:
     resid[rng.random(resid.shape) < 0.03] = np.nan
     res = _hand_fit(list(rng.normal(0, 0.01, 40)), resid)
     exact = significance.test_battery(res)
-    monkeypatch.setattr(significance, "EXACT_CORRELATION_MAX", 10)
+    monkeypatch.setattr(engine, "EXACT_CORRELATION_MAX", 10)
     approx = significance.test_battery(res)
     sel = (exact.test == "adjusted_bmp") & (exact.event == "H")
     ratio = approx[sel].statistic.item() / exact[sel].statistic.item()
@@ -462,7 +464,7 @@ def test_row_ranks_equal_scipy() -> None:
     values[rng.random(values.shape) < 0.2] = np.nan
     values[3] = np.nan
     expected = stats.rankdata(values, axis=1, nan_policy="omit")
-    np.testing.assert_array_equal(significance.row_ranks(values), expected)
+    np.testing.assert_array_equal(sample_module.row_ranks(values), expected)
 
 
 def test_simulation_smoke() -> None:
@@ -481,7 +483,7 @@ def test_simulation_smoke() -> None:
 class _WholeArrays:
     """The residual-based parts of the battery computed the direct way, on whole
     (firm-events x days) arrays, one group-indicator product per sum: the formulation the chunked
-    pass (``significance._prepare``) must reproduce bit for bit."""
+    pass (``engine._prepare``) must reproduce bit for bit."""
 
     def __init__(self, sample, labels) -> None:
         self.order = np.argsort(labels, kind="stable")
@@ -515,7 +517,7 @@ class _WholeArrays:
     def corrado(self):
         combined = np.concatenate([self.resid, self.sample.ar[self.order]], axis=1)
         t = np.isfinite(combined).sum(axis=1)
-        u = significance.row_ranks(combined) / (t[:, None] + 1.0) - 0.5
+        u = sample_module.row_ranks(combined) / (t[:, None] + 1.0) - 0.5
         valid = np.isfinite(u)
         cnt = self.sum(valid)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -541,7 +543,7 @@ class _WholeArrays:
         ragged = self.sum(ragged | (use != use[first])) > 0
         for g in np.flatnonzero(ragged & (n_use >= 2) & (n_use <= 1500)):
             sl = slice(self.starts[g], self.starts[g + 1] if g + 1 < self.G else len(resid))
-            rbar[g] = significance._pairwise_mean_correlation(resid[sl][use[sl]])
+            rbar[g] = engine._pairwise_mean_correlation(resid[sl][use[sl]])
         return np.where(n_use >= 2, rbar, np.nan)
 
     def grank(self, window):
@@ -549,7 +551,7 @@ class _WholeArrays:
         finite = np.isfinite(e)
         m = finite.sum(axis=1).astype(float)
         inv = 1.0 / (m + 2.0)
-        base = np.where(finite, significance.row_ranks(e) * inv[:, None] - 0.5, 0.0)
+        base = np.where(finite, sample_module.row_ranks(e) * inv[:, None] - 0.5, 0.0)
         car, var, _ = (a[self.order] for a in self.sample.car(window))
         with np.errstate(invalid="ignore", divide="ignore"):
             scar = np.where(m >= 1, car / np.sqrt(var), np.nan)
@@ -589,8 +591,8 @@ def _check_whole_arrays(sample, labels, windows) -> None:
     the sums, and the sums' inputs that are per firm-event)."""
     ref = _WholeArrays(sample, labels)
     ids, res = significance.group_tests(sample, labels, windows)
-    groups = significance._Groups(np.asarray(labels), sample)
-    significance._prepare([groups], windows)
+    groups = engine._Groups(np.asarray(labels), sample)
+    engine._prepare([groups], windows)
     np.testing.assert_array_equal(ids, ref.ids)
     _assert_same_bits(groups.time_series_scale[0], ref.time_series_scale(), "S(AAR)")
     s, u_ev = ref.corrado()
@@ -672,7 +674,7 @@ def test_chunking_and_threads_do_not_change_results(synthetic, real, monkeypatch
     expected = [significance.test_battery(res) for res in (synthetic, real)]
     monkeypatch.setattr(parallel, "THREADS", threads)
     for chunk in (1, 3, 7, 64):
-        monkeypatch.setattr(significance, "CHUNK_ROWS", chunk)
+        monkeypatch.setattr(sample_module, "CHUNK_ROWS", chunk)
         for res, want in zip((synthetic, real), expected, strict=True):
             pd.testing.assert_frame_equal(significance.test_battery(res), want, check_exact=True)
 
