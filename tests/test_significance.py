@@ -24,7 +24,7 @@ from eventstudy import parallel
 from eventstudy.estimation.kernel import Design, fit_batch
 from eventstudy.event_study import Event, EventStudy
 from eventstudy.inference import battery as significance
-from eventstudy.inference import engine
+from eventstudy.inference import engine, registry
 from eventstudy.inference import sample as sample_module
 from eventstudy.inference.sample import FirmEventSample
 
@@ -292,8 +292,8 @@ def test_columns_and_rows(synthetic) -> None:
     assert windows("A") == [(d, d) for d in range(-3, 4)] + [(-1, 1), (0, 2)]
     assert windows("B") == [(d, d) for d in range(-5, 6)] + [(-2, 2), (-1, 1)]
     assert windows("all") == [(d, d) for d in range(-5, 6)] + [(-1, 1), (0, 2), (-2, 2)]
-    assert (out.groupby(["event", "start", "end"]).size() == len(significance.TESTS)).all()
-    assert list(out.test[:12]) == list(significance.TESTS)
+    assert (out.groupby(["event", "start", "end"]).size() == len(registry.TESTS)).all()
+    assert list(out.test[:12]) == [t.name for t in registry.TESTS]
 
 
 def test_synthetic_against_reference(synthetic) -> None:
@@ -327,7 +327,7 @@ def test_no_fitted_firm_events() -> None:
     res = SimpleNamespace(batches=[], events=[SimpleNamespace(name="E", event_window=(0, 1),
                                                               car_windows=((0, 1),))])
     out = significance.test_battery(res)
-    assert len(out) == 2 * len(significance.TESTS) * 3  # E and all; days 0, 1 and [0, 1]
+    assert len(out) == 2 * len(registry.TESTS) * 3  # E and all; days 0, 1 and [0, 1]
     assert out.statistic.isna().all() and (out.note == "no fitted firm-events").all()
 
 
@@ -472,7 +472,7 @@ def test_simulation_smoke() -> None:
     from benchmarks import simulation
 
     frame = simulation.run(samples=30, firms=20, seed=1)
-    assert frame.shape == (2 * len(significance.TESTS), len(simulation.SCENARIOS))
+    assert frame.shape == (2 * len(registry.TESTS), len(simulation.SCENARIOS))
     assert ((frame >= 0) & (frame <= 1)).all().all()
     day0 = frame.loc["[0, 0]"]
     assert (day0["+1%"] > day0["no AR"]).all()

@@ -2,66 +2,29 @@
 
 :func:`test_battery` tests, for every event (the firm-events sharing it) and for the pooled sample
 of all firm-events (``event == "all"``), every day of the event window (``start == end``) and every
-multi-day CAR window, with twelve tests (:data:`TESTS`). The tests are in
-:mod:`~eventstudy.inference.parametric` and :mod:`~eventstudy.inference.nonparametric` (each gives
-its formula as implemented and its paper), the engine they share in
-:mod:`~eventstudy.inference.engine`; docs/tests.md collects the conventions and the differences
-from other software.
+multi-day CAR window, with every test of :data:`eventstudy.inference.registry.TESTS`, in its
+order. The tests are in :mod:`~eventstudy.inference.parametric` and
+:mod:`~eventstudy.inference.nonparametric` (each gives its formula as implemented and its paper),
+the engine they share in :mod:`~eventstudy.inference.engine`; docs/tests.md collects the
+conventions and the differences from other software.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from eventstudy import parallel
-from eventstudy.inference.engine import (
-    TestResult,
-    _build_lazy_state,
-    _Groups,
-    _prepare,
-    _Window,
-    _window,
-)
-from eventstudy.inference.nonparametric import (
-    corrado_rank,
-    generalized_sign,
-    grank,
-    sign,
-    wilcoxon,
-)
-from eventstudy.inference.parametric import (
-    adjusted_bmp,
-    adjusted_patell,
-    bmp,
-    cross_sectional_t,
-    patell,
-    skewness_adjusted_t,
-    time_series_t,
-)
+from eventstudy.inference import registry
+from eventstudy.inference.engine import TestResult, _build_lazy_state, _Groups, _prepare, _window
+from eventstudy.inference.registry import TestSpec
 from eventstudy.inference.sample import FirmEventSample, Window, sample_from_fits
 
 if TYPE_CHECKING:
     from eventstudy.results import EventStudyResults
-
-#: Test names, in output order.
-TESTS: tuple[str, ...] = (
-    "cross_sectional_t",
-    "time_series_t",
-    "patell",
-    "bmp",
-    "adjusted_patell",
-    "adjusted_bmp",
-    "corrado_rank",
-    "sign",
-    "generalized_sign",
-    "wilcoxon",
-    "grank",
-    "skewness_adjusted_t",
-)
 
 COLUMNS = ["event", "test", "start", "end", "statistic", "p_value", "n", "df", "note"]
 
@@ -71,34 +34,19 @@ def sample_from_results(results: EventStudyResults) -> tuple[FirmEventSample, np
     return sample_from_fits([(b.fit, b.event) for b in results.batches])
 
 
-TEST_FUNCTIONS: dict[str, Callable[[_Groups, _Window], TestResult]] = {
-    "cross_sectional_t": cross_sectional_t,
-    "time_series_t": time_series_t,
-    "patell": patell,
-    "bmp": bmp,
-    "adjusted_patell": adjusted_patell,
-    "adjusted_bmp": adjusted_bmp,
-    "corrado_rank": corrado_rank,
-    "sign": sign,
-    "generalized_sign": generalized_sign,
-    "wilcoxon": wilcoxon,
-    "grank": grank,
-    "skewness_adjusted_t": skewness_adjusted_t,
-}
-
-#: Tests that need the residual pass (:func:`_prepare`).
-_RESIDUAL_TESTS = {"time_series_t", "adjusted_patell", "adjusted_bmp", "corrado_rank", "grank"}
-
-
 def _run_tests(
-    groupings: Sequence[_Groups], windows: Sequence[Window], tests: Sequence[str]
+    groupings: Sequence[_Groups], windows: Sequence[Window], tests: Sequence[TestSpec]
 ) -> list[dict[tuple[str, Window], TestResult]]:
     """``tests`` on every window, per grouping (windows in threads, :mod:`eventstudy.parallel`)."""
 
-    def run(job: tuple[int, Window]) -> dict[str, TestResult]:
+    def run(job: tuple[int, Window]) -> list[TestResult]:
         groups = groupings[job[0]]
         w = _window(groups, job[1])
-        return {name: TEST_FUNCTIONS[name](groups, w) for name in tests}
+        out = []
+        for spec in tests:
+            assert spec.function is not None, spec.name
+            out.append(spec.function(groups, w))
+        return out
 
     jobs = [(k, window) for k in range(len(groupings)) for window in windows]
     n = groupings[0].sample.n
@@ -107,8 +55,8 @@ def _run_tests(
     done = parallel.ordered_map(run, jobs, n)
     out: list[dict[tuple[str, Window], TestResult]] = [{} for _ in groupings]
     for (k, window), results in zip(jobs, done, strict=True):
-        for name in tests:
-            out[k][(name, window)] = results[name]
+        for spec, result in zip(tests, results, strict=True):
+            out[k][(spec.name, window)] = result
     return out
 
 
@@ -116,18 +64,27 @@ def group_tests(
     sample: FirmEventSample,
     labels: np.ndarray,
     windows: Sequence[Window],
-    tests: Sequence[str] = TESTS,
+    tests: Sequence[TestSpec] = registry.TESTS,
 ) -> tuple[np.ndarray, dict[tuple[str, Window], TestResult]]:
-    """Run ``tests`` on every group of firm-events (``labels``, one per firm-event of ``sample``)
-    for every window. Returns the group ids (sorted distinct labels) and one :class:`TestResult`
-    per (test, window), with arrays over those groups."""
+    """Run ``tests`` (entries of the registry) on every group of firm-events (``labels``, one per
+    firm-event of ``sample``) for every window. Returns the group ids (sorted distinct labels) and
+    one :class:`~eventstudy.inference.engine.TestResult` per (test name, window), with arrays over
+    those groups."""
     labels = np.asarray(labels)
     if sample.n == 0:
         return np.zeros(0, dtype=labels.dtype), {}
     groups = _Groups(labels, sample)
-    if _RESIDUAL_TESTS.intersection(tests):
-        _prepare([groups], windows if "grank" in tests else [])
+    _prepare_for([groups], windows, tests)
     return groups.ids, _run_tests([groups], windows, tests)[0]
+
+
+def _prepare_for(
+    groupings: Sequence[_Groups], windows: Sequence[Window], tests: Sequence[TestSpec]
+) -> None:
+    """The residual pass, when some of ``tests`` read the residuals, with ``windows`` when some
+    are computed in the pass."""
+    if any(t.needs_residuals or t.computed_in_pass for t in tests):
+        _prepare(groupings, windows if any(t.computed_in_pass for t in tests) else [])
 
 
 # ----------------------------------------------------------------------------- the public entry
@@ -144,11 +101,12 @@ def test_battery(results: EventStudyResults) -> pd.DataFrame:
 
     Columns ``event, test, start, end, statistic, p_value, n, df, note``: one row per event or
     ``all``, window (each event-window day with ``start == end``, then each multi-day CAR window)
-    and test (:data:`TESTS` order). ``n`` counts the firm-events used; ``df`` is set where the
-    p-value is from Student's t; ``note`` gives the reason when the statistic is NaN. p-values are
-    two-sided. The pooled rows cover the union of the events' days and CAR windows, each over the
-    firm-events whose event window covers it."""
+    and test (:data:`~eventstudy.inference.registry.TESTS` order). ``n`` counts the firm-events
+    used; ``df`` is set where the p-value is from Student's t; ``note`` gives the reason when the
+    statistic is NaN. p-values are two-sided. The pooled rows cover the union of the events' days
+    and CAR windows, each over the firm-events whose event window covers it."""
     sample, labels = sample_from_results(results)
+    tests = registry.TESTS
     events = results.events
     per_event = [_windows(e.event_window, e.car_windows) for e in events]
     days = sorted({d for e in events for d in range(e.event_window[0], e.event_window[1] + 1)})
@@ -163,19 +121,20 @@ def test_battery(results: EventStudyResults) -> pd.DataFrame:
     if sample.n:
         by_event = _Groups(np.asarray(labels), sample)
         pooled_sample = _Groups(np.zeros(sample.n, dtype=int), sample)
-        _prepare([by_event, pooled_sample], pooled)
-        res, res_all = _run_tests([by_event, pooled_sample], pooled, TESTS)
+        _prepare_for([by_event, pooled_sample], pooled, tests)
+        res, res_all = _run_tests([by_event, pooled_sample], pooled, tests)
         group_of[np.asarray(by_event.ids, dtype=int)] = np.arange(by_event.G)
         group_of[n_events] = 0
 
     # Output rows: each event's windows in its own order, then "all" over the pooled windows;
-    # within a window the tests in TESTS order.
+    # within a window the tests in registry order.
     index = {w: j for j, w in enumerate(pooled)}
     who = np.repeat(np.arange(n_events + 1), [len(ws) for ws in per_event] + [len(pooled)])
     win = np.array([index[w] for ws in per_event for w in ws] + list(range(len(pooled))), dtype=int)
     if not len(win):
         return pd.DataFrame(columns=COLUMNS)
-    n_tests = len(TESTS)
+    n_tests = len(tests)
+    position = {spec.name: j for j, spec in enumerate(tests)}
     who = np.repeat(who, n_tests)
     win = np.repeat(win, n_tests)
     test = np.tile(np.arange(n_tests), len(who) // n_tests)
@@ -189,9 +148,9 @@ def test_battery(results: EventStudyResults) -> pd.DataFrame:
             G = len(getattr(next(iter(res.values())), attr))
             table = np.empty((len(pooled), n_tests, G + 1), dtype=dtype)
             for (name, window), r in res.items():
-                table[index[window], TESTS.index(name), :G] = getattr(r, attr)
+                table[index[window], position[name], :G] = getattr(r, attr)
             for (name, window), r in res_all.items():
-                table[index[window], TESTS.index(name), G] = getattr(r, attr)[0]
+                table[index[window], position[name], G] = getattr(r, attr)[0]
             out[found] = table[win[found], test[found], column[found]]
         return out
 
@@ -199,7 +158,7 @@ def test_battery(results: EventStudyResults) -> pd.DataFrame:
     window_arr = np.array(pooled, dtype=int).reshape(-1, 2)
     frame = pd.DataFrame({
         "event": names[who],
-        "test": np.array(TESTS, dtype=object)[test],
+        "test": np.array([spec.name for spec in tests], dtype=object)[test],
         "start": window_arr[win, 0],
         "end": window_arr[win, 1],
         "statistic": values("statistic", np.nan, float),
