@@ -255,6 +255,21 @@ def _namespace(fits_events: list[tuple], events: list[tuple[str, tuple, tuple]])
     return SimpleNamespace(batches=batches, events=evs)
 
 
+def _battery(res) -> pd.DataFrame:
+    """The battery of a study (results, or a stand-in with ``batches`` and ``events``)."""
+    return significance.test_battery(
+        [(b.fit, b.event) for b in res.batches],
+        [e.name for e in res.events],
+        [e.event_window for e in res.events],
+        [e.car_windows for e in res.events],
+    )
+
+
+def _sample_of(res):
+    """The fitted firm-events of a study and each one's event."""
+    return sample_module.sample_from_fits([(b.fit, b.event) for b in res.batches])
+
+
 # ----------------------------------------------------------------------------- synthetic batch
 @pytest.fixture(scope="module")
 def synthetic():
@@ -284,7 +299,7 @@ def synthetic():
 
 
 def test_columns_and_rows(synthetic) -> None:
-    out = significance.test_battery(synthetic)
+    out = _battery(synthetic)
     assert list(out.columns) == ["event", "test", "start", "end", "statistic", "p_value", "n",
                                  "df", "note"]
     windows = lambda ev: list(dict.fromkeys(zip(  # noqa: E731
@@ -297,7 +312,7 @@ def test_columns_and_rows(synthetic) -> None:
 
 
 def test_synthetic_against_reference(synthetic) -> None:
-    out = significance.test_battery(synthetic)
+    out = _battery(synthetic)
     assert _check_against_reference(synthetic, out) > 400
     # Missing ARs are left out with exact counts: firm 4 of A has no day-0 return, firm 5 none on
     # day 1, firm 2 none on day -1; B's firm 7 (row 4 of B) misses days 1 and 2.
@@ -315,7 +330,7 @@ def test_synthetic_against_reference(synthetic) -> None:
 
 
 def test_one_firm_event_gives_nan_with_reason(synthetic) -> None:
-    out = significance.test_battery(synthetic)
+    out = _battery(synthetic)
     c = out[out.event == "C"]
     assert c.statistic.isna().all() and c.p_value.isna().all()
     assert (c.n == 1).all()
@@ -326,7 +341,7 @@ def test_one_firm_event_gives_nan_with_reason(synthetic) -> None:
 def test_no_fitted_firm_events() -> None:
     res = SimpleNamespace(batches=[], events=[SimpleNamespace(name="E", event_window=(0, 1),
                                                               car_windows=((0, 1),))])
-    out = significance.test_battery(res)
+    out = _battery(res)
     assert len(out) == 2 * len(registry.TESTS) * 3  # E and all; days 0, 1 and [0, 1]
     assert out.statistic.isna().all() and (out.note == "no fitted firm-events").all()
 
@@ -351,7 +366,7 @@ def test_hand_worked_ties_and_zero() -> None:
     """Signed ranks with a zero and ties, signs, by hand: ARs (in %) 1, -2, 1, 3, 0, -1."""
     rng = np.random.default_rng(0)
     res = _hand_fit([0.01, -0.02, 0.01, 0.03, 0.0, -0.01], rng.normal(0, 0.01, (6, 60)))
-    out = significance.test_battery(res).set_index(["event", "test"]).loc["H"]
+    out = _battery(res).set_index(["event", "test"]).loc["H"]
     # Zero dropped; |x| = 1, 2, 1, 3, 1 -> ranks 2, 4, 2, 5, 2; W+ = 2 + 2 + 5 = 9 of 15.
     m = 5
     var = m * (m + 1) * (2 * m + 1) / 24 - (3**3 - 3) / 48
@@ -369,7 +384,7 @@ def test_wilcoxon_exact_matches_scipy() -> None:
     rng = np.random.default_rng(3)
     for n in (3, 7, 20, 50, 51):
         x = rng.normal(0.004, 0.01, n)
-        out = significance.test_battery(_hand_fit(list(x), rng.normal(0, 0.01, (n, 40))))
+        out = _battery(_hand_fit(list(x), rng.normal(0, 0.01, (n, 40))))
         row = out[(out.event == "H") & (out.test == "wilcoxon")].iloc[0]
         assert row.p_value == pytest.approx(stats.wilcoxon(x).pvalue, rel=1e-10), n
 
@@ -381,9 +396,9 @@ def test_mean_correlation_large_ragged_group_is_close(monkeypatch) -> None:
     resid = 0.4 * common + rng.normal(size=(40, 120))
     resid[rng.random(resid.shape) < 0.03] = np.nan
     res = _hand_fit(list(rng.normal(0, 0.01, 40)), resid)
-    exact = significance.test_battery(res)
+    exact = _battery(res)
     monkeypatch.setattr(engine, "EXACT_CORRELATION_MAX", 10)
-    approx = significance.test_battery(res)
+    approx = _battery(res)
     sel = (exact.test == "adjusted_bmp") & (exact.event == "H")
     ratio = approx[sel].statistic.item() / exact[sel].statistic.item()
     assert ratio == pytest.approx(1.0, abs=0.02)
@@ -391,7 +406,7 @@ def test_mean_correlation_large_ragged_group_is_close(monkeypatch) -> None:
 
 def test_vectorised_groups_equal_one_by_one(synthetic) -> None:
     """Computing many groups at once gives each group's result alone."""
-    sample, labels = significance.sample_from_results(synthetic)
+    sample, labels = _sample_of(synthetic)
     windows = [(0, 0), (-1, 1)]
     ids, together = significance.group_tests(sample, labels, windows)
     for k, g in enumerate(ids):
@@ -422,7 +437,7 @@ def real(sample_prices: pd.DataFrame):
 
 
 def test_real_sample_against_reference(real) -> None:
-    out = significance.test_battery(real)
+    out = _battery(real)
     assert _check_against_reference(real, out) > 400
     nvda = out[out.event == "NVDA alone"]
     assert nvda.statistic.isna().all() and (nvda.note != "").all()
@@ -433,7 +448,7 @@ def test_real_sample_against_reference(real) -> None:
 
 def test_real_sample_agrees_with_results_frames(real) -> None:
     """The cross-sectional t equals the one results.aar_frame()/caar_frame() report."""
-    out = significance.test_battery(real)
+    out = _battery(real)
     cs = out[out.test == "cross_sectional_t"].set_index(["event", "start", "end"])
     aar = real.aar_frame()
     for row in aar.itertuples():
@@ -450,7 +465,7 @@ def test_real_sample_agrees_with_results_frames(real) -> None:
 def test_day0_selloff_clustering_adjustment(real) -> None:
     """R1 sell-off day 0: the KP adjustment shrinks the standardised statistics (positive mean
     residual correlation), the naive Patell Z being the largest in magnitude."""
-    out = significance.test_battery(real)
+    out = _battery(real)
     d0 = out[(out.event == "R1 sell-off") & (out.start == 0) & (out.end == 0)].set_index("test")
     s = d0.statistic
     assert s["patell"] < s["adjusted_patell"] < 0
@@ -629,7 +644,7 @@ def _sigma_one_fit(ar0, resid, event_window=(0, 0)):
 
 def test_pass_equals_whole_arrays_bitwise(synthetic, real) -> None:
     for res in (synthetic, real):
-        sample, labels = significance.sample_from_results(res)
+        sample, labels = _sample_of(res)
         windows = [(0, 0), (-1, 1), (1, 1), (0, 2)]
         _check_whole_arrays(sample, labels, windows)
         _check_whole_arrays(sample, np.zeros(sample.n, dtype=int), windows)
@@ -671,12 +686,12 @@ def test_pass_handles_ties_missing_and_degenerate_sigma() -> None:
 @pytest.mark.parametrize("threads", [1, 2])
 def test_chunking_and_threads_do_not_change_results(synthetic, real, monkeypatch, threads) -> None:
     monkeypatch.setattr(parallel, "MIN_ROWS", 0)
-    expected = [significance.test_battery(res) for res in (synthetic, real)]
+    expected = [_battery(res) for res in (synthetic, real)]
     monkeypatch.setattr(parallel, "THREADS", threads)
     for chunk in (1, 3, 7, 64):
         monkeypatch.setattr(sample_module, "CHUNK_ROWS", chunk)
         for res, want in zip((synthetic, real), expected, strict=True):
-            pd.testing.assert_frame_equal(significance.test_battery(res), want, check_exact=True)
+            pd.testing.assert_frame_equal(_battery(res), want, check_exact=True)
 
 
 def test_residuals_are_read_in_place() -> None:

@@ -208,7 +208,14 @@ class EventStudyResults:
     def _tests(self) -> pd.DataFrame:
         from eventstudy.inference.battery import test_battery
 
-        return pd.concat([test_battery(self), self._bhar_tests()], ignore_index=True)
+        events = self.events
+        battery = test_battery(
+            [(b.fit, b.event) for b in self.batches],
+            [e.name for e in events],
+            [e.event_window for e in events],
+            [e.car_windows for e in events],
+        )
+        return pd.concat([battery, self._bhar_tests()], ignore_index=True)
 
     def tests_frame(self) -> pd.DataFrame:
         """The test battery (docs/tests.md): ``event,test,start,end,statistic,p_value,n,df,note``

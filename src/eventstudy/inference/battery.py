@@ -24,14 +24,9 @@ from eventstudy.inference.registry import TestSpec
 from eventstudy.inference.sample import FirmEventSample, Window, sample_from_fits
 
 if TYPE_CHECKING:
-    from eventstudy.results import EventStudyResults
+    from eventstudy.estimation.kernel import BatchFit
 
 COLUMNS = ["event", "test", "start", "end", "statistic", "p_value", "n", "df", "note"]
-
-
-def sample_from_results(results: EventStudyResults) -> tuple[FirmEventSample, np.ndarray]:
-    """The fitted firm-events of ``results`` and each one's index into ``results.events``."""
-    return sample_from_fits([(b.fit, b.event) for b in results.batches])
 
 
 def _run_tests(
@@ -96,8 +91,18 @@ def _windows(days: tuple[int, int], car_windows: Sequence[Window]) -> list[Windo
     return list(dict.fromkeys(out))
 
 
-def test_battery(results: EventStudyResults) -> pd.DataFrame:
+def test_battery(
+    fits: Sequence[tuple[BatchFit, np.ndarray]],
+    names: Sequence[str],
+    event_windows: Sequence[Window],
+    car_windows: Sequence[Sequence[Window]],
+) -> pd.DataFrame:
     """The whole battery for each event and for the pooled sample (``event == "all"``).
+
+    ``fits``: each fit (:class:`~eventstudy.estimation.kernel.BatchFit`) with the event of each of
+    its firm-events (an index into the events); its fitted firm-events are tested. ``names``,
+    ``event_windows`` (``(first, last)`` relative day) and ``car_windows``: per event, its name,
+    its event window and its CAR windows.
 
     Columns ``event, test, start, end, statistic, p_value, n, df, note``: one row per event or
     ``all``, window (each event-window day with ``start == end``, then each multi-day CAR window)
@@ -105,16 +110,15 @@ def test_battery(results: EventStudyResults) -> pd.DataFrame:
     used; ``df`` is set where the p-value is from Student's t; ``note`` gives the reason when the
     statistic is NaN. p-values are two-sided. The pooled rows cover the union of the events' days
     and CAR windows, each over the firm-events whose event window covers it."""
-    sample, labels = sample_from_results(results)
+    sample, labels = sample_from_fits(fits)
     tests = registry.TESTS
-    events = results.events
-    per_event = [_windows(e.event_window, e.car_windows) for e in events]
-    days = sorted({d for e in events for d in range(e.event_window[0], e.event_window[1] + 1)})
+    per_event = [_windows(w, c) for w, c in zip(event_windows, car_windows, strict=True)]
+    days = sorted({d for w in event_windows for d in range(w[0], w[1] + 1)})
     pooled = [(d, d) for d in days]
     pooled += list(dict.fromkeys(w for ws in per_event for w in ws if w[0] != w[1]))
 
     # Every event's windows are among the pooled ones; windows an event lacks are not reported.
-    n_events = len(events)
+    n_events = len(names)
     group_of = np.full(n_events + 1, -1)  # row of each event (then "all") in the result arrays
     res: dict[tuple[str, Window], TestResult] = {}
     res_all: dict[tuple[str, Window], TestResult] = {}
@@ -154,10 +158,10 @@ def test_battery(results: EventStudyResults) -> pd.DataFrame:
             out[found] = table[win[found], test[found], column[found]]
         return out
 
-    names = np.array([e.name for e in events] + ["all"], dtype=object)
+    event_names = np.array([*names, "all"], dtype=object)
     window_arr = np.array(pooled, dtype=int).reshape(-1, 2)
     frame = pd.DataFrame({
-        "event": names[who],
+        "event": event_names[who],
         "test": np.array([spec.name for spec in tests], dtype=object)[test],
         "start": window_arr[win, 0],
         "end": window_arr[win, 1],
