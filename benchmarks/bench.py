@@ -13,7 +13,7 @@ the public API, as a user would call it:
 
 1. ``fit``: ``EventStudy(returns, ...).fit(events)`` (returns panel in memory -> batched fit),
 2. ``frames``: ``res.ar_frame()`` and ``res.car_frame()``,
-3. ``tests``: the full test battery (``res.tests_frame()``, or ``significance.test_battery``),
+3. ``tests``: the full test battery (``res.tests_frame()``),
 4. ``write``: ``tests.csv``, with the writer ``eventstudy run`` uses
    (:func:`~eventstudy.output.files.write_csv`).
 
@@ -151,16 +151,8 @@ def statsmodels_loop_cars(
 
 
 def _battery() -> Callable[[Any], Any] | None:
-    """The full test battery as users get it (``res.tests_frame()`` where it exists)."""
-    from eventstudy.results import EventStudyResults
-
-    if hasattr(EventStudyResults, "tests_frame"):
-        return lambda res: res.tests_frame()
-    try:
-        from eventstudy.inference.battery import test_battery
-    except ImportError:
-        return None
-    return test_battery
+    """The full test battery as users get it (``res.tests_frame()``)."""
+    return lambda res: res.tests_frame()
 
 
 class _Timer:

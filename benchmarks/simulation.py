@@ -33,7 +33,9 @@ import numpy as np
 import pandas as pd
 
 from eventstudy.estimation.kernel import Design, fit_batch
-from eventstudy.inference.battery import TESTS, FirmEventSample, group_tests
+from eventstudy.inference.battery import group_tests
+from eventstudy.inference.registry import TESTS
+from eventstudy.inference.sample import FirmEventSample
 
 ESTIMATION = (-255, -6)
 EVENT = (-5, 5)
@@ -126,10 +128,10 @@ def run(
             key: float(np.mean(np.nan_to_num(p, nan=1.0) < level)) for key, p in pvalues.items()
         }
     index = pd.MultiIndex.from_tuples(
-        [(f"[{w[0]}, {w[1]}]", t) for w in WINDOWS for t in TESTS], names=["window", "test"]
+        [(f"[{w[0]}, {w[1]}]", t.name) for w in WINDOWS for t in TESTS], names=["window", "test"]
     )
     frame = pd.DataFrame(
-        {name: [col[(t, w)] for w in WINDOWS for t in TESTS] for name, col in columns.items()},
+        {name: [col[(t.name, w)] for w in WINDOWS for t in TESTS] for name, col in columns.items()},
         index=index,
     )
     return frame

@@ -52,11 +52,7 @@ def _assert_identical(local, remote) -> None:
         pd.testing.assert_frame_equal(
             getattr(remote, name)(), getattr(local, name)(), check_exact=True
         )
-    try:
-        from eventstudy.inference.battery import test_battery
-    except ImportError:
-        return
-    pd.testing.assert_frame_equal(test_battery(remote), test_battery(local), check_exact=True)
+    pd.testing.assert_frame_equal(remote.tests_frame(), local.tests_frame(), check_exact=True)
 
 
 def test_dask_equals_local_engine(client, data) -> None:

@@ -20,10 +20,13 @@ import pandas as pd
 import pytest
 from scipy import sparse, stats
 
+from eventstudy import parallel
 from eventstudy.estimation.kernel import Design, fit_batch
 from eventstudy.event_study import Event, EventStudy
 from eventstudy.inference import battery as significance
-from eventstudy.inference.battery import FirmEventSample
+from eventstudy.inference import engine, registry
+from eventstudy.inference import sample as sample_module
+from eventstudy.inference.sample import FirmEventSample
 
 RTOL = 1e-9
 
@@ -252,6 +255,21 @@ def _namespace(fits_events: list[tuple], events: list[tuple[str, tuple, tuple]])
     return SimpleNamespace(batches=batches, events=evs)
 
 
+def _battery(res) -> pd.DataFrame:
+    """The battery of a study (results, or a stand-in with ``batches`` and ``events``)."""
+    return significance.test_battery(
+        [(b.fit, b.event) for b in res.batches],
+        [e.name for e in res.events],
+        [e.event_window for e in res.events],
+        [e.car_windows for e in res.events],
+    )
+
+
+def _sample_of(res):
+    """The fitted firm-events of a study and each one's event."""
+    return sample_module.sample_from_fits([(b.fit, b.event) for b in res.batches])
+
+
 # ----------------------------------------------------------------------------- synthetic batch
 @pytest.fixture(scope="module")
 def synthetic():
@@ -281,7 +299,7 @@ def synthetic():
 
 
 def test_columns_and_rows(synthetic) -> None:
-    out = significance.test_battery(synthetic)
+    out = _battery(synthetic)
     assert list(out.columns) == ["event", "test", "start", "end", "statistic", "p_value", "n",
                                  "df", "note"]
     windows = lambda ev: list(dict.fromkeys(zip(  # noqa: E731
@@ -289,12 +307,12 @@ def test_columns_and_rows(synthetic) -> None:
     assert windows("A") == [(d, d) for d in range(-3, 4)] + [(-1, 1), (0, 2)]
     assert windows("B") == [(d, d) for d in range(-5, 6)] + [(-2, 2), (-1, 1)]
     assert windows("all") == [(d, d) for d in range(-5, 6)] + [(-1, 1), (0, 2), (-2, 2)]
-    assert (out.groupby(["event", "start", "end"]).size() == len(significance.TESTS)).all()
-    assert list(out.test[:12]) == list(significance.TESTS)
+    assert (out.groupby(["event", "start", "end"]).size() == len(registry.TESTS)).all()
+    assert list(out.test[:12]) == [t.name for t in registry.TESTS]
 
 
 def test_synthetic_against_reference(synthetic) -> None:
-    out = significance.test_battery(synthetic)
+    out = _battery(synthetic)
     assert _check_against_reference(synthetic, out) > 400
     # Missing ARs are left out with exact counts: firm 4 of A has no day-0 return, firm 5 none on
     # day 1, firm 2 none on day -1; B's firm 7 (row 4 of B) misses days 1 and 2.
@@ -312,7 +330,7 @@ def test_synthetic_against_reference(synthetic) -> None:
 
 
 def test_one_firm_event_gives_nan_with_reason(synthetic) -> None:
-    out = significance.test_battery(synthetic)
+    out = _battery(synthetic)
     c = out[out.event == "C"]
     assert c.statistic.isna().all() and c.p_value.isna().all()
     assert (c.n == 1).all()
@@ -323,8 +341,8 @@ def test_one_firm_event_gives_nan_with_reason(synthetic) -> None:
 def test_no_fitted_firm_events() -> None:
     res = SimpleNamespace(batches=[], events=[SimpleNamespace(name="E", event_window=(0, 1),
                                                               car_windows=((0, 1),))])
-    out = significance.test_battery(res)
-    assert len(out) == 2 * len(significance.TESTS) * 3  # E and all; days 0, 1 and [0, 1]
+    out = _battery(res)
+    assert len(out) == 2 * len(registry.TESTS) * 3  # E and all; days 0, 1 and [0, 1]
     assert out.statistic.isna().all() and (out.note == "no fitted firm-events").all()
 
 
@@ -348,7 +366,7 @@ def test_hand_worked_ties_and_zero() -> None:
     """Signed ranks with a zero and ties, signs, by hand: ARs (in %) 1, -2, 1, 3, 0, -1."""
     rng = np.random.default_rng(0)
     res = _hand_fit([0.01, -0.02, 0.01, 0.03, 0.0, -0.01], rng.normal(0, 0.01, (6, 60)))
-    out = significance.test_battery(res).set_index(["event", "test"]).loc["H"]
+    out = _battery(res).set_index(["event", "test"]).loc["H"]
     # Zero dropped; |x| = 1, 2, 1, 3, 1 -> ranks 2, 4, 2, 5, 2; W+ = 2 + 2 + 5 = 9 of 15.
     m = 5
     var = m * (m + 1) * (2 * m + 1) / 24 - (3**3 - 3) / 48
@@ -366,7 +384,7 @@ def test_wilcoxon_exact_matches_scipy() -> None:
     rng = np.random.default_rng(3)
     for n in (3, 7, 20, 50, 51):
         x = rng.normal(0.004, 0.01, n)
-        out = significance.test_battery(_hand_fit(list(x), rng.normal(0, 0.01, (n, 40))))
+        out = _battery(_hand_fit(list(x), rng.normal(0, 0.01, (n, 40))))
         row = out[(out.event == "H") & (out.test == "wilcoxon")].iloc[0]
         assert row.p_value == pytest.approx(stats.wilcoxon(x).pvalue, rel=1e-10), n
 
@@ -378,9 +396,9 @@ def test_mean_correlation_large_ragged_group_is_close(monkeypatch) -> None:
     resid = 0.4 * common + rng.normal(size=(40, 120))
     resid[rng.random(resid.shape) < 0.03] = np.nan
     res = _hand_fit(list(rng.normal(0, 0.01, 40)), resid)
-    exact = significance.test_battery(res)
-    monkeypatch.setattr(significance, "EXACT_CORRELATION_MAX", 10)
-    approx = significance.test_battery(res)
+    exact = _battery(res)
+    monkeypatch.setattr(engine, "EXACT_CORRELATION_MAX", 10)
+    approx = _battery(res)
     sel = (exact.test == "adjusted_bmp") & (exact.event == "H")
     ratio = approx[sel].statistic.item() / exact[sel].statistic.item()
     assert ratio == pytest.approx(1.0, abs=0.02)
@@ -388,7 +406,7 @@ def test_mean_correlation_large_ragged_group_is_close(monkeypatch) -> None:
 
 def test_vectorised_groups_equal_one_by_one(synthetic) -> None:
     """Computing many groups at once gives each group's result alone."""
-    sample, labels = significance.sample_from_results(synthetic)
+    sample, labels = _sample_of(synthetic)
     windows = [(0, 0), (-1, 1)]
     ids, together = significance.group_tests(sample, labels, windows)
     for k, g in enumerate(ids):
@@ -419,7 +437,7 @@ def real(sample_prices: pd.DataFrame):
 
 
 def test_real_sample_against_reference(real) -> None:
-    out = significance.test_battery(real)
+    out = _battery(real)
     assert _check_against_reference(real, out) > 400
     nvda = out[out.event == "NVDA alone"]
     assert nvda.statistic.isna().all() and (nvda.note != "").all()
@@ -430,7 +448,7 @@ def test_real_sample_against_reference(real) -> None:
 
 def test_real_sample_agrees_with_results_frames(real) -> None:
     """The cross-sectional t equals the one results.aar_frame()/caar_frame() report."""
-    out = significance.test_battery(real)
+    out = _battery(real)
     cs = out[out.test == "cross_sectional_t"].set_index(["event", "start", "end"])
     aar = real.aar_frame()
     for row in aar.itertuples():
@@ -447,7 +465,7 @@ def test_real_sample_agrees_with_results_frames(real) -> None:
 def test_day0_selloff_clustering_adjustment(real) -> None:
     """R1 sell-off day 0: the KP adjustment shrinks the standardised statistics (positive mean
     residual correlation), the naive Patell Z being the largest in magnitude."""
-    out = significance.test_battery(real)
+    out = _battery(real)
     d0 = out[(out.event == "R1 sell-off") & (out.start == 0) & (out.end == 0)].set_index("test")
     s = d0.statistic
     assert s["patell"] < s["adjusted_patell"] < 0
@@ -461,7 +479,7 @@ def test_row_ranks_equal_scipy() -> None:
     values[rng.random(values.shape) < 0.2] = np.nan
     values[3] = np.nan
     expected = stats.rankdata(values, axis=1, nan_policy="omit")
-    np.testing.assert_array_equal(significance.row_ranks(values), expected)
+    np.testing.assert_array_equal(sample_module.row_ranks(values), expected)
 
 
 def test_simulation_smoke() -> None:
@@ -469,7 +487,7 @@ def test_simulation_smoke() -> None:
     from benchmarks import simulation
 
     frame = simulation.run(samples=30, firms=20, seed=1)
-    assert frame.shape == (2 * len(significance.TESTS), len(simulation.SCENARIOS))
+    assert frame.shape == (2 * len(registry.TESTS), len(simulation.SCENARIOS))
     assert ((frame >= 0) & (frame <= 1)).all().all()
     day0 = frame.loc["[0, 0]"]
     assert (day0["+1%"] > day0["no AR"]).all()
@@ -480,7 +498,7 @@ def test_simulation_smoke() -> None:
 class _WholeArrays:
     """The residual-based parts of the battery computed the direct way, on whole
     (firm-events x days) arrays, one group-indicator product per sum: the formulation the chunked
-    pass (``significance._prepare``) must reproduce bit for bit."""
+    pass (``engine._prepare``) must reproduce bit for bit."""
 
     def __init__(self, sample, labels) -> None:
         self.order = np.argsort(labels, kind="stable")
@@ -514,7 +532,7 @@ class _WholeArrays:
     def corrado(self):
         combined = np.concatenate([self.resid, self.sample.ar[self.order]], axis=1)
         t = np.isfinite(combined).sum(axis=1)
-        u = significance.row_ranks(combined) / (t[:, None] + 1.0) - 0.5
+        u = sample_module.row_ranks(combined) / (t[:, None] + 1.0) - 0.5
         valid = np.isfinite(u)
         cnt = self.sum(valid)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -540,7 +558,7 @@ class _WholeArrays:
         ragged = self.sum(ragged | (use != use[first])) > 0
         for g in np.flatnonzero(ragged & (n_use >= 2) & (n_use <= 1500)):
             sl = slice(self.starts[g], self.starts[g + 1] if g + 1 < self.G else len(resid))
-            rbar[g] = significance._pairwise_mean_correlation(resid[sl][use[sl]])
+            rbar[g] = engine._pairwise_mean_correlation(resid[sl][use[sl]])
         return np.where(n_use >= 2, rbar, np.nan)
 
     def grank(self, window):
@@ -548,7 +566,7 @@ class _WholeArrays:
         finite = np.isfinite(e)
         m = finite.sum(axis=1).astype(float)
         inv = 1.0 / (m + 2.0)
-        base = np.where(finite, significance.row_ranks(e) * inv[:, None] - 0.5, 0.0)
+        base = np.where(finite, sample_module.row_ranks(e) * inv[:, None] - 0.5, 0.0)
         car, var, _ = (a[self.order] for a in self.sample.car(window))
         with np.errstate(invalid="ignore", divide="ignore"):
             scar = np.where(m >= 1, car / np.sqrt(var), np.nan)
@@ -588,8 +606,8 @@ def _check_whole_arrays(sample, labels, windows) -> None:
     the sums, and the sums' inputs that are per firm-event)."""
     ref = _WholeArrays(sample, labels)
     ids, res = significance.group_tests(sample, labels, windows)
-    groups = significance._Groups(np.asarray(labels), sample)
-    significance._prepare([groups], windows)
+    groups = engine._Groups(np.asarray(labels), sample)
+    engine._prepare([groups], windows)
     np.testing.assert_array_equal(ids, ref.ids)
     _assert_same_bits(groups.time_series_scale[0], ref.time_series_scale(), "S(AAR)")
     s, u_ev = ref.corrado()
@@ -626,7 +644,7 @@ def _sigma_one_fit(ar0, resid, event_window=(0, 0)):
 
 def test_pass_equals_whole_arrays_bitwise(synthetic, real) -> None:
     for res in (synthetic, real):
-        sample, labels = significance.sample_from_results(res)
+        sample, labels = _sample_of(res)
         windows = [(0, 0), (-1, 1), (1, 1), (0, 2)]
         _check_whole_arrays(sample, labels, windows)
         _check_whole_arrays(sample, np.zeros(sample.n, dtype=int), windows)
@@ -667,13 +685,13 @@ def test_pass_handles_ties_missing_and_degenerate_sigma() -> None:
 
 @pytest.mark.parametrize("threads", [1, 2])
 def test_chunking_and_threads_do_not_change_results(synthetic, real, monkeypatch, threads) -> None:
-    monkeypatch.setattr(significance, "THREADS_MIN_ROWS", 0)
-    expected = [significance.test_battery(res) for res in (synthetic, real)]
-    monkeypatch.setattr(significance, "THREADS", threads)
+    monkeypatch.setattr(parallel, "MIN_ROWS", 0)
+    expected = [_battery(res) for res in (synthetic, real)]
+    monkeypatch.setattr(parallel, "THREADS", threads)
     for chunk in (1, 3, 7, 64):
-        monkeypatch.setattr(significance, "CHUNK_ROWS", chunk)
+        monkeypatch.setattr(sample_module, "CHUNK_ROWS", chunk)
         for res, want in zip((synthetic, real), expected, strict=True):
-            pd.testing.assert_frame_equal(significance.test_battery(res), want, check_exact=True)
+            pd.testing.assert_frame_equal(_battery(res), want, check_exact=True)
 
 
 def test_residuals_are_read_in_place() -> None:

@@ -147,12 +147,9 @@ def multi(r_dir: Path):
     design = Design(regressors=market[:, None], names=("index",))
     day0 = 8 + 11 * np.arange(len(ids))
     fit = fit_batch(returns, design, np.arange(len(ids)), day0, (-8, -1), (0, 2), 3)
-    results = SimpleNamespace(
-        batches=[SimpleNamespace(fit=fit, event=np.arange(len(ids)), ticker=ids)],
-        events=[SimpleNamespace(name=e, event_window=(0, 2), car_windows=((0, 1), (0, 2)))
-                for e in ids],
+    out = significance.test_battery(
+        [(fit, np.arange(len(ids)))], ids, [(0, 2)] * len(ids), [((0, 1), (0, 2))] * len(ids)
     )
-    out = significance.test_battery(results)
     return fit, out[out.event == "all"].set_index(["test", "start", "end"])
 
 
@@ -281,12 +278,9 @@ def stata(validation_dir: Path):
     for model, design in designs.items():
         fit = fit_batch(returns, design, np.arange(12), day0, (-200, -11), (-5, 5), 100)
         fits[model] = fit
-        res = SimpleNamespace(
-            batches=[SimpleNamespace(fit=fit, event=np.arange(12), ticker=SECURITIES)],
-            events=[SimpleNamespace(name=s, event_window=(-5, 5), car_windows=((-1, 1), (-5, 5)))
-                    for s in SECURITIES],
+        out = significance.test_battery(
+            [(fit, np.arange(12))], SECURITIES, [(-5, 5)] * 12, [((-1, 1), (-5, 5))] * 12
         )
-        out = significance.test_battery(res)
         battery[model] = out[out.event == "all"].set_index(["test", "start", "end"])
     return SimpleNamespace(wide=wide, day0=day0, ref=ref, ar=ar, fits=fits, battery=battery)
 

@@ -1,8 +1,15 @@
-"""Threads for the array work.
+"""Threads for the array work: the package's one thread policy.
 
-numpy and scipy release the GIL inside their loops, so independent chunks of firm-events run in
-parallel on a multi-core machine. A chunk's numbers are computed the same way whichever thread runs
-it and each chunk writes its own rows, so results never depend on the number of threads (tested).
+numpy and scipy release the GIL inside their loops, so independent pieces of work (chunks of
+firm-events, groupings, windows of the test battery) run in parallel on a multi-core machine. A
+piece's numbers are computed the same way whichever thread runs it, each piece writes its own
+outputs, and every sum over firm-events is taken in the same order either way, so results never
+depend on the number of threads (tested bit for bit: tests/test_estimation.py, test_property.py,
+test_significance.py).
+
+Two knobs, read at each call (tests patch them): :data:`THREADS` and :data:`MIN_ROWS`. The helpers
+:func:`for_each`, :func:`ordered_map` and :func:`pipeline` run in threads only when
+:func:`threaded` says the work is large enough.
 """
 
 from __future__ import annotations
@@ -13,20 +20,61 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 T = TypeVar("T")
+R = TypeVar("R")
 
-#: Threads for chunked work (at most 4: beyond that the chunks are bound by memory bandwidth).
+#: Threads for chunked work. At most 4: beyond that the chunks are bound by memory bandwidth, not
+#: by the cores. (The test battery's residual pass uses one extra thread whatever this is: it
+#: prepares the next chunk while the current one is added to the sums, see :func:`pipeline`.)
 THREADS = min(4, os.cpu_count() or 1)
-#: Below this many firm-events (or values) one thread is faster than starting a pool.
+#: Below this many firm-events (or values) in all, one thread is faster: starting a pool and
+#: handing work to it costs more than the threads save.
 MIN_ROWS = 20_000
+
+
+def threaded(size: int, items: int = 2) -> bool:
+    """Whether work of ``size`` rows or values in all, in ``items`` independent pieces, runs in
+    threads (more than one thread allowed, enough rows, more than one piece)."""
+    return THREADS > 1 and size >= MIN_ROWS and items > 1
 
 
 def for_each(func: Callable[[T], None], items: Iterable[T], size: int) -> None:
     """``func(item)`` for every item, in :data:`THREADS` threads when the work (``size`` rows or
     values in all) is large enough to gain from them. Items must write disjoint outputs."""
     items = list(items)
-    if THREADS < 2 or size < MIN_ROWS or len(items) < 2:
+    if not threaded(size, len(items)):
         for item in items:
             func(item)
         return
     with ThreadPoolExecutor(min(THREADS, len(items))) as pool:
         list(pool.map(func, items))  # list() re-raises the first exception
+
+
+def ordered_map(func: Callable[[T], R], items: Iterable[T], size: int) -> list[R]:
+    """``[func(item) for item in items]``, in :data:`THREADS` threads when the work (``size`` rows
+    or values in all) is large enough to gain from them. ``func`` must not write shared state."""
+    items = list(items)
+    if not threaded(size, len(items)):
+        return [func(item) for item in items]
+    with ThreadPoolExecutor(min(THREADS, len(items))) as pool:
+        return list(pool.map(func, items))
+
+
+def pipeline(
+    produce: Callable[[T], R], consume: Callable[[R], None], items: Iterable[T], size: int
+) -> None:
+    """``consume(produce(item))`` for every item, in order. When threads pay (:func:`threaded`),
+    ``produce`` of the next item runs in a second thread while the current one is consumed, so two
+    products are alive at once (the caller alternates their workspaces); ``consume`` always runs
+    in the calling thread, one item after the other."""
+    items = list(items)
+    if not threaded(size, len(items)):
+        for item in items:
+            consume(produce(item))
+        return
+    with ThreadPoolExecutor(1) as pool:
+        nxt = pool.submit(produce, items[0])
+        for k in range(len(items)):
+            current = nxt.result()
+            if k + 1 < len(items):
+                nxt = pool.submit(produce, items[k + 1])
+            consume(current)

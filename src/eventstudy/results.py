@@ -15,12 +15,8 @@ import pandas as pd
 
 from eventstudy.data.panel import ReturnsPanel
 from eventstudy.estimation.fit import StudyFit
-from eventstudy.inference.registry import BHAR_TESTS
-from eventstudy.inference.stats import (
-    grouped_cross_sectional_t,
-    skewness_adjusted_statistic,
-    t_pvalue,
-)
+from eventstudy.inference.bhar import bhar_tests
+from eventstudy.inference.stats import grouped_cross_sectional_t, t_pvalue
 from eventstudy.output.folder import (
     AAR_COLUMNS,
     AR_COLUMNS,
@@ -227,7 +223,14 @@ class EventStudyResults:
     def _tests(self) -> pd.DataFrame:
         from eventstudy.inference.battery import test_battery
 
-        return pd.concat([test_battery(self), self._bhar_tests()], ignore_index=True)
+        events = self.events
+        battery = test_battery(
+            [(b.fit, b.event) for b in self.batches],
+            [e.name for e in events],
+            [e.event_window for e in events],
+            [e.car_windows for e in events],
+        )
+        return pd.concat([battery, self._bhar_tests()], ignore_index=True)
 
     def tests_frame(self) -> pd.DataFrame:
         """The test battery (docs/tests.md): ``event,test,start,end,statistic,p_value,n,df,note``
@@ -237,44 +240,8 @@ class EventStudyResults:
 
     def _bhar_tests(self) -> pd.DataFrame:
         """Cross-sectional and skewness-adjusted t (Lyon, Barber & Tsai 1999) of mean BHARs, per
-        event and pooled (``all``), per BHAR window."""
-        bhar = self.bhar_frame()
-        if bhar.empty:
-            return pd.DataFrame()
-        both = pd.concat([bhar, bhar.assign(event=POOLED)], ignore_index=True)
-        codes, keys = pd.MultiIndex.from_frame(both[["event", "start", "end"]]).factorize()
-        x = both["bhar"].to_numpy(dtype=float)
-        cs = grouped_cross_sectional_t(codes, x, len(keys))
-        n, mean, sd = cs["n"][:, 0], cs["mean"][:, 0], cs["sd"][:, 0]
-        dev = np.where(np.isfinite(x), x - mean[codes], 0.0)
-        cubes = np.bincount(codes, weights=dev * dev * dev, minlength=len(keys))
-        parts = []
-        for test, stat, need in (
-            (BHAR_TESTS[0].name, cs["t"][:, 0], 2),
-            (BHAR_TESTS[1].name, skewness_adjusted_statistic(n, mean, sd, cubes), 3),
-        ):
-            ok = (n >= need) & np.isfinite(stat)
-            parts.append(
-                pd.DataFrame(
-                    {
-                        "event": keys.get_level_values(0),
-                        "test": test,
-                        "start": keys.get_level_values(1),
-                        "end": keys.get_level_values(2),
-                        "statistic": np.where(ok, stat, np.nan),
-                        "p_value": np.where(ok, t_pvalue(stat, n - 1), np.nan),
-                        "n": n,
-                        "df": np.where(ok, n - 1.0, np.nan),
-                        "note": [
-                            "" if good else f"needs at least {need} firm-events (has {k})"
-                            for good, k in zip(ok, n, strict=True)
-                        ],
-                        "_key": np.arange(len(keys)),
-                    }
-                )
-            )
-        out = pd.concat(parts, ignore_index=True).sort_values("_key", kind="stable")
-        return out.drop(columns="_key").reset_index(drop=True)
+        event and pooled (``all``), per BHAR window (:mod:`eventstudy.inference.bhar`)."""
+        return bhar_tests(self.bhar_frame())
 
     def aar_frame(self) -> pd.DataFrame:
         """Average AR per event and event-window day with the cross-sectional t (Brown & Warner

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from eventstudy.inference import battery as _b
+from eventstudy.inference import nonparametric, parametric
 
 __all__ = ["BHAR_TESTS", "TESTS", "TestSpec", "spec"]
 
@@ -39,6 +39,9 @@ class TestSpec:
     function: Callable[..., Any] | None = None
     #: The test reads estimation-window residuals (the engine's residual pass runs for it).
     needs_residuals: bool = False
+    #: The residual pass computes the test itself, for every window it is given (the function
+    #: reads the result): the pass needs the windows.
+    computed_in_pass: bool = False
 
 
 #: The battery, in the order of ``tests.csv``.
@@ -49,14 +52,14 @@ TESTS: tuple[TestSpec, ...] = (
         ("brown-warner-1985",),
         methods="the cross-sectional t-test (Brown & Warner 1985)",
         short_label="cross-sectional t",
-        function=_b.cross_sectional_t,
+        function=parametric.cross_sectional_t,
     ),
     TestSpec(
         "time_series_t",
         "Time-series t (crude dependence adjustment)",
         ("brown-warner-1980", "brown-warner-1985"),
         methods="the time-series t-test with the crude dependence adjustment (Brown & Warner 1980)",
-        function=_b.time_series_t,
+        function=parametric.time_series_t,
         needs_residuals=True,
     ),
     TestSpec(
@@ -65,7 +68,7 @@ TESTS: tuple[TestSpec, ...] = (
         ("patell-1976",),
         methods="the standardised-residual test of Patell (1976)",
         short_label="Patell Z",
-        function=_b.patell,
+        function=parametric.patell,
     ),
     TestSpec(
         "bmp",
@@ -73,7 +76,7 @@ TESTS: tuple[TestSpec, ...] = (
         ("boehmer-1991",),
         methods="the standardised cross-sectional test of Boehmer, Musumeci & Poulsen (1991)",
         short_label="BMP t",
-        function=_b.bmp,
+        function=parametric.bmp,
     ),
     TestSpec(
         "adjusted_patell",
@@ -81,7 +84,7 @@ TESTS: tuple[TestSpec, ...] = (
         ("kolari-pynnonen-2010",),
         methods="the Patell test adjusted for cross-correlation (Kolari & Pynnönen 2010)",
         short_label="adj. Patell (KP)",
-        function=_b.adjusted_patell,
+        function=parametric.adjusted_patell,
         needs_residuals=True,
     ),
     TestSpec(
@@ -90,7 +93,7 @@ TESTS: tuple[TestSpec, ...] = (
         ("kolari-pynnonen-2010",),
         methods="the BMP test adjusted for cross-correlation (Kolari & Pynnönen 2010)",
         short_label="adj. BMP (KP)",
-        function=_b.adjusted_bmp,
+        function=parametric.adjusted_bmp,
         needs_residuals=True,
     ),
     TestSpec(
@@ -99,7 +102,7 @@ TESTS: tuple[TestSpec, ...] = (
         ("corrado-1989", "corrado-zivney-1992"),
         methods="the rank test of Corrado (1989; Corrado & Zivney 1992 for missing returns)",
         short_label="Corrado rank",
-        function=_b.corrado_rank,
+        function=nonparametric.corrado_rank,
         needs_residuals=True,
     ),
     TestSpec(
@@ -107,7 +110,7 @@ TESTS: tuple[TestSpec, ...] = (
         "Sign test",
         ("brown-warner-1980",),
         methods="the sign test",
-        function=_b.sign,
+        function=nonparametric.sign,
     ),
     TestSpec(
         "generalized_sign",
@@ -115,14 +118,14 @@ TESTS: tuple[TestSpec, ...] = (
         ("cowan-1992",),
         methods="the generalised sign test of Cowan (1992)",
         short_label="generalized sign",
-        function=_b.generalized_sign,
+        function=nonparametric.generalized_sign,
     ),
     TestSpec(
         "wilcoxon",
         "Wilcoxon signed-rank",
         ("wilcoxon-1945",),
         methods="the Wilcoxon (1945) signed-rank test",
-        function=_b.wilcoxon,
+        function=nonparametric.wilcoxon,
     ),
     TestSpec(
         "grank",
@@ -130,15 +133,16 @@ TESTS: tuple[TestSpec, ...] = (
         ("kolari-pynnonen-2011",),
         methods="the generalised rank test of Kolari & Pynnönen (2011)",
         short_label="GRANK t",
-        function=_b.grank,
+        function=nonparametric.grank,
         needs_residuals=True,
+        computed_in_pass=True,
     ),
     TestSpec(
         "skewness_adjusted_t",
         "Skewness-adjusted t",
         ("hall-1992", "lyon-1999"),
         methods="the skewness-adjusted t-test (Hall 1992; Lyon, Barber & Tsai 1999)",
-        function=_b.skewness_adjusted_t,
+        function=parametric.skewness_adjusted_t,
     ),
 )
 

@@ -1,0 +1,277 @@
+"""The firm-event sample the test battery works on: fitted firm-events on common relative-day axes.
+
+:class:`FirmEventSample` stacks the firm-events of one or more fits
+(:class:`~eventstudy.estimation.kernel.BatchFit`) on the union of their event windows and the union
+of their estimation windows (relative days). It keeps the fits themselves, so that CARs and their
+prediction-error variances come from the fits and the estimation residuals are read chunk by chunk
+(:meth:`FirmEventSample.resid_block`, a view where possible) instead of being copied whole. Per
+firm-event counts over the residuals (:class:`_RowStats`) and the row ranks the rank tests share
+(:func:`row_ranks`, :func:`_ties`) are here too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from eventstudy import parallel
+
+if TYPE_CHECKING:
+    from eventstudy.estimation.kernel import BatchFit
+
+Window = tuple[int, int]
+
+#: Firm-events per chunk wherever the residuals are read (the residual pass of
+#: :mod:`eventstudy.inference.engine` included): a chunk's temporaries (a few arrays of
+#: chunk x estimation days) stay in cache and are re-used, so memory does not grow with N. Read at
+#: each use (tests vary it: results do not depend on it).
+CHUNK_ROWS = 1024
+
+
+def _uint_for(largest: int) -> type:
+    """The smallest unsigned integer type that holds 0 .. ``largest``."""
+    return np.uint8 if largest < 2**8 else np.uint16 if largest < 2**16 else np.uint32
+
+
+# ----------------------------------------------------------------------------- firm-event sample
+@dataclass
+class FirmEventSample:
+    """Fitted firm-events on common relative-day axes (NaN where a firm-event has no value).
+
+    ``est_days``/``ev_days`` are the union of the estimation and event windows; ``parts`` keep the
+    fits so that CARs and their prediction-error variances come from
+    :meth:`~eventstudy.estimation.kernel.BatchFit.car`, and so that the estimation residuals are
+    read from
+    the fits chunk by chunk (:meth:`resid_block`) instead of being copied whole.
+    """
+
+    est_days: np.ndarray  # (Le,)
+    ev_days: np.ndarray  # (Lv,)
+    ar: np.ndarray  # (n, Lv)
+    sar: np.ndarray  # (n, Lv) AR / sqrt(Var AR), Var AR = sigma^2 (1 + h) for OLS fits
+    sigma: np.ndarray  # (n,)
+    df: np.ndarray  # (n,)
+    ev_lo: np.ndarray  # (n,) first day of the firm-event's event window
+    ev_hi: np.ndarray  # (n,)
+    parts: list[tuple[BatchFit, np.ndarray, np.ndarray]]  # fit, rows of the fit, rows here
+    _cars: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def n(self) -> int:
+        return len(self.sigma)
+
+    @classmethod
+    def from_fits(cls, fits: Sequence[tuple[BatchFit, np.ndarray]]) -> FirmEventSample:
+        """Stack ``(fit, rows)`` pairs: the firm-events ``rows`` of each fit, in that order."""
+        fits = [(f, np.asarray(r, dtype=np.intp)) for f, r in fits]
+        est_lo = min((f.estimation_window[0] for f, _ in fits), default=0)
+        est_hi = max((f.estimation_window[1] for f, _ in fits), default=-1)
+        ev_lo = min((f.event_window[0] for f, _ in fits), default=0)
+        ev_hi = max((f.event_window[1] for f, _ in fits), default=-1)
+        est_days = np.arange(est_lo, est_hi + 1)
+        ev_days = np.arange(ev_lo, ev_hi + 1)
+        n = sum(len(r) for _, r in fits)
+        ar = np.full((n, len(ev_days)), np.nan)
+        sar = np.full_like(ar, np.nan)
+        sigma, df = np.full(n, np.nan), np.full(n, np.nan)
+        lo, hi = np.zeros(n, dtype=int), np.zeros(n, dtype=int)
+        parts = []
+        at = 0
+        for f, rows in fits:
+            here = np.arange(at, at + len(rows))
+            at += len(rows)
+            e0 = f.event_window[0] - ev_lo
+            sl_ev = slice(e0, e0 + f.ar.shape[1])
+            ar[here, sl_ev] = f.ar[rows]
+            # The fit's own AR variance (conditional for GARCH), else sigma^2 (1 + h).
+            var = f.ar_variance() if hasattr(f, "ar_variance") else f.sigma2[:, None] * (1 + f.h)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                sar[here, sl_ev] = f.ar[rows] / np.sqrt(var[rows])
+            sigma[here] = np.sqrt(f.sigma2[rows])
+            df[here] = f.df[rows]
+            lo[here], hi[here] = f.event_window
+            parts.append((f, rows, here))
+        return cls(est_days, ev_days, ar, sar, sigma, df, lo, hi, parts)
+
+    @cached_property
+    def _layout(self) -> list[tuple[int, int, int, int, bool, bool]]:
+        """Per part: first row here, number of rows, first estimation column, width, whether its
+        rows are one contiguous block of the fit, and whether a block of them can be handed out
+        as a view (C-ordered float64 covering the whole estimation axis)."""
+        out = []
+        le = len(self.est_days)
+        for f, rows, here in self.parts:
+            s0 = f.estimation_window[0] - int(self.est_days[0]) if le else 0
+            contiguous = len(rows) > 0 and rows[-1] - rows[0] == len(rows) - 1
+            width = f.resid.shape[1]
+            view = (
+                contiguous and s0 == 0 and width == le and f.resid.dtype == np.float64
+                and f.resid.flags.c_contiguous
+            )
+            at = int(here[0]) if len(here) else 0
+            out.append((at, len(rows), s0, width, contiguous, view))
+        return out
+
+    def resid_block(self, rows: slice | np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Estimation-window residuals of the firm-events ``rows`` (a slice or indices) on the
+        common estimation axis, NaN where a firm-event has none: ``(len(rows), Le)``. Read-only:
+        where one fit holds the rows whole, the result is a view of that fit's residuals."""
+        le = len(self.est_days)
+        if isinstance(rows, slice):
+            a, b, _ = rows.indices(self.n)
+            b = max(a, b)
+            for (f, fit_rows, _), (at, k, _, _, _, view) in zip(
+                self.parts, self._layout, strict=True
+            ):
+                if view and at <= a and b <= at + k:
+                    r0 = int(fit_rows[0]) + a - at
+                    return f.resid[r0 : r0 + b - a]
+            c = b - a
+        else:
+            idx = np.asarray(rows, dtype=np.intp)
+            c = len(idx)
+        block = np.empty((c, le)) if out is None else out[:c]
+        block.fill(np.nan)
+        for (f, fit_rows, _), (at, k, s0, width, contiguous, _) in zip(
+            self.parts, self._layout, strict=True
+        ):
+            if isinstance(rows, slice):
+                lo, hi = max(a, at), min(b, at + k)
+                if lo >= hi:
+                    continue
+                if contiguous:
+                    r0 = int(fit_rows[0]) + lo - at
+                    src = f.resid[r0 : r0 + hi - lo]
+                else:
+                    src = f.resid[fit_rows[lo - at : hi - at]]
+                block[lo - a : hi - a, s0 : s0 + width] = src
+            else:
+                sel = np.flatnonzero((idx >= at) & (idx < at + k))
+                if len(sel):
+                    block[sel, s0 : s0 + width] = f.resid[fit_rows[idx[sel] - at]]
+        return block
+
+    @property
+    def resid(self) -> np.ndarray:
+        """All estimation-window residuals, ``(n, Le)`` (a copy; the battery reads them in chunks
+        with :meth:`resid_block`)."""
+        return self.resid_block(slice(0, self.n)).copy()
+
+    def car(self, window: Window) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """CAR, its prediction-error variance and its number of non-missing days, per firm-event;
+        NaN for firm-events whose event window does not cover ``window``."""
+        car, var, length = self._car(window)
+        return car.copy(), var.copy(), length.copy()
+
+    def _car(self, window: Window) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`car`, computed once per window and shared (read-only)."""
+        window = (int(window[0]), int(window[1]))
+        if window not in self._cars:
+            car, var, length = (np.full(self.n, np.nan) for _ in range(3))
+            for f, rows, here in self.parts:
+                if f.event_window[0] <= window[0] and window[1] <= f.event_window[1]:
+                    c, v, n = f.car(*window)
+                    car[here], var[here], length[here] = c[rows], v[rows], n[rows]
+            self._cars[window] = (car, var, length)
+        return self._cars[window]
+
+    @cached_property
+    def row_stats(self) -> _RowStats:
+        """Per firm-event counts over the estimation residuals (one chunked pass)."""
+        return _RowStats.compute(self)
+
+    @property
+    def frac_positive(self) -> np.ndarray:
+        """Share of a firm-event's non-missing estimation residuals that are > 0."""
+        return self.row_stats.frac_positive
+
+
+@dataclass
+class _RowStats:
+    """Per firm-event: ``m`` non-missing standardised residuals ``e = resid / sigma`` (float),
+    ``m_resid`` non-missing residuals, the share of residuals > 0, and ``irregular``: ``e`` has an
+    infinite value, or misses residuals that exist (sigma 0 or infinite), so ``e`` cannot be
+    ranked through the order of the residuals."""
+
+    m: np.ndarray
+    m_resid: np.ndarray
+    frac_positive: np.ndarray
+    irregular: np.ndarray
+
+    @classmethod
+    def compute(cls, sample: FirmEventSample) -> _RowStats:
+        n = sample.n
+        m, m_resid, positive = (np.zeros(n, dtype=np.intp) for _ in range(3))
+        irregular = np.zeros(n, dtype=bool)
+
+        def count(a: int) -> None:
+            rows = slice(a, min(n, a + CHUNK_ROWS))
+            resid = sample.resid_block(rows)
+            m_resid[rows] = np.count_nonzero(np.isfinite(resid), axis=1)
+            positive[rows] = np.count_nonzero(resid > 0, axis=1)
+            with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+                e = resid / sample.sigma[rows, None]
+            m[rows] = np.count_nonzero(np.isfinite(e), axis=1)
+            irregular[rows] = np.isinf(e).any(axis=1)
+
+        parallel.for_each(count, range(0, n, CHUNK_ROWS), n)  # chunks write their own rows
+        irregular |= (m != m_resid) & (m != 0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            frac = positive / m_resid
+        return cls(m.astype(float), m_resid, frac, irregular)
+
+
+def row_ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks within each row, 1-based, average ranks for ties, NaN left out (and kept NaN).
+
+    The same as ``scipy.stats.rankdata(values, axis=1, nan_policy="omit")`` with one sort."""
+    n, width = values.shape
+    order = np.argsort(values, axis=1)  # NaN sort last
+    v = np.take_along_axis(values, order, axis=1)
+    avg = np.empty((n, width))
+    avg[:] = np.arange(width) + 1.0
+    tied, _, avg_tied = _ties(v)
+    avg[tied] = avg_tied
+    ranks = np.empty((n, width))
+    np.put_along_axis(ranks, order, avg, axis=1)
+    ranks[~np.isfinite(values)] = np.nan
+    return ranks
+
+
+def _ties(v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For rows sorted ascending (NaN last): the rows with ties, and for those rows the first
+    position (0-based) of each position's tie block and its average rank (1-based),
+    ``(first + last) / 2 + 1``. Positions of rows without ties have rank ``position + 1``."""
+    width = v.shape[1]
+    if width < 2:
+        return np.zeros(0, dtype=np.intp), np.zeros((0, width), dtype=np.intp), np.zeros((0, width))
+    same = v[:, 1:] == v[:, :-1]
+    tied = np.flatnonzero(same.any(axis=1))
+    if not len(tied):
+        return tied, np.zeros((0, width), dtype=np.intp), np.zeros((0, width))
+    pos = np.arange(width)
+    new = np.ones((len(tied), width), dtype=bool)
+    new[:, 1:] = ~same[tied]
+    end = np.ones_like(new)
+    end[:, :-1] = new[:, 1:]
+    first = np.maximum.accumulate(np.where(new, pos, 0), axis=1)
+    last = np.minimum.accumulate(np.where(end, pos, width)[:, ::-1], axis=1)[:, ::-1]
+    return tied, first, (first + last) / 2.0 + 1.0
+
+
+def sample_from_fits(
+    fits: Sequence[tuple[BatchFit, np.ndarray]],
+) -> tuple[FirmEventSample, np.ndarray]:
+    """The fitted firm-events of ``fits`` (``(fit, event)`` pairs: a fit and the event index of
+    each of its firm-events), fit after fit, and each one's event index."""
+    parts, labels = [], []
+    for fit, event in fits:
+        rows = np.flatnonzero(fit.fitted)
+        parts.append((fit, rows))
+        labels.append(np.asarray(event)[rows])
+    sample = FirmEventSample.from_fits(parts)
+    return sample, np.concatenate(labels) if labels else np.zeros(0, dtype=int)
