@@ -12,7 +12,7 @@ conventions and the differences from other software.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -94,9 +94,9 @@ def _windows(days: tuple[int, int], car_windows: Sequence[Window]) -> list[Windo
 
 def test_battery(
     fits: Sequence[tuple[BatchFit, np.ndarray]],
-    names: Sequence[str] | None = None,
-    event_windows: Sequence[Window] | None = None,
-    car_windows: Sequence[Sequence[Window]] | None = None,
+    names: Sequence[str],
+    event_windows: Sequence[Window],
+    car_windows: Sequence[Sequence[Window]],
 ) -> pd.DataFrame:
     """The whole battery for each event and for the pooled sample (``event == "all"``).
 
@@ -110,17 +110,7 @@ def test_battery(
     and test (:data:`~eventstudy.inference.registry.TESTS` order). ``n`` counts the firm-events
     used; ``df`` is set where the p-value is from Student's t; ``note`` gives the reason when the
     statistic is NaN. p-values are two-sided. The pooled rows cover the union of the events' days
-    and CAR windows, each over the firm-events whose event window covers it.
-
-    Transitional: ``test_battery(results)`` (a study's results alone, as docs/tests.md and
-    tests/test_dask.py still call it) reads the same inputs from the results' ``batches`` and
-    ``events``; to be removed once they pass the plain inputs."""
-    if names is None or event_windows is None or car_windows is None:
-        study: Any = fits
-        fits = [(b.fit, b.event) for b in study.batches]
-        names = [e.name for e in study.events]
-        event_windows = [e.event_window for e in study.events]
-        car_windows = [e.car_windows for e in study.events]
+    and CAR windows, each over the firm-events whose event window covers it."""
     sample, labels = sample_from_fits(fits)
     tests = registry.TESTS
     per_event = [_windows(w, c) for w, c in zip(event_windows, car_windows, strict=True)]
