@@ -18,11 +18,11 @@ import numpy as np
 import pandas as pd
 
 from eventstudy import parallel
-from eventstudy.study import POOLED
 from eventstudy.inference import registry
 from eventstudy.inference.engine import TestResult, _build_lazy_state, _Groups, _prepare, _window
 from eventstudy.inference.registry import TestSpec
 from eventstudy.inference.sample import FirmEventSample, Window, sample_from_fits
+from eventstudy.study import POOLED
 
 if TYPE_CHECKING:
     from eventstudy.estimation.kernel import BatchFit

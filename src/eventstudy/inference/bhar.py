@@ -11,13 +11,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from eventstudy.study import POOLED
 from eventstudy.inference.registry import BHAR_TESTS
 from eventstudy.inference.stats import (
     grouped_cross_sectional_t,
     skewness_adjusted_statistic,
     t_pvalue,
 )
+from eventstudy.study import POOLED
 
 
 def bhar_tests(bhar: pd.DataFrame) -> pd.DataFrame:
