@@ -137,8 +137,17 @@ events:
     for engine, prices in (("local", sample_dir / "prices.csv"), ("dask", parquet)):
         path = tmp_path / f"{engine}.yaml"
         path.write_text(study.format(engine=engine))
-        args = ["run", str(path), "--prices", str(prices), "--offline", "--no-figures", "-q",
-                "--out", str(tmp_path / engine)]
+        args = [
+            "run",
+            str(path),
+            "--prices",
+            str(prices),
+            "--offline",
+            "--no-figures",
+            "-q",
+            "--out",
+            str(tmp_path / engine),
+        ]
         if engine == "dask":
             args += ["--scheduler", client.scheduler.address]
         result = CliRunner().invoke(main, args, catch_exceptions=False)
@@ -155,7 +164,34 @@ def test_engine_dask_needs_parquet(sample_dir, tmp_path) -> None:
     from eventstudy.pipeline import DataOptions, run_study
     from eventstudy.study import parse_study
 
-    spec = parse_study({"study": "x", "engine": "dask", "events": [
-        {"name": "e", "date": "2025-01-27", "tickers": ["NVDA"]}]})
+    spec = parse_study(
+        {
+            "study": "x",
+            "engine": "dask",
+            "events": [{"name": "e", "date": "2025-01-27", "tickers": ["NVDA"]}],
+        }
+    )
     with pytest.raises(DataError, match="reads prices from a Parquet dataset"):
         run_study(spec, DataOptions(prices=sample_dir / "prices.csv", offline=True))
+
+
+def test_a_scheduler_that_does_not_answer_is_one_line_within_the_timeout(data, monkeypatch) -> None:
+    """Nothing listens on the port: a DataError naming the address, within SCHEDULER_TIMEOUT."""
+    import socket
+    import time
+
+    from eventstudy.engines import dask as engine
+
+    monkeypatch.setattr(engine, "SCHEDULER_TIMEOUT", 2.0)
+    with socket.socket() as free:  # a port nothing listens on
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    _, events, path = data
+    began = time.monotonic()
+    with pytest.raises(
+        DataError,
+        match=rf"cannot reach the Dask scheduler at tcp://127.0.0.1:{port} "
+        r"within 2 s",
+    ):
+        fit_events_dask(path, events.head(3), market="MKT", scheduler=f"tcp://127.0.0.1:{port}")
+    assert time.monotonic() - began < 10

@@ -420,6 +420,10 @@ def _make(cls: type, **values: Any) -> Any:
     return cls(**{k: v for k, v in values.items() if k in names})
 
 
+#: Seconds to wait for a Dask scheduler to answer before giving up with one line.
+SCHEDULER_TIMEOUT = 10.0
+
+
 @contextmanager
 def _client(scheduler: Any) -> Iterator[Any]:
     """A :class:`distributed.Client` for ``scheduler`` (None: a LocalCluster for the call)."""
@@ -445,5 +449,12 @@ def _client(scheduler: Any) -> Iterator[Any]:
         ):
             yield client
     else:
-        with Client(scheduler) as client:
+        try:
+            client = Client(scheduler, timeout=SCHEDULER_TIMEOUT)
+        except (OSError, TimeoutError) as exc:  # refused, unreachable, or no answer in time
+            raise DataError(
+                f"cannot reach the Dask scheduler at {scheduler} within {SCHEDULER_TIMEOUT:g} s "
+                f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no answer'})"
+            ) from None
+        with client:
             yield client
