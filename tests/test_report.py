@@ -227,8 +227,11 @@ def test_report_from_files_reuses_fresh_figures_and_redraws_stale_ones(
     tiny.save(figures / "study_caar.png")
     os.utime(figures / "study_caar.png", (summary_time + 60, summary_time + 60))
 
-    with pytest.warns(UserWarning, match=r"the report leaves out 1 chart\(s\) it could not draw: "
-                      r"v3-release_prices \(drawn from the price data, which a results folder"):
+    with pytest.warns(
+        UserWarning,
+        match=r"the report leaves out 1 chart\(s\) it could not draw: "
+        r"v3-release_prices \(drawn from the price data, which a results folder",
+    ):
         html_path, md_path = build_report(results_dir)
     report = results_dir / "report" / "figures"
     assert (report / "study_caar.png").read_bytes() == (figures / "study_caar.png").read_bytes()
@@ -682,3 +685,27 @@ def test_cli_run_report(sample_dir: Path, tmp_path: Path) -> None:
         "tables.tex",
         "tables.xlsx",
     ]
+
+
+def test_a_damaged_results_folder_is_refused_naming_the_file(
+    default: dict[str, Any], tmp_path: Path
+) -> None:
+    """A table cut short (a copy interrupted, a full disk) or replaced by another file: the
+    report refuses it in one line, exit 2, instead of reporting half the results."""
+    from click.testing import CliRunner
+
+    from eventstudy.cli import main
+
+    for name, damage in (
+        ("car.csv", lambda text: text[: len(text) // 2]),
+        ("aar.csv", lambda text: "a,b,c\n1,2,3\n"),
+    ):
+        folder = tmp_path / name
+        shutil.copytree(default["out"], folder, ignore=shutil.ignore_patterns("report"))
+        path = folder / name
+        path.write_text(damage(path.read_text()))
+        result = CliRunner().invoke(main, ["report", str(folder), "--no-figures"])
+        assert result.exit_code == 2
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"eventstudy: error: {path}: "), lines
+        assert not (folder / "report").exists()

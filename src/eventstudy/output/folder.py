@@ -306,11 +306,36 @@ class StoredResults:
         return None if self._quality is None else self._quality.copy()
 
 
+def _check_complete(path: Path) -> None:
+    """A table :func:`write_tables` wrote ends with a line break and has the header of its
+    :class:`TableFile`: anything else is a damaged or foreign file, refused naming it (a report
+    from half a table would pass off partial results as complete)."""
+    try:
+        with path.open("rb") as fh:
+            first = fh.readline().decode("utf-8", "replace").rstrip("\r\n")
+            fh.seek(0, 2)
+            size = fh.tell()
+            fh.seek(max(size - 1, 0))
+            last = fh.read(1)
+    except OSError as exc:
+        raise EventStudyError(f"{path}: cannot read ({exc.strerror})") from None
+    if size and last != b"\n":
+        raise EventStudyError(
+            f"{path}: the file is cut short (its last line is incomplete); run the study again"
+        )
+    expected = _COLUMNS.get(path.name)
+    if path.name == "params.csv":  # the model's parameters stand between sigma and skipped
+        expected = PARAMS_COLUMNS[:-1]
+    if expected and first.split(",")[: len(expected)] != expected:
+        raise EventStudyError(f"{path}: not the table eventstudy writes (its header differs)")
+
+
 def _read_table(path: Path) -> pd.DataFrame | None:
     """A results CSV with text columns kept as text (a ticker ``NA`` stays ``NA``); None when the
     file does not exist."""
     if not path.is_file():
         return None
+    _check_complete(path)
     try:
         header = pd.read_csv(path, nrows=0).columns
         frame = pd.read_csv(
