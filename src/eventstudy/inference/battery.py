@@ -88,7 +88,7 @@ def _windows(days: tuple[int, int], car_windows: Sequence[Window]) -> list[Windo
     """Every day of the event window, then the multi-day CAR windows (a one-day CAR window is a
     day and is not repeated)."""
     out = [(d, d) for d in range(days[0], days[1] + 1)]
-    out += [tuple(c) for c in car_windows if c[0] != c[1]]
+    out += [(c[0], c[1]) for c in car_windows if c[0] != c[1]]
     return list(dict.fromkeys(out))
 
 
@@ -148,10 +148,10 @@ def test_battery(
     found = k >= 0
 
     def values(attr: str, fill: object, dtype: type) -> np.ndarray:
-        out = np.full(len(who), fill, dtype=dtype)
+        out: np.ndarray = np.full(len(who), fill, dtype=dtype)
         if res and res_all:
             G = len(getattr(next(iter(res.values())), attr))
-            table = np.empty((len(pooled), n_tests, G + 1), dtype=dtype)
+            table: np.ndarray = np.empty((len(pooled), n_tests, G + 1), dtype=dtype)
             for (name, window), r in res.items():
                 table[index[window], position[name], :G] = getattr(r, attr)
             for (name, window), r in res_all.items():

@@ -39,7 +39,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 from scipy import sparse
@@ -306,19 +306,23 @@ class _GroupPlan:
         if not self.windows:
             return
         if self.counting:
+            vcount = self.vcount
+            assert vcount is not None  # allocated when counting
             ones = sparse.csr_matrix(
                 (np.ones(c, dtype=ch.ibuf.dtype), cols[:c], np.r_[0, ends]), shape=(len(gr), c)
             )
             mask = ch.ibuf[:c]
-            glocal = np.repeat(gr, lens) if ch.any_tie else None
+            tie_group = np.repeat(gr, lens) if ch.any_tie else None
             for j in range(len(self.windows)):
                 k = ch.col[self].start + j
                 np.greater(ch.l1, ch.kk[k][:, None], out=mask)
-                self.vcount[j, gr] += ones @ mask
-                if ch.any_tie:
-                    for g in np.unique(glocal[ch.tie[:, k]]):
+                vcount[j, gr] += ones @ mask
+                if tie_group is not None:
+                    for g in np.unique(tie_group[ch.tie[:, k]]):
                         self.dirty.add((j, int(g)))
             return
+        v = self.v
+        assert v is not None  # allocated when not counting
         weights = sparse.csr_matrix((np.r_[1.0, ch.inv], cols, indptr), shape=shape)
         vbuf = ch.vbuf
         vb = vbuf[1 : c + 1]
@@ -328,11 +332,12 @@ class _GroupPlan:
                 # e > x* <=> the rank position of e (1-based, 0 if missing) exceeds the number
                 # of values <= x*; the rare exact ties e == x* take the direct comparison.
                 np.greater(ch.l1, ch.kk[k][:, None], out=vb)
-                t_rows = np.flatnonzero(ch.tie[:, k]) if ch.any_tie else ()
-                if len(t_rows):
-                    e = ch.e_rows(t_rows)
-                    x = ch.xs[t_rows, k, None]
-                    vb[t_rows] = np.greater(e, x).astype(float) + 0.5 * np.equal(e, x)
+                if ch.any_tie:
+                    t_rows = np.flatnonzero(ch.tie[:, k])
+                    if len(t_rows):
+                        e = ch.e_rows(t_rows)
+                        x = ch.xs[t_rows, k, None]
+                        vb[t_rows] = np.greater(e, x).astype(float) + 0.5 * np.equal(e, x)
             else:
                 e = ch.e_rows(None)
                 x = self.x[j, ch.rows][:, None]
@@ -342,8 +347,8 @@ class _GroupPlan:
                 ok = self.ok[j, ch.rows]
                 self.u0[j, ch.rows] = np.where(ok, (ch.me - above + 1.0) * ch.inv - 0.5, 0.0)
                 vb[...] = shift
-            vbuf[0] = self.v[j, gr[0]] if carry else 0.0
-            self.v[j, gr] = weights @ vbuf[: c + 1]
+            vbuf[0] = v[j, gr[0]] if carry else 0.0
+            v[j, gr] = weights @ vbuf[: c + 1]
 
     def finish(self, shared: _Shared) -> None:
         """The per-group quantities the tests read, from the running sums."""
@@ -478,7 +483,7 @@ class _GroupPlan:
             s2 = (day_terms.sum(axis=1) + ubar0**2) / big_t
             z = ubar0 / np.sqrt(s2)
             t = z * np.sqrt((big_t - 2.0) / (big_t - 1.0 - z**2))
-        reasons = [*_needs(n), (sd == 0, "zero cross-sectional sd of SCAR")]
+        reasons: list[_Reason] = [*_needs(n), (sd == 0, "zero cross-sectional sd of SCAR")]
         return _result(t, _tp(t, big_t - 2), n, big_t - 2, reasons)
 
 
@@ -560,7 +565,12 @@ def _summed_daily_means(
 
 
 # ----------------------------------------------------------------------------- results
-def _needs(n: np.ndarray, minimum: int = MIN_FIRMS) -> list[tuple[np.ndarray, Callable]]:
+#: Why a group's statistic is blanked: a condition per group and its note, given as text or made
+#: from the group's ``n``.
+_Reason: TypeAlias = tuple[np.ndarray, Callable[[Any], str] | str]
+
+
+def _needs(n: np.ndarray, minimum: int = MIN_FIRMS) -> list[_Reason]:
     return [(n < minimum, lambda k: f"needs at least {minimum} firm-events (has {int(k)})")]
 
 
@@ -569,7 +579,7 @@ def _result(
     p: np.ndarray,
     n: np.ndarray,
     df: np.ndarray | None,
-    reasons: list[tuple[np.ndarray, Callable | str]],
+    reasons: Sequence[_Reason],
 ) -> TestResult:
     """Assemble a result; the first reason that holds blanks a group's statistic and names why."""
     G = len(n)

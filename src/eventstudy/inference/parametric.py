@@ -18,6 +18,7 @@ from eventstudy.inference.engine import (
     _Groups,
     _moments,
     _needs,
+    _Reason,
     _result,
     _summed_daily_means,
     _tp,
@@ -88,10 +89,10 @@ def patell(groups: _Groups, w: _Window) -> TestResult:
     return _result(z, normal_pvalue(z), n, None, _needs(n))
 
 
-def _correlation_factor(groups: _Groups, n: np.ndarray) -> tuple[np.ndarray, list]:
+def _correlation_factor(groups: _Groups, n: np.ndarray) -> tuple[np.ndarray, list[_Reason]]:
     rbar, _ = groups.mean_correlation
     denom = 1.0 + (n - 1) * rbar
-    reasons = [
+    reasons: list[_Reason] = [
         (~np.isfinite(rbar), "needs at least 2 firm-events with estimation-window residuals"),
         (np.isfinite(rbar) & (denom <= 0), "1 + (N - 1) r-bar <= 0 (negative mean correlation)"),
     ]

@@ -45,7 +45,9 @@ class _Shared:
         self.u_ev = np.full((n, len(sample.ev_days)), np.nan)  # Corrado U on the event days
         self.use = np.zeros(n, dtype=bool)  # enters the mean correlation
         self.store_pos = np.full(n, -1, dtype=np.intp)
-        self.store = np.zeros((0, len(sample.est_days)), dtype=_uint_for(2 * len(sample.est_days)))
+        self.store: np.ndarray = np.zeros(
+            (0, len(sample.est_days)), dtype=_uint_for(2 * len(sample.est_days))
+        )
 
     def keep_ranks(self, need: np.ndarray) -> None:
         """Keep 2 x the rank of ``e`` (0 where missing) of the firm-events ``need``: the
@@ -126,7 +128,7 @@ class _Chunk:
             np.empty((size + 1, le)) for _ in range(5)
         )
         self.ubuf, self.cntbuf = np.empty((size + 1, lc)), np.empty((size + 1, lc))
-        self.l1buf = np.empty((size, lc), dtype=_uint_for(lc))
+        self.l1buf: np.ndarray = np.empty((size, lc), dtype=_uint_for(lc))
         self.ibuf = np.empty((size, le), dtype=np.int16 if size < 2**15 else np.int32)
         self.cvs = np.full((size, 1 << lc.bit_length()), np.nan)  # e, NaN-padded (_count_le)
         self.offsets = np.arange(size)[:, None]
@@ -230,6 +232,7 @@ class _Chunk:
                 l1w.ravel()[flat] = l1s
                 l1 = self.l1 = l1w[:, :le]
                 # Rows where two values of e may be equal: ranks the direct way.
+                assert maybe_tied is not None  # set above for every regular chunk
                 tied = maybe_tied
                 if len(tied):
                     e = self.e_rows(tied)
@@ -273,6 +276,7 @@ class _Chunk:
                         at = np.searchsorted(sel, tied[hit])
                         r2[at] = np.where(self.l1[tied[hit]] > 0, rank_t[hit] * 2.0, 0.0)
                 else:
+                    assert finite is not None and rank is not None  # set for irregular chunks
                     r2 = np.where(finite[sel], rank[sel] * 2.0, 0.0).astype(sh.store.dtype)
                 sh.store[keep[sel]] = r2
         return self
