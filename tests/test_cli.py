@@ -324,3 +324,21 @@ def test_a_rerun_replaces_its_charts_and_the_report_finds_them(tmp_path: Path) -
         os.chdir(cwd)
     assert not list(figures.glob("r1_*")) and list(figures.glob("other_*"))
     assert (figures / "my-notes.txt").read_text() == "keep me"
+
+
+def test_missing_dollar_values_say_why_and_how_to_supply_share_counts(tmp_path: Path) -> None:
+    shares = tmp_path / "shares.csv"
+    shares.write_text("ticker,as_of,shares_outstanding\nAAPL,2024-10-18,15115823000\n")
+    study = _study(tmp_path, BASE)
+    code, out, _ = _run(
+        ["run", str(study), "--sample", "deepseek", "--shares", str(shares), "--no-figures",
+         "--out", str(tmp_path / "out")]
+    )  # fmt: skip
+    assert code == 0
+    assert (
+        "dollar values n/a for every stock (no shares outstanding for NVDA); pass share counts "
+        "(--shares FILE: ticker, as_of, shares_outstanding) or run online to fetch them"
+    ) in out
+    code, out, _ = _run(["run", str(study), "--sample", "deepseek", "--no-figures", "--out",
+                         str(tmp_path / "out2")])  # fmt: skip
+    assert "abnormal (2 of 2 stocks)" in out

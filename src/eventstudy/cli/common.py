@@ -21,6 +21,7 @@ FLAGS: dict[str, str] = {
     "factors": "--factors FILE",
     "factor_data": "--factors FILE",
     "prices": "--prices",
+    "shares": "--shares FILE",
     "strict=True": "--strict",
     "offline=False": "without --offline",
     "ticker": "--ticker",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from eventstudy.cli.common import user_errors
+from eventstudy.cli.common import cli_text, user_errors
 
 
 @click.command()
@@ -167,7 +167,7 @@ def run(
     if not quiet:
         from eventstudy.estimation.quality import quality_summary
 
-        click.echo(results.summary())
+        click.echo(cli_text(str(results.summary())))
         click.echo("")
         click.echo(quality_summary(results.quality_frame()))
         click.echo("")

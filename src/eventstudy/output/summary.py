@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from eventstudy.errors import argument
 from eventstudy.inference.registry import TESTS
 from eventstudy.output.format import (
     STARS_NOTE,
@@ -182,15 +183,24 @@ def text_summary(results: ResultSource, max_events: int = 10, max_tickers: int =
             total = ev_val["raw_dollar_change"].sum(min_count=1)
             total_ab = ev_val["abnormal_dollar_change"].sum(min_count=1)
             missing = ev_val.loc[ev_val["raw_dollar_change"].isna(), "ticker"].tolist()
+            with_value = len(ev_val) - len(missing)
             if math.isfinite(total):
                 lines.append(
                     f"  day-0 market value change: {term_money(total)} raw, {term_money(total_ab)} "
-                    "abnormal"
+                    f"abnormal ({with_value} of {len(ev_val)} stocks"
                     + (
-                        f" (n/a for {', '.join(missing)}: see valuation.csv notes)"
+                        f"; n/a for {_first(missing, 8)}: see valuation.csv notes)"
                         if missing
-                        else ""
+                        else ")"
                     )
+                )
+            elif len(ev_val):
+                notes = ev_val["note"].dropna().astype(str)
+                why = notes.iloc[0] if len(notes) else "no share counts or unadjusted closes"
+                lines.append(
+                    f"  dollar values n/a for every stock ({why}); pass share counts "
+                    f"({argument('shares')}: ticker, as_of, shares_outstanding) or run online "
+                    "to fetch them"
                 )
     hidden = len(results.events) - max_events
     if hidden > 0:
@@ -205,6 +215,11 @@ def text_summary(results: ResultSource, max_events: int = 10, max_tickers: int =
             lines.append(f"  ... and {len(skipped) - 20:,} more (see skipped.csv)")
     lines += ["", "significance (two-sided): *** p<0.01, ** p<0.05, * p<0.10"]
     return "\n".join(lines)
+
+
+def _first(names: list[str], limit: int) -> str:
+    shown = ", ".join(names[:limit])
+    return shown if len(names) <= limit else f"{shown} and {len(names) - limit} more"
 
 
 def _pooled_block(
