@@ -370,14 +370,20 @@ class EventStudyResults:
         written. ``eventstudy report PATH`` makes the report from it."""
         from eventstudy.output.folder import write_tables
         from eventstudy.output.plots import save_figures
+        from eventstudy.output.transaction import run_transaction
 
         path = Path(path)
         charts = None
         if figures:
             charts = Path(figures_dir) if figures_dir is not None else path / "figures"
-        written = write_tables(self, path, charts)
+        with run_transaction(path, charts) as stage:
+            tables = write_tables(self, stage.tables, charts, final_dir=path)
+            drawn = []
+            if stage.figures is not None:
+                drawn = save_figures(self, stage.figures, max_events=max_event_figures)
+        written = [path / p.name for p in tables]
         if charts is not None:
-            written += save_figures(self, charts, max_events=max_event_figures, replace=True)
+            written += [charts / p.name for p in drawn]
         return written
 
     def to_dict(self) -> dict[str, Any]:

@@ -117,6 +117,7 @@ def run(
 ) -> None:
     """Run the event study described in STUDY (a YAML study file)."""
     from eventstudy.output.folder import write_tables
+    from eventstudy.output.transaction import run_transaction
     from eventstudy.pipeline import DataOptions, default_figures_dir, default_out_dir, run_study
     from eventstudy.study import load_study
 
@@ -146,24 +147,25 @@ def run(
     out_dir = out or default_out_dir(spec)
     if figures_dir is None:
         figures_dir = out_dir / "figures" if out is not None else default_figures_dir(spec)
-    written = write_tables(results, out_dir, None if no_figures else figures_dir)
+    charts = None if no_figures else figures_dir
     figures: list[Path] = []
-    if not no_figures:
-        from eventstudy.output.plots import save_figures
-
-        figures = save_figures(
-            results, figures_dir, max_events=max_event_figures, progress=progress, replace=True
-        )
     report_path = None
-    if make_report:
-        from eventstudy.output.report import build_report
+    # One transaction: nothing of the previous outputs changes until all of these are written.
+    with run_transaction(out_dir, charts) as stage:
+        written = write_tables(results, stage.tables, charts, final_dir=out_dir)
+        if stage.figures is not None:
+            from eventstudy.output.plots import save_figures
 
-        report_path, _ = build_report(
-            out_dir,
-            None if no_figures else figures_dir,
-            results=results,
-            figures=not no_figures,
-        )
+            figures = save_figures(
+                results, stage.figures, max_events=max_event_figures, progress=progress
+            )
+        if make_report:
+            from eventstudy.output.report import build_report
+
+            build_report(stage.tables, stage.figures, results=results, figures=not no_figures)
+            report_path = out_dir / "report" / "report.html"
+    written = [out_dir / p.name for p in written]
+    figures = [figures_dir / p.name for p in figures]
     if not quiet:
         from eventstudy.estimation.quality import quality_summary
 

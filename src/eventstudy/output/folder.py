@@ -133,15 +133,21 @@ _DATE_COLUMNS = {"date", "shares_as_of"}
 
 # ----------------------------------------------------------------------------- writing
 def write_tables(
-    results: ResultSource, out_dir: Path, figures_dir: Path | None = None
+    results: ResultSource,
+    out_dir: Path,
+    figures_dir: Path | None = None,
+    *,
+    final_dir: Path | None = None,
 ) -> list[Path]:
     """Write every table and ``summary.json`` into ``out_dir``; returns the paths written.
     ``figures_dir``: where the run's charts go, recorded in ``summary.json`` (``figures``,
-    relative to ``out_dir``) so that ``eventstudy report`` finds them."""
+    relative to the folder: ``final_dir`` when ``out_dir`` is a staging folder that will be moved
+    there) so that ``eventstudy report`` finds them."""
     out_dir = Path(out_dir)
     summary = summary_dict(results)
     if figures_dir is not None:
-        summary["figures"] = Path(os.path.relpath(Path(figures_dir), out_dir)).as_posix()
+        base = Path(final_dir or out_dir).absolute()
+        summary["figures"] = Path(os.path.relpath(Path(figures_dir).absolute(), base)).as_posix()
     with staged(out_dir, last=(SUMMARY_FILE,)) as stage:
         for name, frame_of in TABLES.items():
             write_csv(frame_of(results), stage / name)

@@ -200,11 +200,11 @@ def save_figures(
             written += _save_chart(results, spec, spec_size, directory, fmts)
             bar.update(1)
     if replace:
-        _remove_stale(directory, set(written))
+        remove_stale_charts(directory, set(written))
     return written
 
 
-def _remove_stale(directory: Path, written: set[Path]) -> None:
+def remove_stale_charts(directory: Path, written: set[Path]) -> None:
     """Delete the charts of earlier runs: ``<stem>_<chart>.<fmt>`` files not in ``written``."""
     endings = tuple(f"_{chart}.{fmt}" for chart in CHARTS for fmt in FORMATS)
     for path in directory.iterdir():
