@@ -237,3 +237,16 @@ def test_firm_events_left_out_for_want_of_data_are_listed() -> None:
     assert quality.loc["GONE", ["n_obs", "est_missing", "event_missing"]].tolist() == [0, 240, 11]
     assert quality.loc["GONE", "flags"] == "skipped;est_missing;event_missing"
     assert pd.isna(quality.loc["GONE", "nonpositive_prices"])
+
+
+def test_an_unadjusted_two_for_one_split_on_day_0_is_a_suspected_split(sample_prices) -> None:
+    """The adversarial case of issue 13: MSFT's prices halved from day 0 on (a split the vendor
+    did not adjust for) is flagged ``suspected_split``, not only ``extreme``."""
+    prices = sample_prices.copy()
+    halved = (prices.ticker == "MSFT") & (prices.date >= pd.Timestamp("2025-01-27"))
+    prices.loc[halved, ["close", "adj_close"]] /= 2
+    res = EventStudy.from_prices(prices, market="^GSPC").fit(
+        [{"name": "R1", "date": "2025-01-27", "tickers": ["MSFT", "NVDA"]}]
+    )
+    flags = res.quality_frame().set_index("ticker")["flags"]
+    assert flags["MSFT"] == "extreme;suspected_split" and flags["NVDA"] == ""
