@@ -388,3 +388,26 @@ def test_a_run_killed_while_drawing_leaves_the_previous_outputs_byte_for_byte(
     assert _run(["run", str(first), "--sample", "deepseek", "--out", str(out), "-q"])[0] == 0
     assert not list(tmp_path.glob(".out.staging-*"))
     assert set(_files(out)) == set(before)
+
+
+def test_a_price_file_is_kept_whole_and_later_studies_name_its_source(tmp_path: Path) -> None:
+    """--prices FILE and --shares FILE go into the store whole: a later --offline study of other
+    tickers runs from it, and says where its prices came from (not "Yahoo")."""
+    first = _study(tmp_path, BASE, "first.yaml")
+    code, _, err = _run(
+        ["run", str(first), "--sample", "deepseek", "--no-figures", "--out", str(tmp_path / "a")]
+    )
+    assert code == 0, err
+    later = _study(
+        tmp_path,
+        "study: later\ntickers: [SPY, QQQ, AAPL]\nevents:\n  - {name: A, date: 2025-02-10}\n",
+        "later.yaml",
+    )
+    code, out, err = _run(
+        ["run", str(later), "--offline", "--no-figures", "--out", str(tmp_path / "b")]
+    )
+    assert code == 0, err
+    meta = json.loads((tmp_path / "b" / "summary.json").read_text())["meta"]
+    assert meta["price_source"].startswith("local store: prices.csv (")
+    assert "imported" in meta["price_source"] and "Yahoo" not in meta["price_source"]
+    assert "abnormal (1 of 3 stocks" in out  # AAPL's count came from the shares file

@@ -118,7 +118,9 @@ def load_data(
     if options.prices is not None:
         source = CSVSource(options.prices)
         prices = source.fetch_prices(tickers, start, end)
-        store.put_prices(prices, source=source.name, tickers=tickers, start=start, end=end)
+        # Every row of the file is kept (a later --offline study of other tickers or dates finds
+        # them), each ticker covered from its first to its last row, as `cache import` does.
+        store.put_prices(source.all_prices(), source=source.name)
         price_source = str(options.prices)
     else:
         cached = cached_yahoo()
@@ -140,10 +142,11 @@ def load_data(
                 FetchWarning,
                 stacklevel=2,
             )
-        price_source = "local store (filled from Yahoo Finance)"
+        price_source = _describe_sources(store.price_sources(tickers, start, end))
     if options.shares is not None:
         shares = read_shares_csv(options.shares)
         shares_source = str(options.shares)
+        store.put_shares(shares)  # kept, with their sources, for later studies
     else:
         stock_tickers = list(dict.fromkeys(t for e in events for t in e.tickers))
         stock_tickers = [t for t in stock_tickers if t not in failures]
@@ -154,7 +157,7 @@ def load_data(
         try:
             cached = cached or cached_yahoo()
             shares = cached.shares(stock_tickers, as_of=latest)
-            shares_source = "local store (filled from Yahoo Finance)"
+            shares_source = "local store (the source of each count is in valuation.csv)"
         except EventStudyError as exc:
             # What is stored (a partial fetch included) is still better than nothing.
             shares = store.get_shares(stock_tickers)
@@ -170,6 +173,17 @@ def load_data(
     if failures:
         meta["fetch_failures"] = failures
     return prices, shares, meta
+
+
+def _describe_sources(sources: list[tuple[str, int, str]]) -> str:
+    """``local store: yahoo (9,000 rows, fetched 2026-12-04)``: where stored prices came from."""
+    names = {"yahoo": "Yahoo Finance"}
+    parts = [
+        f"{names.get(s, s.removeprefix('csv:'))} ({n:,} rows, "
+        f"{'fetched' if s in names else 'imported'} {f})"
+        for s, n, f in sources
+    ]
+    return "local store: " + ("; ".join(parts) if parts else "no rows")
 
 
 def build_panel(spec: StudySpec, prices: pd.DataFrame) -> tuple[ReturnsPanel, pd.DataFrame]:

@@ -408,6 +408,28 @@ class PriceStore:
             frame[column] = frame[column].astype(float)  # NULL (None) -> NaN
         return frame.sort_values(["ticker", "date"], ignore_index=True)
 
+    def price_sources(
+        self, tickers: Iterable[str], start: object = None, end: object = None
+    ) -> list[tuple[str, int, str]]:
+        """Where the stored prices of ``tickers`` in ``[start, end]`` came from: ``(source, rows,
+        last fetched, YYYY-MM-DD)`` per source, most rows first."""
+        names = _unique(tickers)
+        lo = _iso(_day(start)) if start is not None else "0000-00-00"
+        hi = _iso(_day(end)) if end is not None else "9999-99-99"
+        counts: dict[str, list] = {}
+        with self._read() as conn:
+            for chunk in _chunks(names):
+                marks = ", ".join("?" * len(chunk))
+                for source, rows, fetched in conn.execute(
+                    "SELECT source, COUNT(*), MAX(fetched_at) FROM prices "
+                    f"WHERE ticker IN ({marks}) AND date BETWEEN ? AND ? GROUP BY source",
+                    [*chunk, lo, hi],
+                ):
+                    seen = counts.setdefault(source, [0, ""])
+                    seen[0] += rows
+                    seen[1] = max(seen[1], fetched[:10])
+        return sorted(((s, n, f) for s, (n, f) in counts.items()), key=lambda x: -x[1])
+
     def _missing_by_ticker(
         self, tickers: Sequence[str], start: pd.Timestamp, end: pd.Timestamp
     ) -> dict[str, list[Range]]:

@@ -41,6 +41,10 @@ class CSVSource(PriceSource):
         self.name = f"csv:{self.path.name}"
         self._prices: pd.DataFrame | None = None
 
+    def all_prices(self) -> pd.DataFrame:
+        """Every row of the file (read once)."""
+        return self._all_prices()
+
     def _all_prices(self) -> pd.DataFrame:
         if self._prices is None:
             self._prices = read_prices_csv(self.path)
