@@ -377,7 +377,8 @@ def test_value_chart_nvda_and_footnote(res: EventStudyResults, figs: dict[str, F
     footer = " ".join(_one(fig, "footer").get_text().split())
     assert "n/a: no shares outstanding for ASML, MRVL, ARM" in footer
     # The total is in the subtitle; the abnormal change is a marker per stock, with a legend.
-    assert f"Total {MINUS}$1,001B across 10 stocks" in _one(fig, "subtitle").get_text()
+    subtitle = _one(fig, "subtitle").get_text()
+    assert f"Total {MINUS}$1,001B, 10 of 17 stocks with share counts" in subtitle
     marks = _one(fig, "abnormal_dollar_change")
     assert len(marks.get_offsets()) == 10
     nvda_y = bars["NVDA"].get_y() + bars["NVDA"].get_height() / 2
@@ -421,7 +422,8 @@ def test_no_chart_has_an_empty_axes(figs: dict[str, Figure]) -> None:
             titled = any(ax.get_title(loc=loc) for loc in ("left", "center", "right"))
             assert ax.get_xlabel() or titled, f"{name}: axes without a label or title"
         assert _one(fig, "title").get_text().strip(), name
-        assert "Source: eventstudy" in _one(fig, "footer").get_text(), name
+        footer = _one(fig, "footer").get_text()  # no data source recorded for library frames
+        assert footer.strip() and "Data: " not in footer and "Source: eventstudy" not in footer
 
 
 # ------------------------------------------------------------------------------ heatmap
@@ -791,3 +793,15 @@ def test_odd_tickers_and_event_names_cannot_escape_or_break_file_names(
     assert sorted(os.listdir(out)) == sorted(names)
     fig = plotting.plot_day0_ar(odd)
     assert sorted(_gid(fig, "bar")) == sorted(rename.values())  # the labels keep the tickers
+
+
+def test_footers_credit_the_data_source_by_name_not_path(res: EventStudyResults) -> None:
+    """A run's charts say where the prices came from (the file's name, never a local path)."""
+    import dataclasses
+
+    ran = dataclasses.replace(res, meta={**res.meta, "price_source": "/home/me/data/prices.csv"})
+    fig = plotting.plot_car(ran)
+    footer = " ".join(_one(fig, "footer").get_text().split())
+    assert "Data: prices.csv; OLS market model vs ^GSPC" in footer and "/home" not in footer
+    stored = dataclasses.replace(res, meta={**res.meta, "price_source": "local store: Yahoo"})
+    assert "Data: Yahoo;" in " ".join(_one(plotting.plot_car(stored), "footer").get_text().split())

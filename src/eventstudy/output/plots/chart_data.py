@@ -78,10 +78,15 @@ def returns_kind(results: ResultSource) -> str:
     return kind
 
 
-def price_source(results: ResultSource) -> str:
-    """``; prices: <source>`` for a footnote, or nothing when the source is not known."""
-    source = results.meta.get("price_source")
-    return f"; prices: {source}" if source else ""
+def credited(results: ResultSource, text: str = "") -> str:
+    """A chart's footer note: ``Data: <where the prices came from>; <text>.`` (the file's name,
+    never a local path; Yahoo Finance; the local store's sources), or ``<text>.`` alone when the
+    results do not record their source (frames handed to the library)."""
+    source = str(results.meta.get("price_source") or "")
+    if not source.startswith("local store") and ("/" in source or "\\" in source):
+        source = source.replace("\\", "/").rsplit("/", 1)[-1]
+    parts = [f"Data: {source.removeprefix('local store: ')}"] if source else []
+    return "; ".join([*parts, *([text] if text else [])]) + "."
 
 
 def model_label(results: ResultSource, i: int, ev: ResolvedEvent) -> str:

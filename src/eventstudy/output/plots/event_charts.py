@@ -21,6 +21,7 @@ from eventstudy.output.format import (
 )
 from eventstudy.output.plots.chart_data import (
     average_band,
+    credited,
     index_label,
     model_label,
     model_text,
@@ -204,7 +205,7 @@ def plot_car(
         if missing:
             notes.append(f"Not shown (no abnormal returns): {', '.join(missing)}.")
         notes.append(
-            f"Source: eventstudy; {model_text(results, i, ev)}; 95% bands include prediction error."
+            credited(results, f"{model_text(results, i, ev)}; 95% bands include prediction error")
         )
         decorate(fig, ax, f"{ev.name}: cumulative abnormal returns", subtitle, notes)
         direct_labels(fig, ax, ends)
@@ -273,7 +274,7 @@ def plot_day0_ar(
         missing = [t for t in ev.tickers if t not in tickers]
         if missing:
             notes.append(f"Not shown (no day-0 abnormal return): {', '.join(missing)}.")
-        notes.append(f"Source: eventstudy; {model_text(results, i, ev)}.")
+        notes.append(credited(results, model_text(results, i, ev)))
         decorate(fig, ax, f"{ev.name}: abnormal returns on day 0", subtitle, notes)
         fit_texts_x(fig, ax, labels)
     return fig
@@ -339,8 +340,9 @@ def plot_prices(
         notes = [
             f"Index = 100 at the close of day {MINUS}1, compounded with ({growth}) over the "
             f"daily {kind} returns r of the study's returns panel.",
-            "Source: eventstudy.",
         ]
+        if results.meta.get("price_source"):
+            notes.append(credited(results))
         decorate(fig, ax, f"{ev.name}: share prices around the event", subtitle, notes)
         direct_labels(fig, ax, ends)
     return fig

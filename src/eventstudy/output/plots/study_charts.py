@@ -18,12 +18,12 @@ from matplotlib.ticker import MaxNLocator
 from eventstudy.output.format import MINUS, _iso, _signed, fmt_window, plural
 from eventstudy.output.plots.chart_data import (
     average_band,
+    credited,
     index_label,
     model_label,
     model_text,
     panel_of,
     pick_event,
-    price_source,
     returns_kind,
 )
 from eventstudy.output.plots.layout import (
@@ -191,7 +191,8 @@ def plot_events_timeline(
                 )
                 + "."
             )
-        notes.append("Source: eventstudy" + price_source(results) + ".")
+        if results.meta.get("price_source"):
+            notes.append(credited(results))
         subtitle = (
             f"{plural(len(stocks), 'stock')} · {plural(len(results.events), 'event')} · "
             f"close of {base} = 100"
@@ -291,7 +292,7 @@ def plot_caar_comparison(
         if skipped:
             notes.append(f"Not shown (no abnormal returns): {', '.join(skipped)}.")
         models = list(dict.fromkeys(model_text(results, i, ev) for i, ev, *_rest in paths))
-        notes.append(f"Source: eventstudy; {'; '.join(models)}.")
+        notes.append(credited(results, "; ".join(models)))
         subtitle = f"{results.title} · {plural(len(paths), 'event')}"
         if bands:
             subtitle += " · day 0 " + ", ".join(_iso(results.day0_dates[i]) for i, *_rest in paths)
@@ -492,7 +493,7 @@ def plot_model_comparison(
         ]
         if omitted:
             notes.append(f"Not shown (panel limit {max_panels}): {', '.join(omitted)}.")
-        notes.append(f"Source: eventstudy; estimation window {fmt_window(ev0.estimation_window)}.")
+        notes.append(credited(results, f"estimation window {fmt_window(ev0.estimation_window)}"))
         who = shown[0] if single else plural(len(shown), "stock")
         subtitle = f"{results.title} · {who} · day 0 = {day0} · one line per model"
         title = (

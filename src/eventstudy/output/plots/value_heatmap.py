@@ -15,6 +15,7 @@ from matplotlib.ticker import MaxNLocator
 
 from eventstudy.output.format import _iso, _signed, fmt_billions, fmt_num, fmt_short, plural
 from eventstudy.output.plots.chart_data import (
+    credited,
     model_label,
     model_text,
     pick_event,
@@ -175,7 +176,9 @@ def plot_value(
             )
         ax.legend(handles=handles, loc="best")
 
-        subtitle = f"Total {fmt_billions(total_b)} across {n} stocks"
+        subtitle = (
+            f"Total {fmt_billions(total_b)}, {n} of {n + len(missing)} stocks with share counts"
+        )
         if np.isfinite(total_abn):
             subtitle += f" ({fmt_billions(total_abn)} abnormal)"
         subtitle += f" · {results.title}"
@@ -195,7 +198,7 @@ def plot_value(
                 + "."
             )
         notes += _missing_value_notes(missing)
-        notes.append(f"Source: eventstudy; {model_text(results, i, ev)}.")
+        notes.append(credited(results, model_text(results, i, ev)))
         title_when = "on day 0" if window == (0, 0) else when
         title = f"{ev.name}: market value {'lost' if total_b < 0 else 'gained'} {title_when}"
         decorate(fig, ax, title, subtitle, notes)
@@ -343,7 +346,7 @@ def plot_ar_heatmap(
             + ("study order" if order == "study" else "sorted by the day-0 AR")
         )
         label_note = len(notes)
-        notes.append(f"Source: eventstudy; {model_text(results, i, ev)}.")
+        notes.append(credited(results, model_text(results, i, ev)))
         # Decide on cell labels before wrapping the footer (their note is part of it).
         fig.draw_without_rendering()
         box = ax.get_window_extent()
