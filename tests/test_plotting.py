@@ -305,9 +305,28 @@ def test_car_average_band_is_the_cross_sectional_t_interval(
     np.testing.assert_allclose(edges[1], car.mean(axis=1) + half)
 
 
+def _largest_movers(fig: Figure, prefix: str, k: int = 5) -> list[str]:
+    """The tickers whose lines end farthest from their start value (0 CAR, index 100)."""
+    lines = _gid(fig, prefix)
+    start = 100.0 if prefix == "price" else 0.0
+    final = {
+        t: abs(float(np.asarray(line.get_ydata())[np.isfinite(line.get_ydata())][-1]) - start)
+        for t, line in lines.items()
+        if t != "average"
+    }
+    return sorted(final, key=final.__getitem__, reverse=True)[:k]
+
+
 def test_car_direct_labels_do_not_overlap(figs: dict[str, Figure]) -> None:
-    labels = _gid(figs["car"], "endlabel")
-    assert sorted(labels) == sorted([*R1_TICKERS, "Average"])
+    """More than 8 stocks: the 5 largest movers are coloured and labelled, the rest grey."""
+    from eventstudy.output.plots.style import BACKGROUND
+
+    fig = figs["car"]
+    labels = _gid(fig, "endlabel")
+    assert len(R1_TICKERS) > 8
+    assert sorted(labels) == sorted([*_largest_movers(fig, "car"), "Average"])
+    grey = [t for t, line in _gid(fig, "car").items() if line.get_color() == BACKGROUND]
+    assert len(grey) == len(R1_TICKERS) - 5 and not set(grey) & set(labels)
     boxes = sorted((t.get_window_extent() for t in labels.values()), key=lambda b: b.y0)
     for lower, upper in itertools.pairwise(boxes):
         assert upper.y0 >= lower.y1 - 0.5
@@ -494,8 +513,9 @@ def test_22_tickers_stay_readable(wide: EventStudyResults) -> None:
         for lower, upper in itertools.pairwise(boxes):
             assert upper.y0 >= lower.y1 - 0.5
     car = plotting.plot_car(wide)
-    ends = _gid(car, "endlabel")
-    assert len(ends) == 23 and min(t.get_fontsize() for t in ends.values()) >= 6.5
+    ends = _gid(car, "endlabel")  # the 5 largest movers and the average; 17 grey lines
+    assert len(ends) == 6 and min(t.get_fontsize() for t in ends.values()) >= 6.5
+    assert sorted(ends) == sorted([*_largest_movers(car, "car"), "Average"])
 
 
 # ------------------------------------------------------------------------------ timeline
@@ -805,3 +825,12 @@ def test_footers_credit_the_data_source_by_name_not_path(res: EventStudyResults)
     assert "Data: prices.csv; OLS market model vs ^GSPC" in footer and "/home" not in footer
     stored = dataclasses.replace(res, meta={**res.meta, "price_source": "local store: Yahoo"})
     assert "Data: Yahoo;" in " ".join(_one(plotting.plot_car(stored), "footer").get_text().split())
+
+
+def test_price_chart_of_many_stocks_highlights_the_largest_movers(figs: dict[str, Figure]) -> None:
+    from eventstudy.output.plots.style import BACKGROUND
+
+    fig = figs["prices"]
+    lines = _gid(fig, "price")
+    coloured = [t for t, line in lines.items() if line.get_color() != BACKGROUND]
+    assert sorted(coloured) == sorted(_largest_movers(fig, "price"))

@@ -42,8 +42,8 @@ from eventstudy.output.plots.layout import (
     number_ticks,
 )
 from eventstudy.output.plots.style import (
+    BACKGROUND,
     BLACK,
-    LINE_COLOURS,
     MARKET_LINE,
     ZERO_LINE,
     FigureSize,
@@ -52,6 +52,7 @@ from eventstudy.output.plots.style import (
     house_style,
     line_height,
     sign_colour,
+    stock_colours,
     width,
 )
 
@@ -119,8 +120,10 @@ def plot_car(
     with house_style(size):
         fig, ax = figure_and_axes(ax, width(), line_height(len(shown) + 1))
         ends: list[LineEnd] = []
+        colours = stock_colours(np.array([_last(car[:, k]) for k in range(len(shown))]))
         for k, ticker in enumerate(shown):
-            colour = LINE_COLOURS[k % len(LINE_COLOURS)]
+            colour = colours[k]
+            grey = colour == BACKGROUND
             if not many:
                 band(
                     ax,
@@ -134,13 +137,15 @@ def plot_car(
                 days,
                 car[:, k],
                 color=colour,
-                linewidth=1.1 if many else 1.5,
+                linewidth=0.8 if grey else 1.1 if many else 1.5,
                 alpha=0.9,
                 label=ticker,
                 solid_joinstyle="round",
+                zorder=1.8 if grey else None,
             )
             line.set_gid(f"car:{ticker}")
-            ends.append((ticker, days, car[:, k], colour, False))
+            if not grey:
+                ends.append((ticker, days, car[:, k], colour, False))
         if len(shown) > 1:
             if many:
                 band(ax, days, mean - half, mean + half, BLACK, alpha=0.13, zorder=2.5)
@@ -185,6 +190,7 @@ def plot_car(
             )
         if not many:
             handles.append(Patch(facecolor="#BBBBBB", alpha=0.5, label="95% band per stock"))
+        handles += _others_key(colours)
         if handles:
             ax.legend(handles=handles, loc="best")
 
@@ -313,11 +319,17 @@ def plot_prices(
         fig, ax = figure_and_axes(None, width(), line_height(len(series) + 1))
         ax.axhline(100, color="#999999", linewidth=0.8, zorder=1.5)
         ends: list[LineEnd] = []
+        colours = stock_colours(np.array([_last(level) - 100.0 for level in series.values()]))
         for k, (ticker, level) in enumerate(series.items()):
-            colour = LINE_COLOURS[k % len(LINE_COLOURS)]
-            (line,) = ax.plot(days, level, color=colour, linewidth=1.3, alpha=0.95, label=ticker)
+            colour = colours[k]
+            grey = colour == BACKGROUND
+            (line,) = ax.plot(
+                days, level, color=colour, linewidth=0.8 if grey else 1.3, alpha=0.95,
+                label=ticker, zorder=1.8 if grey else None,
+            )  # fmt: skip
             line.set_gid(f"price:{ticker}")
-            ends.append((ticker, days, level, colour, False))
+            if not grey:
+                ends.append((ticker, days, level, colour, False))
         (mline,) = ax.plot(
             days, market, color=BLACK, zorder=6, label=index_label(ev.market), **MARKET_LINE
         )
@@ -330,7 +342,7 @@ def plot_prices(
         market_key = Line2D(
             [], [], color=BLACK, label=f"Market: {index_label(ev.market)}", **MARKET_LINE
         )
-        ax.legend(handles=[market_key], loc="best")
+        ax.legend(handles=[market_key, *_others_key(colours)], loc="best")
         base = panel.dates[d0 - 1] if d0 >= 1 else None
         subtitle = (
             f"{results.title} · {len(series)} stocks · close of "
@@ -368,3 +380,17 @@ def _price_index(returns: np.ndarray, d0: int, rel: np.ndarray, kind: str) -> np
         else:
             out[j] = 100.0 / np.prod([growth(d0 + k) for k in range(day + 1, 0)])
     return out
+
+
+def _others_key(colours: list[str]) -> list[Any]:
+    """The legend entry of the grey lines (stocks that are not among the largest movers)."""
+    grey = colours.count(BACKGROUND)
+    if not grey:
+        return []
+    return [Line2D([], [], color=BACKGROUND, linewidth=0.8, label=f"The other {grey} stocks")]
+
+
+def _last(values: np.ndarray) -> float:
+    """The last finite value (NaN when none): how far a line ended up."""
+    finite = values[np.isfinite(values)]
+    return float(finite[-1]) if len(finite) else float("nan")

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import matplotlib as mpl
 import matplotlib.style
+import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import Colormap, LinearSegmentedColormap
 from matplotlib.figure import Figure
@@ -48,6 +49,26 @@ LINE_COLOURS = (BLUE, VERMILLION, GREEN, PURPLE, ORANGE, SKY_BLUE, "#7F7F7F")
 NEGATIVE = VERMILLION
 POSITIVE = BLUE
 MUTED = "#555555"
+#: Lines of the stocks that are not highlighted (more than :data:`MAX_COLOURED` stocks).
+BACKGROUND = "#C8C8C8"
+#: Up to this many stocks each get a colour; beyond, only the :data:`HIGHLIGHTED` largest
+#: movers do, and the others are drawn in grey (a repeating palette would mislead).
+MAX_COLOURED = 8
+HIGHLIGHTED = 5
+
+
+def stock_colours(moves: np.ndarray) -> list[str]:
+    """A line colour per stock: the palette in order for up to :data:`MAX_COLOURED` stocks;
+    beyond, the palette for the :data:`HIGHLIGHTED` largest ``|moves|`` (in order of size) and
+    :data:`BACKGROUND` for the rest."""
+    n = len(moves)
+    if n <= MAX_COLOURED:
+        return [LINE_COLOURS[k % len(LINE_COLOURS)] for k in range(n)]
+    size = np.where(np.isfinite(moves), np.abs(moves), -1.0)
+    out = [BACKGROUND] * n
+    for rank, k in enumerate(np.argsort(-size, kind="stable")[:HIGHLIGHTED]):
+        out[int(k)] = LINE_COLOURS[rank]
+    return out
 
 #: A dashed vertical line marking an event's day 0.
 DAY_LINE: dict[str, Any] = {
