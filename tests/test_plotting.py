@@ -830,7 +830,9 @@ def test_footers_credit_the_data_source_by_name_not_path(res: EventStudyResults)
 def test_price_chart_of_many_stocks_highlights_the_largest_movers(figs: dict[str, Figure]) -> None:
     from eventstudy.output.plots.style import BACKGROUND
 
-    fig = figs["prices"]
-    lines = _gid(fig, "price")
-    coloured = [t for t, line in lines.items() if line.get_color() != BACKGROUND]
-    assert sorted(coloured) == sorted(_largest_movers(fig, "price"))
+    for name in ("prices", "timeline"):
+        fig = figs[name]
+        lines = _gid(fig, "price")
+        coloured = [t for t, line in lines.items() if line.get_color() != BACKGROUND]
+        assert sorted(coloured) == sorted(_largest_movers(fig, "price")), name
+        assert len(lines) - len(coloured) == len(lines) - 5

@@ -91,22 +91,24 @@ def test_latex_table_is_booktabs_with_groups_total_and_stars() -> None:
         total=True,
     )
     lines = latex.latex_table(table).splitlines()
-    assert lines[:6] == [
+    assert lines[:7] == [
         r"\begin{table}[htbp]",
         r"\centering",
         r"\caption{CARs of 50\% \& more}",
         r"\label{tab:car-r1-co}",
+        r"\begin{adjustbox}{max width=\linewidth}",  # a wide table shrinks to fit, never clipped
         r"\begin{tabular}{lrrr}",
         r"\toprule",
     ]
-    assert lines[6] == r" & \multicolumn{3}{c}{[0, 0]} \\"
-    assert lines[7] == r"\cmidrule(lr){2-4}"
-    assert lines[8] == r"Ticker & CAR & t & p \\"
-    assert lines[9] == r"\midrule"
-    assert lines[10] == r"BRK\_B & $-$13.21\%$^{***}$ & $-$5.05 & \textless{}0.001 \\"
-    assert lines[11] == r"\midrule"  # the total is set apart
-    assert lines[12].startswith("Total & ")
-    assert lines[13] == r"\bottomrule"
+    assert lines[7] == r" & \multicolumn{3}{c}{[0, 0]} \\"
+    assert lines[8] == r"\cmidrule(lr){2-4}"
+    assert lines[9] == r"Ticker & CAR & t & p \\"
+    assert lines[10] == r"\midrule"
+    assert lines[11] == r"BRK\_B & $-$13.21\%$^{***}$ & $-$5.05 & \textless{}0.001 \\"
+    assert lines[12] == r"\midrule"  # the total is set apart
+    assert lines[13].startswith("Total & ")
+    assert lines[14] == r"\bottomrule"
+    assert lines[15:17] == [r"\end{tabular}", r"\end{adjustbox}"]
     assert r"\footnotesize Stars: *** p \textless{} 0.01." in "\n".join(lines)
     assert lines[-1] == r"\end{table}"
 

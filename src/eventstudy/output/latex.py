@@ -69,6 +69,8 @@ def latex_table(table: Table, label_prefix: str = "tab:") -> str:
         r"\centering",
         r"\caption{" + tex_escape(table.caption) + "}",
         r"\label{" + label_prefix + slugify(table.key) + "}",
+        # shrinks a table wider than the text to fit (never enlarges one): nothing is clipped
+        r"\begin{adjustbox}{max width=\linewidth}",
         r"\begin{tabular}{" + spec + "}",
         r"\toprule",
     ]
@@ -91,6 +93,7 @@ def latex_table(table: Table, label_prefix: str = "tab:") -> str:
         lines.append(" & ".join(_tex_cell(c) for c in row) + r" \\")
     lines.append(r"\bottomrule")
     lines.append(r"\end{tabular}")
+    lines.append(r"\end{adjustbox}")
     if table.notes:
         lines.append(r"\par\smallskip")
         lines.append(
@@ -106,7 +109,8 @@ def latex_document(tables: Sequence[Table], title: str) -> str:
     """Every table, one after the other, for ``\\input{}`` into a paper."""
     head = [
         f"% {tex_escape(title)}: tables written by eventstudy.",
-        r"% Needs \usepackage{booktabs} in the preamble. Input with \input{tables.tex}.",
+        r"% Needs \usepackage{booktabs} and \usepackage{adjustbox} in the preamble. Input with "
+        r"\input{tables.tex}.",
         "",
     ]
     return "\n".join(head) + "\n\n".join(latex_table(t) for t in tables) + "\n"

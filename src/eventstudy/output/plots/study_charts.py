@@ -37,6 +37,7 @@ from eventstudy.output.plots.layout import (
     stagger,
 )
 from eventstudy.output.plots.style import (
+    BACKGROUND,
     BLACK,
     DAY_LINE,
     LABEL_SIZE,
@@ -51,6 +52,7 @@ from eventstudy.output.plots.style import (
     line_height,
     new_figure,
     pt,
+    stock_colours,
     width,
 )
 
@@ -126,14 +128,22 @@ def plot_events_timeline(
         ax.axhline(100, color="#999999", linewidth=0.8, zorder=1.5)
         ends: list[LineEnd] = []
         broken = []
-        for k, ticker in enumerate(stocks):
-            colour = LINE_COLOURS[k % len(LINE_COLOURS)]
-            y = level(ticker)
+        levels = {ticker: level(ticker) for ticker in stocks}
+        finals = [y[np.isfinite(y)][-1] - 100.0 if np.isfinite(y).any() else np.nan
+                  for y in levels.values()]  # fmt: skip
+        colours = stock_colours(np.array(finals, dtype=float))
+        for k, (ticker, y) in enumerate(levels.items()):
+            colour = colours[k]
+            grey = colour == BACKGROUND
             if not np.isfinite(y).all():
                 broken.append(ticker)
-            (line,) = ax.plot(x, y, color=colour, linewidth=1.2, alpha=0.95, label=ticker)
+            (line,) = ax.plot(
+                x, y, color=colour, linewidth=0.8 if grey else 1.2, alpha=0.95, label=ticker,
+                zorder=1.8 if grey else None,
+            )  # fmt: skip
             line.set_gid(f"price:{ticker}")
-            ends.append((ticker, x, y, colour, False))
+            if not grey:
+                ends.append((ticker, x, y, colour, False))
         market_colours = [BLACK if k == 0 else MUTED for k in range(len(markets))]
         for market, colour in zip(markets, market_colours, strict=True):
             y = level(market)
@@ -167,11 +177,16 @@ def plot_events_timeline(
         ax.xaxis.set_major_formatter(mdates.DateFormatter("%-d %b %Y"))
         ax.set_xlabel(f"Trading day ({_iso(dates[0])} to {_iso(dates[-1])})")
         ax.set_ylabel(f"Price index (close of {base} = 100)")
-        if markets:
-            keys = [
-                Line2D([], [], color=colour, label=f"Market: {index_label(m)}", **MARKET_LINE)
-                for m, colour in zip(markets, market_colours, strict=True)
-            ]
+        keys = [
+            Line2D([], [], color=colour, label=f"Market: {index_label(m)}", **MARKET_LINE)
+            for m, colour in zip(markets, market_colours, strict=True)
+        ]
+        if colours.count(BACKGROUND):
+            grey_n = colours.count(BACKGROUND)
+            keys.append(
+                Line2D([], [], color=BACKGROUND, linewidth=0.8, label=f"The other {grey_n} stocks")
+            )
+        if keys:
             ax.legend(handles=keys, loc="best")
         rows_needed = stagger(fig, ax, labels)
         growth = "exp(r)" if kind == "log" else "1 + r"
