@@ -104,3 +104,15 @@ def test_reprs_say_what_was_studied_in_one_line(sample_prices) -> None:
         "<EventStudyResults 'R1': 1 event(s), 1 firm-events fitted, 1 skipped; "
         "OLS market model vs ^GSPC; estimation [-250, -11], event [-5, 5]>"
     )
+
+
+def test_library_misuse_raises_the_packages_own_errors_which_are_value_errors() -> None:
+    from eventstudy import Event, StudyFileError
+
+    with pytest.raises(StudyFileError, match=r"Event: date: bad date '2025/01/27'"):
+        Event(name="R1", date="2025/01/27", tickers=["NVDA"])
+    with pytest.raises(ValueError, match=r"Event: windw: unknown key"):
+        Event(name="R1", date="2025-01-27", tickers=["NVDA"], windw=3)
+    with pytest.raises(ValueError, match=r"`returns` is empty"):
+        EventStudy(pd.DataFrame())
+    assert issubclass(StudyFileError, EventStudyError) and issubclass(DataError, ValueError)

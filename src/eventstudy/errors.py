@@ -18,11 +18,11 @@ class EventStudyError(Exception):
     """A problem with the user's input or data, reported as one line without a traceback."""
 
 
-class StudyFileError(EventStudyError):
-    """The study file is unreadable or invalid."""
+class StudyFileError(EventStudyError, ValueError):
+    """The study file (or a study's settings passed to the library) is unreadable or invalid."""
 
 
-class DataError(EventStudyError):
+class DataError(EventStudyError, ValueError):
     """Prices, shares or factors are missing, malformed or do not cover what the study needs."""
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import ValidationError
 
 from eventstudy.data.factors import FactorData
 from eventstudy.data.inputs import check_factor_frame, check_returns, check_shares
@@ -25,13 +26,23 @@ from eventstudy.study import (
     EventSpec,
     ResolvedEvent,
     StudySpec,
+    format_error,
     parse_study,
 )
 
-#: An event for :meth:`EventStudy.fit`: ``Event(name=..., date=..., tickers=[...])`` plus optional
-#: per-event overrides (``model``, ``market``, ``estimation_window``, ``event_window``,
-#: ``car_windows``, ``timing``, ``min_estimation_obs``).
-Event = EventSpec
+
+class Event(EventSpec):
+    """An event for :meth:`EventStudy.fit`: ``Event(name=..., date=..., tickers=[...])`` plus
+    optional per-event overrides (``model``, ``market``, ``estimation_window``, ``event_window``,
+    ``car_windows``, ``bhar_windows``, ``timing``, ``min_estimation_obs``, ``factors``,
+    ``dimson_lags``), with the study file's meaning. A bad value raises
+    :class:`~eventstudy.errors.StudyFileError` (a ``ValueError``) naming the argument."""
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise StudyFileError(f"Event: {format_error(dict(exc.errors()[0]))}") from None
 
 
 class EventStudy:

@@ -350,7 +350,7 @@ def slugify(text: str) -> str:
     return slug[:MAX_SLUG_LENGTH].rstrip("-") or "study"
 
 
-def _format_error(error: dict[str, Any]) -> str:
+def format_error(error: dict[str, Any]) -> str:
     loc = ""
     for part in error["loc"]:
         if isinstance(part, int):
@@ -378,7 +378,7 @@ def parse_study(data: Any, source: str | Path = "<study>") -> StudySpec:
     try:
         spec = StudySpec.model_validate(data)
     except ValidationError as exc:
-        raise StudyFileError(f"{source}: {_format_error(dict(exc.errors()[0]))}") from None
+        raise StudyFileError(f"{source}: {format_error(dict(exc.errors()[0]))}") from None
     return spec.model_copy(update={"source": Path(source)})
 
 
