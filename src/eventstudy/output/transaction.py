@@ -70,7 +70,8 @@ def _commit(stage: RunStage, out_dir: Path, figures_dir: Path | None) -> None:
         figures_dir.mkdir(parents=True, exist_ok=True)
         new = []
         for path in sorted(stage.figures.iterdir()):
-            os.replace(path, figures_dir / path.name)
+            # a rename on one file system; a copy where --figures lies on another
+            shutil.move(path, figures_dir / path.name)
             new.append(figures_dir / path.name)
         remove_stale_charts(figures_dir, set(new))
     report = stage.tables / _REPORT
