@@ -411,3 +411,11 @@ def test_a_price_file_is_kept_whole_and_later_studies_name_its_source(tmp_path: 
     assert meta["price_source"].startswith("local store: prices.csv (")
     assert "imported" in meta["price_source"] and "Yahoo" not in meta["price_source"]
     assert "abnormal (1 of 3 stocks" in out  # AAPL's count came from the shares file
+
+
+def test_listed_says_how_many_more() -> None:
+    from eventstudy.errors import listed
+
+    assert listed(["A", "B"], 2) == "A, B"
+    assert listed(["A", "B", "C"], 2) == "A, B and 1 more"
+    assert listed(["a: x", "b: y", "c: z"], 1, "; ") == "a: x; and 2 more"

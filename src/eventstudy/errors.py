@@ -8,6 +8,7 @@ the command line translates those to its flags (:mod:`eventstudy.cli.common`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -60,6 +61,15 @@ class EventDateWarning(UserWarning):
 
 class FetchWarning(UserWarning):
     """Some tickers could not be fetched and a run goes on without them."""
+
+
+def listed(items: Sequence[str], limit: int = 10, sep: str = ", ") -> str:
+    """The first ``limit`` items of a message's list, then how many more: ``A, B and 3 more``
+    (``sep=", "``) or ``A: x; B: y; and 3 more`` (``sep="; "``)."""
+    shown = sep.join(items[:limit])
+    if len(items) <= limit:
+        return shown
+    return f"{shown}{' and' if sep == ', ' else sep + 'and'} {len(items) - limit} more"
 
 
 def argument(name: str) -> str:

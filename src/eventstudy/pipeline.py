@@ -25,7 +25,14 @@ from eventstudy.data.factors import (
 from eventstudy.data.panel import ReturnsPanel, wide_prices
 from eventstudy.data.sources.csv import CSVSource, read_shares_csv
 from eventstudy.data.store import PriceStore
-from eventstudy.errors import DataError, EventStudyError, FetchWarning, OfflineError, argument
+from eventstudy.errors import (
+    DataError,
+    EventStudyError,
+    FetchWarning,
+    OfflineError,
+    argument,
+    listed,
+)
 from eventstudy.estimation.fit import require_fitted
 from eventstudy.event_study import fit_events
 from eventstudy.results import EventStudyResults
@@ -134,11 +141,10 @@ def load_data(
                 f"ticker): {failures[vital[0]]}"
             )
         if failures:
-            listed = "; ".join(f"{t}: {why}" for t, why in list(failures.items())[:10])
-            more = f"; and {len(failures) - 10} more" if len(failures) > 10 else ""
+            shown = listed([f"{t}: {why}" for t, why in failures.items()], 10, "; ")
             warnings.warn(
                 f"no prices for {len(failures)} ticker(s), left out of the study "
-                f"({argument('strict=True')} makes this an error): {listed}{more}",
+                f"({argument('strict=True')} makes this an error): {shown}",
                 FetchWarning,
                 stacklevel=2,
             )

@@ -22,7 +22,7 @@ from eventstudy.data.store import (
     _day,
     _unique,
 )
-from eventstudy.errors import DataError, OfflineError, PartialFetchError, argument
+from eventstudy.errors import DataError, OfflineError, PartialFetchError, argument, listed
 from eventstudy.progress import progress_bar
 
 
@@ -45,11 +45,6 @@ def _widen_over_weekends(start: pd.Timestamp, end: pd.Timestamp) -> Range:
     while (end + _DAY).day_of_week >= 5:
         end += _DAY
     return start, end
-
-
-def _list_names(names: Sequence[str], limit: int = 10) -> str:
-    shown = ", ".join(names[:limit])
-    return shown if len(names) <= limit else f"{shown} and {len(names) - limit} more"
 
 
 class CachedSource(PriceSource):
@@ -180,7 +175,7 @@ class CachedSource(PriceSource):
                     unavailable.setdefault(clipped, []).extend(group)
             if unavailable:
                 parts = [
-                    _list_names(group)
+                    listed(group)
                     + " "
                     + " and ".join(f"between {a:%Y-%m-%d} and {b:%Y-%m-%d}" for a, b in ranges)
                     for ranges, group in list(unavailable.items())[:5]
@@ -224,7 +219,7 @@ class CachedSource(PriceSource):
                                 raise self._stopped(fatal, "prices") from fatal
                             if failed and self.strict:
                                 raise DataError(
-                                    f"could not fetch prices for {_list_names(list(failed))} "
+                                    f"could not fetch prices for {listed(list(failed))} "
                                     f"({_reasons(failed)}); {argument('strict=True')} makes "
                                     "this fatal"
                                 )
@@ -286,6 +281,4 @@ class CachedSource(PriceSource):
 
 
 def _reasons(failed: dict[str, str], limit: int = 5) -> str:
-    items = list(failed.items())
-    text = "; ".join(f"{t}: {why}" for t, why in items[:limit])
-    return text if len(items) <= limit else f"{text}; and {len(items) - limit} more"
+    return listed([f"{t}: {why}" for t, why in failed.items()], limit, "; ")

@@ -16,7 +16,7 @@ import numpy as np
 
 from eventstudy.data.factors import FactorData
 from eventstudy.data.panel import ReturnsPanel
-from eventstudy.errors import DataError
+from eventstudy.errors import DataError, listed
 from eventstudy.estimation.kernel import BatchFit, Design
 from eventstudy.estimation.models import get_model
 from eventstudy.study import ResolvedEvent
@@ -143,9 +143,8 @@ def require_fitted(
     for b in batches:
         for e, t, why in zip(b.event, b.ticker, b.fit.skip_reason, strict=True):
             reasons.append((events[int(e)].name, t, str(why)))
-    shown = "; ".join(f"{name}/{t}: {why}" for name, t, why in reasons[:5])
-    more = f"; and {len(reasons) - 5} more" if len(reasons) > 5 else ""
-    raise DataError(f"no firm-event could be fitted ({len(reasons)} skipped): {shown}{more}")
+    shown = listed([f"{name}/{t}: {why}" for name, t, why in reasons], 5, "; ")
+    raise DataError(f"no firm-event could be fitted ({len(reasons)} skipped): {shown}")
 
 
 def leave_out(
@@ -184,9 +183,7 @@ def warn_left_out(dropped: Sequence[tuple[str, str, str]], stacklevel: int = 2) 
         if picked:
             names = sorted({t for _, t, _ in picked})
             warnings.warn(
-                f"{len(picked)} firm-event(s) left out {what}: {', '.join(names[:10])}"
-                + (f" and {len(names) - 10} more" if len(names) > 10 else "")
-                + " (see skipped.csv)",
+                f"{len(picked)} firm-event(s) left out {what}: {listed(names)} (see skipped.csv)",
                 UserWarning,
                 stacklevel=stacklevel + 1,
             )

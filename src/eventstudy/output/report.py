@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from eventstudy.errors import listed
 from eventstudy.output.files import staged
 from eventstudy.output.folder import SUMMARY_FILE, StoredResults
 from eventstudy.output.format import fmt_window, md_escape
@@ -335,10 +336,9 @@ def build_report(
     items = [f for f in collected if f.png is not None]
     lost = [f for f in collected if f.png is None and figures]
     if lost:
-        listed = "; ".join(f"{f.stem} ({f.missing})" for f in lost[:3])
-        more = f"; and {len(lost) - 3} more" if len(lost) > 3 else ""
+        shown = listed([f"{f.stem} ({f.missing})" for f in lost], 3, "; ")
         warnings.warn(
-            f"the report leaves out {len(lost)} chart(s) it could not draw: {listed}{more}",
+            f"the report leaves out {len(lost)} chart(s) it could not draw: {shown}",
             UserWarning,
             stacklevel=2,
         )

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from eventstudy.errors import argument
+from eventstudy.errors import argument, listed
 from eventstudy.inference.registry import TESTS
 from eventstudy.output.format import (
     STARS_NOTE,
@@ -189,7 +189,7 @@ def text_summary(results: ResultSource, max_events: int = 10, max_tickers: int =
                     f"  day-0 market value change: {term_money(total)} raw, {term_money(total_ab)} "
                     f"abnormal ({with_value} of {len(ev_val)} stocks"
                     + (
-                        f"; n/a for {_first(missing, 8)}: see valuation.csv notes)"
+                        f"; n/a for {listed(missing, 8)}: see valuation.csv notes)"
                         if missing
                         else ")"
                     )
@@ -215,11 +215,6 @@ def text_summary(results: ResultSource, max_events: int = 10, max_tickers: int =
             lines.append(f"  ... and {len(skipped) - 20:,} more (see skipped.csv)")
     lines += ["", "significance (two-sided): *** p<0.01, ** p<0.05, * p<0.10"]
     return "\n".join(lines)
-
-
-def _first(names: list[str], limit: int) -> str:
-    shown = ", ".join(names[:limit])
-    return shown if len(names) <= limit else f"{shown} and {len(names) - limit} more"
 
 
 def _pooled_block(

@@ -78,6 +78,12 @@ def returns_kind(results: ResultSource) -> str:
     return kind
 
 
+def last_value(values: np.ndarray) -> float:
+    """The last finite value of a line (NaN when none): how far it ended up."""
+    finite = values[np.isfinite(values)]
+    return float(finite[-1]) if len(finite) else float("nan")
+
+
 def credited(results: ResultSource, text: str = "") -> str:
     """A chart's footer note: ``Data: <where the prices came from>; <text>.`` (the file's name,
     never a local path; Yahoo Finance; the local store's sources), or ``<text>.`` alone when the

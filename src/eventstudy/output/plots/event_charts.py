@@ -23,6 +23,7 @@ from eventstudy.output.plots.chart_data import (
     average_band,
     credited,
     index_label,
+    last_value,
     model_label,
     model_text,
     panel_of,
@@ -120,7 +121,7 @@ def plot_car(
     with house_style(size):
         fig, ax = figure_and_axes(ax, width(), line_height(len(shown) + 1))
         ends: list[LineEnd] = []
-        colours = stock_colours(np.array([_last(car[:, k]) for k in range(len(shown))]))
+        colours = stock_colours(np.array([last_value(car[:, k]) for k in range(len(shown))]))
         for k, ticker in enumerate(shown):
             colour = colours[k]
             grey = colour == BACKGROUND
@@ -319,7 +320,7 @@ def plot_prices(
         fig, ax = figure_and_axes(None, width(), line_height(len(series) + 1))
         ax.axhline(100, color="#999999", linewidth=0.8, zorder=1.5)
         ends: list[LineEnd] = []
-        colours = stock_colours(np.array([_last(level) - 100.0 for level in series.values()]))
+        colours = stock_colours(np.array([last_value(level) - 100.0 for level in series.values()]))
         for k, (ticker, level) in enumerate(series.items()):
             colour = colours[k]
             grey = colour == BACKGROUND
@@ -388,9 +389,3 @@ def _others_key(colours: list[str]) -> list[Any]:
     if not grey:
         return []
     return [Line2D([], [], color=BACKGROUND, linewidth=0.8, label=f"The other {grey} stocks")]
-
-
-def _last(values: np.ndarray) -> float:
-    """The last finite value (NaN when none): how far a line ended up."""
-    finite = values[np.isfinite(values)]
-    return float(finite[-1]) if len(finite) else float("nan")

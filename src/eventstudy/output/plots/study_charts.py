@@ -20,6 +20,7 @@ from eventstudy.output.plots.chart_data import (
     average_band,
     credited,
     index_label,
+    last_value,
     model_label,
     model_text,
     panel_of,
@@ -129,9 +130,7 @@ def plot_events_timeline(
         ends: list[LineEnd] = []
         broken = []
         levels = {ticker: level(ticker) for ticker in stocks}
-        finals = [y[np.isfinite(y)][-1] - 100.0 if np.isfinite(y).any() else np.nan
-                  for y in levels.values()]  # fmt: skip
-        colours = stock_colours(np.array(finals, dtype=float))
+        colours = stock_colours(np.array([last_value(y) - 100.0 for y in levels.values()]))
         for k, (ticker, y) in enumerate(levels.items()):
             colour = colours[k]
             grey = colour == BACKGROUND
