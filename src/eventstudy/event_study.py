@@ -16,7 +16,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from eventstudy.data.factors import FactorData
-from eventstudy.data.inputs import check_factor_frame, check_returns, check_shares
+from eventstudy.data.inputs import check_factor_frame, check_returns, check_shares, check_volume
 from eventstudy.data.panel import ReturnsPanel, wide_prices
 from eventstudy.errors import DataError, StudyFileError
 from eventstudy.estimation.fit import fit_batches
@@ -59,6 +59,12 @@ class EventStudy:
         keys of the same names (README, "Study file").
     return_kind
         ``simple`` or ``log``: what ``returns`` holds (BHARs compound simple returns).
+    measures, volume_model, volatility_model
+        What to measure besides abnormal returns (``volume``, ``volatility``) and how, as the
+        study-file keys (docs/measures.md); an event may override them.
+    volume
+        Shares traded, dates x tickers, for the volume measure (:meth:`from_prices` takes it
+        from long prices' ``volume`` column).
     close
         Optional dates x tickers *unadjusted* closing prices, for market values.
     shares
@@ -89,6 +95,10 @@ class EventStudy:
         bhar_windows: Sequence[tuple[int, int]] = DEFAULTS.bhar_windows,
         return_kind: str = DEFAULTS.returns,
         title: str = "Event study",
+        measures: Sequence[str] = DEFAULTS.measures,
+        volume: pd.DataFrame | None = None,
+        volume_model: str = DEFAULTS.volume_model,
+        volatility_model: str = DEFAULTS.volatility_model,
     ) -> None:
         if isinstance(returns, ReturnsPanel):
             self.panel = returns
@@ -103,6 +113,9 @@ class EventStudy:
             "timing": timing,
             "min_estimation_obs": min_estimation_obs,
             "dimson_lags": dimson_lags,
+            "measures": list(measures),
+            "volume_model": volume_model,
+            "volatility_model": volatility_model,
         }
         if factors:
             self.defaults["factors"] = list(factors)
@@ -115,6 +128,7 @@ class EventStudy:
         self.factor_data = factor_data
         self.return_kind = return_kind
         self.title = title
+        self.volume = None if volume is None else check_volume(volume)
 
     def __repr__(self) -> str:
         d = self.defaults
@@ -150,6 +164,9 @@ class EventStudy:
         price: str = DEFAULTS.price,
         title: str = "Event study",
         returns: str | None = None,
+        measures: Sequence[str] = DEFAULTS.measures,
+        volume_model: str = DEFAULTS.volume_model,
+        volatility_model: str = DEFAULTS.volatility_model,
     ) -> EventStudy:
         """From prices: wide (dates x tickers) or long (``ticker,date,close,adj_close,...``).
 
@@ -166,9 +183,12 @@ class EventStudy:
             return_kind = returns
         if return_kind not in ("simple", "log"):
             raise DataError(f"return_kind must be 'simple' or 'log', not {return_kind!r}")
+        volume = None
         if {"ticker", "date"}.issubset(prices.columns):
             if "close" in prices.columns and close is None:
                 close = wide_prices(prices, "close")
+            if "volume" in prices.columns:
+                volume = wide_prices(prices, "volume")
             prices = wide_prices(prices, price)
         panel = ReturnsPanel.from_prices(prices, market, return_kind)
         return cls(
@@ -188,6 +208,10 @@ class EventStudy:
             bhar_windows=bhar_windows,
             return_kind=return_kind,
             title=title,
+            measures=measures,
+            volume=volume,
+            volume_model=volume_model,
+            volatility_model=volatility_model,
         )
 
     def resolve(self, events: Iterable[EventSpec | dict[str, Any]]) -> StudySpec:
@@ -216,6 +240,7 @@ class EventStudy:
             factors=self.factor_data,
             title=self.title,
             meta={"returns": self.return_kind},
+            volume=self.volume,
         )
 
     def _resolve_frame(self, frame: pd.DataFrame) -> list[ResolvedEvent]:
@@ -280,12 +305,19 @@ def fit_events(
     meta: dict[str, Any] | None = None,
     unavailable: Mapping[str, str] | None = None,
     warn: bool = True,
+    volume: pd.DataFrame | None = None,
 ) -> EventStudyResults:
     """Fit resolved events on ``panel`` (:func:`~eventstudy.estimation.fit.fit_batches`) and wrap
     the fits, prices and share counts in the results object; ``warn``: warn of the firm-events
-    left out (a Dask partition leaves that to the client)."""
+    left out (a Dask partition leaves that to the client); ``volume``: shares traded (dates x
+    tickers) for the events that measure volume."""
     fit = fit_batches(panel, events, factors=factors, unavailable=unavailable, warn=warn)
-    return EventStudyResults(
+    volume_panel = None
+    if volume is not None and any("volume" in e.measures for e in fit.events):
+        from eventstudy.estimation.volume import VolumePanel
+
+        volume_panel = VolumePanel.from_frame(volume, panel)
+    results = EventStudyResults(
         title=title,
         events=fit.events,
         day0_rows=fit.day0_rows,
@@ -295,4 +327,7 @@ def fit_events(
         shares=shares,
         meta={**(factors.describe() if factors is not None else {}), **(meta or {})},
         dropped=fit.dropped,
+        volume=volume_panel,
     )
+    results.volume_fit  # noqa: B018  # a study asking for volume without any fails here
+    return results

@@ -192,7 +192,9 @@ def _describe_sources(sources: list[tuple[str, int, str]]) -> str:
     return "local store: " + ("; ".join(parts) if parts else "no rows")
 
 
-def build_panel(spec: StudySpec, prices: pd.DataFrame) -> tuple[ReturnsPanel, pd.DataFrame]:
+def build_panel(
+    spec: StudySpec, prices: pd.DataFrame
+) -> tuple[ReturnsPanel, pd.DataFrame | None]:
     """Returns panel on the study market's sessions, and unadjusted closes for valuation."""
     calendar_ticker = spec.resolved()[0].market if spec.market is None else spec.market
     wide = wide_prices(prices, spec.price)
@@ -247,6 +249,12 @@ def _run_local(
     prices, shares, meta = load_data(spec, options)
     panel, close = build_panel(spec, prices)
     meta["calendar"] = f"sessions of {spec.market or spec.resolved()[0].market}"
+    wants_volume = any("volume" in e.measures for e in spec.resolved())
+    if wants_volume and "volume" not in prices.columns:
+        raise DataError(
+            "measures: volume needs trading volume, and the prices have no 'volume' column"
+        )
+    volume = wide_prices(prices, "volume") if wants_volume else None
     return fit_events(
         panel,
         spec.resolved(),
@@ -256,6 +264,7 @@ def _run_local(
         title=spec.study,
         meta=meta,
         unavailable=meta.get("fetch_failures"),
+        volume=volume,
     )
 
 

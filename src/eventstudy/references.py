@@ -9,11 +9,21 @@ from __future__ import annotations
 
 #: Citation key -> (short citation, full reference) of every paper the report may cite.
 REFERENCES: dict[str, tuple[str, str]] = {
+    "ajinkya-jain-1989": (
+        "Ajinkya & Jain (1989)",
+        "Ajinkya, B. B., and P. C. Jain (1989). The behavior of daily stock market trading volume. "
+        "Journal of Accounting and Economics 11(4), 331–359.",
+    ),
     "barber-lyon-1997": (
         "Barber & Lyon (1997)",
         "Barber, B. M., and J. D. Lyon (1997). Detecting long-run abnormal stock returns: The "
         "empirical power and specification of test statistics. Journal of Financial Economics "
         "43(3), 341–372.",
+    ),
+    "beaver-1968": (
+        "Beaver (1968)",
+        "Beaver, W. H. (1968). The information content of annual earnings announcements. Journal "
+        "of Accounting Research 6 (Supplement), 67–92.",
     ),
     "boehmer-1991": (
         "Boehmer, Musumeci & Poulsen (1991)",
@@ -34,6 +44,12 @@ REFERENCES: dict[str, tuple[str, str]] = {
         "Brown & Warner (1985)",
         "Brown, S. J., and J. B. Warner (1985). Using daily stock returns: The case of event "
         "studies. Journal of Financial Economics 14(1), 3–31.",
+    ),
+    "campbell-wasley-1996": (
+        "Campbell & Wasley (1996)",
+        "Campbell, C. J., and C. E. Wasley (1996). Measuring abnormal daily trading volume for "
+        "samples of NYSE/ASE and NASDAQ securities using parametric and nonparametric test "
+        "statistics. Review of Quantitative Finance and Accounting 6(3), 309–326.",
     ),
     "clm-1997": (
         "Campbell, Lo & MacKinlay (1997)",
@@ -60,6 +76,11 @@ REFERENCES: dict[str, tuple[str, str]] = {
         "Cowan (1992)",
         "Cowan, A. R. (1992). Nonparametric event study tests. Review of Quantitative Finance "
         "and Accounting 2(4), 343–358.",
+    ),
+    "cready-hurtt-2002": (
+        "Cready & Hurtt (2002)",
+        "Cready, W. M., and D. N. Hurtt (2002). Assessing investor response to information events "
+        "using return and volume metrics. The Accounting Review 77(4), 891–909.",
     ),
     "dimson-1979": (
         "Dimson (1979)",

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from eventstudy.data.panel import ReturnsPanel
+from eventstudy.errors import DataError, argument
 from eventstudy.estimation.fit import StudyFit
 from eventstudy.inference.bhar import bhar_tests
 from eventstudy.inference.stats import grouped_cross_sectional_t, t_pvalue
@@ -23,6 +24,7 @@ from eventstudy.output.folder import (
     BHAR_COLUMNS,
     CAAR_COLUMNS,
     CAR_COLUMNS,
+    CAV_COLUMNS,
 )
 from eventstudy.study import POOLED, ResolvedEvent
 
@@ -30,6 +32,8 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from eventstudy.estimation.fit import Batch
+    from eventstudy.estimation.volatility import VolatilityBatch
+    from eventstudy.estimation.volume import VolumePanel
     from eventstudy.output.summary import Summary
 
 
@@ -49,6 +53,8 @@ class EventStudyResults:
     meta: dict[str, Any] = field(default_factory=dict)
     #: Firm-events left out before fitting: (event, ticker, reason), e.g. a failed download.
     dropped: list[tuple[str, str, str]] = field(default_factory=list)
+    #: Trading volume on the panel's sessions, for the volume measure (None: no volume given).
+    volume: VolumePanel | None = None
 
     def __repr__(self) -> str:
         """What was studied, in one line (not the arrays: a notebook cell ending in ``res``)."""
@@ -87,6 +93,37 @@ class EventStudyResults:
         return StudyFit(
             events=self.events, day0_rows=self.day0_rows, batches=self.batches, dropped=self.dropped
         )
+
+    @cached_property
+    def measures(self) -> tuple[str, ...]:
+        """The measures of the study (``return`` first, then those any event asks for)."""
+        return tuple(dict.fromkeys(["return", *(m for e in self.events for m in e.measures)]))
+
+    @cached_property
+    def volume_fit(self) -> StudyFit | None:
+        """The abnormal-volume fit of the events that measure volume
+        (:mod:`eventstudy.estimation.volume`), or None."""
+        if "volume" not in self.measures:
+            return None
+        if self.volume is None:
+            wanted = next(e.name for e in self.events if "volume" in e.measures)
+            raise DataError(
+                f"event {wanted!r} measures volume, but no trading volume was given (prices "
+                f"with a 'volume' column, or {argument('volume')} dates x tickers)"
+            )
+        from eventstudy.estimation.volume import fit_volume
+
+        return fit_volume(self.volume, self.study_fit)
+
+    @cached_property
+    def volatility_batches(self) -> list[VolatilityBatch]:
+        """The abnormal-volatility measure of the events that ask for it
+        (:mod:`eventstudy.estimation.volatility`); empty when none does."""
+        if "volatility" not in self.measures:
+            return []
+        from eventstudy.estimation.volatility import volatility_batches
+
+        return volatility_batches(self.study_fit)
 
     @property
     def _event_names(self) -> np.ndarray:
@@ -148,14 +185,19 @@ class EventStudyResults:
         the event window."""
         return _copy(self._ar)
 
-    def _window_frame(self, kind: str, value: str) -> pd.DataFrame:
+    def _window_frame(self, kind: str, value: str, fit: StudyFit | None = None) -> pd.DataFrame:
         """CAR (``kind="car_windows"``) or BHAR rows for every firm-event and window, built in
-        study order (firm-event, then window) from (firm-events x windows) arrays."""
+        study order (firm-event, then window) from (firm-events x windows) arrays; ``fit``: the
+        fit of another measure (CAV rows of the volume fit)."""
         log = self.meta.get("returns") == "log"
+        fit = fit or self.study_fit
+        models = np.array([e.volume_model for e in self.events], dtype=object) if (
+            fit is not self.study_fit
+        ) else self._event_models
         parts, keys = [], []
-        for b in self.batches:
+        for b in fit.batches:
             f = b.fit
-            windows = self.study_fit.windows_of(kind, b)
+            windows = fit.windows_of(kind, b)
             if not windows:
                 continue
             starts = np.array([w[0] for w in windows], dtype=int)
@@ -185,7 +227,7 @@ class EventStudyResults:
                 )
                 columns["bhar"] = bhar
             columns["n_days"] = length.astype(int)
-            columns["model"] = _text(self._event_models, b.event[fe])
+            columns["model"] = _text(models, b.event[fe])
             parts.append(pd.DataFrame(columns, copy=False))
             keys.append((b.order[fe], starts[wi], ends[wi]))
         return _sorted(parts, keys, CAR_COLUMNS if value == "car" else BHAR_COLUMNS)
@@ -206,6 +248,93 @@ class EventStudyResults:
         days."""
         return self._window_frame("bhar_windows", "bhar")
 
+    # ------------------------------------------------------------ volume and volatility
+    def volume_frame(self) -> pd.DataFrame | None:
+        """Abnormal log volume per firm-event and event-window day
+        (``event,ticker,date,rel_day,volume,log_volume,normal_log_volume,av,model``), or None when
+        no event measures volume. ``model`` is the ``volume_model``."""
+        fit = self.volume_fit
+        if fit is None or self.volume is None:
+            return None
+        from eventstudy.measure_frames import volume_frame
+
+        return volume_frame(fit, self.volume, self._date_at, _text, _sorted)
+
+    def cav_frame(self) -> pd.DataFrame | None:
+        """Cumulative abnormal log volume per firm-event and CAR window, with its standard error
+        (prediction error included), t and two-sided p, as ``car.csv``; None without volume."""
+        fit = self.volume_fit
+        if fit is None:
+            return None
+        frame = self._window_frame("car_windows", "car", fit)
+        return frame.rename(columns={"car": "cav"})[CAV_COLUMNS]
+
+    def volatility_frame(self) -> pd.DataFrame | None:
+        """Abnormal volatility per firm-event and event-window day
+        (``event,ticker,date,rel_day,ar,u,model,u_adj,null_mean``, plus ``garch_variance,
+        garch_ratio`` with a GARCH volatility model), or None when no event measures it."""
+        if "volatility" not in self.measures:
+            return None
+        from eventstudy.measure_frames import volatility_frame
+
+        return volatility_frame(
+            self.volatility_batches, self._event_names, self._date_at, _text, _sorted
+        )
+
+    def variance_ratio_frame(self) -> pd.DataFrame | None:
+        """Event-window variance ratio per firm-event and CAR window with its F test
+        (``event,ticker,start,end,variance_ratio,df1,df2,p,model``), or None."""
+        if "volatility" not in self.measures:
+            return None
+        from eventstudy.measure_frames import variance_ratio_frame
+
+        return variance_ratio_frame(self.volatility_batches, self.study_fit, _text, _sorted)
+
+    def _measure_batches(self, measure: str) -> list[Batch]:
+        if measure == "volume":
+            return self.volume_fit.batches if self.volume_fit is not None else []
+        if measure == "volatility":
+            return [v.batch for v in self.volatility_batches]
+        return self.batches
+
+    def average_frame(self, measure: str = "return") -> pd.DataFrame:
+        """Average per event and event-window day of a measure's tested value with the
+        cross-sectional t against its null: ``event,rel_day,date,mean,n,t,p``. Returns: the AAR
+        (as :meth:`aar_frame`); volume: the mean abnormal log volume; volatility: the mean ratio
+        (``u_adj``, or the GARCH ratio), tested against its null mean."""
+        parts = []
+        for b in self._measure_batches(measure):
+            f = b.fit
+            ok = f.fitted
+            stats = grouped_cross_sectional_t(b.event[ok], f.ar[ok], len(self.events))
+            events = np.unique(b.event[ok])
+            if not len(events):
+                continue
+            days = f.rel_days
+            mean = stats["mean"][events]
+            if measure == "volatility":  # the test is of ratio - null: add the null back
+                null = next(v for v in self.volatility_batches if v.batch is b).null_mean
+                offset = grouped_cross_sectional_t(
+                    b.event[ok], np.repeat(null[ok, None], len(days), axis=1), len(self.events)
+                )["mean"][events]
+                mean = mean + offset
+            rows = self.day0_rows[events, None] + days
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "event": np.repeat(self._event_names[events], len(days)),
+                        "rel_day": np.tile(days, len(events)),
+                        "date": self._date_at(rows).ravel(),
+                        "mean": mean.ravel(),
+                        "n": stats["n"][events].ravel(),
+                        "t": stats["t"][events].ravel(),
+                        "p": stats["p"][events].ravel(),
+                        "_e": np.repeat(events, len(days)),
+                    }
+                )
+            )
+        return _by_event(parts, ["_e", "rel_day"], ["event", "rel_day", "date", "mean", "n", "t", "p"])
+
     @cached_property
     def _quality(self) -> pd.DataFrame:
         from eventstudy.estimation.quality import data_quality
@@ -223,14 +352,27 @@ class EventStudyResults:
     def _tests(self) -> pd.DataFrame:
         from eventstudy.inference.battery import test_battery
 
+        from eventstudy.inference.registry import tests_for
+
         events = self.events
-        battery = test_battery(
-            [(b.fit, b.event) for b in self.batches],
-            [e.name for e in events],
-            [e.event_window for e in events],
-            [e.car_windows for e in events],
-        )
-        return pd.concat([battery, self._bhar_tests()], ignore_index=True)
+        parts = []
+        for measure in self.measures:
+            # The events that measure it, numbered among themselves.
+            chosen = [i for i, e in enumerate(events) if measure in e.measures]
+            number = np.full(len(events), -1, dtype=np.intp)
+            number[chosen] = np.arange(len(chosen))
+            battery = test_battery(
+                [(b.fit, number[b.event]) for b in self._measure_batches(measure)],
+                [events[i].name for i in chosen],
+                [events[i].event_window for i in chosen],
+                [events[i].car_windows for i in chosen],
+                tests=tests_for(measure),
+            )
+            parts.append(battery.assign(measure=measure))
+            bhar = self._bhar_tests() if measure == "return" else pd.DataFrame()
+            if len(bhar):
+                parts.append(bhar.assign(measure=measure))
+        return pd.concat(parts, ignore_index=True)
 
     def tests_frame(self) -> pd.DataFrame:
         """The test battery (docs/tests.md): ``event,test,start,end,statistic,p_value,n,df,note``

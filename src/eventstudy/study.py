@@ -29,6 +29,11 @@ from pydantic import (
 from eventstudy.errors import StudyFileError
 
 Timing = Literal["close", "after_close"]
+#: What a study measures around its events (docs/measures.md): abnormal returns always; abnormal
+#: trading volume and abnormal volatility when listed.
+Measure = Literal["return", "volume", "volatility"]
+VolumeModel = Literal["mean", "market"]
+VolatilityModel = Literal["constant", "garch"]
 
 
 
@@ -51,6 +56,11 @@ class StudyDefaults:
     min_estimation_obs: int = 100
     returns: Literal["simple", "log"] = "simple"
     price: Literal["adj_close", "close"] = "adj_close"
+    measures: tuple[Measure, ...] = ("return",)
+    #: Normal log volume: the estimation-window mean, or OLS on the market's log volume.
+    volume_model: VolumeModel = "mean"
+    #: The variance squared ARs are compared with: the return model's, or a GARCH(1,1) forecast.
+    volatility_model: VolatilityModel = "constant"
 
 
 DEFAULTS = StudyDefaults()
@@ -124,6 +134,19 @@ class _Settings(BaseModel):
     car_windows: list[Window] | None = None
     timing: Timing | None = None
     min_estimation_obs: int | None = Field(default=None, ge=3)
+    measures: list[Measure] | None = None
+    volume_model: VolumeModel | None = None
+    volatility_model: VolatilityModel | None = None
+
+    @field_validator("measures")
+    @classmethod
+    def _measures(cls, v: list[str] | None) -> list[str] | None:
+        if v is None:
+            return None
+        if not v:
+            raise ValueError("needs at least one measure (return, volume, volatility)")
+        # Returns are always measured: volume and volatility are reported beside them.
+        return list(dict.fromkeys(["return", *v]))
 
     @field_validator("model")
     @classmethod
@@ -217,6 +240,9 @@ class ResolvedEvent(BaseModel):
     bhar_windows: tuple[tuple[int, int], ...] = ()
     timing: Timing
     min_estimation_obs: int
+    measures: tuple[Measure, ...] = DEFAULTS.measures
+    volume_model: VolumeModel = DEFAULTS.volume_model
+    volatility_model: VolatilityModel = DEFAULTS.volatility_model
 
     def model_key(self) -> tuple:
         """Events sharing this key share the model's regressors."""
@@ -312,6 +338,9 @@ class StudySpec(_Settings):
                     car_windows=tuple(pick("car_windows")),
                     timing=pick("timing"),
                     min_estimation_obs=pick("min_estimation_obs"),
+                    measures=tuple(pick("measures")),
+                    volume_model=pick("volume_model"),
+                    volatility_model=pick("volatility_model"),
                 )
             )
         return out
@@ -336,6 +365,11 @@ def _check_windows(event: ResolvedEvent) -> None:
                 raise ValueError(
                     f"{where}: {kind} window [{c0}, {c1}] is outside event_window [{w0}, {w1}]"
                 )
+    if "volatility" in event.measures and event.volatility_model == "garch" and e1 >= w0:
+        raise ValueError(
+            f"{where}: volatility_model 'garch' forecasts variances forward, so the "
+            "estimation_window must end before the event_window"
+        )
     if event.model == "factor" and not event.factors:
         raise ValueError(f"{where}: model 'factor' needs 'factors: [TICKER, ...]' (regressors)")
     if event.model == "factor" and event.factors and set(event.factors) & set(event.tickers):

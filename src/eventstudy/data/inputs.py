@@ -54,6 +54,33 @@ def check_returns(returns: pd.DataFrame) -> pd.DataFrame:
     return returns
 
 
+def check_volume(volume: pd.DataFrame) -> pd.DataFrame:
+    """Shares traded, dates x tickers (a dates index or one that parses as dates); numbers only,
+    none negative."""
+    if not isinstance(volume, pd.DataFrame):
+        raise DataError(
+            f"{argument('volume')} must be a DataFrame of shares traded (dates x tickers), "
+            f"not {type(volume).__name__}"
+        )
+    try:
+        index = pd.DatetimeIndex(pd.to_datetime(volume.index))
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{argument('volume')} index is not made of dates ({exc})") from None
+    try:
+        values = volume.to_numpy(dtype=float, na_value=np.nan)
+    except (TypeError, ValueError):
+        raise DataError(f"{argument('volume')} holds values that are not numbers") from None
+    with np.errstate(invalid="ignore"):
+        bad = np.argwhere(values < 0)
+    if len(bad):
+        row, col = bad[0]
+        raise DataError(
+            f"{argument('volume')}: negative volume for {volume.columns[col]} on "
+            f"{index[row]:%Y-%m-%d}"
+        )
+    return volume.set_axis(index, axis=0)
+
+
 def check_shares(shares: pd.DataFrame) -> pd.DataFrame:
     """Share counts, long: ``ticker``, ``as_of`` (or ``date``), ``shares_outstanding`` and an
     optional ``source``; ``as_of`` may be dates of any resolution or ISO text."""

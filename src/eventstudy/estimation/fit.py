@@ -81,13 +81,15 @@ def fit_batches(
     factors: FactorData | None = None,
     unavailable: Mapping[str, str] | None = None,
     warn: bool = True,
+    day0: np.ndarray | None = None,
 ) -> StudyFit:
     """Fit resolved events on ``panel``: one vectorised batch per distinct configuration.
 
     ``unavailable`` maps tickers whose data could not be had to the reason (a failed download):
     their firm-events are left out of the fit and listed in :attr:`StudyFit.dropped`, with the
     firm-events that cannot be fitted (:func:`leave_out`); ``warn``: say so in a warning
-    (:func:`warn_left_out`)."""
+    (:func:`warn_left_out`). ``day0``: each event's day-0 row, when an earlier fit on the same
+    calendar found them (a second measure: no second warning about moved dates)."""
     known = set(panel.tickers)
     for e in events:
         for t in (e.market, *e.factors):
@@ -98,7 +100,8 @@ def fit_batches(
         warn_left_out(dropped, stacklevel=4)
     after = np.array([e.timing == "after_close" for e in events], dtype=bool)
     names = [e.name for e in events]
-    day0 = panel.day0_many([e.date for e in events], after, names)
+    if day0 is None:
+        day0 = panel.day0_many([e.date for e in events], after, names)
 
     sizes = np.array([len(e.tickers) for e in events], dtype=np.intp)
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])  # study-order index of each event

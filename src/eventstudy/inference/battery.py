@@ -97,6 +97,7 @@ def test_battery(
     names: Sequence[str],
     event_windows: Sequence[Window],
     car_windows: Sequence[Sequence[Window]],
+    tests: Sequence[TestSpec] = registry.TESTS,
 ) -> pd.DataFrame:
     """The whole battery for each event and for the pooled sample (``event == "all"``).
 
@@ -107,12 +108,12 @@ def test_battery(
 
     Columns ``event, test, start, end, statistic, p_value, n, df, note``: one row per event or
     ``all``, window (each event-window day with ``start == end``, then each multi-day CAR window)
-    and test (:data:`~eventstudy.inference.registry.TESTS` order). ``n`` counts the firm-events
+    and test (``tests``: by default every test of
+    :data:`~eventstudy.inference.registry.TESTS`, in that order). ``n`` counts the firm-events
     used; ``df`` is set where the p-value is from Student's t; ``note`` gives the reason when the
     statistic is NaN. p-values are two-sided. The pooled rows cover the union of the events' days
     and CAR windows, each over the firm-events whose event window covers it."""
     sample, labels = sample_from_fits(fits)
-    tests = registry.TESTS
     per_event = [_windows(w, c) for w, c in zip(event_windows, car_windows, strict=True)]
     days = sorted({d for w in event_windows for d in range(w[0], w[1] + 1)})
     pooled = [(d, d) for d in days]

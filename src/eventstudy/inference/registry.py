@@ -18,7 +18,7 @@ from typing import Any
 
 from eventstudy.inference import nonparametric, parametric
 
-__all__ = ["BHAR_TESTS", "TESTS", "TestSpec", "spec"]
+__all__ = ["BHAR_TESTS", "TESTS", "TestSpec", "spec", "tests_for"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,10 @@ class TestSpec:
     #: The residual pass computes the test itself, for every window it is given (the function
     #: reads the result): the pass needs the windows.
     computed_in_pass: bool = False
+    #: The measures (:data:`eventstudy.estimation.measures.MEASURES`) whose ``tests.csv`` rows
+    #: the test has: every test suits abnormal returns and abnormal log volume; only those that
+    #: do not assume symmetry suit the skewed squared ARs of the volatility measure.
+    measures: tuple[str, ...] = ("return", "volume")
 
 
 #: The battery, in the order of ``tests.csv``.
@@ -53,6 +57,7 @@ TESTS: tuple[TestSpec, ...] = (
         methods="the cross-sectional t-test (Brown & Warner 1985)",
         short_label="cross-sectional t",
         function=parametric.cross_sectional_t,
+        measures=("return", "volume", "volatility"),
     ),
     TestSpec(
         "time_series_t",
@@ -104,6 +109,7 @@ TESTS: tuple[TestSpec, ...] = (
         short_label="Corrado rank",
         function=nonparametric.corrado_rank,
         needs_residuals=True,
+        measures=("return", "volume", "volatility"),
     ),
     TestSpec(
         "sign",
@@ -153,6 +159,11 @@ BHAR_TESTS: tuple[TestSpec, ...] = (
 )
 
 _BY_NAME = {t.name: t for t in (*TESTS, *BHAR_TESTS)}
+
+
+def tests_for(measure: str) -> tuple[TestSpec, ...]:
+    """The battery's tests that suit ``measure``, in :data:`TESTS` order."""
+    return tuple(t for t in TESTS if measure in t.measures)
 
 
 def spec(name: str) -> TestSpec | None:

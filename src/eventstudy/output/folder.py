@@ -25,7 +25,7 @@ import pandas as pd
 from eventstudy.errors import EventStudyError
 from eventstudy.output.files import json_text, staged, unneutralise, write_csv
 from eventstudy.output.summary import summary_dict
-from eventstudy.study import DEFAULT_MIN_ESTIMATION_OBS, ResolvedEvent
+from eventstudy.study import DEFAULT_MIN_ESTIMATION_OBS, DEFAULTS, ResolvedEvent
 from eventstudy.valuation import VALUATION_COLUMNS
 
 if TYPE_CHECKING:
@@ -73,6 +73,23 @@ CAAR_COLUMNS = ["event", "start", "end", "caar", "n", "t", "p"]
 #: The fitted models' columns before the parameters (one column per parameter follows).
 PARAMS_COLUMNS = ["event", "ticker", "model", "n_obs", "df", "sigma", "skipped"]
 SKIPPED_COLUMNS = ["event", "ticker", "reason"]
+#: The volume and volatility measures' tables (docs/measures.md).
+VOLUME_COLUMNS = [
+    "event",
+    "ticker",
+    "date",
+    "rel_day",
+    "volume",
+    "log_volume",
+    "normal_log_volume",
+    "av",
+    "model",
+]
+CAV_COLUMNS = ["event", "ticker", "start", "end", "cav", "se", "t", "p", "df", "n_days", "model"]
+VOLATILITY_COLUMNS = ["event", "ticker", "date", "rel_day", "ar", "u", "model", "u_adj", "null_mean"]
+VARIANCE_RATIO_COLUMNS = [
+    "event", "ticker", "start", "end", "variance_ratio", "df1", "df2", "p", "model"
+]
 
 
 @dataclass(frozen=True)
@@ -87,11 +104,15 @@ class TableFile:
     method: str
     columns: Sequence[str] | None = None
     required: bool = False
+    #: The measure whose table this is (written only when a study measures it: the frame
+    #: method returns None otherwise).
+    measure: str | None = None
 
     @property
     def optional(self) -> bool:
-        """Read back as None when missing (the battery, the data-quality checks)."""
-        return self.columns is None
+        """Read back as None when missing (the battery, the data-quality checks, a measure's
+        tables)."""
+        return self.columns is None or self.measure is not None
 
 
 #: Every table of a results folder (see the README, "Outputs").
@@ -106,9 +127,15 @@ TABLE_FILES = (
     TableFile("params.csv", "params_frame", PARAMS_COLUMNS),
     TableFile("skipped.csv", "skipped_frame", SKIPPED_COLUMNS),
     TableFile("data_quality.csv", "quality_frame"),
+    TableFile("abnormal_volume.csv", "volume_frame", VOLUME_COLUMNS, measure="volume"),
+    TableFile("cav.csv", "cav_frame", CAV_COLUMNS, measure="volume"),
+    TableFile("abnormal_volatility.csv", "volatility_frame", VOLATILITY_COLUMNS, measure="volatility"),
+    TableFile(
+        "variance_ratio.csv", "variance_ratio_frame", VARIANCE_RATIO_COLUMNS, measure="volatility"
+    ),
 )
 #: Table file -> the results frame it holds.
-TABLES: dict[str, Callable[[ResultSource], pd.DataFrame]] = {
+TABLES: dict[str, Callable[[ResultSource], pd.DataFrame | None]] = {
     t.name: methodcaller(t.method) for t in TABLE_FILES
 }
 #: Tables a results folder must have.
@@ -127,6 +154,8 @@ _TEXT_COLUMNS = {
     "shares_source",
     "flags",
     "test",
+    "measure",
+    "volume_flags",
 }
 _DATE_COLUMNS = {"date", "shares_as_of"}
 
@@ -150,7 +179,9 @@ def write_tables(
         summary["figures"] = Path(os.path.relpath(Path(figures_dir).absolute(), base)).as_posix()
     with staged(out_dir, last=(SUMMARY_FILE,)) as stage:
         for name, frame_of in TABLES.items():
-            write_csv(frame_of(results), stage / name)
+            frame = frame_of(results)
+            if frame is not None:  # None: a measure the study did not ask for
+                write_csv(frame, stage / name)
         text = json_text(summary)
         (stage / SUMMARY_FILE).write_text(text + "\n", encoding="utf-8")
         names = [p.name for p in stage.iterdir()]
@@ -244,6 +275,11 @@ class StoredResults:
                         bhar_windows=tuple(entry.get("bhar_windows") or bhar_windows),
                         timing=entry.get("timing", "close"),
                         min_estimation_obs=int(min_obs or DEFAULT_MIN_ESTIMATION_OBS),
+                        measures=tuple(entry.get("measures") or DEFAULTS.measures),
+                        volume_model=entry.get("volume_model") or DEFAULTS.volume_model,
+                        volatility_model=(
+                            entry.get("volatility_model") or DEFAULTS.volatility_model
+                        ),
                     )
                 )
                 day0s.append(dt.date.fromisoformat(entry["day0_date"]))
@@ -294,6 +330,26 @@ class StoredResults:
 
     def skipped_frame(self) -> pd.DataFrame:
         return self._frame("skipped.csv")
+
+    def _measure_table(self, name: str) -> pd.DataFrame | None:
+        frame = _read_table(self.directory / name)
+        if frame is not None and frame.empty and not len(frame.columns):
+            return pd.DataFrame(columns=_COLUMNS[name])
+        return frame
+
+    def volume_frame(self) -> pd.DataFrame | None:
+        """``abnormal_volume.csv``, or None when the study did not measure volume."""
+        return self._measure_table("abnormal_volume.csv")
+
+    def cav_frame(self) -> pd.DataFrame | None:
+        return self._measure_table("cav.csv")
+
+    def volatility_frame(self) -> pd.DataFrame | None:
+        """``abnormal_volatility.csv``, or None when the study did not measure volatility."""
+        return self._measure_table("abnormal_volatility.csv")
+
+    def variance_ratio_frame(self) -> pd.DataFrame | None:
+        return self._measure_table("variance_ratio.csv")
 
     @cached_property
     def _tests(self) -> pd.DataFrame | None:

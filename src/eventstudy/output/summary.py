@@ -23,7 +23,7 @@ from eventstudy.output.format import (
 from eventstudy.output.latex import latex_table
 from eventstudy.output.render import environment
 from eventstudy.output.tables import StudyTables, Table
-from eventstudy.study import POOLED
+from eventstudy.study import DEFAULTS, POOLED
 
 if TYPE_CHECKING:
     from eventstudy.output.source import ResultSource
@@ -303,11 +303,14 @@ def _cut(table: Table, rows: int, file: str) -> Table:
     return replace(table, rows=table.rows[:rows], total=False, notes=[*table.notes, note])
 
 
-def _summary_tests(results: ResultSource) -> pd.DataFrame:
-    """Battery rows for day 0, the CAR windows and the BHAR windows (every day is in tests.csv)."""
+def _summary_tests(results: ResultSource, measure: str = "return") -> pd.DataFrame:
+    """Battery rows of ``measure`` for day 0, the CAR windows and the BHAR windows (every day
+    is in tests.csv)."""
     tests = results.tests_frame()
     if tests is None or tests.empty:
         return pd.DataFrame() if tests is None else tests
+    if "measure" in tests.columns:  # older folders have returns only
+        tests = tests[tests["measure"].to_numpy() == measure].drop(columns="measure")
     wanted = {(0, 0)} | {w for e in results.events for w in e.windows}
     keep = [(a, b) in wanted for a, b in zip(tests["start"], tests["end"], strict=True)]
     return tests[keep]
@@ -324,6 +327,9 @@ def summary_dict(results: ResultSource) -> dict[str, Any]:
         "valuation": _records_by_event(results.valuation_frame()),
         "tests": _records_by_event(_summary_tests(results)),
     }
+    measured = [m for m in ("volume", "volatility") if any(m in e.measures for e in results.events)]
+    for m in measured:
+        frames[f"{m}_tests"] = _records_by_event(_summary_tests(results, m))
     events = []
     for i, e in enumerate(results.events):
         entry: dict[str, Any] = {
@@ -343,6 +349,12 @@ def summary_dict(results: ResultSource) -> dict[str, Any]:
             "min_estimation_obs": e.min_estimation_obs,
             "tickers": list(e.tickers),
         }
+        if tuple(e.measures) != DEFAULTS.measures:
+            entry |= {
+                "measures": list(e.measures),
+                "volume_model": e.volume_model,
+                "volatility_model": e.volatility_model,
+            }
         for key, records in frames.items():
             entry[key] = records.get(e.name, [])
         events.append(entry)
@@ -351,5 +363,6 @@ def summary_dict(results: ResultSource) -> dict[str, Any]:
         "meta": {k: _clean(v) for k, v in results.meta.items()},
         "events": events,
         "pooled_tests": frames["tests"].get(POOLED, []),
+        **{f"pooled_{m}_tests": frames[f"{m}_tests"].get(POOLED, []) for m in measured},
         "skipped": _records(results.skipped_frame()),
     }

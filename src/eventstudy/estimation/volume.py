@@ -1,0 +1,204 @@
+"""Abnormal trading volume: the return machinery on a log-volume panel.
+
+The measure is log volume ``v_it = ln(1 + V_it)`` (Ajinkya & Jain 1989; Campbell & Wasley 1996:
+the log makes volume far closer to normal, the 1 keeps zero-volume days defined). Its normal
+level comes from one of two models, fitted by the same batched OLS as the returns
+(:mod:`eventstudy.estimation.kernel`), so the variance conventions are the returns' (residual
+variance on ``M - p`` degrees of freedom, prediction error in the AR variance):
+
+``mean``
+    the estimation-window mean of ``v_it`` (the constant-mean model on log volume; R's
+    EventStudy ``VolumeModel``);
+``market``
+    OLS of ``v_it`` on the market's log volume ``v_mt`` over the estimation window (Campbell &
+    Wasley 1996's market model for volume). A market series without volume (indices such as
+    ``^SOX``) is an error naming it.
+
+Abnormal log volume ``av_it = v_it - normal_it``; cumulative abnormal volume ``CAV`` sums it over
+a window. Firm-events without any trading volume in the estimation window (volume missing or
+zero every day) are left out of the volume measure with that reason; zero-volume days and stale
+volume (the same count repeated) are flagged by :func:`volume_quality`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from eventstudy.data.panel import ReturnsPanel
+from eventstudy.errors import DataError
+from eventstudy.estimation.fit import StudyFit, fit_batches
+from eventstudy.study import ResolvedEvent
+
+#: ``volume_model`` -> the normal-return model fitted to log volume.
+VOLUME_MODELS = {"mean": "constant-mean", "market": "market"}
+#: Reason given for a firm-event without volume.
+NO_VOLUME = "no trading volume in the estimation window (volume missing or zero every day)"
+#: Identical volume counts on this many consecutive sessions flag ``stale_volume``.
+STALE_VOLUME_RUN = 3
+
+
+@dataclass(frozen=True)
+class VolumePanel:
+    """Volume on the sessions of a returns panel (the same rows, so day 0 is the same row):
+    ``levels`` (shares traded, NaN where unknown) and the log-volume panel the models fit."""
+
+    levels: np.ndarray  # (T, N)
+    log: ReturnsPanel
+
+    @classmethod
+    def from_frame(cls, volume: pd.DataFrame, panel: ReturnsPanel) -> VolumePanel:
+        """``volume`` (dates x tickers, shares traded) on ``panel``'s sessions and tickers; a
+        ticker it lacks has no volume (NaN). A negative count is a :class:`DataError` naming the
+        ticker and date."""
+        index = pd.DatetimeIndex(pd.to_datetime(volume.index)).normalize()
+        frame = volume.set_axis(index, axis=0)
+        frame = frame.loc[~frame.index.duplicated(keep="last")]
+        levels = frame.reindex(index=panel.dates, columns=list(panel.tickers)).to_numpy(
+            dtype=float, copy=True
+        )
+        with np.errstate(invalid="ignore"):
+            negative = np.argwhere(levels < 0)
+        if len(negative):
+            row, col = negative[0]
+            raise DataError(
+                f"negative volume {levels[row, col]:g} for {panel.tickers[col]} on "
+                f"{panel.dates[row]:%Y-%m-%d}"
+            )
+        log = ReturnsPanel(
+            dates=panel.dates,
+            tickers=panel.tickers,
+            values=np.ascontiguousarray(np.log1p(levels)),
+            exchange=panel.exchange,
+        )
+        return cls(levels=levels, log=log)
+
+
+def volume_events(events: Sequence[ResolvedEvent]) -> list[ResolvedEvent]:
+    """The events as the volume fit sees them: the volume model in place of the return model,
+    and no firms for events that do not measure volume (they are not fitted)."""
+    out = []
+    for e in events:
+        wanted = "volume" in e.measures
+        out.append(
+            e.model_copy(
+                update={
+                    "model": VOLUME_MODELS[e.volume_model],
+                    "factors": (),
+                    "tickers": e.tickers if wanted else (),
+                }
+            )
+        )
+    return out
+
+
+def fit_volume(volume: VolumePanel, returns_fit: StudyFit) -> StudyFit:
+    """Fit the normal log volume of every firm-event whose event measures volume, on the days
+    (day 0 rows) of the return fit ``returns_fit``. Firm-events without volume in the estimation
+    window are not fitted (:data:`NO_VOLUME`)."""
+    events = volume_events(returns_fit.events)
+    levels = volume.levels
+    for i, spec in enumerate(returns_fit.events):
+        if events[i].tickers and spec.volume_model == "market":
+            _require_market_volume(volume, spec, int(returns_fit.day0_rows[i]))
+    fit = fit_batches(volume.log, events, warn=False, day0=returns_fit.day0_rows)
+    for b in fit.batches:
+        f = b.fit
+        e0, e1 = f.estimation_window
+        rows = np.clip(f.day0[:, None] + np.arange(e0, e1 + 1), 0, len(levels) - 1)
+        with np.errstate(invalid="ignore"):
+            traded = (levels[rows, f.col[:, None]] > 0).any(axis=1)
+        for i in np.flatnonzero(~traded):
+            f.skip_reason[i] = NO_VOLUME
+        f.ar[~traded] = np.nan
+        f.normal[~traded] = np.nan
+        f.params[~traded] = np.nan
+    return fit
+
+
+def _require_market_volume(volume: VolumePanel, event: ResolvedEvent, day0: int) -> None:
+    """``volume_model: market`` regresses on the market's log volume: the market must have
+    volume on the estimation window's sessions."""
+    try:
+        col = volume.log.column(event.market)
+    except DataError:
+        col = -1
+    e0, e1 = event.estimation_window
+    rows = np.arange(max(day0 + e0, 0), max(min(day0 + e1 + 1, len(volume.levels)), 0))
+    have = col >= 0 and len(rows) and np.nan_to_num(volume.levels[rows, col]).any()
+    if not have:
+        raise DataError(
+            f"event {event.name!r}: volume_model 'market' regresses on the log volume of "
+            f"{event.market}, which has no trading volume in the estimation window (indices "
+            "such as ^SOX report none); use volume_model: mean or a market series with volume"
+        )
+
+
+#: Columns :func:`volume_quality` adds to ``data_quality.csv``.
+VOLUME_QUALITY_COLUMNS = ["zero_volume_days", "missing_volume_days", "stale_volume_runs"]
+
+
+def volume_quality(volume: VolumePanel, fit: StudyFit) -> pd.DataFrame:
+    """Per fitted-or-skipped firm-event of the volume fit (``event,ticker`` plus
+    :data:`VOLUME_QUALITY_COLUMNS` and ``volume_flags``) over its estimation and event windows:
+    days with zero volume, days without a volume count, and the longest run of identical
+    positive counts (a vendor carrying volume forward). Flags: ``no_volume`` (left out of the
+    volume measure), ``zero_volume``, ``missing_volume``, ``stale_volume`` (a run of
+    :data:`STALE_VOLUME_RUN` or more)."""
+    levels = volume.levels
+    t = len(levels)
+    parts, orders = [], []
+    names = fit.event_names
+    for b in fit.batches:
+        f = b.fit
+        (e0, e1), (w0, w1) = f.estimation_window, f.event_window
+        days = np.r_[np.arange(e0, e1 + 1), np.arange(w0, w1 + 1)]
+        rows = f.day0[:, None] + days
+        inside = (rows >= 0) & (rows < t)
+        v = np.where(inside, levels[np.clip(rows, 0, t - 1), f.col[:, None]], np.nan)
+        zero = (v == 0).sum(axis=1)
+        missing = (~np.isfinite(v)).sum(axis=1)
+        same = np.zeros_like(v, dtype=bool)
+        same[:, 1:] = (v[:, 1:] == v[:, :-1]) & (v[:, 1:] > 0)
+        same[:, e1 - e0 + 1] = False  # the gap between the windows breaks a run
+        run = _longest_run(same) + 1
+        run[~np.isfinite(v).any(axis=1)] = 0
+        flags = np.full(len(zero), "", dtype=object)
+        checks = (
+            ("no_volume", np.array([r == NO_VOLUME for r in f.skip_reason])),
+            ("zero_volume", zero > 0),
+            ("missing_volume", missing > 0),
+            ("stale_volume", run >= STALE_VOLUME_RUN),
+        )
+        for name, hit in checks:
+            flags[hit] = np.where(flags[hit] == "", name, flags[hit] + ";" + name)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "event": names[b.event],
+                    "ticker": np.asarray(b.ticker, dtype=object),
+                    "zero_volume_days": zero,
+                    "missing_volume_days": missing,
+                    "stale_volume_runs": run,
+                    "volume_flags": flags,
+                }
+            )
+        )
+        orders.append(b.order)
+    if not parts:
+        return pd.DataFrame(columns=["event", "ticker", *VOLUME_QUALITY_COLUMNS, "volume_flags"])
+    out = pd.concat(parts, ignore_index=True)
+    return out.iloc[np.argsort(np.concatenate(orders), kind="stable")].reset_index(drop=True)
+
+
+def _longest_run(hit: np.ndarray) -> np.ndarray:
+    """Per row, the longest run of consecutive True values."""
+    best = np.zeros(len(hit), dtype=int)
+    current = np.zeros(len(hit), dtype=int)
+    for j in range(hit.shape[1]):
+        current = np.where(hit[:, j], current + 1, 0)
+        best = np.maximum(best, current)
+    return best
