@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from eventstudy.data.cached import CachedSource
@@ -249,12 +250,19 @@ def _run_local(
     prices, shares, meta = load_data(spec, options)
     panel, close = build_panel(spec, prices)
     meta["calendar"] = f"sessions of {spec.market or spec.resolved()[0].market}"
-    wants_volume = any("volume" in e.measures for e in spec.resolved())
-    if wants_volume and "volume" not in prices.columns:
-        raise DataError(
-            "measures: volume needs trading volume, and the prices have no 'volume' column"
-        )
-    volume = wide_prices(prices, "volume") if wants_volume else None
+    firms = {t for e in spec.resolved() if "volume" in e.measures for t in e.tickers}
+    volume = None
+    if firms:
+        rows = prices["ticker"].isin(firms).to_numpy()
+        have = "volume" in prices.columns and np.nan_to_num(
+            prices["volume"].to_numpy(dtype=float)[rows]
+        ).any()
+        if not have:
+            raise DataError(
+                "measures: volume needs trading volume, and the prices hold none for the "
+                f"study's firms (prices from {meta['price_source']})"
+            )
+        volume = wide_prices(prices, "volume")
     return fit_events(
         panel,
         spec.resolved(),

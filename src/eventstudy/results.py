@@ -333,15 +333,21 @@ class EventStudyResults:
                     }
                 )
             )
-        return _by_event(parts, ["_e", "rel_day"], ["event", "rel_day", "date", "mean", "n", "t", "p"])
+        columns = ["event", "rel_day", "date", "mean", "n", "t", "p"]
+        return _by_event(parts, ["_e", "rel_day"], columns)
 
     @cached_property
     def _quality(self) -> pd.DataFrame:
         from eventstudy.estimation.quality import data_quality
 
-        return data_quality(
+        quality = data_quality(
             self.study_fit, self.panel, self.close, log_returns=self.meta.get("returns") == "log"
         )
+        if self.volume_fit is None or self.volume is None:
+            return quality
+        from eventstudy.estimation.volume import add_volume_quality, volume_quality
+
+        return add_volume_quality(quality, volume_quality(self.volume, self.volume_fit))
 
     def quality_frame(self) -> pd.DataFrame:
         """Data quality per firm-event (missing returns, stale prices, extreme moves, suspected
@@ -351,7 +357,6 @@ class EventStudyResults:
     @cached_property
     def _tests(self) -> pd.DataFrame:
         from eventstudy.inference.battery import test_battery
-
         from eventstudy.inference.registry import tests_for
 
         events = self.events
@@ -473,10 +478,44 @@ class EventStudyResults:
         params = self.params_frame()
         out = params.loc[params["skipped"] != "", ["event", "ticker", "skipped"]]
         out = out.rename(columns={"skipped": "reason"})
-        if not self.dropped:
-            return out.reset_index(drop=True)
-        dropped = pd.DataFrame(self.dropped, columns=["event", "ticker", "reason"])
-        return pd.concat([out, dropped], ignore_index=True) if len(out) else dropped
+        parts = [out.reset_index(drop=True)]
+        if self.dropped:
+            parts.append(pd.DataFrame(self.dropped, columns=["event", "ticker", "reason"]))
+        parts += self._measure_skips()
+        parts = [p for p in parts if len(p)] or parts[:1]
+        return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+
+    def _measure_skips(self) -> list[pd.DataFrame]:
+        """Firm-events fitted for returns but left out of the volume or volatility measure, the
+        reason prefixed with the measure (``volume: no trading volume ...``)."""
+        out = []
+        for measure in ("volume", "volatility"):
+            if measure not in self.measures:
+                continue
+            for b in self._measure_batches(measure):
+                returns_ok = self._fitted_for_returns(b)
+                rows = [
+                    (self._event_names[e], t, f"{measure}: {why}")
+                    for e, t, why, ok in zip(
+                        b.event, b.ticker, b.fit.skip_reason, returns_ok, strict=True
+                    )
+                    if why is not None and ok
+                ]
+                if rows:
+                    out.append(pd.DataFrame(rows, columns=["event", "ticker", "reason"]))
+        return out
+
+    def _fitted_for_returns(self, batch: Batch) -> np.ndarray:
+        """Whether each firm-event of a measure's batch was fitted for returns (those that were
+        not are in skipped.csv already, with the returns' reason)."""
+        fitted = {
+            (int(e), t)
+            for b in self.batches
+            for e, t, ok in zip(b.event, b.ticker, b.fit.fitted, strict=True)
+            if ok
+        }
+        pairs = zip(batch.event, batch.ticker, strict=True)
+        return np.array([(int(e), t) in fitted for e, t in pairs], dtype=bool)
 
     @cached_property
     def _valuation(self) -> pd.DataFrame:

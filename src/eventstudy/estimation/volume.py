@@ -22,6 +22,7 @@ volume (the same count repeated) are flagged by :func:`volume_quality`.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -29,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from eventstudy.data.panel import ReturnsPanel
-from eventstudy.errors import DataError
+from eventstudy.errors import DataError, listed
 from eventstudy.estimation.fit import StudyFit, fit_batches
 from eventstudy.study import ResolvedEvent
 
@@ -105,17 +106,26 @@ def fit_volume(volume: VolumePanel, returns_fit: StudyFit) -> StudyFit:
         if events[i].tickers and spec.volume_model == "market":
             _require_market_volume(volume, spec, int(returns_fit.day0_rows[i]))
     fit = fit_batches(volume.log, events, warn=False, day0=returns_fit.day0_rows)
+    without: list[str] = []
     for b in fit.batches:
         f = b.fit
         e0, e1 = f.estimation_window
         rows = np.clip(f.day0[:, None] + np.arange(e0, e1 + 1), 0, len(levels) - 1)
         with np.errstate(invalid="ignore"):
             traded = (levels[rows, f.col[:, None]] > 0).any(axis=1)
-        for i in np.flatnonzero(~traded):
-            f.skip_reason[i] = NO_VOLUME
+        for j in np.flatnonzero(~traded):
+            without.append(b.ticker[j])
+            f.skip_reason[j] = NO_VOLUME
         f.ar[~traded] = np.nan
         f.normal[~traded] = np.nan
         f.params[~traded] = np.nan
+    if without:
+        warnings.warn(
+            f"{len(without)} firm-event(s) left out of the volume measure for want of trading "
+            f"volume: {listed(sorted(set(without)))} (see skipped.csv and data_quality.csv)",
+            UserWarning,
+            stacklevel=3,
+        )
     return fit
 
 
@@ -202,3 +212,24 @@ def _longest_run(hit: np.ndarray) -> np.ndarray:
         current = np.where(hit[:, j], current + 1, 0)
         best = np.maximum(best, current)
     return best
+
+
+def add_volume_quality(quality: pd.DataFrame, volume: pd.DataFrame) -> pd.DataFrame:
+    """``data_quality.csv`` with the volume checks of :func:`volume_quality` (``volume``) as
+    extra columns (NA for firm-events whose event does not measure volume) and their flags
+    appended to ``flags``."""
+    if volume.empty:
+        return quality
+    keyed = volume.set_index(["event", "ticker"])
+    at = pd.MultiIndex.from_frame(quality[["event", "ticker"]])
+    extra = keyed.reindex(at)
+    out = quality.copy()
+    for column in VOLUME_QUALITY_COLUMNS:
+        out[column] = extra[column].to_numpy()
+        out[column] = out[column].astype("Int64")
+    more = extra["volume_flags"].fillna("").to_numpy(dtype=object)
+    flags = out["flags"].fillna("").to_numpy(dtype=object)
+    both = (flags != "") & (more != "")
+    out["flags"] = np.where(both, flags + ";" + more, np.where(flags != "", flags, more))
+    columns = [c for c in quality.columns if c != "flags"]
+    return out[[*columns, *VOLUME_QUALITY_COLUMNS, "flags"]]
