@@ -175,6 +175,22 @@ def test_engine_dask_needs_parquet(sample_dir, tmp_path) -> None:
         run_study(spec, DataOptions(prices=sample_dir / "prices.csv", offline=True))
 
 
+def test_engine_dask_refuses_the_volume_measure(sample_dir) -> None:
+    from eventstudy.pipeline import DataOptions, run_study
+    from eventstudy.study import parse_study
+
+    spec = parse_study(
+        {
+            "study": "x",
+            "engine": "dask",
+            "measures": ["volume"],
+            "events": [{"name": "e", "date": "2025-01-27", "tickers": ["NVDA"]}],
+        }
+    )
+    with pytest.raises(DataError, match="engine 'dask' measures returns and volatility only"):
+        run_study(spec, DataOptions(prices=sample_dir / "prices.csv", offline=True))
+
+
 def test_a_scheduler_that_does_not_answer_is_one_line_within_the_timeout(data, monkeypatch) -> None:
     """Nothing listens on the port: a DataError naming the address, within SCHEDULER_TIMEOUT."""
     import socket

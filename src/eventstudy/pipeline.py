@@ -289,6 +289,12 @@ def _run_dask(
 ) -> EventStudyResults:
     """``engine: dask``: the same fit, partitioned by firm over a Dask cluster (a LocalCluster,
     or the scheduler at ``--scheduler``/``scheduler:``), reading prices from a Parquet dataset."""
+    measured = [m for e in spec.resolved() for m in e.measures if m == "volume"]
+    if measured:
+        raise DataError(
+            "engine 'dask' measures returns and volatility only: run measures: [volume] with "
+            "engine: local"
+        )
     source = str(options.prices) if options.prices is not None else ""
     if not (source.endswith(".parquet") or "://" in source or Path(source).is_dir()):
         raise DataError(
