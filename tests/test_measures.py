@@ -299,6 +299,14 @@ def test_market_volume_model_needs_a_market_with_volume(sample_prices: pd.DataFr
         es.fit([Event(name="R1", date="2025-01-27", tickers=["NVDA"])])
 
 
+def test_market_volume_model_names_a_missing_market_volume_day(sample_prices) -> None:
+    prices = sample_prices.copy()
+    prices.loc[(prices.ticker == "^GSPC") & (prices.date == "2024-11-05"), "volume"] = 0
+    es = EventStudy.from_prices(prices, market="^GSPC", measures=["volume"], volume_model="market")
+    with pytest.raises(DataError, match=r"\^GSPC has no trading volume on 1 session.*2024-11-05"):
+        es.fit([Event(name="R1", date="2025-01-27", tickers=["NVDA"])])
+
+
 def test_volume_without_volume_data_is_an_error(sample_prices: pd.DataFrame) -> None:
     returns = _wide(sample_prices, "adj_close").pct_change(fill_method=None).iloc[1:]
     es = EventStudy(returns, market="^GSPC", measures=["volume"])

@@ -130,20 +130,30 @@ def fit_volume(volume: VolumePanel, returns_fit: StudyFit) -> StudyFit:
 
 
 def _require_market_volume(volume: VolumePanel, event: ResolvedEvent, day0: int) -> None:
-    """``volume_model: market`` regresses on the market's log volume: the market must have
-    volume on the estimation window's sessions."""
+    """``volume_model: market`` regresses on the market's log volume: the market must have a
+    positive volume on every session of the event's windows (Yahoo sends 0 for a volume it does
+    not know, so a zero is read as missing here)."""
     try:
         col = volume.log.column(event.market)
     except DataError:
         col = -1
-    e0, e1 = event.estimation_window
-    rows = np.arange(max(day0 + e0, 0), max(min(day0 + e1 + 1, len(volume.levels)), 0))
-    have = col >= 0 and len(rows) and np.nan_to_num(volume.levels[rows, col]).any()
-    if not have:
+    (e0, e1), (w0, w1) = event.estimation_window, event.event_window
+    t = len(volume.levels)
+    rows = np.r_[np.arange(day0 + e0, day0 + e1 + 1), np.arange(day0 + w0, day0 + w1 + 1)]
+    rows = rows[(rows >= 0) & (rows < t)]
+    levels = volume.levels[rows, col] if col >= 0 else np.full(len(rows), np.nan)
+    have = np.nan_to_num(levels) > 0
+    if not have.any():
         raise DataError(
             f"event {event.name!r}: volume_model 'market' regresses on the log volume of "
             f"{event.market}, which has no trading volume in the estimation window (indices "
             "such as ^SOX report none); use volume_model: mean or a market series with volume"
+        )
+    if not have.all():
+        missing = volume.log.dates[rows[~have]]
+        raise DataError(
+            f"event {event.name!r}: volume_model 'market': {event.market} has no trading volume "
+            f"on {len(missing)} session(s) of the windows, first {missing[0]:%Y-%m-%d}"
         )
 
 
