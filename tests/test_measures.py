@@ -53,6 +53,15 @@ def _windows(series: pd.Series, day0: pd.Timestamp) -> tuple[pd.Series, pd.Serie
 DAY0 = pd.Timestamp("2025-01-27")
 
 
+def _r_case(name: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DatetimeIndex]:
+    """An R EventStudy golden case: its fixture, its expected values (columns 3: quantity,
+    6: value) and business days to put the fixture's rows on."""
+    fixture = pd.read_csv(R_FIXTURES / "fixtures" / f"{name}.csv")
+    expected = pd.read_csv(R_FIXTURES / "expected_values.csv", header=None)
+    dates = pd.bdate_range("2024-01-01", periods=len(fixture))
+    return fixture, expected[expected[0] == name], dates
+
+
 # ----------------------------------------------------------------------------- volume
 def test_mean_volume_model_equals_the_formula(res, sample_prices: pd.DataFrame) -> None:
     volume = _wide(sample_prices, "volume")
@@ -102,10 +111,7 @@ def test_market_volume_model_equals_statsmodels(sample_prices: pd.DataFrame) -> 
 def test_volume_matches_r_eventstudy_volume_model() -> None:
     """R EventStudy VolumeModel (log on): mean of ln(V + 1) over 6 estimation days, sigma with
     m - 1 = 5 df, AR = measure - mean: the same conventions as volume_model: mean."""
-    fixture = pd.read_csv(R_FIXTURES / "fixtures" / "volume.csv")
-    expected = pd.read_csv(R_FIXTURES / "expected_values.csv", header=None)
-    expected = expected[expected[0] == "volume"]
-    dates = pd.bdate_range("2024-01-01", periods=len(fixture))
+    fixture, expected, dates = _r_case("volume")
     volume = pd.DataFrame({"F": fixture["firm_volume"].to_numpy(), "M": 1.0}, index=dates)
     returns = pd.DataFrame({"F": 0.01, "M": np.linspace(-0.01, 0.01, len(dates))}, index=dates)
     day0 = dates[int(np.flatnonzero(fixture["relative_index"] == 0)[0])]
@@ -207,10 +213,7 @@ def test_volatility_matches_r_eventstudy_volatility_model() -> None:
     return model's ARs; with the market-adjusted model against a market of zeros the AR is the
     return and s^2 its sample variance, so u - 1 is R's AR and the centred estimation values'
     sd is R's sigma."""
-    fixture = pd.read_csv(R_FIXTURES / "fixtures" / "volatility.csv")
-    expected = pd.read_csv(R_FIXTURES / "expected_values.csv", header=None)
-    expected = expected[expected[0] == "volatility"]
-    dates = pd.bdate_range("2024-01-01", periods=len(fixture))
+    fixture, expected, dates = _r_case("volatility")
     returns = pd.DataFrame({"F": fixture["firm_returns"].to_numpy(), "M": 0.0}, index=dates)
     day0 = dates[int(np.flatnonzero(fixture["relative_index"] == 0)[0])]
     es = EventStudy(
@@ -314,7 +317,7 @@ def test_volume_without_volume_data_is_an_error(sample_prices: pd.DataFrame) -> 
         es.fit([Event(name="R1", date="2025-01-27", tickers=["NVDA"])])
     negative = returns.abs().fillna(1.0)
     negative.loc[negative.index[3], "NVDA"] = -5.0
-    with pytest.raises(DataError, match=r"`volume`: negative volume for NVDA on 2023-10-06"):
+    with pytest.raises(DataError, match=r"`volume`: negative volume -5 for NVDA on 2023-10-06"):
         EventStudy(returns, volume=negative)
 
 

@@ -301,15 +301,14 @@ class EventStudyResults:
         """Average per event and event-window day of a measure's tested value with the
         cross-sectional t against its null: ``event,rel_day,date,mean,n,t,p``. Returns: the AAR
         (as :meth:`aar_frame`); volume: the mean abnormal log volume; volatility: the mean ratio
-        (``u_adj``, or the GARCH ratio), tested against its null mean."""
+        (``u_adj``, or the GARCH ratio), tested against its null mean. An event whose
+        firm-events were all skipped has rows with ``n`` 0 and NaN."""
         parts = []
         for b in self._measure_batches(measure):
             f = b.fit
             ok = f.fitted
             stats = grouped_cross_sectional_t(b.event[ok], f.ar[ok], len(self.events))
-            events = np.unique(b.event[ok])
-            if not len(events):
-                continue
+            events = np.unique(b.event)
             days = f.rel_days
             mean = stats["mean"][events]
             if measure == "volatility":  # the test is of ratio - null: add the null back
@@ -393,29 +392,7 @@ class EventStudyResults:
     def aar_frame(self) -> pd.DataFrame:
         """Average AR per event and event-window day with the cross-sectional t (Brown & Warner
         1985): ``t = AAR / (sd / sqrt(N))``, ``N - 1`` degrees of freedom."""
-        parts = []
-        for b in self.batches:
-            f = b.fit
-            ok = f.fitted
-            stats = grouped_cross_sectional_t(b.event[ok], f.ar[ok], len(self.events))
-            events = np.unique(b.event)
-            days = f.rel_days
-            rows = self.day0_rows[events, None] + days
-            parts.append(
-                pd.DataFrame(
-                    {
-                        "event": np.repeat(self._event_names[events], len(days)),
-                        "rel_day": np.tile(days, len(events)),
-                        "date": self._date_at(rows).ravel(),
-                        "aar": stats["mean"][events].ravel(),
-                        "n": stats["n"][events].ravel(),
-                        "t": stats["t"][events].ravel(),
-                        "p": stats["p"][events].ravel(),
-                        "_e": np.repeat(events, len(days)),
-                    }
-                )
-            )
-        return _by_event(parts, ["_e", "rel_day"], AAR_COLUMNS)
+        return self.average_frame("return").rename(columns={"mean": "aar"})[AAR_COLUMNS]
 
     def caar_frame(self) -> pd.DataFrame:
         """Average CAR per event and CAR window with the cross-sectional t; with more than one

@@ -8,6 +8,8 @@ line's readers (:mod:`eventstudy.data.sources.imports`) produce the same forms f
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
@@ -70,15 +72,22 @@ def check_volume(volume: pd.DataFrame) -> pd.DataFrame:
         values = volume.to_numpy(dtype=float, na_value=np.nan)
     except (TypeError, ValueError):
         raise DataError(f"{argument('volume')} holds values that are not numbers") from None
+    refuse_negative_volume(values, index, volume.columns, f"{argument('volume')}: ")
+    return volume.set_axis(index, axis=0)
+
+
+def refuse_negative_volume(
+    values: np.ndarray, dates: pd.Index, tickers: Sequence[object], where: str = ""
+) -> None:
+    """A negative share count is a :class:`DataError` naming the first ticker and date."""
     with np.errstate(invalid="ignore"):
         bad = np.argwhere(values < 0)
     if len(bad):
         row, col = bad[0]
         raise DataError(
-            f"{argument('volume')}: negative volume for {volume.columns[col]} on "
-            f"{index[row]:%Y-%m-%d}"
+            f"{where}negative volume {values[row, col]:g} for {tickers[col]} on "
+            f"{pd.Timestamp(dates[row]):%Y-%m-%d}"
         )
-    return volume.set_axis(index, axis=0)
 
 
 def check_shares(shares: pd.DataFrame) -> pd.DataFrame:

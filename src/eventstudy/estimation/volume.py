@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from eventstudy.data.inputs import refuse_negative_volume
 from eventstudy.data.panel import ReturnsPanel
 from eventstudy.errors import DataError, listed
 from eventstudy.estimation.fit import StudyFit, fit_batches
@@ -61,14 +62,7 @@ class VolumePanel:
         levels = frame.reindex(index=panel.dates, columns=list(panel.tickers)).to_numpy(
             dtype=float, copy=True
         )
-        with np.errstate(invalid="ignore"):
-            negative = np.argwhere(levels < 0)
-        if len(negative):
-            row, col = negative[0]
-            raise DataError(
-                f"negative volume {levels[row, col]:g} for {panel.tickers[col]} on "
-                f"{panel.dates[row]:%Y-%m-%d}"
-            )
+        refuse_negative_volume(levels, panel.dates, panel.tickers)
         log = ReturnsPanel(
             dates=panel.dates,
             tickers=panel.tickers,
