@@ -62,6 +62,26 @@ def _r_case(name: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DatetimeIndex]:
     return fixture, expected[expected[0] == name], dates
 
 
+def _fit_r_case(
+    fixture: pd.DataFrame, dates: pd.DatetimeIndex, returns: pd.DataFrame, measure: str, **kw
+) -> object:
+    """R's single-event layout: 6 estimation days [-6, -1], event days [0, 2], firm F, market
+    M, market-adjusted returns."""
+    day0 = dates[int(np.flatnonzero(fixture["relative_index"] == 0)[0])]
+    es = EventStudy(
+        returns,
+        market="M",
+        model="market-adjusted",
+        estimation_window=(-6, -1),
+        event_window=(0, 2),
+        car_windows=[(0, 2)],
+        min_estimation_obs=6,
+        measures=[measure],
+        **kw,
+    )
+    return es.fit([Event(name="E", date=day0.date(), tickers=["F"])])
+
+
 # ----------------------------------------------------------------------------- volume
 def test_mean_volume_model_equals_the_formula(res, sample_prices: pd.DataFrame) -> None:
     volume = _wide(sample_prices, "volume")
@@ -114,19 +134,7 @@ def test_volume_matches_r_eventstudy_volume_model() -> None:
     fixture, expected, dates = _r_case("volume")
     volume = pd.DataFrame({"F": fixture["firm_volume"].to_numpy(), "M": 1.0}, index=dates)
     returns = pd.DataFrame({"F": 0.01, "M": np.linspace(-0.01, 0.01, len(dates))}, index=dates)
-    day0 = dates[int(np.flatnonzero(fixture["relative_index"] == 0)[0])]
-    es = EventStudy(
-        returns,
-        market="M",
-        model="market-adjusted",
-        estimation_window=(-6, -1),
-        event_window=(0, 2),
-        car_windows=[(0, 2)],
-        min_estimation_obs=6,
-        measures=["volume"],
-        volume=volume,
-    )
-    res = es.fit([Event(name="E", date=day0.date(), tickers=["F"])])
+    res = _fit_r_case(fixture, dates, returns, "volume", volume=volume)
     params = res.volume_fit.batches[0].fit
     value = dict(zip(expected[3], expected[6], strict=False))
     assert params.params[0, 0] == pytest.approx(float(value["model_mean"]), abs=1e-10)
@@ -215,18 +223,7 @@ def test_volatility_matches_r_eventstudy_volatility_model() -> None:
     sd is R's sigma."""
     fixture, expected, dates = _r_case("volatility")
     returns = pd.DataFrame({"F": fixture["firm_returns"].to_numpy(), "M": 0.0}, index=dates)
-    day0 = dates[int(np.flatnonzero(fixture["relative_index"] == 0)[0])]
-    es = EventStudy(
-        returns,
-        market="M",
-        model="market-adjusted",
-        estimation_window=(-6, -1),
-        event_window=(0, 2),
-        car_windows=[(0, 2)],
-        min_estimation_obs=6,
-        measures=["volatility"],
-    )
-    res = es.fit([Event(name="E", date=day0.date(), tickers=["F"])])
+    res = _fit_r_case(fixture, dates, returns, "volatility")
     value = dict(zip(expected[3], expected[6], strict=False))
     fit = res.batches[0].fit
     assert fit.sigma2[0] == pytest.approx(float(value["model_est_var"]), abs=1e-12)
