@@ -188,9 +188,9 @@ def test_both_valued_in_dollars_with_the_rate_shown(run: dict, market: dict) -> 
     assert tel["market_value_reporting"] == pytest.approx(mv * rate, rel=1e-12)
     raw = SHARES["8035.T"] * (close.loc["2025-01-14"] - close.loc["2025-01-10"])
     assert tel["raw_dollar_change_reporting"] == pytest.approx(raw * rate, rel=1e-12)
-    assert tel["abnormal_dollar_change_reporting"] == pytest.approx(
-        tel["abnormal_dollar_change"] * rate, rel=1e-12
-    )
+    ar0 = _firm_ar(run["results"], "8035.T").loc[0, "ar"]  # checked against numpy below
+    assert tel["abnormal_dollar_change"] == pytest.approx(ar0 * mv, rel=1e-12)
+    assert tel["abnormal_dollar_change_reporting"] == pytest.approx(ar0 * mv * rate, rel=1e-12)
     nvda = val[(val["ticker"] == "NVDA") & (val["start"] == 0)].iloc[0]
     assert nvda["currency"] == "USD" and nvda["fx_rate"] == 1.0
     assert nvda["fx_source"] == "same currency" and nvda["fx_date"] == "2025-01-10"
@@ -377,3 +377,124 @@ def test_emerging_three_factor_model_reads_the_five_factor_file() -> None:
     got = data.columns_for(("Mkt-RF", "SMB", "HML"), "ff3")
     assert got.loc["2025-01-03", "SMB"] == pytest.approx(0.0038)
     assert list(got.columns) == ["Mkt-RF", "SMB", "HML", "RF"]
+
+
+# -- currency in tables, charts and the terminal ---------------------------------------------------
+
+
+def test_money_is_written_with_its_currency_symbol() -> None:
+    from eventstudy.output.format import currency_symbol, fmt_billions, fmt_money, term_money
+    from eventstudy.output.latex import tex_escape
+
+    assert fmt_money(-592.3e9) == "\u2212$592.3B"  # unchanged for dollars
+    assert fmt_money(-1.54e12, currency="JPY") == "\u2212¥1.5T"
+    assert fmt_money(3.5e9, signed=False, currency="EUR") == "€3.5B"
+    assert term_money(2.04e9, "GBP") == "+£2.0B"
+    assert term_money(-12345, "SEK") == "-SEK 12,345"
+    assert fmt_billions(-88.4, "JPY") == "\u2212¥88B"
+    assert currency_symbol() == "$" and currency_symbol("TWD") == "NT$"
+    assert tex_escape("\u2212€3.5B") == r"$-$\texteuro{}3.5B"
+
+
+def _in_euros(results, market: dict[str, pd.Series]):
+    import dataclasses
+
+    eur = pd.Series(0.9, index=pd.bdate_range("2024-01-01", "2025-03-31"))
+    fx = FxRates("EUR", {"NVDA": "USD", "8035.T": "JPY"})
+    fx.rates = {"USDEUR=X": eur, "JPYEUR=X": market["JPYUSD=X"] * 0.9}
+    return dataclasses.replace(results, fx=fx)
+
+
+def test_tables_and_terminal_value_in_the_reporting_currency(run: dict, market: dict) -> None:
+    from eventstudy.output.summary import text_summary
+    from eventstudy.output.tables import StudyTables
+
+    results = run["results"]
+    val = results.valuation_frame()
+    tel = val[(val["ticker"] == "8035.T") & (val["start"] == 0)].iloc[0]
+    table = StudyTables(results).event_value("shock")
+    assert table is not None
+    cells = {row[0].text: [c.text for c in row] for row in table.rows}
+    from eventstudy.output.format import fmt_money
+
+    assert cells["8035.T"][1] == fmt_money(tel["market_value_reporting"], signed=False)
+    assert cells["8035.T"][1].startswith("$")
+    summary = text_summary(results)
+    assert "$ change day 0" in summary
+
+    euros = _in_euros(results, market)
+    in_eur = euros.valuation_frame()
+    row = in_eur[(in_eur["ticker"] == "NVDA") & (in_eur["start"] == 0)].iloc[0]
+    assert row["fx_rate"] == 0.9 and row["reporting_currency"] == "EUR"
+    assert row["market_value_reporting"] == pytest.approx(0.9 * row["market_value"])
+    eur_cells = {
+        r[0].text: [c.text for c in r] for r in StudyTables(euros).event_value("shock").rows
+    }
+    assert eur_cells["NVDA"][1] == fmt_money(row["market_value_reporting"], False, "EUR")
+    assert eur_cells["NVDA"][1].startswith("€")
+    assert "€ change day 0" in text_summary(euros)
+
+
+def test_value_chart_labels_the_reporting_currency(run: dict, market: dict) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    from eventstudy.output.plots.value_heatmap import plot_value
+
+    fig = plot_value(_in_euros(run["results"], market), "shock", (0, 0))
+    ax = fig.axes[0]
+    assert "(€ billions)" in ax.get_xlabel()
+    labels = [t.get_text() for t in ax.texts if (t.get_gid() or "").startswith("label:")]
+    assert labels and all("€" in text for text in labels)
+    plt.close(fig)
+
+
+def test_every_chart_draws_for_a_mixed_study(run: dict, tmp_path: Path) -> None:
+    from eventstudy.output.plots.figures import save_figures
+
+    paths = save_figures(run["results"], tmp_path, formats=("png",))
+    assert paths and all(p.stat().st_size > 0 for p in paths)
+
+
+def test_stacked_panel_layout_and_after_close_on_tokyo(market: dict) -> None:
+    from eventstudy.data.panel import ReturnsPanel
+    from eventstudy.data.sessions import firm_day0, stack_panel
+
+    wide = pd.DataFrame({t: market[t] for t in ("^GSPC", "NVDA", "8035.T")})
+    wide = wide.loc["2024-06-03":"2025-02-28"]
+    home = ReturnsPanel.from_prices(wide, "^GSPC")
+    panel = stack_panel(home, wide, {"8035.T": "XTKS"}, ["^GSPC"], "simple", reach=20)
+    (block,) = panel.blocks
+    assert block.exchange == "XTKS" and block.tickers == ("8035.T",)
+    assert block.start == len(home.dates) + 21  # 21 rows of NaT part the blocks
+    assert panel.dates[len(home.dates) : block.start].isna().all()
+    tk = _sessions("XTKS")
+    held = tk[(tk >= "2024-06-03") & (tk <= "2025-02-28")]
+    assert list(panel.dates[block.start : block.stop]) == list(held)
+    assert panel.market_block().dates.equals(home.dates)
+    j = panel.column("8035.T")
+    assert np.isnan(panel.values[: len(home.dates), j]).all()  # not on New York's rows
+    # after_close on Friday 2025-01-10: Tokyo's next session is Tuesday (Monday is a holiday).
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rows = firm_day0(
+            panel,
+            [pd.Timestamp("2025-01-10").date()],
+            np.array([True]),
+            ["news"],
+            [("NVDA", "8035.T")],
+        )
+    assert list(rows) == [(0, "8035.T")]
+    assert panel.dates[rows[(0, "8035.T")]] == pd.Timestamp("2025-01-14")
+
+
+def test_volume_and_dask_refuse_foreign_listings(long_prices: pd.DataFrame, tmp_path: Path) -> None:
+    csv = tmp_path / "prices.csv"
+    long_prices.to_csv(csv, index=False)
+    options = DataOptions(prices=csv, cache_dir=tmp_path, offline=True, progress=False)
+    with pytest.raises(DataError, match="volume is measured on the market's sessions only"):
+        run_study(parse_study({**STUDY, "measures": ["volume"]}), options)
+    with pytest.raises(DataError, match="engine 'dask' fits every firm on the market's sessions"):
+        run_study(parse_study({**STUDY, "engine": "dask"}), options)
