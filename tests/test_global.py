@@ -421,6 +421,8 @@ def test_tables_and_terminal_value_in_the_reporting_currency(run: dict, market: 
     assert cells["8035.T"][1].startswith("$")
     summary = text_summary(results)
     assert "$ change day 0" in summary
+    assert "shock: day 0 = 2025-01-13" in summary
+    assert "own day 0 on their exchange: 8035.T 2025-01-14" in summary
 
     euros = _in_euros(results, market)
     in_eur = euros.valuation_frame()

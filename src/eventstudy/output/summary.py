@@ -153,6 +153,14 @@ def text_summary(results: ResultSource, max_events: int = 10, max_tickers: int =
         car_at = _index(car.get(e.name, empty), ["ticker", "start", "end"])
         value_at = _index(val.get(e.name, empty), ["ticker", "start", "end"])
         shown = [t for t in e.tickers if t in day0.index]
+        # Firms on another exchange have their own day 0 (docs/global.md).
+        own = day0["date"][pd.to_datetime(day0["date"]) != pd.Timestamp(results.day0_dates[i])]
+        if len(own):
+            lines.insert(
+                len(lines) - 2,
+                "own day 0 on their exchange: "
+                + ", ".join(f"{t} {pd.Timestamp(d):%Y-%m-%d}" for t, d in own.items()),
+            )
         for t in shown[:max_tickers]:
             r = day0.loc[t]
             day0_ar = term_pct(r["ar"]) + significance_mark(r["ar_p"])
