@@ -32,10 +32,13 @@ Unknown tickers (absent from ``prices``, or listed in ``not_found``) get Yahoo's
 may be delisted"}}}``.
 
 Chart bars are stamped like Yahoo's daily bars: at the session open, 09:30 America/New_York, in UTC
-seconds (14:30 UTC in winter, 13:30 UTC in summer). The sample has no open/high/low, so those
-repeat the close; a blank volume is sent as 0, as Yahoo does for indices without volume. Share
-counts are stamped at midnight UTC of their ``as_of`` date (yfinance then re-labels that wall time
-as exchange time, so the date survives). Dividend and split events are not replayed.
+seconds (14:30 UTC in winter, 13:30 UTC in summer); a ticker given in ``listings`` (a Tokyo
+listing, an FX series) is stamped at 09:00 in its exchange's time zone and its chart metadata
+names that zone and its currency (``exchangeTimezoneName``, ``currency``). The sample has no
+open/high/low, so those repeat the close; a blank volume is sent as 0, as Yahoo does for indices
+without volume. Share counts are stamped at midnight UTC of their ``as_of`` date (yfinance then
+re-labels that wall time as exchange time, so the date survives). Dividend and split events are
+not replayed.
 
 Scripted failures, per ticker (upper case, as yfinance sends it): ``fail_429`` answers the ticker's
 chart and timeseries requests with ``429 Too Many Requests`` that many times before answering
@@ -112,10 +115,13 @@ class Call:
         return None
 
 
-def session_open_timestamps(dates: pd.Series | pd.DatetimeIndex) -> np.ndarray:
-    """UTC epoch seconds of 09:30 New York time on each date: how Yahoo stamps daily bars."""
-    local = pd.DatetimeIndex(dates) + pd.Timedelta(hours=9, minutes=30)
-    utc = local.tz_localize(EXCHANGE_TZ).tz_convert("UTC").tz_localize(None)
+def session_open_timestamps(
+    dates: pd.Series | pd.DatetimeIndex, tz: str = EXCHANGE_TZ, open_at: str = "09:30"
+) -> np.ndarray:
+    """UTC epoch seconds of 09:30 New York time on each date: how Yahoo stamps daily bars (another
+    exchange's: its own open, ``open_at`` in ``tz``, e.g. 09:00 Asia/Tokyo = 00:00 UTC)."""
+    local = pd.DatetimeIndex(dates) + pd.Timedelta(f"{open_at}:00")
+    utc = local.tz_localize(tz).tz_convert("UTC").tz_localize(None)
     return (utc - pd.Timestamp("1970-01-01")) // pd.Timedelta(seconds=1)
 
 
@@ -149,11 +155,17 @@ class FakeYahoo:
         fail_connect: Mapping[str, int] | None = None,
         not_found: Iterable[str] = (),
         empty: Iterable[str] = (),
+        listings: Mapping[str, tuple[str, str]] | None = None,
     ) -> None:
         frame = prices.copy()
         frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
         frame = frame.sort_values(["ticker", "date"])
+        #: Tickers listed outside New York: (exchange time zone, currency); bars at 09:00 local.
+        self.listings = {str(k).upper(): v for k, v in (listings or {}).items()}
         frame["t"] = session_open_timestamps(frame["date"])
+        for ticker, (tz, _currency) in self.listings.items():
+            rows = (frame["ticker"].str.upper() == ticker).to_numpy()
+            frame.loc[rows, "t"] = session_open_timestamps(frame.loc[rows, "date"], tz, "09:00")
         # yfinance upper-cases tickers before building URLs, so key everything by upper case.
         self.prices = {str(t).upper(): g.reset_index(drop=True) for t, g in frame.groupby("ticker")}
         self.shares: dict[str, pd.DataFrame] = {}
@@ -284,13 +296,14 @@ class FakeYahoo:
     def _chart_result(self, symbol: str, rows: pd.DataFrame) -> dict[str, Any]:
         history = self.prices[symbol]
         last_day = history["date"].iloc[-1]
-        ny_last = (last_day + pd.Timedelta(hours=16)).tz_localize(EXCHANGE_TZ)
+        exchange_tz, currency = self.listings.get(symbol, (EXCHANGE_TZ, "USD"))
+        ny_last = (last_day + pd.Timedelta(hours=16)).tz_localize(exchange_tz)
         gmtoffset = int(ny_last.utcoffset().total_seconds())
         tzname = ny_last.tzname()
 
         def period(start_h: float, end_h: float) -> dict[str, Any]:
-            start = (last_day + pd.Timedelta(hours=start_h)).tz_localize(EXCHANGE_TZ)
-            end = (last_day + pd.Timedelta(hours=end_h)).tz_localize(EXCHANGE_TZ)
+            start = (last_day + pd.Timedelta(hours=start_h)).tz_localize(exchange_tz)
+            end = (last_day + pd.Timedelta(hours=end_h)).tz_localize(exchange_tz)
             return {
                 "timezone": tzname,
                 "start": _epoch(start),
@@ -306,7 +319,7 @@ class FakeYahoo:
             instrument, exchange = "EQUITY", "NMS"
         before = history[history["t"] < (int(rows["t"].iloc[0]) if len(rows) else 0)]
         meta = {
-            "currency": "USD",
+            "currency": currency,
             "symbol": symbol,
             "exchangeName": exchange,
             "fullExchangeName": exchange,
@@ -316,7 +329,7 @@ class FakeYahoo:
             "hasPrePostMarketData": instrument != "INDEX",
             "gmtoffset": gmtoffset,
             "timezone": tzname,
-            "exchangeTimezoneName": EXCHANGE_TZ,
+            "exchangeTimezoneName": exchange_tz,
             "regularMarketPrice": float(history["close"].iloc[-1]),
             "chartPreviousClose": float(
                 before["close"].iloc[-1] if len(before) else history["close"].iloc[0]
@@ -417,9 +430,12 @@ def make_fake_session(
     fail_connect: Mapping[str, int] | None = None,
     not_found: Iterable[str] = (),
     empty: Iterable[str] = (),
+    listings: Mapping[str, tuple[str, str]] | None = None,
 ) -> FakeYahooSession:
     """A session answering like Yahoo from ``prices`` (long ``ticker,date,close,adj_close,volume``)
-    and ``shares`` (``ticker,shares_outstanding,as_of``); see the module docstring."""
+    and ``shares`` (``ticker,shares_outstanding,as_of``); ``listings``: tickers listed outside
+    New York, with their exchange's time zone and currency (``{"8035.T": ("Asia/Tokyo",
+    "JPY")}``); see the module docstring."""
     server = FakeYahoo(
         prices,
         shares,
@@ -427,6 +443,7 @@ def make_fake_session(
         fail_connect=fail_connect,
         not_found=not_found,
         empty=empty,
+        listings=listings,
     )
     return FakeYahooSession(server)
 

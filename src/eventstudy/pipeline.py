@@ -14,10 +14,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from eventstudy import global_markets
 from eventstudy.data.cached import CachedSource
 from eventstudy.data.factors import (
     FACTOR_MODELS,
-    FRENCH_DATASETS,
+    FRENCH_REGIONS,
     FactorData,
     FamaFrenchSource,
     factors_from_texts,
@@ -203,6 +204,8 @@ def build_panel(
     if empty:
         raise DataError(f"no {spec.price} prices for {', '.join(empty)}")
     panel = ReturnsPanel.from_prices(wide, calendar_ticker, spec.returns)
+    # Firms on other exchanges: on their own sessions (none in a US-only study; docs/global.md).
+    panel = global_markets.global_panel(spec, panel, wide)
     close = wide_prices(prices, "close") if "close" in prices.columns else None
     return panel, close
 
@@ -217,7 +220,7 @@ def load_factors(spec: StudySpec, options: DataOptions) -> FactorData | None:
         return None
     store = PriceStore(options.cache_dir)
     texts = []
-    for dataset in FRENCH_DATASETS:
+    for dataset in FRENCH_REGIONS[spec.factor_region]:
         text = store.get_factor_file(dataset)
         if text is None or options.refresh:
             if options.offline:
@@ -251,6 +254,13 @@ def _run_local(
     panel, close = build_panel(spec, prices)
     meta["calendar"] = f"sessions of {spec.market or spec.resolved()[0].market}"
     firms = {t for e in spec.resolved() if "volume" in e.measures for t in e.tickers}
+    if panel.blocks:
+        meta.update(global_markets.describe(spec, panel))
+        if firms:
+            raise DataError(
+                "measures: volume is measured on the market's sessions only; a study with "
+                "listings on other exchanges measures returns and volatility"
+            )
     volume = None
     if firms:
         rows = prices["ticker"].isin(firms).to_numpy()
@@ -263,7 +273,7 @@ def _run_local(
                 f"study's firms (prices from {meta['price_source']})"
             )
         volume = wide_prices(prices, "volume")
-    return fit_events(
+    results = fit_events(
         panel,
         spec.resolved(),
         close=close,
@@ -274,6 +284,20 @@ def _run_local(
         unavailable=meta.get("fetch_failures"),
         volume=volume,
     )
+    start, end = date_range(spec.resolved())
+    results.fx = global_markets.study_fx(
+        spec,
+        start,
+        end,
+        cache_dir=options.cache_dir,
+        session=options.session,
+        offline=options.offline,
+        refresh=options.refresh,
+    )
+    if results.fx is not None:
+        meta["reporting_currency"] = results.fx.reporting
+        meta["fx_sources"] = sorted(results.fx.sources.values())
+    return results
 
 
 def default_out_dir(spec: StudySpec) -> Path:
@@ -289,6 +313,11 @@ def _run_dask(
 ) -> EventStudyResults:
     """``engine: dask``: the same fit, partitioned by firm over a Dask cluster (a LocalCluster,
     or the scheduler at ``--scheduler``/``scheduler:``), reading prices from a Parquet dataset."""
+    if global_markets.listings_of(spec):
+        raise DataError(
+            "engine 'dask' fits every firm on the market's sessions: run a study with listings "
+            "on other exchanges with engine: local"
+        )
     measured = [m for e in spec.resolved() for m in e.measures if m == "volume"]
     if measured:
         raise DataError(

@@ -31,6 +31,7 @@ from eventstudy.study import POOLED, ResolvedEvent
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+    from eventstudy.currency import FxRates
     from eventstudy.estimation.fit import Batch
     from eventstudy.estimation.volatility import VolatilityBatch
     from eventstudy.estimation.volume import VolumePanel
@@ -55,6 +56,8 @@ class EventStudyResults:
     dropped: list[tuple[str, str, str]] = field(default_factory=list)
     #: Trading volume on the panel's sessions, for the volume measure (None: no volume given).
     volume: VolumePanel | None = None
+    #: Rates into the reporting currency: valuation.csv gains its FX columns (docs/global.md).
+    fx: FxRates | None = None
 
     def __repr__(self) -> str:
         """What was studied, in one line (not the arrays: a notebook cell ending in ``res``)."""
@@ -498,7 +501,9 @@ class EventStudyResults:
     def _valuation(self) -> pd.DataFrame:
         from eventstudy.valuation import value_effects
 
-        return value_effects(self.study_fit, self.panel.dates, self.close, self.shares)
+        return value_effects(
+            self.study_fit, self.panel.dates, self.close, self.shares, fx=self.fx
+        )
 
     def valuation_frame(self) -> pd.DataFrame:
         """Market value on day -1 and the raw and abnormal dollar change per CAR window."""

@@ -34,6 +34,9 @@ Timing = Literal["close", "after_close"]
 Measure = Literal["return", "volume", "volatility"]
 VolumeModel = Literal["mean", "market"]
 VolatilityModel = Literal["constant", "garch"]
+FactorRegion = Literal[
+    "us", "developed", "north_america", "europe", "japan", "asia_pacific_ex_japan", "emerging"
+]
 
 
 
@@ -61,6 +64,10 @@ class StudyDefaults:
     volume_model: VolumeModel = "mean"
     #: The variance squared ARs are compared with: the return model's, or a GARCH(1,1) forecast.
     volatility_model: VolatilityModel = "constant"
+    #: The currency valuation.csv's reporting columns are in (docs/global.md).
+    reporting_currency: str = "USD"
+    #: Which of Ken French's factor sets the factor models use (docs/global.md).
+    factor_region: FactorRegion = "us"
 
 
 DEFAULTS = StudyDefaults()
@@ -137,6 +144,22 @@ class _Settings(BaseModel):
     measures: list[Measure] | None = None
     volume_model: VolumeModel | None = None
     volatility_model: VolatilityModel | None = None
+    #: A listing's exchange by ticker (ISO 10383 MIC), overriding its suffix (docs/global.md).
+    exchanges: dict[str, str] | None = None
+
+    @field_validator("exchanges")
+    @classmethod
+    def _exchanges(cls, v: dict[str, str] | None) -> dict[str, str] | None:
+        if v is None:
+            return None
+        out = {}
+        for ticker, mic in v.items():
+            if not isinstance(mic, str) or not re.fullmatch(r"[A-Z0-9]{4}", mic.strip()):
+                raise ValueError(
+                    f"{shown(ticker)}: {shown(mic)} is not an exchange MIC (e.g. XTKS, XAMS)"
+                )
+            out[str(ticker).strip()] = mic.strip()
+        return out
 
     @field_validator("measures")
     @classmethod
@@ -243,6 +266,8 @@ class ResolvedEvent(BaseModel):
     measures: tuple[Measure, ...] = DEFAULTS.measures
     volume_model: VolumeModel = DEFAULTS.volume_model
     volatility_model: VolatilityModel = DEFAULTS.volatility_model
+    #: Listings named in the study file: (ticker, MIC) pairs (the rest: from the suffix).
+    exchanges: tuple[tuple[str, str], ...] = ()
 
     def model_key(self) -> tuple:
         """Events sharing this key share the model's regressors."""
@@ -271,6 +296,8 @@ class StudySpec(_Settings):
     scheduler: str | None = None
     returns: Literal["simple", "log"] = DEFAULTS.returns
     price: Literal["adj_close", "close"] = DEFAULTS.price
+    reporting_currency: str = DEFAULTS.reporting_currency
+    factor_region: FactorRegion = DEFAULTS.factor_region
     tickers: list[str] | None = None
     events: list[EventSpec] = Field(min_length=1)
     source: Path | None = Field(default=None, exclude=True)
@@ -280,6 +307,13 @@ class StudySpec(_Settings):
     @classmethod
     def _tickers(cls, v: list[str] | None) -> list[str] | None:
         return None if v is None else _clean_tickers(v)
+
+    @field_validator("reporting_currency")
+    @classmethod
+    def _currency(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Z]{3}", v.strip()):
+            raise ValueError(f"{shown(v)} is not an ISO 4217 currency code (e.g. USD, EUR, JPY)")
+        return v.strip()
 
     @field_validator("study")
     @classmethod
@@ -341,6 +375,7 @@ class StudySpec(_Settings):
                     measures=tuple(pick("measures")),
                     volume_model=pick("volume_model"),
                     volatility_model=pick("volatility_model"),
+                    exchanges=tuple({**(self.exchanges or {}), **(event.exchanges or {})}.items()),
                 )
             )
         return out

@@ -22,6 +22,7 @@ import pandas as pd
 from eventstudy.estimation.kernel import gather
 
 if TYPE_CHECKING:
+    from eventstudy.currency import FxRates
     from eventstudy.estimation.fit import Batch, StudyFit
 
 VALUATION_COLUMNS = [
@@ -79,6 +80,7 @@ def _batch_effects(
     close: np.ndarray | None,
     close_tickers: pd.Index | None,
     shares: pd.DataFrame | None,
+    dates_of_rows: pd.DatetimeIndex | None = None,
 ) -> list[dict]:
     f = b.fit
     tickers = np.asarray(b.ticker, dtype=object)
@@ -92,6 +94,7 @@ def _batch_effects(
         cols = np.array([index.get(t, -1) for t in tickers])
     w0 = f.event_window[0]
     parts = []
+    session = None if dates_of_rows is None else np.asarray(dates_of_rows, dtype="datetime64[ns]")
     windows = fit.windows_of("car_windows", b)
     for (start, end), wanted in windows.items():
         idx = np.flatnonzero(wanted)
@@ -136,6 +139,11 @@ def _batch_effects(
                     "price_day_minus1": prior,
                     "note": notes,
                     "_k": b.order[idx],
+                    "_d": (
+                        session[np.clip(f.day0[idx] - 1, 0, len(session) - 1)]
+                        if session is not None
+                        else np.full(len(idx), np.datetime64("NaT"), dtype="datetime64[ns]")
+                    ),
                 }
             )
         )
@@ -147,17 +155,29 @@ def value_effects(
     dates: pd.DatetimeIndex,
     close: pd.DataFrame | None = None,
     shares: pd.DataFrame | None = None,
+    fx: FxRates | None = None,
 ) -> pd.DataFrame:
     """One row per event, ticker and CAR window (see the module docstring).
 
     ``fit``: the study's fitted firm-events; ``dates``: the calendar of the returns panel the fit
     ran on; ``close``: unadjusted closes, dates x tickers; ``shares``: share counts, long
-    (``ticker, as_of, shares_outstanding, source``)."""
+    (``ticker, as_of, shares_outstanding, source``); ``fx``: the rates into a reporting currency,
+    which append :data:`~eventstudy.currency.FX_COLUMNS` (docs/global.md)."""
     values = None if close is None else close.reindex(dates).to_numpy(dtype=float)
     tickers = None if close is None else close.columns
-    parts = [p for b in fit.batches for p in _batch_effects(fit, b, values, tickers, shares)]
+    parts = [
+        p for b in fit.batches for p in _batch_effects(fit, b, values, tickers, shares, dates)
+    ]
+    columns = list(VALUATION_COLUMNS)
+    if fx is not None:
+        from eventstudy.currency import FX_COLUMNS, reporting_columns
+
+        columns += FX_COLUMNS
     if not parts:
-        return pd.DataFrame(columns=VALUATION_COLUMNS)
+        return pd.DataFrame(columns=columns)
     frame = pd.concat(parts, ignore_index=True)
-    frame = frame.sort_values(["_k", "start", "end"], kind="stable")
-    return frame[VALUATION_COLUMNS].reset_index(drop=True)
+    frame = frame.sort_values(["_k", "start", "end"], kind="stable").reset_index(drop=True)
+    if fx is not None:
+        extra = reporting_columns(frame, frame["ticker"].to_numpy(), frame["_d"].to_numpy(), fx)
+        frame = pd.concat([frame, extra], axis=1)
+    return frame[columns]

@@ -42,7 +42,12 @@ def _calendar(exchange: str) -> Any:
         # builds a calendar; nothing for our users to act on.
         warnings.simplefilter("ignore", FutureWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
-        return xc.get_calendar(exchange, start="1990-01-01")
+        try:
+            return xc.get_calendar(exchange, start="1990-01-01")
+        except ValueError:
+            # Some calendars (XTKS) cannot be built before their rules are known (1997).
+            factories = xc.calendar_utils.global_calendar_dispatcher._calendar_factories
+            return xc.get_calendar(exchange, start=factories[exchange].bound_min())
 
 
 def check_sessions(dates: pd.DatetimeIndex, exchange: str, market: str) -> None:

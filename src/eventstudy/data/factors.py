@@ -32,6 +32,33 @@ FRENCH_DATASETS = {
     "F-F_Momentum_Factor_daily": ("Mom",),
 }
 
+
+
+def _region(prefix: str) -> dict[str, tuple[str, ...]]:
+    return {
+        f"{prefix}_3_Factors_Daily": ("Mkt-RF", "SMB", "HML", "RF"),
+        f"{prefix}_5_Factors_Daily": ("SMB_5F", "RMW", "CMA"),
+        f"{prefix}_Mom_Factor_Daily": ("Mom",),
+    }
+
+
+#: Ken French's daily factor sets by region (study key ``factor_region``, docs/global.md): the
+#: US files above, and the international ones (built from Bloomberg data, in US dollars, each
+#: region's market minus the US one-month T-bill rate). Emerging markets have no 3-factor file:
+#: their 5-factor file's SMB serves the three-factor model too.
+FRENCH_REGIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    "us": FRENCH_DATASETS,
+    "developed": _region("Developed"),
+    "north_america": _region("North_America"),
+    "europe": _region("Europe"),
+    "japan": _region("Japan"),
+    "asia_pacific_ex_japan": _region("Asia_Pacific_ex_Japan"),
+    "emerging": {
+        "Emerging_5_Factors_Daily": ("Mkt-RF", "SMB_5F", "HML", "RMW", "CMA", "RF"),
+        "Emerging_MOM_Factor_Daily": ("Mom",),
+    },
+}
+
 #: Regressors of each factor model; all explain the excess return ``R - RF``.
 FACTOR_MODELS: dict[str, tuple[str, ...]] = {
     "ff3": ("Mkt-RF", "SMB", "HML"),
@@ -41,7 +68,7 @@ FACTOR_MODELS: dict[str, tuple[str, ...]] = {
 
 _KNOWN = {"MKT-RF", "SMB", "HML", "RF", "RMW", "CMA", "MOM", "WML", "UMD", "SMB_5F"}
 _DATE = re.compile(r"^\s*(\d{8}|\d{4}-\d{2}-\d{2})\s*$")
-_RELEASE = re.compile(r"using the (\d{6}) CRSP database", re.I)
+_RELEASE = re.compile(r"using the (\d{6}) (?:CRSP|Bloomberg) database", re.I)
 # French's missing-value codes.
 _MISSING = (-99.99, -999.0)
 
@@ -72,6 +99,9 @@ class FactorData:
         frame = self.frame
         if "SMB_5F" in names and "SMB_5F" not in frame and "RMW" in frame:
             frame = frame.rename(columns={"SMB": "SMB_5F"})
+        if "SMB" in names and "SMB" not in frame and "SMB_5F" in frame:
+            # Emerging markets: only a 5-factor file, whose SMB serves the 3-factor model.
+            frame = frame.assign(SMB=frame["SMB_5F"])
         missing = [n for n in (*names, "RF") if n not in frame.columns]
         if missing:
             raise DataError(

@@ -68,6 +68,18 @@ def compute_returns(prices: pd.DataFrame, kind: str = "simple") -> pd.DataFrame:
 
 
 @dataclass(frozen=True)
+class SessionBlock:
+    """Rows ``start .. stop - 1`` of a panel that hold another exchange's sessions: the firms
+    listed there (``tickers``) take their returns, day 0 and windows from these rows, and the
+    regressors are aligned to them (:mod:`eventstudy.data.sessions`, docs/global.md)."""
+
+    exchange: str
+    start: int
+    stop: int
+    tickers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ReturnsPanel:
     """Daily returns on one trading calendar: ``values[t, j]`` is ticker ``tickers[j]`` on
     session ``dates[t]``; NaN where missing."""
@@ -77,6 +89,15 @@ class ReturnsPanel:
     values: np.ndarray
     #: The exchange whose sessions the calendar follows (checked against it), if known.
     exchange: str | None = None
+    #: Other exchanges' sessions stacked below the market's (empty for a one-exchange study).
+    blocks: tuple[SessionBlock, ...] = ()
+
+    def market_block(self) -> ReturnsPanel:
+        """The rows of the market's own sessions (the whole panel unless ``blocks``)."""
+        if not self.blocks:
+            return self
+        stop = int(np.argmax(self.dates.isna()))  # the NaT rows that part the blocks
+        return ReturnsPanel(self.dates[:stop], self.tickers, self.values[:stop], self.exchange)
 
     @classmethod
     def from_frame(cls, returns: pd.DataFrame) -> ReturnsPanel:

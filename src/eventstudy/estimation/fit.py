@@ -7,6 +7,7 @@ small dataclasses that inference, valuation and the quality checks take.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -101,7 +102,9 @@ def fit_batches(
     after = np.array([e.timing == "after_close" for e in events], dtype=bool)
     names = [e.name for e in events]
     if day0 is None:
-        day0 = panel.day0_many([e.date for e in events], after, names)
+        day0 = panel.market_block().day0_many([e.date for e in events], after, names)
+    # Firms on another exchange than the market's: day 0 on their own sessions (docs/global.md).
+    own = _own_day0(panel, events, after, names) if panel.blocks else {}
 
     sizes = np.array([len(e.tickers) for e in events], dtype=np.intp)
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])  # study-order index of each event
@@ -117,11 +120,20 @@ def fit_batches(
         first = events[members[0]]
         model = get_model(first.model)
         design = model.design(panel, first, factors)
-        _check_regressors(panel, design, [events[i] for i in members], day0[idx], factors)
+        home, home_design = panel, design
+        if panel.blocks:
+            home = panel.market_block()
+            home_design = _rows_of(design, slice(0, len(home.dates)))
+        _check_regressors(home, home_design, [events[i] for i in members], day0[idx], factors)
         ev = np.repeat(idx, sizes[idx])
         within = np.arange(len(ev)) - np.repeat(np.cumsum(sizes[idx]) - sizes[idx], sizes[idx])
         batch_tickers = [t for i in members for t in events[i].tickers]
-        fit = model.fit(panel, first, factors, panel.columns(batch_tickers), day0[ev])
+        firm_day0 = day0[ev]
+        if own:
+            pairs = zip(ev, batch_tickers, firm_day0, strict=True)
+            firm_day0 = np.array([own.get((int(e), t), d) for e, t, d in pairs], dtype=np.intp)
+            _check_blocks(panel, design, [events[int(e)] for e in ev], firm_day0, factors)
+        fit = model.fit(panel, first, factors, panel.columns(batch_tickers), firm_day0)
         batches.append(
             Batch(
                 fit=fit,
@@ -190,6 +202,42 @@ def warn_left_out(dropped: Sequence[tuple[str, str, str]], stacklevel: int = 2) 
                 UserWarning,
                 stacklevel=stacklevel + 1,
             )
+
+
+def _own_day0(
+    panel: ReturnsPanel, events: Sequence[ResolvedEvent], after: np.ndarray, names: list[str]
+) -> dict[tuple[int, str], int]:
+    from eventstudy.data.sessions import firm_day0
+
+    return firm_day0(panel, [e.date for e in events], after, names, [e.tickers for e in events])
+
+
+def _rows_of(design: Design, rows: slice) -> Design:
+    offset = None if design.offset is None else design.offset[rows]
+    return dataclasses.replace(design, regressors=design.regressors[rows], offset=offset)
+
+
+def _check_blocks(
+    panel: ReturnsPanel,
+    design: Design,
+    events: Sequence[ResolvedEvent],
+    day0: np.ndarray,
+    factors: FactorData | None,
+) -> None:
+    """:func:`_check_regressors` for the firm-events on another exchange's block of rows."""
+    from eventstudy.data.sessions import block_view
+
+    for block in panel.blocks:
+        picked = np.flatnonzero((day0 >= block.start) & (day0 < block.stop))
+        if not len(picked):
+            continue
+        _check_regressors(
+            block_view(panel, block),
+            _rows_of(design, slice(block.start, block.stop)),
+            [events[int(i)] for i in picked],
+            day0[picked] - block.start,
+            factors,
+        )
 
 
 def _check_regressors(

@@ -66,17 +66,32 @@ def fmt_int(x: Any) -> str:
     return f"{int(x):,}" if _finite(x) else "n/a"
 
 
-def fmt_money(x: Any, signed: bool = True) -> str:
-    """``−$592.3B``, ``+$31.0B``, ``+$2.1T``, ``−$45.0M`` (``$3.5T`` with ``signed=False``)."""
+#: How money in each currency (ISO 4217) is written: the symbol before the amount. A currency
+#: not listed is written with its code (``SEK 1.2B``); see docs/global.md.
+CURRENCY_SYMBOLS = {
+    "USD": "$", "EUR": "€", "JPY": "¥", "GBP": "£", "CNY": "CN¥", "HKD": "HK$", "TWD": "NT$",
+    "KRW": "₩", "CAD": "CA$", "AUD": "A$", "NZD": "NZ$", "SGD": "S$", "INR": "₹", "CHF": "CHF ",
+}  # fmt: skip
+
+
+def currency_symbol(currency: str = "USD") -> str:
+    """``$`` for USD, ``¥`` for JPY, ``€`` for EUR, ``SEK `` for a currency without a symbol."""
+    return CURRENCY_SYMBOLS.get(currency, f"{currency} ")
+
+
+def fmt_money(x: Any, signed: bool = True, currency: str = "USD") -> str:
+    """``−$592.3B``, ``+$31.0B``, ``+$2.1T``, ``−$45.0M`` (``$3.5T`` with ``signed=False``);
+    ``+¥1.2T``, ``−€3.4B`` in another ``currency``."""
     if not _finite(x):
         return "n/a"
     x = float(x)
     sign = MINUS if x < 0 else "+" if x > 0 and signed else ""
     size = abs(x)
+    symbol = currency_symbol(currency)
     for unit, scale in (("T", 1e12), ("B", 1e9), ("M", 1e6)):
         if size >= scale:
-            return f"{sign}${size / scale:,.1f}{unit}"
-    return f"{sign}${size:,.0f}"
+            return f"{sign}{symbol}{size / scale:,.1f}{unit}"
+    return f"{sign}{symbol}{size:,.0f}"
 
 
 def fmt_window(window: Sequence[int]) -> str:
@@ -138,15 +153,17 @@ def term_num(x: Any, digits: int = 2) -> str:
     return f"{float(x):.{digits}f}" if _finite(x) else "n/a"
 
 
-def term_money(x: Any) -> str:
-    """``-$592.3B``, ``+$31.0B``, ``+$45.0M``, ``+$12,345``, ``+$0``; ``n/a`` when missing."""
+def term_money(x: Any, currency: str = "USD") -> str:
+    """``-$592.3B``, ``+$31.0B``, ``+$45.0M``, ``+$12,345``, ``+$0``; ``n/a`` when missing
+    (``+¥1.2T`` in another ``currency``)."""
     if not _finite(x):
         return "n/a"
     sign, size = ("-" if float(x) < 0 else "+"), abs(float(x))
+    symbol = currency_symbol(currency)
     for unit, scale in (("T", 1e12), ("B", 1e9), ("M", 1e6)):
         if size >= scale:
-            return f"{sign}${size / scale:.1f}{unit}"
-    return f"{sign}${size:,.0f}"
+            return f"{sign}{symbol}{size / scale:.1f}{unit}"
+    return f"{sign}{symbol}{size:,.0f}"
 
 
 # -- charts
@@ -166,16 +183,16 @@ def fmt_signed_pct(x: Any, digits: int = 1) -> str:
     return f"{sign}{abs(value):.{digits}f}%"
 
 
-def fmt_billions(billions: Any) -> str:
+def fmt_billions(billions: Any, currency: str = "USD") -> str:
     """An amount given in billions of dollars, signed, as a bar label: ``−$592B``, ``+$31B``
-    (whole billions from $10B), ``−$7.1B``, ``+$0.42B``."""
+    (whole billions from $10B), ``−$7.1B``, ``+$0.42B`` (``−¥88B`` in another ``currency``)."""
     if not _finite(billions):
         return "n/a"
     value = float(billions)
     sign = MINUS if value < 0 else "+" if value > 0 else ""
     size = abs(value)
     digits = 0 if size >= 9.95 else 1 if size >= 0.995 else 2
-    return f"{sign}${size:,.{digits}f}B"
+    return f"{sign}{currency_symbol(currency)}{size:,.{digits}f}B"
 
 
 def plural(n: int, word: str) -> str:

@@ -42,6 +42,12 @@ _TEX_CHARS = {
     "…": r"\dots{}",
     "≤": r"$\leq$",
     "≥": r"$\geq$",
+    # Currency symbols of output/format.py (textcomp, loaded by every LaTeX since 2020).
+    "€": r"\texteuro{}",
+    "¥": r"\textyen{}",
+    "£": r"\pounds{}",
+    "₩": r"\textwon{}",
+    "₹": "Rs.",
     "\n": " ",
 }
 

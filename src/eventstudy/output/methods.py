@@ -13,7 +13,7 @@ import pandas as pd
 from eventstudy.estimation.models import MODELS
 from eventstudy.inference import registry
 from eventstudy.inference.registry import TESTS
-from eventstudy.output.format import fmt_money, fmt_num, fmt_p, fmt_pct, fmt_window
+from eventstudy.output.format import fmt_num, fmt_p, fmt_pct, fmt_window
 from eventstudy.references import REFERENCES
 from eventstudy.study import POOLED
 
@@ -249,7 +249,8 @@ def headline(tables: StudyTables, max_events: int) -> list[str]:
             if have.any():
                 when = "on day 0" if w == (0, 0) else f"over {fmt_window(w)}"
                 parts.append(
-                    f"market value {fmt_money(sub.loc[have, 'raw_dollar_change'].sum())} {when} "
+                    f"market value {tables.money(sub.loc[have, 'raw_dollar_change'].sum())} "
+                    f"{when} "
                     f"across the {_plural(int(have.sum()), 'stock')} with a share count"
                 )
         day0 = pd.Timestamp(source.day0_dates[i]).date().isoformat()

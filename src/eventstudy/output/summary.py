@@ -15,6 +15,7 @@ from eventstudy.errors import argument, listed
 from eventstudy.inference.registry import TESTS
 from eventstudy.output.format import (
     STARS_NOTE,
+    currency_symbol,
     significance_mark,
     term_money,
     term_num,
@@ -123,7 +124,11 @@ def text_summary(results: ResultSource, max_events: int = 10, max_tickers: int =
     their first ``max_tickers`` tickers (the averages and tests always cover every ticker)."""
     ar = _groups(results.ar_frame())
     car = _groups(results.car_frame())
-    val = _groups(results.valuation_frame())
+    from eventstudy.currency import reporting_view
+
+    valuation, currency = reporting_view(results.valuation_frame())
+    val = _groups(valuation)
+    symbol = currency_symbol(currency).strip()
     caar = _groups(results.caar_frame())
     aar = _groups(results.aar_frame())
     tests = _groups(results.tests_frame())
@@ -139,7 +144,7 @@ def text_summary(results: ResultSource, max_events: int = 10, max_tickers: int =
         header = (
             f"{'ticker':<8}{'return':>9}{'AR':>13}"
             + "".join(f"{f'CAR[{a},{b}]':>15}" for a, b in e.car_windows)
-            + f"{'$ change day 0':>17}"
+            + f"{f'{symbol} change day 0':>17}"
         )
         lines += [header, "-" * len(header)]
         empty = pd.DataFrame(columns=["ticker", "start", "end", "rel_day"])
@@ -148,6 +153,14 @@ def text_summary(results: ResultSource, max_events: int = 10, max_tickers: int =
         car_at = _index(car.get(e.name, empty), ["ticker", "start", "end"])
         value_at = _index(val.get(e.name, empty), ["ticker", "start", "end"])
         shown = [t for t in e.tickers if t in day0.index]
+        # Firms on another exchange have their own day 0 (docs/global.md).
+        own = day0["date"][pd.to_datetime(day0["date"]) != pd.Timestamp(results.day0_dates[i])]
+        if len(own):
+            lines.insert(
+                len(lines) - 2,
+                "own day 0 on their exchange: "
+                + ", ".join(f"{t} {pd.Timestamp(d):%Y-%m-%d}" for t, d in own.items()),
+            )
         for t in shown[:max_tickers]:
             r = day0.loc[t]
             day0_ar = term_pct(r["ar"]) + significance_mark(r["ar_p"])
@@ -157,7 +170,7 @@ def text_summary(results: ResultSource, max_events: int = 10, max_tickers: int =
                 text = "n/a" if c is None else term_pct(c["car"]) + significance_mark(c["p"])
                 cells += f"{text:>15}"
             v = value_at.get((t, 0, 0))
-            cells += f"{'n/a' if v is None else term_money(v['raw_dollar_change']):>17}"
+            cells += f"{'n/a' if v is None else term_money(v['raw_dollar_change'], currency):>17}"
             lines.append(cells)
         if len(shown) > max_tickers:
             lines.append(
@@ -186,7 +199,8 @@ def text_summary(results: ResultSource, max_events: int = 10, max_tickers: int =
             with_value = len(ev_val) - len(missing)
             if math.isfinite(total):
                 lines.append(
-                    f"  day-0 market value change: {term_money(total)} raw, {term_money(total_ab)} "
+                    f"  day-0 market value change: {term_money(total, currency)} raw, "
+                    f"{term_money(total_ab, currency)} "
                     f"abnormal ({with_value} of {len(ev_val)} stocks"
                     + (
                         f"; n/a for {listed(missing, 8)}: see valuation.csv notes)"

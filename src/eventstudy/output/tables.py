@@ -129,8 +129,19 @@ class StudyTables:
         return self._by_event(self.source.caar_frame())
 
     @cached_property
+    def _valuation(self) -> tuple[pd.DataFrame, str]:
+        from eventstudy.currency import reporting_view
+
+        return reporting_view(self.source.valuation_frame())
+
+    @cached_property
     def valuation(self) -> dict[str, pd.DataFrame]:
-        return self._by_event(self.source.valuation_frame())
+        """Valuation rows by event, in the reporting currency (docs/global.md)."""
+        return self._by_event(self._valuation[0])
+
+    def money(self, x: Any, signed: bool = True) -> str:
+        """An amount of the valuation table in its (reporting) currency: ``−$592.3B``."""
+        return fmt_money(x, signed, currency=self._valuation[1])
 
     @cached_property
     def bhar(self) -> dict[str, pd.DataFrame]:
@@ -244,8 +255,8 @@ class StudyTables:
                     Cell(fmt_num(r["t"]) if r else "n/a"),
                     Cell(fmt_p(r["p"]) if r else "n/a"),
                     Cell(fmt_int(r["n"]) if r else "0"),
-                    Cell(fmt_money(raw)),
-                    Cell(fmt_money(abn)),
+                    Cell(self.money(raw)),
+                    Cell(self.money(abn)),
                     Cell(str(n_val)),
                 ]
             )
@@ -408,11 +419,11 @@ class StudyTables:
             if not _finite(first.get("market_value")):
                 missing[t] = _text(first.get("note")) or "no market value"
                 continue
-            cells = [Cell(t), Cell(fmt_money(first["market_value"], signed=False))]
+            cells = [Cell(t), Cell(self.money(first["market_value"], signed=False))]
             for w in windows:
                 r = at.get((t, *w), {})
                 raw, abn = r.get("raw_dollar_change"), r.get("abnormal_dollar_change")
-                cells += [Cell(fmt_money(raw)), Cell(fmt_money(abn))]
+                cells += [Cell(self.money(raw)), Cell(self.money(abn))]
                 if raw is not None and _finite(raw):
                     totals[w][0] += float(raw)
                     totals[w][2] += 1
@@ -427,8 +438,8 @@ class StudyTables:
         for w in windows:
             raw_sum, abn_sum, count, complete = totals[w]
             total_cells += [
-                Cell(fmt_money(raw_sum) if count else "n/a"),
-                Cell(fmt_money(abn_sum) if count and complete else "n/a"),
+                Cell(self.money(raw_sum) if count else "n/a"),
+                Cell(self.money(abn_sum) if count and complete else "n/a"),
             ]
         rows.append(total_cells)
         notes = [

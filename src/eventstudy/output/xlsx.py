@@ -42,6 +42,7 @@ _PERCENT_COLUMNS = {
 _DECIMAL_COLUMNS = {"t", "ar_t", "statistic", "sigma"}
 _P_COLUMNS = {"p", "ar_p", "p_value"}
 _MONEY_COLUMNS = {"market_value", "raw_dollar_change", "abnormal_dollar_change"}
+_MONEY_COLUMNS |= {f"{c}_reporting" for c in _MONEY_COLUMNS}  # docs/global.md
 
 
 def xlsx_sheets(

@@ -61,13 +61,14 @@ def select_tickers(ev: ResolvedEvent, tickers: Sequence[str] | None) -> list[str
 
 
 def panel_of(results: ResultSource, what: str) -> ReturnsPanel:
-    """The results' returns panel, or a ValueError saying ``what`` needs it."""
+    """The results' returns panel on the market's sessions (a firm on another exchange has no
+    line there: docs/global.md), or a ValueError saying ``what`` needs it."""
     panel = results.panel
     if panel is None:
         raise ValueError(
             f"{what} needs the returns panel, which results read back from files do not have"
         )
-    return panel
+    return panel.market_block()
 
 
 def returns_kind(results: ResultSource) -> str:
@@ -120,7 +121,7 @@ def window_text(results: ResultSource, i: int, window: tuple[int, int]) -> str:
     """``on day 0 (2025-01-27)``, ``over days [−1, +1] (2025-01-24 to 2025-01-28)``: the dates
     from the returns panel, or from the AR table for results read back from a folder."""
     if results.panel is not None:
-        dates = results.panel.dates
+        dates = results.panel.market_block().dates
         d0 = int(dates.get_loc(pd.Timestamp(results.day0_dates[i])))
 
         def at(day: int) -> str:
@@ -142,10 +143,20 @@ def window_text(results: ResultSource, i: int, window: tuple[int, int]) -> str:
 
 
 def value_rows(results: ResultSource, ev: ResolvedEvent, window: tuple[int, int]) -> pd.DataFrame:
-    """The event's rows of the valuation table for one CAR window."""
-    frame = results.valuation_frame()
+    """The event's rows of the valuation table for one CAR window, in the reporting currency
+    (:func:`value_currency`)."""
+    from eventstudy.currency import reporting_view
+
+    frame = reporting_view(results.valuation_frame())[0]
     keep = (frame["event"] == ev.name) & (frame["start"] == window[0]) & (frame["end"] == window[1])
     return frame.loc[keep]
+
+
+def value_currency(results: ResultSource) -> str:
+    """The currency the value charts are drawn in (the study's reporting currency)."""
+    from eventstudy.currency import reporting_view
+
+    return reporting_view(results.valuation_frame())[1]
 
 
 def value_window(ev: ResolvedEvent) -> tuple[int, int]:

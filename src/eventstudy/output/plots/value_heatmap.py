@@ -13,12 +13,21 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import MaxNLocator
 
-from eventstudy.output.format import _iso, _signed, fmt_billions, fmt_num, fmt_short, plural
+from eventstudy.output.format import (
+    _iso,
+    _signed,
+    currency_symbol,
+    fmt_billions,
+    fmt_num,
+    fmt_short,
+    plural,
+)
 from eventstudy.output.plots.chart_data import (
     credited,
     model_label,
     model_text,
     pick_event,
+    value_currency,
     value_rows,
     window_text,
 )
@@ -84,6 +93,7 @@ def plot_value(
             f"{', '.join(str(list(w)) for w in ev.car_windows)})"
         )
     sub = value_rows(results, ev, window)
+    currency = value_currency(results)
     raw = sub["raw_dollar_change"].to_numpy(dtype=float)
     have = np.isfinite(raw)
     if not have.any():
@@ -148,14 +158,20 @@ def plot_value(
         ax.grid(axis="y", visible=False)
         labels = []
         for k, (ticker, v) in enumerate(zip(tickers, raw_b, strict=True)):
-            labels.append(bar_label(ax, v, k, fmt_billions(v), gid=f"label:{ticker}"))
+            labels.append(bar_label(ax, v, k, fmt_billions(v, currency), gid=f"label:{ticker}"))
         if show_total:
             labels.append(
                 bar_label(
-                    ax, total_b, ticks[-1], fmt_billions(total_b), gid="total_label", bold=True
+                    ax,
+                    total_b,
+                    ticks[-1],
+                    fmt_billions(total_b, currency),
+                    gid="total_label",
+                    bold=True,
                 )
             )
-        ax.set_xlabel(f"Change in market value {when} ($ billions)")
+        symbol = currency_symbol(currency).strip()
+        ax.set_xlabel(f"Change in market value {when} ({symbol} billions)")
         ax.xaxis.set_major_formatter(number_ticks())
         handles: list[Any] = [
             Patch(color=NEGATIVE, label="Raw change: loss"),
@@ -177,10 +193,11 @@ def plot_value(
         ax.legend(handles=handles, loc="best")
 
         subtitle = (
-            f"Total {fmt_billions(total_b)}, {n} of {n + len(missing)} stocks with share counts"
+            f"Total {fmt_billions(total_b, currency)}, {n} of {n + len(missing)} stocks with "
+            "share counts"
         )
         if np.isfinite(total_abn):
-            subtitle += f" ({fmt_billions(total_abn)} abnormal)"
+            subtitle += f" ({fmt_billions(total_abn, currency)} abnormal)"
         subtitle += f" · {results.title}"
         notes = [
             "Raw change = shares outstanding × change in the unadjusted close from day "

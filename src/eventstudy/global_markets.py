@@ -1,0 +1,103 @@
+"""Global markets in a study run: which firms take their own exchange's sessions, the panel that
+holds them, and the FX rates valuing every firm in the reporting currency (docs/global.md).
+
+:mod:`eventstudy.pipeline` calls these; a US-only study in USD finds no foreign listing and no
+currency to convert, and runs exactly as before.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from eventstudy.currency import FxRates, load_rates, study_currencies
+from eventstudy.data.exchanges import foreign_listings, listing_exchange
+from eventstudy.data.panel import ReturnsPanel
+from eventstudy.data.sessions import stack_panel
+from eventstudy.errors import DataError
+from eventstudy.study import StudySpec
+
+#: Sessions of slack beyond the longest window between two blocks of a panel (Dimson lags).
+_SLACK = 12
+
+
+def named_exchanges(spec: StudySpec) -> dict[str, str]:
+    """The exchanges the study file names (``exchanges:``), ticker -> MIC; a ticker given two
+    different exchanges (study and event, or two events) is an error."""
+    named: dict[str, str] = {}
+    for e in spec.resolved():
+        for ticker, mic in e.exchanges:
+            if named.setdefault(ticker, mic) != mic:
+                raise DataError(
+                    f"exchanges: {ticker} is given two exchanges, {named[ticker]} and {mic} "
+                    "(a listing trades on one exchange throughout a study)"
+                )
+    return named
+
+
+def calendar_market(spec: StudySpec) -> str:
+    """The ticker whose sessions are the study's calendar."""
+    return spec.market or spec.resolved()[0].market
+
+
+def listings_of(spec: StudySpec) -> dict[str, str]:
+    """The study's firms on another exchange than the market's, ticker -> MIC (empty: US-only)."""
+    firms = [t for e in spec.resolved() for t in e.tickers]
+    return foreign_listings(firms, calendar_market(spec), named_exchanges(spec))
+
+
+def global_panel(spec: StudySpec, panel: ReturnsPanel, prices: pd.DataFrame) -> ReturnsPanel:
+    """``panel`` with the study's foreign listings on their own sessions
+    (:func:`~eventstudy.data.sessions.stack_panel`); unchanged without any."""
+    listings = listings_of(spec)
+    if not listings:
+        return panel
+    events = spec.resolved()
+    regressors = list(dict.fromkeys(t for e in events for t in (e.market, *e.factors)))
+    reach = max(
+        max(abs(d) for d in (*e.estimation_window, *e.event_window)) + e.dimson_lags
+        for e in events
+    )
+    return stack_panel(panel, prices, listings, regressors, spec.returns, reach + _SLACK)
+
+
+def describe(spec: StudySpec, panel: ReturnsPanel) -> dict[str, Any]:
+    """What ``summary.json`` records about the calendars of a study with foreign listings."""
+    return {
+        "calendar": f"sessions of {calendar_market(spec)}; "
+        + "; ".join(f"{', '.join(b.tickers)} on {b.exchange} sessions" for b in panel.blocks),
+        "exchanges": {t: b.exchange for b in panel.blocks for t in b.tickers},
+    }
+
+
+def study_fx(
+    spec: StudySpec,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    *,
+    cache_dir: Path | None = None,
+    session: Any = None,
+    offline: bool = False,
+    refresh: bool = False,
+) -> FxRates | None:
+    """The rates into ``spec.reporting_currency`` (None: every firm is quoted in USD and the study
+    reports in USD, so valuation.csv keeps its columns). FX series come from the local store,
+    fetched from Yahoo when missing (unless ``offline``)."""
+    market = calendar_market(spec)
+    named = named_exchanges(spec)
+    firms = [t for e in spec.resolved() for t in e.tickers]
+    exchanges = {t: listing_exchange(t, market, named) for t in firms}
+    fx = study_currencies(firms, exchanges, spec.reporting_currency)
+    if not fx.needed():
+        return None
+
+    from eventstudy.data.cached import CachedSource
+    from eventstudy.data.sources.yahoo import YahooSource
+    from eventstudy.data.store import PriceStore
+
+    cached = CachedSource(
+        PriceStore(cache_dir), YahooSource(session=session), offline=offline, refresh=refresh
+    )
+    return load_rates(fx, lambda tickers: cached.prices(tickers, start, end))
