@@ -111,8 +111,8 @@ def fit_volume(volume: VolumePanel, returns_fit: StudyFit) -> StudyFit:
         rows = np.clip(f.day0[:, None] + np.arange(e0, e1 + 1), 0, len(levels) - 1)
         with np.errstate(invalid="ignore"):
             traded = (levels[rows, f.col[:, None]] > 0).any(axis=1)
-        for i in np.flatnonzero(~traded):
-            f.skip_reason[i] = NO_VOLUME
+        for k in np.flatnonzero(~traded):
+            f.skip_reason[k] = NO_VOLUME
         f.ar[~traded] = np.nan
         f.normal[~traded] = np.nan
         f.params[~traded] = np.nan
