@@ -113,12 +113,12 @@ def test_per_event_charts_only_for_the_first_events(run_args, tmp_path: Path) ->
     )  # fmt: skip
     assert code == 0, err
     names = sorted(p.stem for p in figures.glob("*.png"))
+    per_event = ("car", "day0_ar", "ar_heatmap", "prices", "value", "volume", "volatility")
     assert names == sorted(
-        ["r1-sell-off_" + c for c in ("car", "day0_ar", "ar_heatmap", "prices", "value")]
-        + ["study_timeline", "study_caar"]
-    )
+        ["r1-sell-off_" + c for c in per_event] + ["study_timeline", "study_caar"]
+    )  # events.yaml measures volume and volatility: seven charts per event
     assert (
-        f"Figures: 14 files in {figures}/ (per-event charts for the first 1 of 3 events; "
+        f"Figures: 18 files in {figures}/ (per-event charts for the first 1 of 3 events; "
         "--max-event-figures for more)" in out
     )
     assert "charts:" in err  # the progress bar
