@@ -88,10 +88,8 @@ def test_default_study_reproduces_the_nvda_numbers(run_args, tmp_path: Path) -> 
     assert v.market_value == pytest.approx(24_477e6 * 142.62, rel=1e-9)
     tests = pd.read_csv(out_dir / "tests.csv")
     assert list(tests.columns[:7]) == ["event", "test", "start", "end", "statistic", "p_value", "n"]
-    day0 = tests[
-        (tests.event == "R1 sell-off") & (tests.start == 0) & (tests.end == 0)
-        & (tests.measure == "return")
-    ]
+    returns = tests[tests.measure == "return"]  # the study measures volume and volatility too
+    day0 = returns[(returns.event == "R1 sell-off") & (returns.start == 0) & (returns.end == 0)]
     stat = day0.set_index("test")["p_value"]
     # Event-date clustering: significant under the naive tests, much less after Kolari-Pynnonen.
     assert stat["cross_sectional_t"] < 0.01 and stat["bmp"] < 0.01
@@ -115,12 +113,12 @@ def test_per_event_charts_only_for_the_first_events(run_args, tmp_path: Path) ->
     )  # fmt: skip
     assert code == 0, err
     names = sorted(p.stem for p in figures.glob("*.png"))
+    per_event = ("car", "day0_ar", "ar_heatmap", "prices", "value", "volume", "volatility")
     assert names == sorted(
-        ["r1-sell-off_" + c for c in ("car", "day0_ar", "ar_heatmap", "prices", "value")]
-        + ["study_timeline", "study_caar"]
-    )
+        ["r1-sell-off_" + c for c in per_event] + ["study_timeline", "study_caar"]
+    )  # events.yaml measures volume and volatility: seven charts per event
     assert (
-        f"Figures: 14 files in {figures}/ (per-event charts for the first 1 of 3 events; "
+        f"Figures: 18 files in {figures}/ (per-event charts for the first 1 of 3 events; "
         "--max-event-figures for more)" in out
     )
     assert "charts:" in err  # the progress bar

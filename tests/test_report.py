@@ -109,7 +109,8 @@ def test_report_folder_holds_html_markdown_figures_and_tables(default: dict[str,
     ]  # nothing staged is left behind
     plan = plotting.chart_plan(default["results"])
     assert sorted(os.listdir(report / "figures")) == sorted(f"{s.stem}.png" for s in plan)
-    assert len(plan) == 3 * 5 + 2  # five charts per event, the timeline, the CAAR comparison
+    # seven charts per event (five, then volume and volatility), the timeline, the CAAR comparison
+    assert len(plan) == 3 * 7 + 2
 
 
 def test_html_is_self_contained(default: dict[str, Any]) -> None:
@@ -147,6 +148,8 @@ def test_html_content(default: dict[str, Any]) -> None:
         "event-r1-release",
         "event-v3-release",
         "tests",
+        "measure-volume",  # events.yaml measures volume and volatility
+        "measure-volatility",
         "methods",
         "references",
     ]
@@ -175,13 +178,13 @@ def test_html_content(default: dict[str, Any]) -> None:
     numbers = [int(n) for n in re.findall(r"Table (\d+)\.", text)]
     assert numbers == list(range(1, len(numbers) + 1))
     figures = [int(n) for n in re.findall(r"Figure (\d+)\. ", text)]
-    assert sorted(set(figures)) == list(range(1, 18))
+    assert sorted(set(figures)) == list(range(1, 24))  # seven per event, two for the study
 
 
 def test_markdown_has_its_figures_beside_it(default: dict[str, Any]) -> None:
     md, folder = default["md"], default["md_path"].parent
     links = re.findall(r"!\[([^\]]*)\]\(([^)]+)\)", md)
-    assert len(links) == 17
+    assert len(links) == 23
     for _alt, src in links:
         assert src.startswith("figures/") and (folder / src).read_bytes().startswith(PNG)
     # Every table row has as many cells as its header.
@@ -239,7 +242,7 @@ def test_report_from_files_reuses_fresh_figures_and_redraws_stale_ones(
     assert len(redrawn) > 50_000
     assert not (report / "v3-release_prices.png").exists()
     text = html_path.read_text(encoding="utf-8")
-    assert text.count("<img ") == 16
+    assert text.count("<img ") == 22
     # No placeholder in the deliverable: the chart is left out, and the warning says why.
     assert "Chart not included" not in text and "v3-release_prices" not in text
     assert "Chart not included" not in md_path.read_text(encoding="utf-8")
@@ -591,7 +594,7 @@ def test_report_in_headless_chromium(default: dict[str, Any], tmp_path: Path) ->
     print(f"screenshots: {tmp_path / 'report_top.png'}, {tmp_path / 'report_full.png'}")
 
     # Every image loads, at the size it was drawn.
-    assert len(page["images"]) == 17
+    assert len(page["images"]) == 23
     for image in page["images"]:
         assert image["done"] and image["w"] > 1000 and image["h"] > 500, image
     assert page["title"] == "DeepSeek R1 shock: event study report"

@@ -579,13 +579,30 @@ class EventStudyResults:
 
         return plotting.plot_value(self, event=event, **kwargs)
 
+    def plot_volume(self, event: str | None = None, **kwargs: Any) -> Figure:
+        """Abnormal log volume by day: the mean as bars, each ticker as a dot (needs
+        ``volume`` among the event's measures)."""
+        from eventstudy.output import plots as plotting
+
+        return plotting.plot_volume(self, event=event, **kwargs)
+
+    def plot_volatility(self, event: str | None = None, **kwargs: Any) -> Figure:
+        """The mean volatility ratio by day against its null mean, each ticker as a dot (needs
+        ``volatility`` among the event's measures)."""
+        from eventstudy.output import plots as plotting
+
+        return plotting.plot_volatility(self, event=event, **kwargs)
+
     def plot(self, kind: str = "car", event: str | None = None, **kwargs: Any) -> Figure:
-        """One chart by name: ``car``, ``ar``, ``prices`` or ``value``."""
+        """One chart by name: ``car``, ``ar``, ``prices``, ``value``, ``volume`` or
+        ``volatility``."""
         methods = {
             "car": self.plot_car,
             "ar": self.plot_ar,
             "prices": self.plot_prices,
             "value": self.plot_value,
+            "volume": self.plot_volume,
+            "volatility": self.plot_volatility,
         }
         if kind not in methods:
             raise ValueError(f"unknown plot kind {kind!r} (choose from {', '.join(methods)})")

@@ -215,6 +215,9 @@ class StoredResults:
     #: The tables read, by file name.
     frames: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
     panel: None = None
+    _measure_tables: dict[str, pd.DataFrame | None] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
     @classmethod
     def load(cls, directory: Path | str) -> StoredResults:
@@ -336,10 +339,14 @@ class StoredResults:
         return self._frame("skipped.csv")
 
     def _measure_table(self, name: str) -> pd.DataFrame | None:
-        frame = _read_table(self.directory / name)
-        if frame is not None and frame.empty and not len(frame.columns):
-            return pd.DataFrame(columns=_COLUMNS[name])
-        return frame
+        """A measure's table, read once (the charts and tables ask per event), or None."""
+        if name not in self._measure_tables:
+            frame = _read_table(self.directory / name)
+            if frame is not None and frame.empty and not len(frame.columns):
+                frame = pd.DataFrame(columns=_COLUMNS[name])
+            self._measure_tables[name] = frame
+        frame = self._measure_tables[name]
+        return None if frame is None else frame.copy()
 
     def volume_frame(self) -> pd.DataFrame | None:
         """``abnormal_volume.csv``, or None when the study did not measure volume."""

@@ -62,6 +62,38 @@ def fmt_p(p: Any) -> str:
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
+def fmt_log(x: Any, digits: int = 2) -> str:
+    """``+0.85``, ``−0.12``: a value in log units (abnormal log volume), signed."""
+    if not _finite(x):
+        return "n/a"
+    return _minus(f"{float(x):+.{digits}f}")
+
+
+def fmt_multiple(log_value: Any) -> str:
+    """``2.34×``, ``0.52×``, ``12.5×``: ``exp(log_value)``, a multiple of the normal level."""
+    if not _finite(log_value) or float(log_value) > 700:
+        return "n/a"
+    return _ratio_digits(math.exp(float(log_value))) + "×"
+
+
+def fmt_ratio(x: Any) -> str:
+    """``45.2``, ``1.01``, ``0.003``: a positive ratio to about three significant digits."""
+    return _ratio_digits(float(x)) if _finite(x) else "n/a"
+
+
+def _ratio_digits(x: float) -> str:
+    size = abs(x)
+    digits = 0 if size >= 99.95 else 1 if size >= 9.995 else 2 if size >= 0.0995 else 3
+    return f"{x:,.{digits}f}"
+
+
+def fmt_measure(x: Any, unit: str) -> str:
+    """A measure's value in its unit (``MeasureSpec.unit``): ``percent``, ``log`` or ``ratio``."""
+    if unit == "percent":
+        return fmt_pct(x)
+    return fmt_log(x) if unit == "log" else fmt_ratio(x)
+
+
 def fmt_int(x: Any) -> str:
     return f"{int(x):,}" if _finite(x) else "n/a"
 
@@ -164,6 +196,18 @@ def term_money(x: Any, currency: str = "USD") -> str:
         if size >= scale:
             return f"{sign}{symbol}{size / scale:.1f}{unit}"
     return f"{sign}{symbol}{size:,.0f}"
+
+
+def term_multiple(log_value: Any) -> str:
+    """``2.34x``: :func:`fmt_multiple` with an ASCII ``x``."""
+    return fmt_multiple(log_value).replace("×", "x")
+
+
+def term_measure(x: Any, unit: str) -> str:
+    """:func:`fmt_measure` for the terminal: ``+0.85``, ``-0.12``, ``45.2``, ``+1.23%``."""
+    if unit == "percent":
+        return term_pct(x)
+    return f"{float(x):+.2f}" if unit == "log" and _finite(x) else fmt_ratio(x)
 
 
 # -- charts

@@ -130,8 +130,10 @@ def write_latex(
 ) -> Path:
     """Write ``tables`` (or every table of a :class:`StudyTables`) as booktabs LaTeX."""
     if isinstance(tables, StudyTables):
+        from eventstudy.output.measure_tables import every_table
+
         title = title or str(tables.source.title)
-        tables = tables.all_tables(max_events)
+        tables = every_table(tables, max_events)
     path = Path(path)
     with atomic_file(path) as tmp:
         tmp.write_text(latex_document(tables, title), encoding="utf-8")

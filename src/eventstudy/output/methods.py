@@ -14,15 +14,24 @@ from eventstudy.estimation.models import MODELS
 from eventstudy.inference import registry
 from eventstudy.inference.registry import TESTS
 from eventstudy.output.format import fmt_num, fmt_p, fmt_pct, fmt_window
+from eventstudy.output.measure_data import measured_events, model_words, study_measures
 from eventstudy.references import REFERENCES
 from eventstudy.study import POOLED
 
 if TYPE_CHECKING:
+    from eventstudy.estimation.measures import MeasureSpec
     from eventstudy.output.source import ResultSource
     from eventstudy.output.tables import StudyTables
     from eventstudy.study import ResolvedEvent
 
-__all__ = ["data_notes", "data_sources", "headline", "methods_text", "reference_list"]
+__all__ = [
+    "data_notes",
+    "data_sources",
+    "headline",
+    "measure_sentence",
+    "methods_text",
+    "reference_list",
+]
 
 #: The data sources the report names, from the results' ``meta`` (key, label).
 _META_LABELS = [
@@ -215,7 +224,35 @@ def methods_text(
             "over the window and take the difference (Barber & Lyon 1997)."
         )
         cited.append("barber-lyon-1997")
+    for spec in study_measures(source):
+        sentence, keys = measure_sentence(source, spec)
+        paragraphs.append(sentence)
+        cited += keys
     return paragraphs, list(dict.fromkeys(cited))
+
+
+def measure_sentence(source: ResultSource, spec: MeasureSpec) -> tuple[str, list[str]]:
+    """The methods sentence of a measure beside returns (its registry phrase with the model in
+    words, :data:`~eventstudy.estimation.measures.MODEL_WORDS`) and the citation keys it uses."""
+    events = measured_events(source, spec.name)
+    groups: dict[str, list[str]] = {}
+    for ev in events:
+        groups.setdefault(model_words(ev, spec.name), []).append(ev.name)
+    if len(groups) == 1:
+        words = next(iter(groups))
+    else:
+        words = "; ".join(f"{w} for {_names(names)}" for w, names in groups.items())
+    clause = spec.methods.format(volume_model=words, volatility_model=words)
+    which = "" if len(events) == len(source.events) else f" for {_names([e.name for e in events])}"
+    sentence = f"Beside abnormal returns, we measure{which} {clause}."
+    named = [k for k, (short, _full) in REFERENCES.items() if _in_text(short, sentence)]
+    return sentence, list(dict.fromkeys([*spec.citations, *named]))
+
+
+def _in_text(short: str, text: str) -> bool:
+    """Whether a short citation, ``Bollerslev (1986)``, is cited in ``text`` (as
+    ``Bollerslev 1986``)."""
+    return short.replace(" (", " ").rstrip(")") in text
 
 
 def headline(tables: StudyTables, max_events: int) -> list[str]:

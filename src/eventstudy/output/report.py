@@ -44,10 +44,13 @@ from eventstudy.output.files import staged
 from eventstudy.output.folder import SUMMARY_FILE, StoredResults
 from eventstudy.output.format import fmt_window, md_escape
 from eventstudy.output.latex import latex_document
+from eventstudy.output.measure_data import EXTRA_MEASURES
+from eventstudy.output.measure_tables import every_table, measure_sections
 from eventstudy.output.methods import (
     data_notes,
     data_sources,
     headline,
+    measure_sentence,
     methods_text,
     reference_list,
 )
@@ -67,7 +70,14 @@ EVENT_FIGURES = {
     "ar_heatmap": "Abnormal returns by stock and trading day around the event",
     "prices": "Share prices indexed to 100 at the close of day −1, with the market index",
     "value": "Market value lost or gained by stock, with the total (diamonds: abnormal change)",
+    "volume": "Abnormal log volume by trading day: the stocks' mean (bars, labelled with the "
+    "multiple of normal volume) and each stock (dots)",
+    "volatility": "Abnormal volatility by trading day, log scale: the stocks' mean ratio (line) "
+    "against its mean under the null (dashed) and each stock (dots)",
 }
+#: Per-event charts of the measures beside returns (named as the measures), shown in each
+#: measure's section rather than the event's.
+_MEASURE_CHARTS = frozenset(m.name for m in EXTRA_MEASURES)
 STUDY_FIGURES = {
     "timeline": "Share prices over the whole study, indexed to 100, every event's day 0 marked",
     "caar": "Average cumulative abnormal return of each event, with 95% bands",
@@ -159,6 +169,26 @@ def _collect_figures(
 
 # ----------------------------------------------------------------------------- the context
 @dataclass
+class MeasureEvent:
+    """One event's part of a measure's section: its table by stock and its chart."""
+
+    name: str
+    table: Table | None
+    figures: list[ReportFigure]
+
+
+@dataclass
+class MeasureReport:
+    """The section of a measure beside returns (volume, volatility)."""
+
+    anchor: str
+    title: str
+    methods: str
+    events: list[MeasureEvent]
+    tests: list[Table]
+
+
+@dataclass
 class EventSection:
     """One event's part of the report."""
 
@@ -184,16 +214,34 @@ def report_context(
     tables = StudyTables(source, tests, quality)
     slugs = event_slugs(source)
     by_event: dict[str, list[ReportFigure]] = {}
+    by_measure: dict[tuple[str, str], list[ReportFigure]] = {}
     study_figures = []
     for item in figures:
         if item.event is None:
             study_figures.append(item)
+        elif item.chart in _MEASURE_CHARTS:  # shown in the measure's own section
+            by_measure.setdefault((item.chart, item.event), []).append(item)
         else:
             by_event.setdefault(item.event, []).append(item)
+    measures = [
+        MeasureReport(
+            anchor=f"measure-{m.spec.name}",
+            title=m.spec.label,
+            methods=measure_sentence(source, m.spec)[0],
+            events=[
+                MeasureEvent(name, table, by_measure.get((m.spec.name, name), []))
+                for name, table in m.events
+            ],
+            tests=m.tests,
+        )
+        for m in measure_sections(tables, max_events)
+    ]
     number = 0
-    for item in study_figures + [
-        f for ev in source.events[:max_events] for f in by_event.get(ev.name, [])
-    ]:
+    for item in (
+        study_figures
+        + [f for ev in source.events[:max_events] for f in by_event.get(ev.name, [])]
+        + [f for m in measures for e in m.events for f in e.figures]
+    ):
         if item.png is not None:
             number += 1
             item.number = number
@@ -226,13 +274,18 @@ def report_context(
     skipped, flags = tables.skipped(), tables.quality_flags()
     ordered = [summary, study, skipped, flags]
     ordered += [t for s in sections for t in s.tables] + battery
+    for m in measures:  # in the order of the page
+        ordered += [e.table for e in m.events]
+        ordered += m.tests
     for number, table in enumerate((t for t in ordered if t is not None), start=1):
         table.number = number
     toc = [("summary", "Summary"), ("study", "Study"), ("data", "Data")]
     if study_figures:
         toc.append(("overview", "Overview charts"))
     toc += [(s.anchor, s.name) for s in sections]
-    toc += [("tests", "Test battery"), ("methods", "Methods"), ("references", "References")]
+    toc.append(("tests", "Test battery"))
+    toc += [(m.anchor, m.title) for m in measures]
+    toc += [("methods", "Methods"), ("references", "References")]
     return {
         "title": source.title,
         "generated": generated or dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
@@ -249,6 +302,7 @@ def report_context(
         "hidden_events": max(0, len(source.events) - max_events),
         "study_figures": study_figures,
         "battery": battery,
+        "measures": measures,
         "battery_missing": None
         if tests is not None
         else "The test battery is not in this results folder (no tests.csv).",
@@ -355,7 +409,7 @@ def build_report(
             for item in items:
                 (stage / "figures" / f"{item.stem}.png").write_bytes(item.png or b"")
         if tables:
-            all_tables = study_tables.all_tables(max_events)
+            all_tables = every_table(study_tables, max_events)
             (stage / "tables.tex").write_text(
                 latex_document(all_tables, str(source.title)), encoding="utf-8"
             )

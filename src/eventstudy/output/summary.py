@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -16,18 +17,35 @@ from eventstudy.inference.registry import TESTS
 from eventstudy.output.format import (
     STARS_NOTE,
     currency_symbol,
+    fmt_p,
+    fmt_window,
     significance_mark,
+    term_measure,
     term_money,
+    term_multiple,
     term_num,
     term_pct,
 )
 from eventstudy.output.latex import latex_table
+from eventstudy.output.measure_data import (
+    COMMON_TESTS,
+    daily_values,
+    day_averages,
+    measure_tests,
+    model_words,
+    study_measures,
+    summary_window,
+    window_values,
+)
+from eventstudy.output.measure_tables import measure_ticker_table
 from eventstudy.output.render import environment
 from eventstudy.output.tables import StudyTables, Table
 from eventstudy.study import DEFAULTS, POOLED
 
 if TYPE_CHECKING:
+    from eventstudy.estimation.measures import MeasureSpec
     from eventstudy.output.source import ResultSource
+    from eventstudy.study import ResolvedEvent
 
 
 def _clean(value: Any) -> Any:
@@ -131,7 +149,8 @@ def text_summary(results: ResultSource, max_events: int = 10, max_tickers: int =
     symbol = currency_symbol(currency).strip()
     caar = _groups(results.caar_frame())
     aar = _groups(results.aar_frame())
-    tests = _groups(results.tests_frame())
+    tests = _groups(_or_empty(measure_tests(results.tests_frame(), "return")))
+    measures = _measure_data(results)
     labels = results.model_labels
     lines = [results.title, "=" * len(results.title)]
     for i, e in enumerate(results.events[:max_events]):
@@ -216,6 +235,8 @@ def text_summary(results: ResultSource, max_events: int = 10, max_tickers: int =
                     f"({argument('shares')}: ticker, as_of, shares_outstanding) or run online "
                     "to fetch them"
                 )
+        for data in measures:
+            lines += _measure_block(data, e, max_tickers)
     hidden = len(results.events) - max_events
     if hidden > 0:
         lines += ["", f"... and {hidden:,} more events (all of them are in the output tables)"]
@@ -229,6 +250,136 @@ def text_summary(results: ResultSource, max_events: int = 10, max_tickers: int =
             lines.append(f"  ... and {len(skipped) - 20:,} more (see skipped.csv)")
     lines += ["", "significance (two-sided): *** p<0.01, ** p<0.05, * p<0.10"]
     return "\n".join(lines)
+
+
+def _or_empty(frame: pd.DataFrame | None) -> pd.DataFrame:
+    return pd.DataFrame() if frame is None else frame
+
+
+@dataclass(frozen=True)
+class _MeasureData:
+    """One measure's frames for the terminal, by event."""
+
+    spec: MeasureSpec
+    daily: dict[str, pd.DataFrame]
+    averages: dict[str, pd.DataFrame]
+    windows: dict[str, pd.DataFrame]
+    tests: dict[str, pd.DataFrame]
+
+
+def _measure_data(results: ResultSource) -> list[_MeasureData]:
+    """The volume and volatility frames the terminal reads (none for a returns-only study)."""
+    out = []
+    tests = results.tests_frame() if study_measures(results) else None
+    for spec in study_measures(results):
+        daily = daily_values(results, spec.name)
+        if daily is None:
+            continue
+        windows = window_values(results, spec.name)
+        out.append(
+            _MeasureData(
+                spec,
+                _groups(daily),
+                _groups(day_averages(results, spec.name, daily)),
+                _groups(_or_empty(windows)),
+                _groups(_or_empty(measure_tests(tests, spec.name))),
+            )
+        )
+    return out
+
+
+def _measure_block(data: _MeasureData, e: ResolvedEvent, max_tickers: int) -> list[str]:
+    """An event's block of a measure: the day-0 mean (volume: with its multiple of normal
+    volume; volatility: against its null mean), the tests every measure has, and each ticker's
+    day-0 value (volatility: with the variance ratio over :func:`summary_window` and its p)."""
+    spec, name = data.spec, e.name
+    daily, averages = data.daily.get(name), data.averages.get(name)
+    if daily is None or averages is None or spec.name not in e.measures:
+        return []
+    head = f"{spec.label}: {spec.short} = {spec.value} ({model_words(e, spec.name)})"
+    lines = ["", *textwrap.wrap(head, 92, initial_indent="  ", subsequent_indent="    ")]
+    day0 = averages[averages["rel_day"] == 0]
+    if len(day0):
+        r = day0.iloc[0]
+        text = f"  day 0: mean {spec.short} {term_measure(r['mean'], spec.unit)}"
+        if spec.name == "volume":
+            text += f" = {term_multiple(r['mean'])} normal volume"
+        else:
+            text += f" against {term_measure(r['null'], spec.unit)} under the null"
+        lines.append(text + f" (N={int(r['n'])})")
+    tests = data.tests.get(name, pd.DataFrame(columns=["test", "start", "end"]))
+    at = _index(tests, ["test", "start", "end"])
+    quoted = []
+    for test in COMMON_TESTS:
+        found = at.get((test.name, 0, 0))
+        if found is not None:
+            quoted.append(
+                f"{test.short_label or test.label} {term_num(found['statistic'])}"
+                f"{significance_mark(found['p_value'])} ({_p_text(found['p_value'])})"
+            )
+    if quoted:
+        lines.append("  tests of the day-0 mean: " + ", ".join(quoted))
+    values = daily[daily["rel_day"] == 0].set_index("ticker")["value"]
+    shown = [t for t in e.tickers if t in values.index]
+    first = f"{spec.short} day 0"
+    if spec.name == "volume":
+        header = [("ticker", 7), (first, 9), ("x normal", 10)]
+        rows = [
+            [t, term_measure(values[t], spec.unit), term_multiple(values[t])]
+            for t in shown[:max_tickers]
+        ]
+    else:
+        window = summary_window(e)
+        ratios = data.windows.get(name, pd.DataFrame(columns=["ticker", "start", "end"]))
+        by = _index(ratios, ["ticker", "start", "end"])
+        header = [("ticker", 7), (first, 9)]
+        if window is not None:
+            lines.append(
+                f"  {spec.window_short} over {fmt_window(window).replace(chr(0x2212), '-')} "
+                "(p: its F test), by ticker:"
+            )
+            header += [("ratio", 8), ("p", 8)]
+        rows = []
+        for t in shown[:max_tickers]:
+            row = [t, term_measure(values[t], spec.unit)]
+            if window is not None:
+                v = by.get((t, *window))
+                if v is None:
+                    row += ["n/a", ""]
+                else:
+                    row += [term_measure(v["value"], spec.unit), fmt_p(v["p"])]
+            rows.append(row)
+    lines += _grid(header, rows)
+    if len(shown) > max_tickers:
+        files = f"{spec.table}, {spec.window_table}"
+        lines.append(f"    ... and {len(shown) - max_tickers:,} more tickers ({files})")
+    return lines
+
+
+def _p_text(p: float) -> str:
+    """``p=0.010``, ``p<0.001``."""
+    text = fmt_p(p)
+    return f"p{text}" if text.startswith("<") else f"p={text}"
+
+
+def _grid(header: list[tuple[str, int]], rows: list[list[str]], width: int = 90) -> list[str]:
+    """Rows of a few columns side by side, as many as fit in ``width``, under their header
+    (first column left-aligned, the others right-aligned)."""
+
+    def cells(values: list[str]) -> str:
+        return "".join(
+            f"{v:<{w}}" if k == 0 else f"{v:>{w}}" for k, (v, (_h, w)) in enumerate(
+                zip(values, header, strict=True)
+            )
+        )  # fmt: skip
+
+    gap = "    "
+    per_line = max(1, (width - 2 + len(gap)) // (sum(w for _h, w in header) + len(gap)))
+    shown = min(per_line, len(rows))
+    out = ["  " + gap.join([cells([h for h, _w in header])] * shown).rstrip()]
+    for k in range(0, len(rows), per_line):
+        out.append("  " + gap.join(cells(r) for r in rows[k : k + per_line]).rstrip())
+    return out
 
 
 def _pooled_block(
@@ -266,7 +417,8 @@ class Summary:
     """A study's results in brief, in the manner of statsmodels' ``Summary``: ``as_text()`` (the
     terminal summary), ``as_html()`` (a notebook shows it), ``as_latex()`` (booktabs tables).
 
-    Per event (the first ``max_events``) its day-0 table and test battery, the CAAR table and,
+    Per event (the first ``max_events``) its day-0 table and test battery (and those of the
+    volume and volatility measures when it has them), the CAAR table and,
     for studies of several events, the pooled CAARs and tests; every table is cut to a readable
     length, with a note naming the file that holds all of it."""
 
@@ -304,6 +456,11 @@ def summarize(results: ResultSource, max_events: int = 10, max_tickers: int = 30
     for ev in results.events[:max_events]:
         picked.append(_cut(study.event_day0(ev.name), max_tickers, "abnormal_returns.csv"))
         picked.append(study.battery_table(ev.name))
+        for spec in study_measures(results):
+            if spec.name in ev.measures:  # its tickers' table and its tests
+                by_ticker = measure_ticker_table(study, ev.name, spec.name)
+                picked.append(by_ticker and _cut(by_ticker, max_tickers + 1, spec.table))
+                picked.append(study.battery_table(ev.name, spec.name))
     tables = tuple(
         replace(t, number=i) for i, t in enumerate((t for t in picked if t is not None), 1)
     )

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from eventstudy.estimation.measures import measure as measure_spec
 from eventstudy.inference.registry import BHAR_TESTS, TESTS, spec
 from eventstudy.output.format import (
     STARS_NOTE,
@@ -33,6 +34,7 @@ from eventstudy.output.format import (
     fmt_pct,
     fmt_window,
 )
+from eventstudy.output.measure_data import measure_tests
 from eventstudy.references import short_citations
 from eventstudy.study import POOLED
 
@@ -105,6 +107,7 @@ class StudyTables:
         self.source = source
         self.tests = tests
         self.quality = quality
+        self._batteries: dict[str, dict[str, pd.DataFrame]] = {}
 
     # ------------------------------------------------------------------ frames, by event
     def _by_event(self, frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -149,7 +152,15 @@ class StudyTables:
 
     @cached_property
     def battery(self) -> dict[str, pd.DataFrame]:
-        return self._by_event(self.tests) if self.tests is not None else {}
+        """The battery of the abnormal returns, by event (``all``: pooled)."""
+        return self.measure_battery("return")
+
+    def measure_battery(self, measure: str) -> dict[str, pd.DataFrame]:
+        """The battery's rows of ``measure`` (``tests.csv``'s ``measure`` column), by event."""
+        if measure not in self._batteries:
+            rows = measure_tests(self.tests, measure)
+            self._batteries[measure] = self._by_event(rows) if rows is not None else {}
+        return self._batteries[measure]
 
     def _event(self, name: str) -> ResolvedEvent:
         for ev in self.source.events:
@@ -460,10 +471,10 @@ class StudyTables:
         )
 
     # ------------------------------------------------------------------ test battery
-    def battery_windows(self, name: str) -> list[tuple[int, int]]:
+    def battery_windows(self, name: str, measure: str = "return") -> list[tuple[int, int]]:
         """The windows the test table shows for ``name`` (an event, or ``all``): day 0 and the
         multi-day CAR windows, in study order, where the battery has them."""
-        frame = self.battery.get(name)
+        frame = self.measure_battery(measure).get(name)
         if frame is None:
             return []
         have = {(int(a), int(b)) for a, b in zip(frame["start"], frame["end"], strict=True)}
@@ -473,27 +484,34 @@ class StudyTables:
         )
         return [w for w in wanted if w in have and (w[0] != w[1] or w == (0, 0))]
 
-    def battery_table(self, name: str) -> Table | None:
+    def battery_table(self, name: str, measure: str = "return") -> Table | None:
         """Every test of the battery (rows) for each window (columns: statistic and p), for an
-        event or the pooled sample (``all``); None without the battery."""
-        frame = self.battery.get(name)
+        event or the pooled sample (``all``), of the abnormal returns or of another ``measure``
+        (its tests only); None without the battery."""
+        frame = self.measure_battery(measure).get(name)
         if frame is None or frame.empty:
             return None
-        windows = self.battery_windows(name)
+        windows = self.battery_windows(name, measure)
         if not windows:
             return None
         tests = [t for t in dict.fromkeys(frame["test"]) if not str(t).startswith("bhar_")]
         order = {t.name: k for k, t in enumerate((*TESTS, *BHAR_TESTS))}
         tests.sort(key=lambda t: order.get(t, len(order)))
+        if measure == "return":
+            key, caption = f"tests:{name}", f"Test battery: {_pooled(name)}"
+            null = "no abnormal return (mean, median or share of positives as the test has it)"
+        else:
+            label = measure_spec(measure).label.lower()
+            key, caption = f"{measure}-tests:{name}", f"Tests of {label}: {_pooled(name)}"
+            null = f"no {label}"
         return _tests_table(
             frame,
             tests,
             windows,
-            key=f"tests:{name}",
-            caption=f"Test battery: {_pooled(name)}",
+            key=key,
+            caption=caption,
             window_label="",
-            note="Null hypothesis: no abnormal return (mean, median or share of positives as the "
-            "test has it); p-values two-sided; N: firm-events used. ",
+            note=f"Null hypothesis: {null}; p-values two-sided; N: firm-events used. ",
         )
 
     def bhar_battery_table(self, name: str) -> Table | None:
@@ -600,14 +618,15 @@ class StudyTables:
         tables = [t for n in names for t in (self.battery_table(n), self.bhar_battery_table(n))]
         return [t for t in tables if t is not None]
 
-    def battery_names(self, max_events: int | None = None) -> list[str]:
-        """Events with battery rows (the first ``max_events``), then ``all`` when pooled rows
-        exist and there is more than one event."""
-        if not self.battery:
+    def battery_names(self, max_events: int | None = None, measure: str = "return") -> list[str]:
+        """Events with battery rows of ``measure`` (the first ``max_events``), then ``all`` when
+        pooled rows exist and more than one event measures it."""
+        battery = self.measure_battery(measure)
+        if not battery:
             return []
         events = self.source.events if max_events is None else self.source.events[:max_events]
-        names = [ev.name for ev in events if ev.name in self.battery]
-        if POOLED in self.battery and len(self.source.events) > 1:
+        names = [ev.name for ev in events if ev.name in battery]
+        if POOLED in battery and sum(measure in e.measures for e in self.source.events) > 1:
             names.append(POOLED)
         return names
 

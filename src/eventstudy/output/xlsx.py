@@ -16,6 +16,7 @@ import pandas as pd
 from eventstudy.errors import EventStudyError
 from eventstudy.output.files import atomic_file
 from eventstudy.output.format import MINUS, fmt_window
+from eventstudy.output.measure_data import EXTRA_MEASURES, measure_tests
 from eventstudy.output.tables import StudyTables
 
 if TYPE_CHECKING:
@@ -40,9 +41,24 @@ _PERCENT_COLUMNS = {
     "bhar",
 }
 _DECIMAL_COLUMNS = {"t", "ar_t", "statistic", "sigma"}
+#: The measures' values: log volumes and volatility ratios.
+_MEASURE_COLUMNS = {
+    "log_volume",
+    "normal_log_volume",
+    "av",
+    "cav",
+    "u",
+    "u_adj",
+    "null_mean",
+    "garch_ratio",
+    "variance_ratio",
+}
+#: Columns whose format differs on one sheet (the CAV's standard error is in log units).
+_SHEET_FORMATS = {"CAV": {"se": "0.0000"}}
 _P_COLUMNS = {"p", "ar_p", "p_value"}
 _MONEY_COLUMNS = {"market_value", "raw_dollar_change", "abnormal_dollar_change"}
 _MONEY_COLUMNS |= {f"{c}_reporting" for c in _MONEY_COLUMNS}  # docs/global.md
+_MONEY_COLUMNS |= {"volume"}  # shares traded: whole numbers with separators
 
 
 def xlsx_sheets(
@@ -81,12 +97,21 @@ def xlsx_sheets(
         ("Parameters", source.params_frame),
         ("Skipped", source.skipped_frame),
     ]
+    frames += [
+        ("Abnormal volume", source.volume_frame),
+        ("CAV", source.cav_frame),
+        ("Abnormal volatility", source.volatility_frame),
+        ("Variance ratio", source.variance_ratio_frame),
+    ]
     for name, frame_of in frames:
         frame = frame_of()
         if frame is not None and (len(frame) or name in {"CAAR", "CAR"}):
             sheets[name] = frame
-    if tests is not None and len(tests):
-        sheets["Tests"] = tests
+    batteries = [("Tests", "return")] + [(f"{m.label} tests", m.name) for m in EXTRA_MEASURES]
+    for title, measure in batteries:  # a sheet per measure's battery
+        rows = measure_tests(tests, measure)
+        if rows is not None and len(rows):
+            sheets[title] = rows
     if quality is not None and len(quality):
         sheets["Data quality"] = quality
     return sheets
@@ -115,7 +140,7 @@ def write_xlsx(
             for cell in ws[1]:
                 cell.font = Font(bold=True)
             for j, column in enumerate(frame.columns, start=1):
-                fmt = _excel_format(str(column), frame[column])
+                fmt = _excel_format(str(column), frame[column], name)
                 letter = get_column_letter(j)
                 if fmt:
                     for (cell,) in ws.iter_rows(min_row=2, min_col=j, max_col=j):
@@ -158,11 +183,16 @@ def _text_not_formula(ws: Any, frame: pd.DataFrame) -> None:
                 cell.data_type = "s"
 
 
-def _excel_format(column: str, values: pd.Series) -> str | None:
+def _excel_format(column: str, values: pd.Series, sheet: str = "") -> str | None:
     if pd.api.types.is_datetime64_any_dtype(values):
         return "yyyy-mm-dd"
     if not pd.api.types.is_numeric_dtype(values):
         return None
+    special = _SHEET_FORMATS.get(sheet.split(" (")[0], {})
+    if column in special:
+        return special[column]
+    if column in _MEASURE_COLUMNS:
+        return "0.0000"
     if column in _PERCENT_COLUMNS:
         return "0.00%"
     if column in _DECIMAL_COLUMNS:

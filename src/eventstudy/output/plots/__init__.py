@@ -9,6 +9,10 @@ returns the figure without saving it; :func:`save_figures` writes every chart of
 * :func:`plot_prices` -- prices indexed to 100 on day -1, with the market index;
 * :func:`plot_value` -- dollar market value lost or gained by stock, sorted, with the total;
 * :func:`plot_ar_heatmap` -- abnormal returns by stock (rows) and event day (columns);
+* :func:`plot_volume` -- abnormal log volume by day, the stocks' mean as bars and each stock as a
+  dot, labelled with the multiple of normal volume (events that measure volume);
+* :func:`plot_volatility` -- the stocks' mean volatility ratio by day against its null mean, each
+  stock as a dot, on a log scale (events that measure volatility);
 * :func:`plot_events_timeline` -- prices indexed to 100 over the whole study, every event marked;
 * :func:`plot_caar_comparison` -- the average CAR path of each event, with 95% bands, on one chart;
 * :func:`plot_model_comparison` -- the same stocks' CAR paths under several normal-return models
@@ -20,9 +24,9 @@ of them, and :func:`save_figures` writes them all (PNG, SVG and/or PDF) at one o
 slide) or ``"print"`` (6.5 in, a journal page's text width).
 
 Modules: :mod:`.style` (palette, sizes, the style in force), :mod:`.layout` (titles, axes, labels),
-:mod:`.chart_data` (what the charts read from the results), :mod:`.event_charts` and
-:mod:`.value_heatmap` (per-event charts), :mod:`.study_charts` (whole-study charts) and
-:mod:`.figures` (the plan and the writer).
+:mod:`.chart_data` (what the charts read from the results), :mod:`.event_charts`,
+:mod:`.value_heatmap` and :mod:`.measure_charts` (per-event charts), :mod:`.study_charts`
+(whole-study charts) and :mod:`.figures` (the plan and the writer).
 """
 
 from eventstudy.output.plots.event_charts import plot_car, plot_day0_ar, plot_prices
@@ -35,6 +39,7 @@ from eventstudy.output.plots.figures import (
     figure_png,
     save_figures,
 )
+from eventstudy.output.plots.measure_charts import plot_volatility, plot_volume
 from eventstudy.output.plots.study_charts import (
     model_groups,
     plot_caar_comparison,
@@ -63,5 +68,7 @@ __all__ = [
     "plot_model_comparison",
     "plot_prices",
     "plot_value",
+    "plot_volatility",
+    "plot_volume",
     "save_figures",
 ]

@@ -16,8 +16,10 @@ import numpy as np
 
 from eventstudy.errors import EventStudyError
 from eventstudy.output.files import atomic_file
+from eventstudy.output.measure_data import EXTRA_MEASURES, daily_values
 from eventstudy.output.plots.chart_data import has_value_data, pick_event, value_window
 from eventstudy.output.plots.event_charts import plot_car, plot_day0_ar, plot_prices
+from eventstudy.output.plots.measure_charts import plot_volatility, plot_volume
 from eventstudy.output.plots.study_charts import (
     model_groups,
     plot_caar_comparison,
@@ -35,8 +37,9 @@ if TYPE_CHECKING:
 
     from eventstudy.output.source import ResultSource
 
-#: Per-event charts written by :func:`save_figures`, in order (file ``<event-slug>_<chart>``).
-EVENT_CHARTS = ("car", "day0_ar", "ar_heatmap", "prices", "value")
+#: Per-event charts written by :func:`save_figures`, in order (file ``<event-slug>_<chart>``);
+#: the last two only for events that measure volume / volatility (named as the measures).
+EVENT_CHARTS = ("car", "day0_ar", "ar_heatmap", "prices", "value", "volume", "volatility")
 #: Whole-study charts written by :func:`save_figures` (file ``study_<chart>``).
 STUDY_CHARTS = ("timeline", "caar", "models")
 #: Every chart name, in order.
@@ -87,7 +90,8 @@ def event_slugs(results: ResultSource) -> dict[str, str]:
 
 def chart_plan(results: ResultSource, max_events: int | None = None) -> list[ChartSpec]:
     """Every chart the study gets, in order: per event (:data:`EVENT_CHARTS`, each only when the
-    event has the data for it; only the first ``max_events`` events when given), then the
+    event has the data for it, the volume and volatility charts only when it measures them; only
+    the first ``max_events`` events when given), then the
     whole-study charts (:data:`STUDY_CHARTS`), which cover every event: the timeline; the CAAR
     comparison with two or more events; a model comparison per group of :func:`model_groups`."""
     ar = results.ar_frame()
@@ -95,6 +99,7 @@ def chart_plan(results: ResultSource, max_events: int | None = None) -> list[Cha
     with_car = set(ar.loc[finite, "event"])
     day0 = ar["rel_day"].to_numpy() == 0
     with_day0 = set(ar.loc[day0 & np.isfinite(ar["ar"].to_numpy(dtype=float)), "event"])
+    measured = _measured_events(results)
     slugs = event_slugs(results)
     specs = []
     for ev in results.events[:max_events]:
@@ -104,6 +109,7 @@ def chart_plan(results: ResultSource, max_events: int | None = None) -> list[Cha
             "ar_heatmap": ev.name in with_car,
             "prices": True,
             "value": has_value_data(results, ev),
+            **{m: ev.name in events for m, events in measured.items()},
         }
         for chart in EVENT_CHARTS:
             if available[chart]:
@@ -115,6 +121,19 @@ def chart_plan(results: ResultSource, max_events: int | None = None) -> list[Cha
         stem = "study_models" if k == 0 else f"study_models-{k + 1}"
         specs.append(ChartSpec(stem, "models", events=tuple(group)))
     return specs
+
+
+def _measured_events(results: ResultSource) -> dict[str, set[str]]:
+    """Per measure beside returns, the events with a finite value of it (none when the study
+    does not measure it)."""
+    out: dict[str, set[str]] = {m.name: set() for m in EXTRA_MEASURES}
+    for name in out:
+        if any(name in e.measures for e in results.events):
+            frame = daily_values(results, name)
+            if frame is not None:
+                finite = np.isfinite(frame["value"].to_numpy(dtype=float))
+                out[name] = set(frame.loc[finite, "event"])
+    return out
 
 
 def draw_chart(
@@ -132,6 +151,10 @@ def draw_chart(
     if spec.chart == "value":
         _i, ev = pick_event(results, spec.event)
         return plot_value(results, event=spec.event, window=value_window(ev), size=size)
+    if spec.chart == "volume":
+        return plot_volume(results, event=spec.event, size=size)
+    if spec.chart == "volatility":
+        return plot_volatility(results, event=spec.event, size=size)
     if spec.chart == "timeline":
         return plot_events_timeline(results, size=size)
     if spec.chart == "caar":
