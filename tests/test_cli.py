@@ -344,52 +344,6 @@ def test_missing_dollar_values_say_why_and_how_to_supply_share_counts(tmp_path: 
     assert "abnormal (2 of 2 stocks)" in out
 
 
-def _files(*folders: Path) -> dict[str, bytes]:
-    return {
-        str(p.relative_to(folder.parent)): p.read_bytes()
-        for folder in folders
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
-
-
-def test_a_run_killed_while_drawing_leaves_the_previous_outputs_byte_for_byte(
-    tmp_path: Path,
-) -> None:
-    """One transaction per run: SIGKILL during the figure stage of a second run leaves the first
-    run's tables, summary.json and charts exactly as they were; the next run removes the
-    leftovers of the killed one."""
-    import signal
-    import time
-
-    out = tmp_path / "out"
-    first = _study(tmp_path, BASE, "first.yaml")
-    assert _run(["run", str(first), "--sample", "deepseek", "--out", str(out), "-q"])[0] == 0
-    before = _files(out)
-    assert "out/figures/r1_car.png" in before and "out/summary.json" in before
-
-    second = subprocess.Popen(
-        [sys.executable, "-m", "eventstudy.cli", "run", str(REPO / "events.yaml"),
-         "--sample", "deepseek", "--out", str(out), "-q"],
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    deadline = time.monotonic() + 120
-    try:
-        while not list(tmp_path.glob(".out.staging-*/figures/*.png")):
-            assert second.poll() is None, "the second run ended before drawing"
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
-        second.send_signal(signal.SIGKILL)
-    finally:
-        second.wait()
-    assert _files(out) == before
-    assert list(tmp_path.glob(".out.staging-*"))  # the killed run's leftovers
-
-    assert _run(["run", str(first), "--sample", "deepseek", "--out", str(out), "-q"])[0] == 0
-    assert not list(tmp_path.glob(".out.staging-*"))
-    assert set(_files(out)) == set(before)
-
-
 def test_a_price_file_is_kept_whole_and_later_studies_name_its_source(tmp_path: Path) -> None:
     """--prices FILE and --shares FILE go into the store whole: a later --offline study of other
     tickers runs from it, and says where its prices came from (not "Yahoo")."""

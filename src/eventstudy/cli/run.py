@@ -117,11 +117,15 @@ def run(
 ) -> None:
     """Run the event study described in STUDY (a YAML study file)."""
     from eventstudy.output.folder import write_tables
+    from eventstudy.output.journal import finish_interrupted
     from eventstudy.output.transaction import run_transaction
     from eventstudy.pipeline import DataOptions, default_figures_dir, default_out_dir, run_study
     from eventstudy.study import load_study
 
     spec = load_study(study)
+    out_dir = out or default_out_dir(spec)
+    # First of all: outputs a killed run left half moved into place are finished (its journal).
+    finish_interrupted(out_dir)
     if sample is not None:  # the bundled files, where no flag names others; never the network
         from eventstudy import datasets
 
@@ -144,7 +148,6 @@ def run(
         scheduler=scheduler,
     )
     results = run_study(spec, options)
-    out_dir = out or default_out_dir(spec)
     if figures_dir is None:
         figures_dir = out_dir / "figures" if out is not None else default_figures_dir(spec)
     charts = None if no_figures else figures_dir
