@@ -93,8 +93,10 @@ from eventstudy.cli.common import cli_text, user_errors
     help="Dask scheduler address (host:port): run with the Dask engine (prices from Parquet).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors and warnings.")
+@click.pass_context
 @user_errors
 def run(
+    ctx: click.Context,
     study: Path,
     prices: Path | None,
     shares: Path | None,
@@ -146,6 +148,8 @@ def run(
         workers=workers,
         fetch_timeout=fetch_timeout,
         scheduler=scheduler,
+        # tests hand a fake Yahoo session through the click context, as to `fetch`
+        session=ctx.obj.get("session") if isinstance(ctx.obj, dict) else None,
     )
     results = run_study(spec, options)
     if figures_dir is None:
