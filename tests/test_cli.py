@@ -150,42 +150,7 @@ BAD_STUDIES = {
     "car outside": (BASE.replace("[-1, 1]]", "[-1, 9]]"), "outside event_window"),
     "no events": ("study: x\nevents: []\n", "events"),
     "reversed window": (BASE.replace("[-5, 5]", "[5, -5]"), "start 5 is after end -5"),
-    # hostile study files (issue 13): bounded work, one line naming the line or field
-    "alias bomb": (
-        BASE.replace(
-            "model: market\n",
-            "model: market\nx: &a [1, 1, 1, 1, 1, 1, 1, 1, 1]\n"
-            "y: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n",
-        ),
-        "line 4: YAML anchors and aliases (&name, *name) are not allowed",
-    ),
-    "alias under timing": (
-        BASE.replace("model: market\n", "model: market\ntiming: *t\n"),
-        "line 4: YAML anchors and aliases",
-    ),
-    "duplicate key": (
-        BASE + "events:\n  - {name: B, date: 2025-01-27, tickers: [NVDA]}\n",
-        "line 11: key 'events' is given twice in the same mapping",
-    ),
-    "huge window": (
-        BASE.replace("[-5, 5]", "[-5, 99999999999]"),
-        "event_window: 99999999999 is more than 10,000 trading days from day 0",
-    ),
-    "control character": (
-        BASE.replace("name: R1", 'name: "R1\\x00"'),
-        "events[0].name: 'R1\\x00' holds the control character U+0000",
-    ),
-    "long name": (BASE.replace("name: R1", "name: " + "R" * 300), "is longer than 200 characters"),
-    "nothing fittable": (
-        BASE.replace("[-250, -11]", "[-150, -11]").replace("2025-01-27", "2024-02-01"),
-        "no firm-event could be fitted (2 skipped): R1/NVDA: 73 estimation-window returns, "
-        "fewer than the minimum 100; R1/AVGO:",
-    ),
-    "reserved name": (BASE.replace("name: R1", "name: all"), "'all' names the pooled sample"),
-    "long bad value": (
-        BASE.replace("model: market", "model: market\ntiming: " + "x" * 5000),
-        "timing: '" + "x" * 54 + " ...' is not",
-    ),
+    # hostile study files (issue 13): tests/test_hostile.py
 }
 
 
