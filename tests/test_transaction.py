@@ -195,3 +195,23 @@ def test_a_damaged_journal_is_one_line_naming_it(tmp_path: Path) -> None:
     message = str(caught.value)
     assert message.startswith(f"{root / JOURNAL}: cannot finish the interrupted commit")
     assert f"delete {root} and run the study again" in message and "\n" not in message
+
+
+def test_a_reader_waits_for_a_commit_in_progress(tmp_path: Path) -> None:
+    """While a commit holds the parent folder (here: the test holds its lock), a reader of the
+    results folder does not start; it reads once the commit is over."""
+    import threading
+
+    out = tmp_path / "out"
+    entered = threading.Event()
+
+    def read() -> None:
+        with journal.settled(out):
+            entered.set()
+
+    with journal._folder_lock(tmp_path):
+        reader = threading.Thread(target=read)
+        reader.start()
+        assert not entered.wait(0.5)
+    assert entered.wait(10)
+    reader.join()
