@@ -176,13 +176,12 @@ def test_a_live_runs_staging_folder_is_left_alone(tmp_path: Path) -> None:
     out = tmp_path / "out"
     dead = tmp_path / f"{staging_prefix(out)}dead"
     dead.mkdir()
-    (dead / "tables").mkdir()
     with staging(out) as live:
         assert not dead.exists()  # a dead run's leftovers: removed as this run started
         dead.mkdir()
-        finish_interrupted(out, remove_abandoned=True)  # what another run does as it starts
-        assert live.is_dir() and not dead.exists()
-    assert not live.exists()
+        with staging(out) as other:  # another run starting meanwhile
+            assert live.is_dir() and other.is_dir() and not dead.exists()
+    assert not live.exists() and not other.exists()
 
 
 def test_a_damaged_journal_is_one_line_naming_it(tmp_path: Path) -> None:

@@ -204,18 +204,13 @@ def commit(root: Path, out_dir: Path, plan: Callable[[], Sequence[Step]]) -> Non
         _replay(root)
 
 
-def finish_interrupted(out_dir: Path, *, remove_abandoned: bool = False) -> None:
-    """Finish the commits into ``out_dir`` that killed runs left half done (oldest first); with
-    ``remove_abandoned``, also remove the staging folders of dead runs that never committed.
-    Cheap when there is nothing to do (one listing of the parent folder, no lock)."""
+def finish_interrupted(out_dir: Path) -> None:
+    """Finish the commits into ``out_dir`` that killed runs left half done, oldest first. Cheap
+    when there is none (one listing of the parent folder, no lock)."""
     out_dir = Path(out_dir).absolute()
-    if remove_abandoned:
-        if not any(not _alive(root) for root in _staging_folders(out_dir)):
-            return
-    elif not _interrupted(out_dir):
-        return
-    with _folder_lock(out_dir.parent):
-        _finish(out_dir, remove_abandoned)
+    if _interrupted(out_dir):
+        with _folder_lock(out_dir.parent):
+            _finish(out_dir, remove_abandoned=False)
 
 
 @contextmanager
@@ -232,7 +227,8 @@ def settled(out_dir: Path) -> Iterator[None]:
 
 
 def _finish(out_dir: Path, remove_abandoned: bool) -> None:
-    """:func:`finish_interrupted`, with the parent folder's lock held."""
+    """:func:`finish_interrupted`, with the parent folder's lock held; with
+    ``remove_abandoned``, also remove the staging folders of dead runs that never committed."""
     for root in _interrupted(out_dir):
         _replay(root, interrupted=True)
         shutil.rmtree(root, ignore_errors=True)
