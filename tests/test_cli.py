@@ -151,42 +151,7 @@ BAD_STUDIES = {
     "car outside": (BASE.replace("[-1, 1]]", "[-1, 9]]"), "outside event_window"),
     "no events": ("study: x\nevents: []\n", "events"),
     "reversed window": (BASE.replace("[-5, 5]", "[5, -5]"), "start 5 is after end -5"),
-    # hostile study files (issue 13): bounded work, one line naming the line or field
-    "alias bomb": (
-        BASE.replace(
-            "model: market\n",
-            "model: market\nx: &a [1, 1, 1, 1, 1, 1, 1, 1, 1]\n"
-            "y: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n",
-        ),
-        "line 4: YAML anchors and aliases (&name, *name) are not allowed",
-    ),
-    "alias under timing": (
-        BASE.replace("model: market\n", "model: market\ntiming: *t\n"),
-        "line 4: YAML anchors and aliases",
-    ),
-    "duplicate key": (
-        BASE + "events:\n  - {name: B, date: 2025-01-27, tickers: [NVDA]}\n",
-        "line 11: key 'events' is given twice in the same mapping",
-    ),
-    "huge window": (
-        BASE.replace("[-5, 5]", "[-5, 99999999999]"),
-        "event_window: 99999999999 is more than 10,000 trading days from day 0",
-    ),
-    "control character": (
-        BASE.replace("name: R1", 'name: "R1\\x00"'),
-        "events[0].name: 'R1\\x00' holds the control character U+0000",
-    ),
-    "long name": (BASE.replace("name: R1", "name: " + "R" * 300), "is longer than 200 characters"),
-    "nothing fittable": (
-        BASE.replace("[-250, -11]", "[-150, -11]").replace("2025-01-27", "2024-02-01"),
-        "no firm-event could be fitted (2 skipped): R1/NVDA: 73 estimation-window returns, "
-        "fewer than the minimum 100; R1/AVGO:",
-    ),
-    "reserved name": (BASE.replace("name: R1", "name: all"), "'all' names the pooled sample"),
-    "long bad value": (
-        BASE.replace("model: market", "model: market\ntiming: " + "x" * 5000),
-        "timing: '" + "x" * 54 + " ...' is not",
-    ),
+    # hostile study files (issue 13): tests/test_hostile.py
 }
 
 
@@ -343,52 +308,6 @@ def test_missing_dollar_values_say_why_and_how_to_supply_share_counts(tmp_path: 
     code, out, _ = _run(["run", str(study), "--sample", "deepseek", "--no-figures", "--out",
                          str(tmp_path / "out2")])  # fmt: skip
     assert "abnormal (2 of 2 stocks)" in out
-
-
-def _files(*folders: Path) -> dict[str, bytes]:
-    return {
-        str(p.relative_to(folder.parent)): p.read_bytes()
-        for folder in folders
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
-
-
-def test_a_run_killed_while_drawing_leaves_the_previous_outputs_byte_for_byte(
-    tmp_path: Path,
-) -> None:
-    """One transaction per run: SIGKILL during the figure stage of a second run leaves the first
-    run's tables, summary.json and charts exactly as they were; the next run removes the
-    leftovers of the killed one."""
-    import signal
-    import time
-
-    out = tmp_path / "out"
-    first = _study(tmp_path, BASE, "first.yaml")
-    assert _run(["run", str(first), "--sample", "deepseek", "--out", str(out), "-q"])[0] == 0
-    before = _files(out)
-    assert "out/figures/r1_car.png" in before and "out/summary.json" in before
-
-    second = subprocess.Popen(
-        [sys.executable, "-m", "eventstudy.cli", "run", str(REPO / "events.yaml"),
-         "--sample", "deepseek", "--out", str(out), "-q"],
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    deadline = time.monotonic() + 120
-    try:
-        while not list(tmp_path.glob(".out.staging-*/figures/*.png")):
-            assert second.poll() is None, "the second run ended before drawing"
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
-        second.send_signal(signal.SIGKILL)
-    finally:
-        second.wait()
-    assert _files(out) == before
-    assert list(tmp_path.glob(".out.staging-*"))  # the killed run's leftovers
-
-    assert _run(["run", str(first), "--sample", "deepseek", "--out", str(out), "-q"])[0] == 0
-    assert not list(tmp_path.glob(".out.staging-*"))
-    assert set(_files(out)) == set(before)
 
 
 def test_a_price_file_is_kept_whole_and_later_studies_name_its_source(tmp_path: Path) -> None:

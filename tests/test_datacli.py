@@ -3,14 +3,20 @@ through click's runner; Yahoo is the fake session (no network)."""
 
 from __future__ import annotations
 
+import logging
 import socket
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pandas as pd
 import pytest
+import requests
 from click.testing import CliRunner, Result
+from requests.adapters import HTTPAdapter
 
+from eventstudy.cli import main
 from eventstudy.cli.data import cache, fetch
 from eventstudy.data.sources.csv import read_prices_csv, read_shares_csv
 from eventstudy.data.store import PriceStore
@@ -85,6 +91,70 @@ def test_fetch_strict_and_offline_are_one_line_errors(
 
     backwards = invoke(fetch, ["AMD", "--start", "2025-01-02", "--end", "2024-01-02"], session)
     assert "is after --end" in one_line_error(backwards)
+
+
+class NoNetwork(HTTPAdapter):
+    """A transport without any network: every request fails its name lookup, in the words of
+    requests (urllib3's NameResolutionError inside a ConnectionError)."""
+
+    def send(self, request, **kwargs):  # type: ignore[override]
+        host = urlsplit(request.url).hostname
+        raise requests.ConnectionError(
+            f"HTTPSConnectionPool(host='{host}', port=443): Max retries exceeded with url: / "
+            f"(Caused by NameResolutionError(\"Failed to resolve '{host}' ([Errno -3] Temporary "
+            "failure in name resolution)\"))",
+            request=request,
+        )
+
+
+def _global_state() -> tuple[object, ...]:
+    import yfinance
+
+    yfinance.utils.get_yf_logger()  # yfinance sets up its logger on first use: not our doing
+    logger = logging.getLogger("yfinance")
+    return (
+        logger.disabled,
+        logger.level,
+        list(logger.handlers),
+        list(logger.filters),
+        yfinance.config.debug.hide_exceptions,
+        list(warnings.filters),
+    )
+
+
+@pytest.mark.parametrize("command", ["fetch", "run"])
+def test_no_network_is_one_line_and_nothing_from_yfinance(
+    command: str, store_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """yfinance logs its failed cookie and crumb requests ("Cookie fetch from fc.yahoo.com
+    failed ...") on its own logger, which the command line would print (Python's last-resort
+    handler; under pytest, caplog collects them instead): while we fetch it is silenced, and
+    afterwards everything global is as it was."""
+    session = requests.Session()
+    session.mount("https://", NoNetwork())
+    session.mount("http://", NoNetwork())
+    if command == "fetch":
+        args = ["fetch", "NVDA", "AAPL", "--start", "2024-12-01", "--end", "2025-01-31"]
+    else:
+        study = tmp_path / "study.yaml"
+        study.write_text(
+            "study: s\nevents:\n  - {name: A, date: 2025-01-27, tickers: [NVDA, AAPL]}\n"
+        )
+        args = ["run", str(study), "--out", str(tmp_path / "out"), "--no-figures"]
+    before = _global_state()
+    result = CliRunner().invoke(
+        main, [*args, "--cache-dir", str(store_dir)], obj={"session": session},
+        catch_exceptions=False,
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        "eventstudy: error: cannot reach Yahoo Finance: the host name could not be resolved "
+        "(no network?)"
+    ]
+    assert result.stdout == ""
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("yfinance")] == []
+    assert _global_state() == before
+    assert not (tmp_path / "out").exists()
 
 
 # -- import / export -------------------------------------------------------------------------------

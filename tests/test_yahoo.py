@@ -311,7 +311,10 @@ def test_network_down_gives_up_with_a_data_error(prices: pd.DataFrame) -> None:
     session = make_fake_session(prices, fail_connect={"NVDA": 10**6})
     sleeps: list[float] = []
     source = YahooSource(session=session, retries=2, sleep=sleeps.append)
-    with pytest.raises(DataError, match=r"could not reach Yahoo.*NVDA.*ConnectionError"):
+    with pytest.raises(
+        DataError, match=r"cannot reach Yahoo Finance: ConnectionError .*while fetching prices for "
+        r"NVDA; gave up after 3 attempt"
+    ):
         source.fetch_prices(["NVDA"], START, END)
     assert len(sleeps) == 2
 

@@ -6,8 +6,9 @@ This is what ``eventstudy run`` calls; it is plain library code so scripts can c
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ from eventstudy.errors import (
     argument,
     listed,
 )
-from eventstudy.estimation.fit import require_fitted
+from eventstudy.estimation.fit import require_fitted, warn_left_out
 from eventstudy.event_study import fit_events
 from eventstudy.results import EventStudyResults
 from eventstudy.study import ResolvedEvent, StudySpec
@@ -91,15 +92,21 @@ def study_tickers(events: Sequence[ResolvedEvent]) -> list[str]:
 
 
 def load_data(
-    spec: StudySpec, options: DataOptions
+    spec: StudySpec,
+    options: DataOptions,
+    *,
+    keep: list[Callable[[], object]] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """Prices (long) and shares for the study: from a file, or the local store filled from Yahoo.
 
     Tickers Yahoo cannot deliver are left out with a :class:`~eventstudy.data.store.FetchWarning`
-    and
-    listed in ``meta["fetch_failures"]`` (ticker -> reason), unless ``options.strict``; a market
-    or factor ticker that cannot be delivered is always an error (no firm can be fitted without
-    it)."""
+    and listed in ``meta["fetch_failures"]`` (ticker -> reason), unless ``options.strict``; a
+    market or factor ticker that cannot be delivered is always an error (no firm can be fitted
+    without it).
+
+    Price and share files are kept in the local store for later studies; with ``keep``, the
+    writes are appended to it instead of done (:func:`run_study` does them once the study ran,
+    so a run that fails leaves the store as it was)."""
     import warnings
 
     from eventstudy.data.sources.yahoo import YahooSource
@@ -122,6 +129,7 @@ def load_data(
             progress=options.progress,
         )
 
+    writes = keep if keep is not None else []
     failures: dict[str, str] = {}
     cached: CachedSource | None = None
     if options.prices is not None:
@@ -129,7 +137,7 @@ def load_data(
         prices = source.fetch_prices(tickers, start, end)
         # Every row of the file is kept (a later --offline study of other tickers or dates finds
         # them), each ticker covered from its first to its last row, as `cache import` does.
-        store.put_prices(source.all_prices(), source=source.name)
+        writes.append(partial(store.put_prices, source.all_prices(), source=source.name))
         price_source = str(options.prices)
     else:
         cached = cached_yahoo()
@@ -154,7 +162,7 @@ def load_data(
     if options.shares is not None:
         shares = read_shares_csv(options.shares)
         shares_source = str(options.shares)
-        store.put_shares(shares)  # kept, with their sources, for later studies
+        writes.append(partial(store.put_shares, shares))  # with their sources, for later studies
     else:
         stock_tickers = list(dict.fromkeys(t for e in events for t in e.tickers))
         stock_tickers = [t for t in stock_tickers if t not in failures]
@@ -180,6 +188,9 @@ def load_data(
     }
     if failures:
         meta["fetch_failures"] = failures
+    if keep is None:
+        for write in writes:
+            write()
     return prices, shares, meta
 
 
@@ -236,21 +247,32 @@ def load_factors(spec: StudySpec, options: DataOptions) -> FactorData | None:
 
 def run_study(spec: StudySpec, options: DataOptions | None = None) -> EventStudyResults:
     """Load data for ``spec``, fit every event and return the results; a study in which no
-    firm-event could be fitted is a :class:`DataError` saying why (there is nothing to report)."""
+    firm-event could be fitted is a :class:`DataError` saying why (there is nothing to report).
+    Price and share files (``options.prices``, ``options.shares``) go into the local store only
+    once the study has run: a run that fails leaves the store as it was."""
     options = options or DataOptions()
     factors = load_factors(spec, options)
+    keep: list[Callable[[], object]] = []
     if spec.engine == "dask" or options.scheduler:
         results = _run_dask(spec, options, factors)
     else:
-        results = _run_local(spec, options, factors)
+        results = _run_local(spec, options, factors, keep)
     require_fitted(results.events, results.batches, results.dropped)
+    if spec.engine != "dask" and not options.scheduler:
+        # Said only now: when nothing could be fitted, the error above lists them once.
+        warn_left_out(results.dropped, stacklevel=2)
+    for write in keep:  # the run's price and share files, into the store now that it succeeded
+        write()
     return results
 
 
 def _run_local(
-    spec: StudySpec, options: DataOptions, factors: FactorData | None
+    spec: StudySpec,
+    options: DataOptions,
+    factors: FactorData | None,
+    keep: list[Callable[[], object]],
 ) -> EventStudyResults:
-    prices, shares, meta = load_data(spec, options)
+    prices, shares, meta = load_data(spec, options, keep=keep)
     panel, close = build_panel(spec, prices)
     meta["calendar"] = f"sessions of {spec.market or spec.resolved()[0].market}"
     firms = {t for e in spec.resolved() if "volume" in e.measures for t in e.tickers}
@@ -283,6 +305,7 @@ def _run_local(
         meta=meta,
         unavailable=meta.get("fetch_failures"),
         volume=volume,
+        warn=False,  # run_study warns once the study is known to have fitted something
     )
     start, end = date_range(spec.resolved())
     results.fx = global_markets.study_fx(

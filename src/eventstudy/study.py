@@ -82,6 +82,8 @@ MAX_WINDOW_DAYS = 10_000
 POOLED = "all"
 #: Longest event name or study title.
 MAX_NAME_LENGTH = 200
+#: Longest ticker (exchange symbols, ISINs and database identifiers are far shorter).
+MAX_TICKER_LENGTH = 40
 #: Longest slug (file names are slug + a chart's name + extension, within 255 bytes).
 MAX_SLUG_LENGTH = 80
 
@@ -185,6 +187,11 @@ class _Settings(BaseModel):
     def _factor_tickers(cls, v: list[str] | None) -> list[str] | None:
         return None if v is None else _clean_tickers(v)
 
+    @field_validator("market")
+    @classmethod
+    def _market_ticker(cls, v: str | None) -> str | None:
+        return None if v is None else _clean_tickers([v])[0]
+
     @field_validator("estimation_window", "event_window")
     @classmethod
     def _ordered(cls, v: tuple[int, int] | None) -> tuple[int, int] | None:
@@ -226,12 +233,17 @@ def check_name(name: str) -> str:
         raise ValueError("is empty")
     if name == POOLED:
         raise ValueError(f"{POOLED!r} names the pooled sample in the tables; choose another name")
-    bad = next((c for c in name if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")), None)
-    if bad is not None:
-        raise ValueError(f"{shown(name)} holds the control character U+{ord(bad):04X}")
-    if len(name) > MAX_NAME_LENGTH:
-        raise ValueError(f"{shown(name)} is longer than {MAX_NAME_LENGTH} characters")
+    _printable(name, MAX_NAME_LENGTH)
     return name
+
+
+def _printable(text: str, limit: int, what: str = "") -> None:
+    """No control characters (they would reach terminals and files), at most ``limit`` long."""
+    bad = next((c for c in text if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")), None)
+    if bad is not None:
+        raise ValueError(f"{what}{shown(text)} holds the control character U+{ord(bad):04X}")
+    if len(text) > limit:
+        raise ValueError(f"{what}{shown(text)} is longer than {limit} characters")
 
 
 def _clean_tickers(tickers: list[Any]) -> list[str]:
@@ -239,6 +251,7 @@ def _clean_tickers(tickers: list[Any]) -> list[str]:
     for t in tickers:
         if not isinstance(t, str) or not t.strip():
             raise ValueError(f"bad ticker {shown(t)}")
+        _printable(t.strip(), MAX_TICKER_LENGTH, "ticker ")
         out[t.strip()] = None
     if not out:
         raise ValueError("needs at least one ticker")
@@ -514,6 +527,11 @@ def load_study(path: str | Path) -> StudySpec:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        where = f", line {mark.line + 1}" if mark is not None else ""
+        if mark is not None:
+            where = f", line {mark.line + 1}"
+        elif isinstance(exc, yaml.reader.ReaderError):  # a character YAML refuses: its place
+            where = f", line {text.count(chr(10), 0, exc.position) + 1}"
+        else:
+            where = ""
         raise StudyFileError(f"{path}{where}: YAML syntax error: {problem}") from None
     return parse_study(data, path)

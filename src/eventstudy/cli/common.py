@@ -26,6 +26,7 @@ FLAGS: dict[str, str] = {
     "offline=False": "without --offline",
     "ticker": "--ticker",
     "column": "--column",
+    "cache_dir": "--cache-dir",
 }
 _MARKED = re.compile(r"`([a-z_]+)(?:=([^`]*))?`")
 

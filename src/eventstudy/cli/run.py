@@ -93,8 +93,10 @@ from eventstudy.cli.common import cli_text, user_errors
     help="Dask scheduler address (host:port): run with the Dask engine (prices from Parquet).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors and warnings.")
+@click.pass_context
 @user_errors
 def run(
+    ctx: click.Context,
     study: Path,
     prices: Path | None,
     shares: Path | None,
@@ -117,11 +119,15 @@ def run(
 ) -> None:
     """Run the event study described in STUDY (a YAML study file)."""
     from eventstudy.output.folder import write_tables
+    from eventstudy.output.journal import finish_interrupted
     from eventstudy.output.transaction import run_transaction
     from eventstudy.pipeline import DataOptions, default_figures_dir, default_out_dir, run_study
     from eventstudy.study import load_study
 
     spec = load_study(study)
+    out_dir = out or default_out_dir(spec)
+    # First of all: outputs a killed run left half moved into place are finished (its journal).
+    finish_interrupted(out_dir)
     if sample is not None:  # the bundled files, where no flag names others; never the network
         from eventstudy import datasets
 
@@ -142,9 +148,10 @@ def run(
         workers=workers,
         fetch_timeout=fetch_timeout,
         scheduler=scheduler,
+        # tests hand a fake Yahoo session through the click context, as to `fetch`
+        session=ctx.obj.get("session") if isinstance(ctx.obj, dict) else None,
     )
     results = run_study(spec, options)
-    out_dir = out or default_out_dir(spec)
     if figures_dir is None:
         figures_dir = out_dir / "figures" if out is not None else default_figures_dir(spec)
     charts = None if no_figures else figures_dir

@@ -140,7 +140,9 @@ class CachedSource(PriceSource):
         return frame, delivered, failed, fatal
 
     @staticmethod
-    def _stopped(exc: PartialFetchError, what: str) -> DataError:
+    def _stopped(exc: PartialFetchError, what: str, kept: bool) -> DataError:
+        if not kept:  # nothing arrived: the reason alone says it all
+            return DataError(str(exc))
         return DataError(
             f"{exc}; the {what} fetched so far are stored, and the next run fetches only the rest"
         )
@@ -204,19 +206,20 @@ class CachedSource(PriceSource):
                             )
                             # Each batch is its own transaction: an interruption keeps what was
                             # completed; failed tickers stay uncovered, to be tried next run.
-                            self.store.put_prices(
-                                frame,
-                                self.upstream.name,
-                                start=cover_lo,
-                                end=min(cover_hi, settled),
-                                tickers=delivered,
-                            )
+                            if delivered:
+                                self.store.put_prices(
+                                    frame,
+                                    self.upstream.name,
+                                    start=cover_lo,
+                                    end=min(cover_hi, settled),
+                                    tickers=delivered,
+                                )
                             self.fetched.update(delivered)
                             failed_now.update(failed)
                             self.failures.update(failed)
                             bar.update(len(batch))
                             if fatal is not None:
-                                raise self._stopped(fatal, "prices") from fatal
+                                raise self._stopped(fatal, "prices", bool(self.fetched)) from fatal
                             if failed and self.strict:
                                 raise DataError(
                                     f"could not fetch prices for {listed(list(failed))} "
@@ -243,6 +246,7 @@ class CachedSource(PriceSource):
                     for t in names
                     if t not in fetched or (needed is not None and _day(fetched[t]) <= needed)
                 ]
+            kept = False
             with progress_bar(self.progress, len(todo), "Fetching share counts", "ticker") as bar:
                 for batch in _chunks(todo, self.batch_size):
                     frame, delivered, failed, fatal = self._fetch_batch(
@@ -261,11 +265,13 @@ class CachedSource(PriceSource):
                             frame["source"].astype(object).where(known, self.upstream.name)
                         )
                     # Only delivered tickers are marked as fetched: the others are asked again.
-                    self.store.put_shares(frame, tickers=delivered)
+                    if delivered:
+                        self.store.put_shares(frame, tickers=delivered)
+                        kept = True
                     self.share_failures.update(failed)
                     bar.update(len(batch))
                     if fatal is not None:
-                        raise self._stopped(fatal, "share counts") from fatal
+                        raise self._stopped(fatal, "share counts", kept) from fatal
         return self.store.get_shares(names)
 
     # PriceSource interface, so a cached source can stand wherever a source is expected.

@@ -32,7 +32,7 @@ from eventstudy.data.sources.base import (
     empty_prices,
     empty_shares,
 )
-from eventstudy.errors import DataError
+from eventstudy.errors import DataError, argument
 
 #: Bumped whenever the tables change; a store written by a newer version is refused, not guessed at.
 SCHEMA_VERSION = 2  # 2: factor_files
@@ -209,14 +209,45 @@ class PriceStore:
 
     # -- connections and transactions -------------------------------------------------------------
 
+    def _read_only(self) -> Path | None:
+        """The file or folder that keeps this process from writing to the store, or None.
+        (SQLite writes beside the file too: its write-ahead log and lock files.)"""
+        folder = self.path.parent
+        if folder.is_dir() and not os.access(folder, os.W_OK):
+            return folder
+        return self.path if self.path.exists() and not os.access(self.path, os.W_OK) else None
+
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        """A connection with the store's settings; SQLite failures become one-line DataErrors."""
+    def _connect(self, *, write: bool = False) -> Iterator[sqlite3.Connection]:
+        """A connection with the store's settings; SQLite failures become one-line DataErrors.
+
+        A store this process cannot write is opened read-only (``mode=ro``; with ``immutable=1``
+        when no write-ahead log lies beside it, as none can be created where the folder is
+        read-only); one that does not exist there is read as an empty store. Writing to it is a
+        DataError naming the read-only folder or file, before anything is tried."""
+        blocker = self._read_only()
+        if blocker is not None and write:
+            what = "folder" if blocker.is_dir() else "file"
+            raise DataError(
+                f"price store {self.path}: the {what} {blocker} is read-only, so nothing can be "
+                f"stored in it; choose another cache folder ({argument('cache_dir')} or "
+                "EVENTSTUDY_CACHE_DIR)"
+            )
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            # isolation_level=None: the module must not open transactions behind our back; every
-            # transaction is an explicit BEGIN in _transaction().
-            conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+            if blocker is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                # isolation_level=None: the module must not open transactions behind our back;
+                # every transaction is an explicit BEGIN in _transaction().
+                conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+            elif not self.path.exists():
+                conn = sqlite3.connect(":memory:", isolation_level=None)
+            else:
+                uri = self.path.absolute().as_uri() + "?mode=ro"
+                if not self.path.with_name(self.path.name + "-wal").exists():
+                    uri += "&immutable=1"
+                conn = sqlite3.connect(
+                    uri, uri=True, timeout=self.timeout, isolation_level=None
+                )
         except (OSError, sqlite3.Error) as exc:
             raise DataError(f"price store {self.path}: cannot open ({exc})") from None
         try:
@@ -225,7 +256,9 @@ class PriceStore:
             # With WAL, NORMAL still never corrupts the file or splits a transaction; it only
             # risks losing the last commits on power loss, and this is a re-fetchable cache.
             conn.execute("PRAGMA synchronous = NORMAL")
-            if not self._schema_checked:
+            if blocker is not None:
+                self._check_read_only(conn, blocker)
+            elif not self._schema_checked:
                 self._ensure_schema(conn)
                 self._schema_checked = True
             yield conn
@@ -248,6 +281,19 @@ class PriceStore:
         finally:
             conn.close()
 
+    def _check_read_only(self, conn: sqlite3.Connection, blocker: Path) -> None:
+        """A store opened read-only: one of this version's layout (an absent one is empty)."""
+        if not self.path.exists():
+            for statement in _SCHEMA:
+                conn.execute(statement)
+            return
+        version = self._check_foreign(conn)
+        if version < SCHEMA_VERSION:
+            raise DataError(
+                f"price store {self.path} has an older layout (schema {version}) that cannot be "
+                f"brought up to date: {blocker} is read-only"
+            )
+
     @staticmethod
     @contextmanager
     def _transaction(
@@ -266,7 +312,7 @@ class PriceStore:
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """The one way this class writes: a fresh connection inside a single write transaction."""
-        with self._connect() as conn, self._transaction(conn) as tx:
+        with self._connect(write=True) as conn, self._transaction(conn) as tx:
             yield tx
 
     @contextmanager
@@ -274,9 +320,10 @@ class PriceStore:
         with self._connect() as conn, self._transaction(conn, write=False) as tx:
             yield tx
 
-    def _ensure_schema(self, conn: sqlite3.Connection) -> None:
-        # Read before writing anything: a SQLite file of another program is refused untouched.
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
+    def _check_foreign(self, conn: sqlite3.Connection) -> int:
+        """The store's schema version; a SQLite file of another program, or of a newer
+        eventstudy, is a DataError (read before anything is written: it is left untouched)."""
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         foreign = sorted(tables - _TABLES)
         if foreign or (tables and version == 0):
@@ -285,16 +332,20 @@ class PriceStore:
                 f"{self.path} is not an eventstudy price store (it holds the tables {shown}); "
                 "it was left untouched: choose another cache folder"
             )
-        # Persistent per file; lets readers proceed while one process writes.
-        conn.execute("PRAGMA journal_mode = WAL")
-        if version == SCHEMA_VERSION:
-            return
         if version > SCHEMA_VERSION:
             raise DataError(
                 f"price store {self.path} was written by a newer eventstudy (schema {version}, "
                 f"this version knows {SCHEMA_VERSION}); upgrade eventstudy or use another cache "
                 "directory"
             )
+        return version
+
+    def _ensure_schema(self, conn: sqlite3.Connection) -> None:
+        version = self._check_foreign(conn)
+        # Persistent per file; lets readers proceed while one process writes.
+        conn.execute("PRAGMA journal_mode = WAL")
+        if version == SCHEMA_VERSION:
+            return
         with self._transaction(conn):
             # Re-read under the write lock: another process may have created the schema meanwhile.
             # Every statement is IF NOT EXISTS, so older schemas are upgraded in place.

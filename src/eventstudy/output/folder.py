@@ -24,6 +24,7 @@ import pandas as pd
 
 from eventstudy.errors import EventStudyError
 from eventstudy.output.files import json_text, staged, unneutralise, write_csv
+from eventstudy.output.journal import settled
 from eventstudy.output.summary import summary_dict
 from eventstudy.study import DEFAULT_MIN_ESTIMATION_OBS, DEFAULTS, ResolvedEvent
 from eventstudy.valuation import VALUATION_COLUMNS
@@ -224,6 +225,12 @@ class StoredResults:
         """Read ``summary.json`` and the tables; a one-line :class:`EventStudyError` when the
         folder is not a results folder or a file is unreadable."""
         directory = Path(directory)
+        # A commit a killed run left half done is finished first, and none runs while we read.
+        with settled(directory):
+            return cls._load(directory)
+
+    @classmethod
+    def _load(cls, directory: Path) -> StoredResults:
         summary_path = directory / SUMMARY_FILE
         if not directory.is_dir():
             raise EventStudyError(f"results folder {directory} not found")

@@ -3,23 +3,25 @@ folder beside the output folder and moved into place only once all of them were 
 
 A run that fails (or is killed) before that leaves the previous outputs as they were, byte for
 byte; its staging folder (``.<out>.staging-*``) is removed by the next run into the same folder.
-Moving into place is a sequence of renames within the same file systems, with no computation in
-between.
+Moving into place is journaled (:mod:`eventstudy.output.journal`): a run killed in the middle
+of its renames leaves a journal that the next run, or the next reader of the folder, replays,
+so the folder ends up holding the new outputs whole, never a mix of two runs.
 """
 
 from __future__ import annotations
 
+import errno
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from eventstudy.errors import EventStudyError
 from eventstudy.output.folder import SUMMARY_FILE
-from eventstudy.output.plots.figures import remove_stale_charts
+from eventstudy.output.journal import Step, commit, staging
+from eventstudy.output.plots.figures import stale_charts
 
 _REPORT = "report"
 
@@ -33,54 +35,49 @@ class RunStage:
     figures: Path | None
 
 
-def _leftovers(parent: Path, name: str) -> None:
-    for old in parent.glob(f".{name}.staging-*"):
-        shutil.rmtree(old, ignore_errors=True)
-
-
 @contextmanager
 def run_transaction(out_dir: Path, figures_dir: Path | None) -> Iterator[RunStage]:
     """Yield the staging folders of a run into ``out_dir`` (charts into ``figures_dir``); when the
     block succeeds, move everything into place: the charts (removing the charts an earlier run
     left there), the report folder (swapped whole), the tables, ``summary.json`` last."""
     out_dir = Path(out_dir)
+    held = ExitStack()
     try:
         out_dir.parent.mkdir(parents=True, exist_ok=True)
-        _leftovers(out_dir.parent, out_dir.name)
-        root = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.staging-", dir=out_dir.parent))
+        root = held.enter_context(staging(out_dir))
     except OSError as exc:
         raise EventStudyError(f"cannot write to {out_dir.parent}: {exc.strerror or exc}") from None
-    stage = RunStage(root / "tables", root / "figures" if figures_dir is not None else None)
-    try:
-        stage.tables.mkdir()
-        if stage.figures is not None:
-            stage.figures.mkdir()
-        yield stage
-        _commit(stage, out_dir, figures_dir)
-    except OSError as exc:
-        message = f"cannot write the outputs to {out_dir}: {exc.strerror or exc}"
-        raise EventStudyError(message) from None
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    with held:
+        stage = RunStage(root / "tables", root / "figures" if figures_dir is not None else None)
+        try:
+            stage.tables.mkdir()
+            if stage.figures is not None:
+                stage.figures.mkdir()
+            yield stage
+            commit(root, out_dir, partial(_steps, stage, out_dir.absolute(), figures_dir))
+        except OSError as exc:
+            message = f"cannot write the outputs to {out_dir}: {exc.strerror or exc}"
+            raise EventStudyError(message) from None
 
 
-def _commit(stage: RunStage, out_dir: Path, figures_dir: Path | None) -> None:
-    out_dir.mkdir(parents=True, exist_ok=True)
+def _steps(stage: RunStage, out_dir: Path, figures_dir: Path | None) -> list[Step]:
+    """The commit's steps, in order; the folders they write to exist and are writable."""
+    folders = [out_dir]
+    steps = []
     if stage.figures is not None and figures_dir is not None:
-        figures_dir.mkdir(parents=True, exist_ok=True)
-        new = []
-        for path in sorted(stage.figures.iterdir()):
-            # a rename on one file system; a copy where --figures lies on another
-            shutil.move(path, figures_dir / path.name)
-            new.append(figures_dir / path.name)
-        remove_stale_charts(figures_dir, set(new))
-    report = stage.tables / _REPORT
-    if report.is_dir():
-        old = out_dir / _REPORT
-        trash = stage.tables.parent / "old-report"
-        if old.exists():
-            os.replace(old, trash)
-        os.replace(report, old)
+        figures_dir = figures_dir.absolute()
+        folders.append(figures_dir)
+        new = [figures_dir / p.name for p in sorted(stage.figures.iterdir())]
+        steps += [Step(path, f"figures/{path.name}") for path in new]
+        if figures_dir.is_dir():
+            steps += [Step(path) for path in stale_charts(figures_dir, set(new))]
+    if (stage.tables / _REPORT).is_dir():
+        steps.append(Step(out_dir / _REPORT, f"tables/{_REPORT}"))
     files = sorted(p.name for p in stage.tables.iterdir() if p.is_file())
-    for name in [n for n in files if n != SUMMARY_FILE] + [n for n in files if n == SUMMARY_FILE]:
-        os.replace(stage.tables / name, out_dir / name)
+    files = [n for n in files if n != SUMMARY_FILE] + [n for n in files if n == SUMMARY_FILE]
+    steps += [Step(out_dir / name, f"tables/{name}") for name in files]
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not os.access(folder, os.W_OK):  # found before the commit point, not half-way
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(folder))
+    return steps

@@ -66,16 +66,17 @@ _TRANSIENT = frozenset(
     }
 )
 
-# yfinance's error switch (``yf.config.debug.hide_exceptions``) and Python's warning filters are
-# process-global, while our fetches run in several threads at once. Each thread saving the switch
-# on entry and restoring it on exit would let one thread restore "hide" under another that is still
-# fetching, and ``warnings.catch_warnings`` is not thread-safe either (its restore can undo filters
-# set meanwhile elsewhere). So the switch and our one warning filter are reference-counted: the
-# first fetch to start sets them, the last to finish undoes exactly that; the lock guards only the
-# count, never a network call.
+# yfinance's error switch (``yf.config.debug.hide_exceptions``), its logger and Python's warning
+# filters are process-global, while our fetches run in several threads at once. Each thread
+# saving the switch on entry and restoring it on exit would let one thread restore "hide" under
+# another that is still fetching, and ``warnings.catch_warnings`` is not thread-safe either (its
+# restore can undo filters set meanwhile elsewhere). So the switch, the logger and our one warning
+# filter are reference-counted: the first fetch to start sets them, the last to finish undoes
+# exactly that; the lock guards only the count, never a network call.
 _YF_CONFIG_LOCK = threading.Lock()
 _yf_users = 0
-_yf_saved: tuple[Any, Any, Any] | None = None  # (yfinance debug config, its switch, our filter)
+#: (yfinance's debug config, its error switch, our warning filter, whether its logger was off)
+_yf_saved: tuple[Any, Any, Any, bool] | None = None
 
 
 class _AbortedError(Exception):
@@ -149,8 +150,9 @@ def _yfinance_raising() -> Iterator[None]:
     network errors surface as exceptions we can retry and missing tickers as
     ``YFTzMissingError``/``YFPricesMissingError`` we can name. The switch is the documented
     replacement of the deprecated ``history(raise_errors=True)``; it is restored when the last
-    concurrent user leaves. yfinance's own deprecation and pandas warnings are not actionable for
-    our users and are silenced meanwhile.
+    concurrent user leaves. yfinance's own deprecation and pandas warnings, and its log lines
+    (e.g. "Cookie fetch from fc.yahoo.com failed" when there is no network), are not actionable
+    for our users and are silenced meanwhile: what went wrong is said once, in our error.
     """
     global _yf_users, _yf_saved
     import yfinance
@@ -162,7 +164,9 @@ def _yfinance_raising() -> Iterator[None]:
             if debug is not None:
                 debug.hide_exceptions = False
             warnings.filterwarnings("ignore", module=r"yfinance(\.|$)")
-            _yf_saved = (debug, previous, warnings.filters[0])
+            logger = logging.getLogger("yfinance")
+            _yf_saved = (debug, previous, warnings.filters[0], logger.disabled)
+            logger.disabled = True
         _yf_users += 1
     try:
         yield
@@ -170,8 +174,9 @@ def _yfinance_raising() -> Iterator[None]:
         with _YF_CONFIG_LOCK:
             _yf_users -= 1
             if _yf_users == 0 and _yf_saved is not None:
-                debug, previous, entry = _yf_saved
+                debug, previous, entry, disabled = _yf_saved
                 _yf_saved = None
+                logging.getLogger("yfinance").disabled = disabled
                 if debug is not None:
                     debug.hide_exceptions = previous
                 # Remove our filter only ("ignore" decisions are never cached, so no reset).
@@ -221,6 +226,11 @@ class _GaveUpError(DataError):
     def __init__(self, message: str, short: str) -> None:
         super().__init__(message)
         self.short = short
+
+
+def _stopped_after(fatal: _GaveUpError, fetched: int, wanted: int) -> str:
+    """The systemic error, with how far the fetch got (when it got anywhere)."""
+    return f"{fatal} ({fetched} of {wanted} tickers fetched)" if fetched else str(fatal)
 
 
 class YahooSource(PriceSource):
@@ -310,6 +320,9 @@ class YahooSource(PriceSource):
             try:
                 return fn()
             except Exception as exc:
+                if _no_network(exc):
+                    # No name lookup, no network: every other ticker would fail the same way.
+                    raise _GaveUpError(_reason(exc, ""), "no network") from exc
                 rate_limited = _is_rate_limit(exc)
                 if not (rate_limited or _is_transient(exc)):
                     raise
@@ -322,8 +335,8 @@ class YahooSource(PriceSource):
                             f"Yahoo rate limit (HTTP 429) outlasted {attempts} attempt(s)",
                         ) from exc
                     raise _GaveUpError(
-                        f"could not reach Yahoo while fetching {what} "
-                        f"({type(exc).__name__}: {_reason(exc, '')}); "
+                        f"cannot reach Yahoo Finance: {type(exc).__name__} "
+                        f"({_reason(exc, '')}) while fetching {what}; "
                         f"gave up after {attempts} attempt(s)",
                         f"network error ({type(exc).__name__}) outlasted {attempts} attempt(s)",
                     ) from exc
@@ -475,7 +488,7 @@ class YahooSource(PriceSource):
         if failed:
             failed = {t: failed[t] for t in wanted if t in failed}  # in the order asked
             if fatal is not None:
-                message = f"{fatal} ({len(wanted) - len(failed)} of {len(wanted)} tickers fetched)"
+                message = _stopped_after(fatal, len(wanted) - len(failed), len(wanted))
             else:
                 reasons = "; ".join(f"{t}: {why}" for t, why in failed.items())
                 message = (
@@ -528,7 +541,7 @@ class YahooSource(PriceSource):
         )[SHARES_COLUMNS]
         if fatal is not None:
             failed = {t: failed[t] for t in wanted if t in failed}
-            message = f"{fatal} ({len(wanted) - len(failed)} of {len(wanted)} tickers fetched)"
+            message = _stopped_after(fatal, len(wanted) - len(failed), len(wanted))
             raise PartialFetchError(message, out, failed, fatal=True)
         return out
 

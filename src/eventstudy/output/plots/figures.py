@@ -227,16 +227,25 @@ def save_figures(
     return written
 
 
-def remove_stale_charts(directory: Path, written: set[Path]) -> None:
-    """Delete the charts of earlier runs: ``<stem>_<chart>.<fmt>`` files not in ``written``."""
+def stale_charts(directory: Path, written: set[Path]) -> list[Path]:
+    """The charts of earlier runs in ``directory``: ``<stem>_<chart>.<fmt>`` files not in
+    ``written``."""
     endings = tuple(f"_{chart}.{fmt}" for chart in CHARTS for fmt in FORMATS)
-    for path in directory.iterdir():
-        if path.is_file() and path.name.endswith(endings) and path not in written:
-            try:
-                path.unlink()
-            except OSError as exc:
-                message = f"cannot remove the old chart {path}: {exc.strerror}"
-                raise EventStudyError(message) from None
+    return sorted(
+        path
+        for path in directory.iterdir()
+        if path.is_file() and path.name.endswith(endings) and path not in written
+    )
+
+
+def remove_stale_charts(directory: Path, written: set[Path]) -> None:
+    """Delete the charts of earlier runs (:func:`stale_charts`)."""
+    for path in stale_charts(directory, written):
+        try:
+            path.unlink()
+        except OSError as exc:
+            message = f"cannot remove the old chart {path}: {exc.strerror}"
+            raise EventStudyError(message) from None
 
 
 def _save_chart(
