@@ -235,13 +235,32 @@ def run_study(spec: StudySpec, options: DataOptions | None = None) -> EventStudy
     """Load data for ``spec``, fit every event and return the results; a study in which no
     firm-event could be fitted is a :class:`DataError` saying why (there is nothing to report)."""
     options = options or DataOptions()
+    characteristics = read_study_characteristics(spec)  # a bad file stops the run before fitting
     factors = load_factors(spec, options)
     if spec.engine == "dask" or options.scheduler:
         results = _run_dask(spec, options, factors)
     else:
         results = _run_local(spec, options, factors)
     require_fitted(results.events, results.batches, results.dropped)
+    if characteristics is not None or spec.regressions or spec.groups:
+        results = results.with_characteristics(
+            characteristics, regressions=spec.regressions or (), groups=spec.groups or ()
+        )
     return results
+
+
+def read_study_characteristics(spec: StudySpec) -> pd.DataFrame | None:
+    """The study's ``characteristics`` file (relative to the study file), checked against its
+    events (docs/explaining.md); None when it names none."""
+    from eventstudy.explain.characteristics import check_known, read_characteristics
+
+    path = spec.characteristics_path
+    if path is None:
+        return None
+    table = read_characteristics(path)
+    check_known(table, spec.resolved(), str(path))
+    table.attrs["source"] = str(path)  # how later messages name it
+    return table
 
 
 def _run_local(

@@ -13,6 +13,7 @@ import pandas as pd
 
 from eventstudy.errors import argument, listed
 from eventstudy.inference.registry import TESTS
+from eventstudy.output.explain_tables import explain_lines, explain_tables
 from eventstudy.output.format import (
     STARS_NOTE,
     significance_mark,
@@ -207,6 +208,7 @@ def text_summary(results: ResultSource, max_events: int = 10, max_tickers: int =
         lines += ["", f"... and {hidden:,} more events (all of them are in the output tables)"]
     if len(results.events) > 1:
         lines += _pooled_block(results, caar.get(POOLED), tests.get(POOLED))
+    lines += explain_lines(results)
     skipped = results.skipped_frame()
     if len(skipped):
         lines += ["", f"Skipped firm-events ({len(skipped):,}):"]
@@ -290,6 +292,7 @@ def summarize(results: ResultSource, max_events: int = 10, max_tickers: int = 30
     for ev in results.events[:max_events]:
         picked.append(_cut(study.event_day0(ev.name), max_tickers, "abnormal_returns.csv"))
         picked.append(study.battery_table(ev.name))
+    picked += explain_tables(results)
     tables = tuple(
         replace(t, number=i) for i, t in enumerate((t for t in picked if t is not None), 1)
     )
