@@ -61,17 +61,29 @@ class GroupTest:
     label: str
     short: str
     citations: tuple[str, ...]
+    #: The report's methods phrase.
+    methods: str = ""
 
 
 #: The group tests, by key (the ``test`` column).
 GROUP_TESTS = {
     t.name: t
     for t in (
-        GroupTest("welch_t", "Welch t (unequal variances)", "Welch t", ("welch-1947",)),
-        GroupTest("mann_whitney", "Mann-Whitney U", "Mann-Whitney U", ("mann-whitney-1947",)),
-        GroupTest("anova", "One-way ANOVA F", "ANOVA F", ("fisher-1925",)),
         GroupTest(
-            "kruskal_wallis", "Kruskal-Wallis H", "Kruskal-Wallis H", ("kruskal-wallis-1952",)
+            "welch_t", "Welch t (unequal variances)", "Welch t", ("welch-1947",),
+            "Welch's t-test for unequal variances (Welch 1947)",
+        ),
+        GroupTest(
+            "mann_whitney", "Mann-Whitney U", "Mann-Whitney U", ("mann-whitney-1947",),
+            "the Mann-Whitney U test (Mann & Whitney 1947)",
+        ),
+        GroupTest(
+            "anova", "One-way ANOVA F", "ANOVA F", ("fisher-1925",),
+            "the one-way analysis of variance F test (Fisher 1925)",
+        ),
+        GroupTest(
+            "kruskal_wallis", "Kruskal-Wallis H", "Kruskal-Wallis H", ("kruskal-wallis-1952",),
+            "the Kruskal-Wallis H test (Kruskal & Wallis 1952)",
         ),
     )
 }

@@ -261,36 +261,41 @@ def explain_methods(source: ResultSource) -> tuple[list[str], list[str]]:
     without it)."""
     regressions = explained(source, "regressions")
     tests = explained(source, "group_tests")
-    paragraphs, cited = [], []
+    sentences, cited = [], []
     if regressions is not None:
         covs = list(dict.fromkeys(str(c) for c in regressions["cov"]))
         kinds = list(dict.fromkeys("cluster" if c.startswith("cluster") else c for c in covs))
-        keys = [k for kind in kinds for k in _COV_CITATIONS.get(kind, ())]
-        cite = "; ".join(CITES[k] for k in dict.fromkeys(keys))
-        weighted = (regressions["weights"].astype(str) == "precision").any()
-        text = (
-            "To explain the reactions, we regress the firm-events' CARs across firms on firm "
-            "characteristics by OLS (Sefcik & Thompson 1986)"
-            + (", weighting each CAR by the inverse of its variance (WLS)" if weighted else "")
-            + ", with "
-            + ", ".join(_cov_label(c) for c in covs)
+        keys = list(dict.fromkeys(k for kind in kinds for k in _COV_CITATIONS.get(kind, ())))
+        cite = "; ".join(CITES[k].replace(" (", " ").rstrip(")") for k in keys)
+        weights = set(regressions["weights"].astype(str))
+        how = (
+            "by WLS with weights 1/Var(CAR)"
+            if weights == {"precision"}
+            else "by OLS, or by WLS with weights 1/Var(CAR) where precision weights are asked for"
+            if "precision" in weights
+            else "by OLS"
+        )
+        sentences.append(
+            "To explain the reactions, we regress the firm-events' CARs on firm "
+            f"characteristics across firms (Sefcik & Thompson 1986) {how}, with "
+            + _and([_cov_label(c) for c in covs])
             + " standard errors"
             + (f" ({cite})" if cite else "")
-            + "; t-statistics use Student's t with n − k degrees of freedom (clustered: the "
-            "number of clusters − 1)."
+            + "; t-statistics use Student's t with n − k degrees of freedom"
+            + ("" if "cluster" not in kinds else " (clustered: the number of clusters − 1)")
+            + "."
         )
-        paragraphs.append(text)
         cited += ["sefcik-thompson-1986", *keys]
     if tests is not None:
         present = [GROUP_TESTS[t] for t in dict.fromkeys(tests["test"].astype(str))
                    if t in GROUP_TESTS]  # fmt: skip
-        paragraphs.append(
+        sentences.append(
             "Groups of firm-events are compared with "
-            + _and([f"{t.label} ({short_citations(t.citations)})" for t in present])
+            + _and([t.methods for t in present])
             + "; p-values are two-sided."
         )
         cited += [k for t in present for k in t.citations]
-    return paragraphs, list(dict.fromkeys(cited))
+    return [" ".join(sentences)] if sentences else [], list(dict.fromkeys(cited))
 
 
 def _and(items: list[str]) -> str:

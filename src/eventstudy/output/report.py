@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from eventstudy.errors import listed
+from eventstudy.output.explain_tables import explain_methods, explain_tables
 from eventstudy.output.files import staged
 from eventstudy.output.folder import SUMMARY_FILE, StoredResults
 from eventstudy.output.format import fmt_window, md_escape
@@ -72,6 +73,8 @@ STUDY_FIGURES = {
     "timeline": "Share prices over the whole study, indexed to 100, every event's day 0 marked",
     "caar": "Average cumulative abnormal return of each event, with 95% bands",
     "models": "The same stocks' CAR paths under each normal-return model",
+    "groups": "Mean CAR of each group with its 95% confidence interval, per CAR window",
+    "scatter": "Each firm-event's CAR against a numeric variable, with the OLS line",
 }
 
 
@@ -125,6 +128,8 @@ def _collect_figures(
         )
         if spec.chart == "models" and spec.events:
             item.caption += ": " + ", ".join(spec.events)
+        if spec.subject:
+            item.caption += f" ({spec.subject})"
         out.append(item)
         if not include:
             item.missing = "charts left out on request (--no-figures)"
@@ -183,17 +188,21 @@ def report_context(
 
     tables = StudyTables(source, tests, quality)
     slugs = event_slugs(source)
+    from eventstudy.output.plots.explain_charts import EXPLAIN_CHARTS
+
     by_event: dict[str, list[ReportFigure]] = {}
-    study_figures = []
+    study_figures, explain_figures = [], []
     for item in figures:
-        if item.event is None:
+        if item.chart in EXPLAIN_CHARTS:
+            explain_figures.append(item)
+        elif item.event is None:
             study_figures.append(item)
         else:
             by_event.setdefault(item.event, []).append(item)
     number = 0
     for item in study_figures + [
         f for ev in source.events[:max_events] for f in by_event.get(ev.name, [])
-    ]:
+    ] + explain_figures:
         if item.png is not None:
             number += 1
             item.number = number
@@ -221,18 +230,24 @@ def report_context(
     battery = tables.battery_tables(max_events)
     has_value = any(frame["raw_dollar_change"].notna().any() for frame in tables.valuation.values())
     methods, cited = methods_text(source, tests, has_value)
+    explain_text, explain_cited = explain_methods(source)
+    methods, cited = methods + explain_text, cited + explain_cited
     references = reference_list(cited, tests if battery else None)
     summary, study = tables.caar_all(), tables.study()
     skipped, flags = tables.skipped(), tables.quality_flags()
+    explaining = explain_tables(source)
     ordered = [summary, study, skipped, flags]
-    ordered += [t for s in sections for t in s.tables] + battery
+    ordered += [t for s in sections for t in s.tables] + battery + explaining
     for number, table in enumerate((t for t in ordered if t is not None), start=1):
         table.number = number
     toc = [("summary", "Summary"), ("study", "Study"), ("data", "Data")]
     if study_figures:
         toc.append(("overview", "Overview charts"))
     toc += [(s.anchor, s.name) for s in sections]
-    toc += [("tests", "Test battery"), ("methods", "Methods"), ("references", "References")]
+    toc.append(("tests", "Test battery"))
+    if explaining or explain_figures:
+        toc.append(("explaining", "Explaining the reactions"))
+    toc += [("methods", "Methods"), ("references", "References")]
     return {
         "title": source.title,
         "generated": generated or dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
@@ -252,6 +267,8 @@ def report_context(
         "battery_missing": None
         if tests is not None
         else "The test battery is not in this results folder (no tests.csv).",
+        "explaining": explaining,
+        "explain_figures": explain_figures,
         "methods": methods,
         "references": references,
     }
@@ -355,7 +372,7 @@ def build_report(
             for item in items:
                 (stage / "figures" / f"{item.stem}.png").write_bytes(item.png or b"")
         if tables:
-            all_tables = study_tables.all_tables(max_events)
+            all_tables = study_tables.all_tables(max_events) + explain_tables(source)
             (stage / "tables.tex").write_text(
                 latex_document(all_tables, str(source.title)), encoding="utf-8"
             )
