@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
 
@@ -40,6 +40,7 @@ from eventstudy.study import DEFAULTS
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+    from eventstudy.output.source import ResultSource
     from eventstudy.study import ResolvedEvent
 
 
@@ -255,7 +256,7 @@ class ExplainMethods:
         (:func:`~eventstudy.output.plots.explain_charts.plot_groups`)."""
         from eventstudy.output.plots.explain_charts import plot_groups
 
-        return plot_groups(self, grouping, **kwargs)
+        return plot_groups(cast("ResultSource", self), grouping, **kwargs)
 
     def plot_scatter(
         self, x: str | None = None, window: tuple[int, int] | None = None, **kwargs: Any
@@ -264,7 +265,7 @@ class ExplainMethods:
         (:func:`~eventstudy.output.plots.explain_charts.plot_scatter`)."""
         from eventstudy.output.plots.explain_charts import plot_scatter
 
-        return plot_scatter(self, x, window, **kwargs)
+        return plot_scatter(cast("ResultSource", self), x, window, **kwargs)
 
 
 __all__ = ["ExplainMethods", "Explanation", "window_text"]

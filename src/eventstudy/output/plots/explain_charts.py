@@ -213,7 +213,8 @@ def plot_scatter(
         x, chosen, y = choice
         window = window or chosen
     if window is None:
-        window = choice[1] if choice is not None else tuple(results.events[0].car_windows[0])
+        first = results.events[0].car_windows[0]
+        window = choice[1] if choice is not None else (int(first[0]), int(first[1]))
     window = (int(window[0]), int(window[1]))
     data = source_cross_section(results, window)
     if y == "car" and "car" not in data.columns and "bhar" in data.columns:
