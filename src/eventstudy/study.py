@@ -276,7 +276,8 @@ class RegressionSpec(BaseModel):
     """One entry of the study file's ``regressions`` (docs/explaining.md): a statsmodels formula
     (``car ~ np.log(market_value) + C(sector)``), the CAR or BHAR ``window`` it explains, the
     covariance ``cov`` (``cluster`` clusters by event, or by the column ``cluster`` names), the
-    ``weights`` and an optional ``name`` (default: its 1-based number)."""
+    ``weights`` and an optional ``name`` (default: its 1-based number). A bare formula is an
+    entry with every default."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -286,6 +287,12 @@ class RegressionSpec(BaseModel):
     cov: RegressionCov | None = None
     cluster: str | None = Field(default=None, min_length=1)
     weights: RegressionWeights = DEFAULTS.regression_weights
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_formula(cls, data: Any) -> Any:
+        """``- car ~ C(sector)``: a bare formula is an entry with every default."""
+        return {"formula": data} if isinstance(data, str) else data
 
     @field_validator("formula")
     @classmethod
