@@ -508,3 +508,12 @@ def test_study_keys_are_validated() -> None:
     with pytest.raises(StudyFileError, match="groups: 'sector' is listed twice"):
         parse_study({**base, "characteristics": "c.csv", "groups": ["sector", "sector"]})
     assert parse_study({**base, "groups": ["event"]}).groups == ["event"]
+
+
+def test_a_group_of_one_is_warned_about(res) -> None:
+    """The only firm-event of a group has leverage 1 and a zero residual: robust standard
+    errors cannot see its variance, and the warning names it."""
+    one = SECTORS.assign(sector=["chips"] * 9 + ["other"])
+    with pytest.warns(UserWarning, match=r"R1 / AAPL fitted exactly \(leverage 1"):
+        fit = res.regress("car ~ C(sector)", window=(-1, 1), data=one)
+    assert np.abs(fit.resid).min() < 1e-12  # AAPL, the only "other"

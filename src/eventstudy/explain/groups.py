@@ -4,8 +4,8 @@ interval, and the tests of a difference between the groups, p-values from scipy:
 
 * two groups: Welch's t (Welch 1947; unequal variances, Welch-Satterthwaite degrees of freedom),
   first group minus second, and the Mann-Whitney U of the first group (Mann & Whitney 1947;
-  scipy's ``method="auto"``: exact for small samples without ties, else the normal approximation
-  with tie and continuity corrections);
+  scipy's ``method="auto"``: exact when a group has at most 8 firm-events and there are no
+  ties, else the normal approximation with tie and continuity corrections);
 * three or more: the one-way ANOVA F (Fisher 1925) and the Kruskal-Wallis H (Kruskal & Wallis
   1952; tie-corrected, chi-squared on ``k - 1`` degrees of freedom).
 

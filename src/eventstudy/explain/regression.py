@@ -252,6 +252,8 @@ def fit_regression(reg: Regression, data: pd.DataFrame) -> Any:
             "before (a group with no firm-event left once rows with a missing variable are "
             "dropped, or a characteristic that does not vary)"
         )
+    if reg.cov != "nonrobust":
+        _warn_exact_fits(reg, model, data)
     if reg.cov == "cluster":
         groups = pd.factorize(data.loc[model.data.row_labels, str(reg.cluster)])[0]
         if len(np.unique(groups)) < 2:
@@ -263,6 +265,24 @@ def fit_regression(reg: Regression, data: pd.DataFrame) -> Any:
     if reg.cov == "nonrobust":
         return model.fit(use_t=True)
     return model.fit(cov_type=reg.cov, use_t=True)
+
+
+def _warn_exact_fits(reg: Regression, model: Any, data: pd.DataFrame) -> None:
+    """A firm-event with leverage 1 (the only member of a group) is fitted exactly: its residual
+    is 0, so a robust covariance cannot see its variance (HC1 leaves it out, HC3 divides by 0).
+    Said once, as a warning naming them."""
+    q, _r = np.linalg.qr(np.asarray(model.wexog, dtype=float))
+    exact = np.flatnonzero(np.einsum("ij,ij->i", q, q) > 1 - 1e-8)
+    if not len(exact):
+        return
+    rows = data.loc[model.data.row_labels].iloc[exact]
+    names = [f"{e} / {t}" for e, t in zip(rows["event"], rows["ticker"], strict=True)]
+    warnings.warn(
+        f"{reg.where}: {listed(names)} fitted exactly (leverage 1, e.g. the only firm-event of "
+        f"a group): the {reg.cov_text} standard errors cannot reflect their variance",
+        UserWarning,
+        stacklevel=3,
+    )
 
 
 def _collinear_terms(exog: np.ndarray, names: Sequence[str]) -> list[str]:
