@@ -240,6 +240,12 @@ def test_results_folder_reads_back_and_draws_the_charts(example: dict) -> None:
     np.testing.assert_allclose(y, (intercept + slope * np.asarray(x)) * 100, rtol=1e-9)
     (points,) = fig.findobj(lambda a: a.get_gid() == "points")
     assert len(points.get_offsets()) == 41
+    # `eventstudy report` of the folder alone has the section, its tables and its charts.
+    code, _out, err = _run(["report", str(out), "--out", str(out.parent / "again"), "-q"])
+    assert code == 0, err
+    md = (out.parent / "again" / "report.md").read_text()
+    assert "## Explaining the reactions" in md and "(0.0698)" in md
+    assert (out.parent / "again" / "figures" / "study_scatter.png").is_file()
 
 
 # ----------------------------------------------------------------------------- the library
@@ -299,6 +305,11 @@ def test_with_characteristics_carries_them_and_leaves_the_results_alone(res, tmp
         groups=["sector", "event"],
     )  # fmt: skip
     assert res.explanation is None and res.regressions_frame() is None
+    summary = res2.summary()
+    assert "Cross-sectional regressions" in str(summary) and "Mean CAR by sector" in [
+        t.caption for t in summary.tables
+    ]
+    assert "Cross-sectional regressions" not in str(res.summary())
     assert res2.characteristics_frame()["sector"].tolist()[:2] == ["chips", "chips"]
     regs = res2.regressions_frame()
     assert list(dict.fromkeys(regs["regression"])) == ["sector", "2"]

@@ -31,6 +31,7 @@ from eventstudy.study import ResolvedEvent
 #: characteristic may be named like them).
 BUILTINS: dict[str, str] = {
     "car": "the firm-event's CAR over the window",
+    "car_se": "the CAR's standard error (car.csv's se)",
     "bhar": "the firm-event's BHAR over the window (a BHAR window)",
     "market_value": "market value on day -1 (valuation.csv)",
     "beta": "the market model's slope (models with one: market, scholes-williams, dimson, garch)",

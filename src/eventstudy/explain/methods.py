@@ -93,7 +93,8 @@ class ExplainMethods:
         frame
             Characteristics keyed by ``ticker`` (one row per firm) or ``event,ticker`` (one row
             per firm-event), numeric or text columns; None: the built-in variables only
-            (``car``, ``bhar``, ``market_value``, ``beta``, ``sigma``, ``event``, ``ticker``).
+            (``car``, ``car_se``, ``bhar``, ``market_value``, ``beta``, ``sigma``, ``event``,
+            ``ticker``).
         regressions
             Regressions to fit: formulas, or dicts / :class:`~eventstudy.study.RegressionSpec`
             with the study file's keys (``formula, name, window, cov, cluster, weights``).

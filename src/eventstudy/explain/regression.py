@@ -189,9 +189,8 @@ def _model(reg: Regression, data: pd.DataFrame, weights: np.ndarray | None) -> A
                 f"{reg.where}: the window {window_text(reg.window)} is {kind} window: its "
                 f"dependent variable is {measured[0] if measured else 'car'}, not {name}"
             ) from None
-        known = [c for c in data.columns if c not in ("car_se",)]
         raise DataError(
-            f"{reg.where}: unknown variable {name!r} (variables: {listed(known, 20)})"
+            f"{reg.where}: unknown variable {name!r} (variables: {listed(list(data.columns), 20)})"
         ) from None
     except (ValueError, TypeError, KeyError) as exc:
         text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
