@@ -528,3 +528,9 @@ def test_a_group_of_one_is_warned_about(res) -> None:
     with pytest.warns(UserWarning, match=r"R1 / AAPL fitted exactly \(leverage 1"):
         fit = res.regress("car ~ C(sector)", window=(-1, 1), data=one)
     assert np.abs(fit.resid).min() < 1e-12  # AAPL, the only "other"
+
+
+def test_latex_tables_of_the_example_have_no_raw_unicode_squares(example: dict) -> None:
+    tex = (example["out"] / "report" / "tables.tex").read_text()
+    regression = tex[tex.index("Cross-sectional regressions") :]
+    assert "R$^2$ & " in regression and "²" not in tex
