@@ -251,6 +251,7 @@ def run_study(spec: StudySpec, options: DataOptions | None = None) -> EventStudy
     Price and share files (``options.prices``, ``options.shares``) go into the local store only
     once the study has run: a run that fails leaves the store as it was."""
     options = options or DataOptions()
+    characteristics = read_study_characteristics(spec)  # a bad file stops the run before fitting
     factors = load_factors(spec, options)
     keep: list[Callable[[], object]] = []
     if spec.engine == "dask" or options.scheduler:
@@ -258,12 +259,30 @@ def run_study(spec: StudySpec, options: DataOptions | None = None) -> EventStudy
     else:
         results = _run_local(spec, options, factors, keep)
     require_fitted(results.events, results.batches, results.dropped)
+    if characteristics is not None or spec.regressions or spec.groups:
+        results = results.with_characteristics(
+            characteristics, regressions=spec.regressions or (), groups=spec.groups or ()
+        )
     if spec.engine != "dask" and not options.scheduler:
         # Said only now: when nothing could be fitted, the error above lists them once.
         warn_left_out(results.dropped, stacklevel=2)
     for write in keep:  # the run's price and share files, into the store now that it succeeded
         write()
     return results
+
+
+def read_study_characteristics(spec: StudySpec) -> pd.DataFrame | None:
+    """The study's ``characteristics`` file (relative to the study file), checked against its
+    events (docs/explaining.md); None when it names none."""
+    from eventstudy.explain.characteristics import check_known, read_characteristics
+
+    path = spec.characteristics_path
+    if path is None:
+        return None
+    table = read_characteristics(path)
+    check_known(table, spec.resolved(), str(path))
+    table.attrs["source"] = str(path)  # how later messages name it
+    return table
 
 
 def _run_local(

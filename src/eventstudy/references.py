@@ -45,6 +45,11 @@ REFERENCES: dict[str, tuple[str, str]] = {
         "Brown, S. J., and J. B. Warner (1985). Using daily stock returns: The case of event "
         "studies. Journal of Financial Economics 14(1), 3–31.",
     ),
+    "cameron-miller-2015": (
+        "Cameron & Miller (2015)",
+        "Cameron, A. C., and D. L. Miller (2015). A practitioner's guide to cluster-robust "
+        "inference. Journal of Human Resources 50(2), 317–372.",
+    ),
     "campbell-wasley-1996": (
         "Campbell & Wasley (1996)",
         "Campbell, C. J., and C. E. Wasley (1996). Measuring abnormal daily trading volume for "
@@ -97,6 +102,11 @@ REFERENCES: dict[str, tuple[str, str]] = {
         "Fama, E. F., and K. R. French (2015). A five-factor asset pricing model. Journal of "
         "Financial Economics 116(1), 1–22.",
     ),
+    "fisher-1925": (
+        "Fisher (1925)",
+        "Fisher, R. A. (1925). Statistical Methods for Research Workers. Edinburgh: Oliver and "
+        "Boyd.",
+    ),
     "hall-1992": (
         "Hall (1992)",
         "Hall, P. (1992). On the removal of skewness by transformation. Journal of the Royal "
@@ -112,6 +122,16 @@ REFERENCES: dict[str, tuple[str, str]] = {
         "Kolari, J. W., and S. Pynnönen (2011). Nonparametric rank tests for event studies. "
         "Journal of Empirical Finance 18(5), 953–971.",
     ),
+    "kruskal-wallis-1952": (
+        "Kruskal & Wallis (1952)",
+        "Kruskal, W. H., and W. A. Wallis (1952). Use of ranks in one-criterion variance "
+        "analysis. Journal of the American Statistical Association 47(260), 583–621.",
+    ),
+    "liang-zeger-1986": (
+        "Liang & Zeger (1986)",
+        "Liang, K.-Y., and S. L. Zeger (1986). Longitudinal data analysis using generalized "
+        "linear models. Biometrika 73(1), 13–22.",
+    ),
     "lyon-1999": (
         "Lyon, Barber & Tsai (1999)",
         "Lyon, J. D., B. M. Barber, and C.-L. Tsai (1999). Improved methods for tests of "
@@ -122,6 +142,18 @@ REFERENCES: dict[str, tuple[str, str]] = {
         "MacKinlay, A. C. (1997). Event studies in economics and finance. Journal of Economic "
         "Literature 35(1), 13–39.",
     ),
+    "mackinnon-white-1985": (
+        "MacKinnon & White (1985)",
+        "MacKinnon, J. G., and H. White (1985). Some heteroskedasticity-consistent covariance "
+        "matrix estimators with improved finite sample properties. Journal of Econometrics "
+        "29(3), 305–325.",
+    ),
+    "mann-whitney-1947": (
+        "Mann & Whitney (1947)",
+        "Mann, H. B., and D. R. Whitney (1947). On a test of whether one of two random "
+        "variables is stochastically larger than the other. Annals of Mathematical Statistics "
+        "18(1), 50–60.",
+    ),
     "patell-1976": (
         "Patell (1976)",
         "Patell, J. M. (1976). Corporate forecasts of earnings per share and stock price "
@@ -131,6 +163,22 @@ REFERENCES: dict[str, tuple[str, str]] = {
         "Scholes & Williams (1977)",
         "Scholes, M., and J. Williams (1977). Estimating betas from nonsynchronous data. "
         "Journal of Financial Economics 5(3), 309–327.",
+    ),
+    "sefcik-thompson-1986": (
+        "Sefcik & Thompson (1986)",
+        "Sefcik, S. E., and R. Thompson (1986). An approach to statistical inference in "
+        "cross-sectional models with security abnormal returns as dependent variable. Journal "
+        "of Accounting Research 24(2), 316–334.",
+    ),
+    "welch-1947": (
+        "Welch (1947)",
+        "Welch, B. L. (1947). The generalization of 'Student's' problem when several different "
+        "population variances are involved. Biometrika 34(1–2), 28–35.",
+    ),
+    "white-1980": (
+        "White (1980)",
+        "White, H. (1980). A heteroskedasticity-consistent covariance matrix estimator and a "
+        "direct test for heteroskedasticity. Econometrica 48(4), 817–838.",
     ),
     "wilcoxon-1945": (
         "Wilcoxon (1945)",

@@ -16,6 +16,7 @@ import pandas as pd
 from eventstudy.data.panel import ReturnsPanel
 from eventstudy.errors import DataError, argument
 from eventstudy.estimation.fit import StudyFit
+from eventstudy.explain.methods import ExplainMethods, Explanation
 from eventstudy.inference.bhar import bhar_tests
 from eventstudy.inference.stats import grouped_cross_sectional_t, t_pvalue
 from eventstudy.output.folder import (
@@ -39,8 +40,10 @@ if TYPE_CHECKING:
 
 
 @dataclass(repr=False)
-class EventStudyResults:
-    """Everything an event study produced. Build frames with the ``*_frame()`` methods.
+class EventStudyResults(ExplainMethods):
+    """Everything an event study produced. Build frames with the ``*_frame()`` methods;
+    ``with_characteristics()`` and ``regress()`` explain the reactions across firms
+    (:class:`~eventstudy.explain.methods.ExplainMethods`, docs/explaining.md).
 
     Frames list firm-events in study order (events as given, tickers as listed per event)."""
 
@@ -58,6 +61,8 @@ class EventStudyResults:
     volume: VolumePanel | None = None
     #: Rates into the reporting currency: valuation.csv gains its FX columns (docs/global.md).
     fx: FxRates | None = None
+    #: Firm characteristics, regressions and group comparisons (``with_characteristics``).
+    explanation: Explanation | None = None
 
     def __repr__(self) -> str:
         """What was studied, in one line (not the arrays: a notebook cell ending in ``res``)."""

@@ -37,6 +37,11 @@ VolatilityModel = Literal["constant", "garch"]
 FactorRegion = Literal[
     "us", "developed", "north_america", "europe", "japan", "asia_pacific_ex_japan", "emerging"
 ]
+#: A cross-sectional regression's covariance (docs/explaining.md): classical, White's HC1 or
+#: HC3, or clustered (by event, or by the column named in ``cluster``).
+RegressionCov = Literal["nonrobust", "HC1", "HC3", "cluster"]
+#: ``precision``: WLS with weights 1 / Var(CAR) (car.csv's ``se`` squared).
+RegressionWeights = Literal["none", "precision"]
 
 
 
@@ -68,6 +73,10 @@ class StudyDefaults:
     reporting_currency: str = "USD"
     #: Which of Ken French's factor sets the factor models use (docs/global.md).
     factor_region: FactorRegion = "us"
+    #: A cross-sectional regression's CAR (or BHAR) window, covariance and weights.
+    regression_window: tuple[int, int] = (-1, 1)
+    regression_cov: RegressionCov = "HC1"
+    regression_weights: RegressionWeights = "none"
 
 
 DEFAULTS = StudyDefaults()
@@ -301,6 +310,64 @@ class ResolvedEvent(BaseModel):
         return tuple(dict.fromkeys((*self.car_windows, *self.bhar_windows)))
 
 
+class RegressionSpec(BaseModel):
+    """One entry of the study file's ``regressions`` (docs/explaining.md): a statsmodels formula
+    (``car ~ np.log(market_value) + C(sector)``), the CAR or BHAR ``window`` it explains, the
+    covariance ``cov`` (``cluster`` clusters by event, or by the column ``cluster`` names), the
+    ``weights`` and an optional ``name`` (default: its 1-based number). A bare formula is an
+    entry with every default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    formula: str = Field(min_length=1)
+    name: str | None = None
+    window: Window = DEFAULTS.regression_window
+    cov: RegressionCov | None = None
+    cluster: str | None = Field(default=None, min_length=1)
+    weights: RegressionWeights = DEFAULTS.regression_weights
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_formula(cls, data: Any) -> Any:
+        """``- car ~ C(sector)``: a bare formula is an entry with every default."""
+        return {"formula": data} if isinstance(data, str) else data
+
+    @field_validator("formula")
+    @classmethod
+    def _formula(cls, v: str) -> str:
+        lhs, tilde, rhs = v.partition("~")
+        if not tilde or not lhs.strip() or not rhs.strip():
+            raise ValueError(f"{shown(v)} is not a formula 'y ~ x + ...' (e.g. 'car ~ C(sector)')")
+        return v.strip()
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str | None) -> str | None:
+        return None if v is None else check_name(v)
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, v: tuple[int, int]) -> tuple[int, int]:
+        return _check_window(v)
+
+    @model_validator(mode="after")
+    def _cluster(self) -> RegressionSpec:
+        if self.cluster is not None and self.cov not in (None, "cluster"):
+            raise ValueError(f"cluster: {self.cluster!r} needs cov 'cluster', not {self.cov!r}")
+        return self
+
+    @property
+    def covariance(self) -> RegressionCov:
+        """``cov`` with its default: ``cluster`` when a cluster column is named, else HC1."""
+        if self.cov is not None:
+            return self.cov
+        return "cluster" if self.cluster is not None else DEFAULTS.regression_cov
+
+    def label(self, number: int) -> str:
+        """The name of the regression in the tables: its ``name``, or its 1-based number."""
+        return self.name or str(number)
+
+
 class StudySpec(_Settings):
     """A whole study file."""
 
@@ -313,6 +380,12 @@ class StudySpec(_Settings):
     factor_region: FactorRegion = DEFAULTS.factor_region
     tickers: list[str] | None = None
     events: list[EventSpec] = Field(min_length=1)
+    #: A CSV of firm characteristics keyed by ``ticker`` or ``event,ticker``, relative to the
+    #: study file (docs/explaining.md).
+    characteristics: Path | None = None
+    regressions: list[RegressionSpec] | None = None
+    #: Characteristic columns (or ``event``) whose values split the firm-events into groups.
+    groups: list[str] | None = None
     source: Path | None = Field(default=None, exclude=True)
     _resolved: tuple[ResolvedEvent, ...] = PrivateAttr(default=())
 
@@ -349,7 +422,17 @@ class StudySpec(_Settings):
         self._resolved = tuple(self._resolve())
         for resolved in self._resolved:
             _check_windows(resolved)
+        _check_explaining(self)
         return self
+
+    @property
+    def characteristics_path(self) -> Path | None:
+        """``characteristics`` relative to the study file's folder (as written when absolute)."""
+        if self.characteristics is None:
+            return None
+        if self.characteristics.is_absolute() or self.source is None:
+            return self.characteristics
+        return self.source.parent / self.characteristics
 
     @property
     def slug(self) -> str:
@@ -423,6 +506,28 @@ def _check_windows(event: ResolvedEvent) -> None:
     if event.model == "factor" and event.factors and set(event.factors) & set(event.tickers):
         both = sorted(set(event.factors) & set(event.tickers))
         raise ValueError(f"{where}: {', '.join(both)} is both a regressor and an event ticker")
+
+
+def _check_explaining(spec: StudySpec) -> None:
+    """The cross-sectional keys (docs/explaining.md): names given once, groups of known kind."""
+    labels = [r.label(k) for k, r in enumerate(spec.regressions or (), start=1)]
+    twice = sorted({name for name in labels if labels.count(name) > 1})
+    if twice:
+        raise ValueError(f"regressions: the name {twice[0]!r} is given to two regressions")
+    groups = spec.groups or []
+    if spec.groups is not None and not groups:
+        raise ValueError("groups: needs at least one column")
+    for k, column in enumerate(groups):
+        if not isinstance(column, str) or not column.strip():
+            raise ValueError(f"groups[{k}]: bad column {shown(column)}")
+        if groups.count(column) > 1:
+            raise ValueError(f"groups: {column!r} is listed twice")
+    needs = [c for c in groups if c != "event"]
+    if needs and spec.characteristics is None:
+        raise ValueError(
+            f"groups: {needs[0]!r} is a characteristic: name the file that has it with "
+            "'characteristics: FILE' (a CSV keyed by ticker or event,ticker)"
+        )
 
 
 def slugify(text: str) -> str:

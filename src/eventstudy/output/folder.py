@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from eventstudy.errors import EventStudyError
+from eventstudy.explain.groups import GROUP_MEANS_COLUMNS, GROUP_TESTS_COLUMNS
+from eventstudy.explain.regression import REGRESSION_COLUMNS
 from eventstudy.output.files import json_text, staged, unneutralise, write_csv
 from eventstudy.output.journal import settled
 from eventstudy.output.summary import summary_dict
@@ -110,12 +112,15 @@ class TableFile:
     #: The measure whose table this is (written only when a study measures it: the frame
     #: method returns None otherwise).
     measure: str | None = None
+    #: Written only when the study asks for it (characteristics, regressions, groups: the
+    #: frame method returns None otherwise).
+    asked: bool = False
 
     @property
     def optional(self) -> bool:
         """Read back as None when missing (the battery, the data-quality checks, a measure's
-        tables)."""
-        return self.columns is None or self.measure is not None
+        tables, the tables a study asks for)."""
+        return self.columns is None or self.measure is not None or self.asked
 
 
 #: Every table of a results folder (see the README, "Outputs").
@@ -138,6 +143,11 @@ TABLE_FILES = (
     TableFile(
         "variance_ratio.csv", "variance_ratio_frame", VARIANCE_RATIO_COLUMNS, measure="volatility"
     ),
+    # docs/explaining.md: with characteristics, regressions and groups.
+    TableFile("characteristics.csv", "characteristics_frame", ("event", "ticker"), asked=True),
+    TableFile("regressions.csv", "regressions_frame", REGRESSION_COLUMNS, asked=True),
+    TableFile("group_tests.csv", "group_tests_frame", GROUP_TESTS_COLUMNS, asked=True),
+    TableFile("group_means.csv", "group_means_frame", GROUP_MEANS_COLUMNS, asked=True),
 )
 #: Table file -> the results frame it holds.
 TABLES: dict[str, Callable[[ResultSource], pd.DataFrame | None]] = {
@@ -161,6 +171,14 @@ _TEXT_COLUMNS = {
     "test",
     "measure",
     "volume_flags",
+    "regression",
+    "window",
+    "term",
+    "cov",
+    "weights",
+    "formula",
+    "grouping",
+    "group",
 }
 _DATE_COLUMNS = {"date", "shares_as_of"}
 
@@ -185,7 +203,7 @@ def write_tables(
     with staged(out_dir, last=(SUMMARY_FILE,)) as stage:
         for name, frame_of in TABLES.items():
             frame = frame_of(results)
-            if frame is not None:  # None: a measure the study did not ask for
+            if frame is not None:  # None: a measure or table the study did not ask for
                 write_csv(frame, stage / name)
         text = json_text(summary)
         (stage / SUMMARY_FILE).write_text(text + "\n", encoding="utf-8")
@@ -368,6 +386,37 @@ class StoredResults:
 
     def variance_ratio_frame(self) -> pd.DataFrame | None:
         return self._measure_table("variance_ratio.csv")
+
+    def regressions_frame(self) -> pd.DataFrame | None:
+        """``regressions.csv``, or None when the study fitted no regression."""
+        return self._measure_table("regressions.csv")
+
+    def group_tests_frame(self) -> pd.DataFrame | None:
+        """``group_tests.csv``, or None when the study compared no groups."""
+        return self._measure_table("group_tests.csv")
+
+    def group_means_frame(self) -> pd.DataFrame | None:
+        return self._measure_table("group_means.csv")
+
+    def characteristics_frame(self) -> pd.DataFrame | None:
+        """``characteristics.csv`` typed as the study read it (a column of numbers numeric,
+        others text), or None when the study had no characteristics."""
+        from eventstudy.explain.characteristics import characteristics_table
+
+        path = self.directory / "characteristics.csv"
+        if not path.is_file():
+            return None
+        _check_complete(path)
+        try:
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+            raise EventStudyError(f"{path}: cannot read ({exc})") from None
+        for column in frame.columns:
+            frame[column] = unneutralise(frame[column])
+        try:
+            return characteristics_table(frame, str(path))
+        except EventStudyError as exc:
+            raise EventStudyError(f"{exc} (not the table eventstudy writes)") from None
 
     @cached_property
     def _tests(self) -> pd.DataFrame | None:

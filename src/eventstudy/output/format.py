@@ -54,6 +54,18 @@ def fmt_num(x: Any, digits: int = 2) -> str:
     return _minus(text)
 
 
+def fmt_coef(x: Any) -> str:
+    """A regression coefficient: four decimals (``−0.0412``), or four significant digits in
+    scientific notation when that would hide it (``1.234e−12``, ``3.210e+05``)."""
+    if not _finite(x):
+        return "n/a"
+    x = float(x)
+    text = f"{x:.4f}" if x == 0 or 1e-3 <= abs(x) < 1e5 else f"{x:.3e}"
+    if float(text) == 0:
+        text = text.lstrip("-")
+    return _minus(text)
+
+
 def fmt_p(p: Any) -> str:
     """Two-sided p-value: three decimals, ``<0.001`` below that."""
     if not _finite(p):
@@ -183,6 +195,11 @@ def term_pct(x: Any, digits: int = 2) -> str:
 def term_num(x: Any, digits: int = 2) -> str:
     """``-1.23``, ``0.45``; ``n/a`` when missing."""
     return f"{float(x):.{digits}f}" if _finite(x) else "n/a"
+
+
+def term_coef(x: Any) -> str:
+    """:func:`fmt_coef` with the ASCII hyphen-minus."""
+    return fmt_coef(x).replace(MINUS, "-")
 
 
 def term_money(x: Any, currency: str = "USD") -> str:

@@ -33,6 +33,7 @@ _TEX_CHARS = {
     "|": r"\textbar{}",
     MINUS: "$-$",
     "±": r"$\pm$",
+    "²": r"$^2$",
     "·": r"$\cdot$",
     "√": r"$\surd$",
     "×": r"$\times$",

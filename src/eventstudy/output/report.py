@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from eventstudy.errors import listed
+from eventstudy.output.explain_tables import explain_methods, explain_tables
 from eventstudy.output.files import staged
 from eventstudy.output.folder import SUMMARY_FILE, StoredResults
 from eventstudy.output.format import fmt_window, md_escape
@@ -82,6 +83,8 @@ STUDY_FIGURES = {
     "timeline": "Share prices over the whole study, indexed to 100, every event's day 0 marked",
     "caar": "Average cumulative abnormal return of each event, with 95% bands",
     "models": "The same stocks' CAR paths under each normal-return model",
+    "groups": "Mean CAR of each group with its 95% confidence interval, per CAR window",
+    "scatter": "Each firm-event's CAR against a numeric variable, with the OLS line",
 }
 
 
@@ -135,6 +138,8 @@ def _collect_figures(
         )
         if spec.chart == "models" and spec.events:
             item.caption += ": " + ", ".join(spec.events)
+        if spec.subject:
+            item.caption += f" ({spec.subject})"
         out.append(item)
         if not include:
             item.missing = "charts left out on request (--no-figures)"
@@ -213,11 +218,15 @@ def report_context(
 
     tables = StudyTables(source, tests, quality)
     slugs = event_slugs(source)
+    from eventstudy.output.plots.explain_charts import EXPLAIN_CHARTS
+
     by_event: dict[str, list[ReportFigure]] = {}
     by_measure: dict[tuple[str, str], list[ReportFigure]] = {}
-    study_figures = []
+    study_figures, explain_figures = [], []
     for item in figures:
-        if item.event is None:
+        if item.chart in EXPLAIN_CHARTS:
+            explain_figures.append(item)
+        elif item.event is None:
             study_figures.append(item)
         elif item.chart in _MEASURE_CHARTS:  # shown in the measure's own section
             by_measure.setdefault((item.chart, item.event), []).append(item)
@@ -241,6 +250,7 @@ def report_context(
         study_figures
         + [f for ev in source.events[:max_events] for f in by_event.get(ev.name, [])]
         + [f for m in measures for e in m.events for f in e.figures]
+        + explain_figures
     ):
         if item.png is not None:
             number += 1
@@ -269,14 +279,18 @@ def report_context(
     battery = tables.battery_tables(max_events)
     has_value = any(frame["raw_dollar_change"].notna().any() for frame in tables.valuation.values())
     methods, cited = methods_text(source, tests, has_value)
+    explain_text, explain_cited = explain_methods(source)
+    methods, cited = methods + explain_text, cited + explain_cited
     references = reference_list(cited, tests if battery else None)
     summary, study = tables.caar_all(), tables.study()
     skipped, flags = tables.skipped(), tables.quality_flags()
+    explaining = explain_tables(source)
     ordered = [summary, study, skipped, flags]
     ordered += [t for s in sections for t in s.tables] + battery
     for m in measures:  # in the order of the page
         ordered += [e.table for e in m.events]
         ordered += m.tests
+    ordered += explaining
     for number, table in enumerate((t for t in ordered if t is not None), start=1):
         table.number = number
     toc = [("summary", "Summary"), ("study", "Study"), ("data", "Data")]
@@ -285,6 +299,8 @@ def report_context(
     toc += [(s.anchor, s.name) for s in sections]
     toc.append(("tests", "Test battery"))
     toc += [(m.anchor, m.title) for m in measures]
+    if explaining or explain_figures:
+        toc.append(("explaining", "Explaining the reactions"))
     toc += [("methods", "Methods"), ("references", "References")]
     return {
         "title": source.title,
@@ -306,6 +322,8 @@ def report_context(
         "battery_missing": None
         if tests is not None
         else "The test battery is not in this results folder (no tests.csv).",
+        "explaining": explaining,
+        "explain_figures": explain_figures,
         "methods": methods,
         "references": references,
     }
@@ -409,7 +427,7 @@ def build_report(
             for item in items:
                 (stage / "figures" / f"{item.stem}.png").write_bytes(item.png or b"")
         if tables:
-            all_tables = every_table(study_tables, max_events)
+            all_tables = every_table(study_tables, max_events) + explain_tables(source)
             (stage / "tables.tex").write_text(
                 latex_document(all_tables, str(source.title)), encoding="utf-8"
             )

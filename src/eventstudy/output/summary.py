@@ -14,6 +14,7 @@ import pandas as pd
 
 from eventstudy.errors import argument, listed
 from eventstudy.inference.registry import TESTS
+from eventstudy.output.explain_tables import explain_lines, explain_tables
 from eventstudy.output.format import (
     STARS_NOTE,
     currency_symbol,
@@ -242,6 +243,7 @@ def text_summary(results: ResultSource, max_events: int = 10, max_tickers: int =
         lines += ["", f"... and {hidden:,} more events (all of them are in the output tables)"]
     if len(results.events) > 1:
         lines += _pooled_block(results, caar.get(POOLED), tests.get(POOLED))
+    lines += explain_lines(results)
     skipped = results.skipped_frame()
     if len(skipped):
         lines += ["", f"Skipped firm-events ({len(skipped):,}):"]
@@ -461,6 +463,7 @@ def summarize(results: ResultSource, max_events: int = 10, max_tickers: int = 30
                 by_ticker = measure_ticker_table(study, ev.name, spec.name)
                 picked.append(by_ticker and _cut(by_ticker, max_tickers + 1, spec.table))
                 picked.append(study.battery_table(ev.name, spec.name))
+    picked += explain_tables(results)
     tables = tuple(
         replace(t, number=i) for i, t in enumerate((t for t in picked if t is not None), 1)
     )

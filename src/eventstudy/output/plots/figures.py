@@ -19,6 +19,12 @@ from eventstudy.output.files import atomic_file
 from eventstudy.output.measure_data import EXTRA_MEASURES, daily_values
 from eventstudy.output.plots.chart_data import has_value_data, pick_event, value_window
 from eventstudy.output.plots.event_charts import plot_car, plot_day0_ar, plot_prices
+from eventstudy.output.plots.explain_charts import (
+    EXPLAIN_CHARTS,
+    explain_plan,
+    plot_groups,
+    plot_scatter,
+)
 from eventstudy.output.plots.measure_charts import plot_volatility, plot_volume
 from eventstudy.output.plots.study_charts import (
     model_groups,
@@ -42,8 +48,8 @@ if TYPE_CHECKING:
 EVENT_CHARTS = ("car", "day0_ar", "ar_heatmap", "prices", "value", "volume", "volatility")
 #: Whole-study charts written by :func:`save_figures` (file ``study_<chart>``).
 STUDY_CHARTS = ("timeline", "caar", "models")
-#: Every chart name, in order.
-CHARTS = EVENT_CHARTS + STUDY_CHARTS
+#: Every chart name, in order (the cross-sectional ones, docs/explaining.md, last).
+CHARTS = EVENT_CHARTS + STUDY_CHARTS + EXPLAIN_CHARTS
 #: Charts drawn from the returns panel (not from the result tables alone).
 PANEL_CHARTS = frozenset({"prices", "timeline"})
 #: Figure formats :func:`save_figures` writes.
@@ -59,13 +65,14 @@ _NO_DATE: dict[str, dict[str, Any]] = {"svg": {"Date": None}, "pdf": {"CreationD
 @dataclass(frozen=True)
 class ChartSpec:
     """One chart of a study: its file stem (``<event-slug>_<chart>`` or ``study_<chart>``), the
-    chart's name (one of :data:`CHARTS`), its event, and the events a model comparison
-    compares."""
+    chart's name (one of :data:`CHARTS`), its event, the events a model comparison compares,
+    and the subject of a cross-sectional chart (a grouping column, a scatter's x)."""
 
     stem: str
     chart: str
     event: str | None = None
     events: tuple[str, ...] = ()
+    subject: str | None = None
 
     @property
     def needs_panel(self) -> bool:
@@ -93,7 +100,8 @@ def chart_plan(results: ResultSource, max_events: int | None = None) -> list[Cha
     event has the data for it, the volume and volatility charts only when it measures them; only
     the first ``max_events`` events when given), then the
     whole-study charts (:data:`STUDY_CHARTS`), which cover every event: the timeline; the CAAR
-    comparison with two or more events; a model comparison per group of :func:`model_groups`."""
+    comparison with two or more events; a model comparison per group of :func:`model_groups`;
+    then the cross-sectional charts the study asks for (:func:`explain_plan`)."""
     ar = results.ar_frame()
     finite = np.isfinite(ar["car"].to_numpy(dtype=float))
     with_car = set(ar.loc[finite, "event"])
@@ -120,6 +128,7 @@ def chart_plan(results: ResultSource, max_events: int | None = None) -> list[Cha
     for k, group in enumerate(model_groups(results)):
         stem = "study_models" if k == 0 else f"study_models-{k + 1}"
         specs.append(ChartSpec(stem, "models", events=tuple(group)))
+    specs += [ChartSpec(stem, chart, subject=subj) for stem, chart, subj in explain_plan(results)]
     return specs
 
 
@@ -161,6 +170,10 @@ def draw_chart(
         return plot_caar_comparison(results, size=size)
     if spec.chart == "models":
         return plot_model_comparison(results, events=spec.events or None, size=size)
+    if spec.chart == "groups":
+        return plot_groups(results, spec.subject, size=size)
+    if spec.chart == "scatter":
+        return plot_scatter(results, spec.subject, size=size)
     raise ValueError(f"unknown chart {spec.chart!r} (charts: {', '.join(CHARTS)})")
 
 
