@@ -23,6 +23,7 @@ from eventstudy.estimation.fit import fit_batches
 from eventstudy.results import EventStudyResults
 from eventstudy.study import (
     DEFAULTS,
+    CalendarTime,
     EventSpec,
     ResolvedEvent,
     StudySpec,
@@ -62,6 +63,10 @@ class EventStudy:
     measures, volume_model, volatility_model
         What to measure besides abnormal returns (``volume``, ``volatility``) and how, as the
         study-file keys (docs/measures.md); an event may override them.
+    calendar_time
+        A calendar-time portfolio regression for the results' tables (the study-file key
+        ``calendar_time``'s fields; docs/long_horizon.md); ``results.calendar_time(...)`` runs
+        any other.
     volume
         Shares traded, dates x tickers, for the volume measure (:meth:`from_prices` takes it
         from long prices' ``volume`` column).
@@ -99,6 +104,7 @@ class EventStudy:
         volume: pd.DataFrame | None = None,
         volume_model: str = DEFAULTS.volume_model,
         volatility_model: str = DEFAULTS.volatility_model,
+        calendar_time: CalendarTime | Mapping[str, Any] | None = None,
     ) -> None:
         if isinstance(returns, ReturnsPanel):
             self.panel = returns
@@ -129,6 +135,13 @@ class EventStudy:
         self.return_kind = return_kind
         self.title = title
         self.volume = None if volume is None else check_volume(volume)
+        if calendar_time is not None and not isinstance(calendar_time, CalendarTime):
+            try:
+                calendar_time = CalendarTime.model_validate(dict(calendar_time))
+            except ValidationError as exc:
+                error = format_error(dict(exc.errors()[0]))
+                raise StudyFileError(f"calendar_time.{error}") from None
+        self.calendar_time = calendar_time
 
     def __repr__(self) -> str:
         d = self.defaults
@@ -241,6 +254,7 @@ class EventStudy:
             title=self.title,
             meta={"returns": self.return_kind},
             volume=self.volume,
+            calendar_time=self.calendar_time,
         )
 
     def _resolve_frame(self, frame: pd.DataFrame) -> list[ResolvedEvent]:
@@ -306,11 +320,13 @@ def fit_events(
     unavailable: Mapping[str, str] | None = None,
     warn: bool = True,
     volume: pd.DataFrame | None = None,
+    calendar_time: CalendarTime | None = None,
 ) -> EventStudyResults:
     """Fit resolved events on ``panel`` (:func:`~eventstudy.estimation.fit.fit_batches`) and wrap
     the fits, prices and share counts in the results object; ``warn``: warn of the firm-events
     left out (a Dask partition leaves that to the client); ``volume``: shares traded (dates x
-    tickers) for the events that measure volume."""
+    tickers) for the events that measure volume; ``calendar_time``: the calendar-time regression
+    the results' tables hold (docs/long_horizon.md)."""
     fit = fit_batches(panel, events, factors=factors, unavailable=unavailable, warn=warn)
     volume_panel = None
     if volume is not None and any("volume" in e.measures for e in fit.events):
@@ -328,6 +344,8 @@ def fit_events(
         meta={**(factors.describe() if factors is not None else {}), **(meta or {})},
         dropped=fit.dropped,
         volume=volume_panel,
+        factors=factors,
+        calendar_time_settings=calendar_time,
     )
     results.volume_fit  # noqa: B018  # a study asking for volume without any fails here
     return results

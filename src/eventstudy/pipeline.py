@@ -211,6 +211,8 @@ def load_factors(spec: StudySpec, options: DataOptions) -> FactorData | None:
     """Fama-French factors when a study's model needs them: ``--factors`` files, else the local
     store, else the Ken French Data Library (unless offline)."""
     needed = {e.model for e in spec.resolved()} & set(FACTOR_MODELS)
+    if spec.calendar_time is not None and spec.calendar_time.model in FACTOR_MODELS:
+        needed.add(spec.calendar_time.model)
     if options.factors:
         return read_factors(options.factors)
     if not needed:
@@ -273,6 +275,7 @@ def _run_local(
         meta=meta,
         unavailable=meta.get("fetch_failures"),
         volume=volume,
+        calendar_time=spec.calendar_time,
     )
 
 

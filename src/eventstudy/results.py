@@ -26,14 +26,16 @@ from eventstudy.output.folder import (
     CAR_COLUMNS,
     CAV_COLUMNS,
 )
-from eventstudy.study import POOLED, ResolvedEvent
+from eventstudy.study import POOLED, CalendarTime, ResolvedEvent
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+    from eventstudy.data.factors import FactorData
     from eventstudy.estimation.fit import Batch
     from eventstudy.estimation.volatility import VolatilityBatch
     from eventstudy.estimation.volume import VolumePanel
+    from eventstudy.inference.calendar_time import CalendarTimeResult
     from eventstudy.output.summary import Summary
 
 
@@ -55,6 +57,10 @@ class EventStudyResults:
     dropped: list[tuple[str, str, str]] = field(default_factory=list)
     #: Trading volume on the panel's sessions, for the volume measure (None: no volume given).
     volume: VolumePanel | None = None
+    #: The factor data the study was given (calendar-time regressions read them), if any.
+    factors: FactorData | None = None
+    #: The ``calendar_time`` study key: the regression the tables and charts hold (None: none).
+    calendar_time_settings: CalendarTime | None = None
 
     def __repr__(self) -> str:
         """What was studied, in one line (not the arrays: a notebook cell ending in ``res``)."""
@@ -526,6 +532,59 @@ class EventStudyResults:
     def valuation_frame(self) -> pd.DataFrame:
         """Market value on day -1 and the raw and abnormal dollar change per CAR window."""
         return _copy(self._valuation)
+
+    # ----------------------------------------------------------------- long horizons
+    def calendar_time(
+        self,
+        horizon: tuple[int, int] = (1, 250),
+        weighting: str = "equal",
+        model: str = "market",
+        frequency: str = "daily",
+        min_firms: int = 1,
+        errors: str = "hac",
+        lags: int | None = None,
+    ) -> CalendarTimeResult:
+        """A calendar-time portfolio regression of the study's firm-events
+        (:mod:`eventstudy.inference.calendar_time`, docs/long_horizon.md): the portfolio of the
+        firms whose day 0 lies ``horizon`` trading days back, weighted ``equal`` or by ``value``
+        (day -1), its ``daily`` or ``monthly`` excess return regressed on ``model``'s factors
+        with HAC (``lags``: None for Newey & West's rule) or ``hc1`` errors."""
+        from eventstudy.inference.calendar_time import study_calendar_time
+
+        panel = self.panel
+        if self.meta.get("returns") == "log":  # portfolios hold simple returns
+            import dataclasses
+
+            panel = dataclasses.replace(panel, values=np.expm1(panel.values))
+        values = self.valuation_frame() if weighting == "value" else None
+        return study_calendar_time(
+            self.study_fit,
+            panel,
+            factors=self.factors,
+            market_values=values,
+            horizon=tuple(horizon),
+            weighting=weighting,
+            model=model,
+            frequency=frequency,
+            min_firms=min_firms,
+            errors=errors,
+            lags=lags,
+        )
+
+    @cached_property
+    def _calendar_time(self) -> CalendarTimeResult | None:
+        settings = self.calendar_time_settings
+        return None if settings is None else self.calendar_time(**settings.model_dump())
+
+    def calendar_time_frame(self) -> pd.DataFrame | None:
+        """``calendar_time.csv`` (the ``calendar_time`` study key's regression), or None."""
+        ct = self._calendar_time
+        return None if ct is None else ct.table()
+
+    def calendar_time_returns_frame(self) -> pd.DataFrame | None:
+        """``calendar_time_returns.csv``: the portfolio's return and firms per period, or None."""
+        ct = self._calendar_time
+        return None if ct is None else ct.returns_frame()
 
     # ----------------------------------------------------------------- output
     def summary(self, max_events: int = 10, max_tickers: int = 30) -> Summary:

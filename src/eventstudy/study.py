@@ -263,6 +263,26 @@ class ResolvedEvent(BaseModel):
         return tuple(dict.fromkeys((*self.car_windows, *self.bhar_windows)))
 
 
+class CalendarTime(BaseModel):
+    """The ``calendar_time`` study key: a calendar-time portfolio regression
+    (:mod:`eventstudy.inference.calendar_time`, docs/long_horizon.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    horizon: Window = (1, 250)
+    weighting: Literal["equal", "value"] = "equal"
+    model: Literal["market", "ff3", "carhart", "ff5"] = "market"
+    frequency: Literal["daily", "monthly"] = "daily"
+    min_firms: int = Field(default=1, ge=1)
+    #: Newey-West HAC (lags by Newey & West's 1994 rule) or White's HC1 standard errors.
+    errors: Literal["hac", "hc1"] = "hac"
+
+    @field_validator("horizon")
+    @classmethod
+    def _horizon(cls, v: tuple[int, int]) -> tuple[int, int]:
+        return _check_window(v)
+
+
 class StudySpec(_Settings):
     """A whole study file."""
 
@@ -273,6 +293,7 @@ class StudySpec(_Settings):
     price: Literal["adj_close", "close"] = DEFAULTS.price
     tickers: list[str] | None = None
     events: list[EventSpec] = Field(min_length=1)
+    calendar_time: CalendarTime | None = None
     source: Path | None = Field(default=None, exclude=True)
     _resolved: tuple[ResolvedEvent, ...] = PrivateAttr(default=())
 

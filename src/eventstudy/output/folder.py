@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from eventstudy.errors import EventStudyError
+from eventstudy.inference.calendar_time import CALENDAR_RETURNS_COLUMNS, CALENDAR_TIME_COLUMNS
 from eventstudy.output.files import json_text, staged, unneutralise, write_csv
 from eventstudy.output.summary import summary_dict
 from eventstudy.study import DEFAULT_MIN_ESTIMATION_OBS, DEFAULTS, ResolvedEvent
@@ -109,12 +110,15 @@ class TableFile:
     #: The measure whose table this is (written only when a study measures it: the frame
     #: method returns None otherwise).
     measure: str | None = None
+    #: The study key that asks for the table (written only when the study sets it: the frame
+    #: method returns None otherwise), e.g. ``calendar_time``.
+    asked_by: str | None = None
 
     @property
     def optional(self) -> bool:
         """Read back as None when missing (the battery, the data-quality checks, a measure's
-        tables)."""
-        return self.columns is None or self.measure is not None
+        tables, a table a study key asks for)."""
+        return self.columns is None or self.measure is not None or self.asked_by is not None
 
 
 #: Every table of a results folder (see the README, "Outputs").
@@ -136,6 +140,15 @@ TABLE_FILES = (
     ),
     TableFile(
         "variance_ratio.csv", "variance_ratio_frame", VARIANCE_RATIO_COLUMNS, measure="volatility"
+    ),
+    TableFile(
+        "calendar_time.csv", "calendar_time_frame", CALENDAR_TIME_COLUMNS, asked_by="calendar_time"
+    ),
+    TableFile(
+        "calendar_time_returns.csv",
+        "calendar_time_returns_frame",
+        CALENDAR_RETURNS_COLUMNS,
+        asked_by="calendar_time",
     ),
 )
 #: Table file -> the results frame it holds.
@@ -160,6 +173,9 @@ _TEXT_COLUMNS = {
     "test",
     "measure",
     "volume_flags",
+    "portfolio",
+    "frequency",
+    "weighting",
 }
 _DATE_COLUMNS = {"date", "shares_as_of"}
 
@@ -184,7 +200,7 @@ def write_tables(
     with staged(out_dir, last=(SUMMARY_FILE,)) as stage:
         for name, frame_of in TABLES.items():
             frame = frame_of(results)
-            if frame is not None:  # None: a measure the study did not ask for
+            if frame is not None:  # None: a measure or a table the study did not ask for
                 write_csv(frame, stage / name)
         text = json_text(summary)
         (stage / SUMMARY_FILE).write_text(text + "\n", encoding="utf-8")
@@ -354,6 +370,13 @@ class StoredResults:
 
     def variance_ratio_frame(self) -> pd.DataFrame | None:
         return self._measure_table("variance_ratio.csv")
+
+    def calendar_time_frame(self) -> pd.DataFrame | None:
+        """``calendar_time.csv``, or None when the study asked for no calendar-time portfolio."""
+        return self._measure_table("calendar_time.csv")
+
+    def calendar_time_returns_frame(self) -> pd.DataFrame | None:
+        return self._measure_table("calendar_time_returns.csv")
 
     @cached_property
     def _tests(self) -> pd.DataFrame | None:
