@@ -68,12 +68,15 @@ class DataOptions:
     scheduler: str | None = None  # a Dask scheduler address: run with the Dask engine
 
 
-def date_range(events: Sequence[ResolvedEvent]) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """Calendar dates that cover every event's estimation and event windows."""
+def date_range(
+    events: Sequence[ResolvedEvent], after: int = 0
+) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """Calendar dates that cover every event's estimation and event windows (and ``after``
+    trading days past day 0: a calendar-time portfolio's holding horizon)."""
     starts, ends = [], []
     for e in events:
         first = min(e.estimation_window[0], e.event_window[0])
-        last = max(e.estimation_window[1], e.event_window[1], 1)
+        last = max(e.estimation_window[1], e.event_window[1], 1, after)
         starts.append(
             pd.Timestamp(e.date) + pd.Timedelta(days=first * _DAYS_PER_SESSION - _MARGIN_DAYS)
         )
@@ -105,7 +108,8 @@ def load_data(
 
     events = spec.resolved()
     tickers = study_tickers(events)
-    start, end = date_range(events)
+    horizon = spec.calendar_time.horizon[1] if spec.calendar_time is not None else 0
+    start, end = date_range(events, after=horizon)
     store = PriceStore(options.cache_dir)
 
     def cached_yahoo() -> CachedSource:
@@ -292,6 +296,8 @@ def _run_dask(
 ) -> EventStudyResults:
     """``engine: dask``: the same fit, partitioned by firm over a Dask cluster (a LocalCluster,
     or the scheduler at ``--scheduler``/``scheduler:``), reading prices from a Parquet dataset."""
+    if spec.calendar_time is not None:
+        raise DataError("engine 'dask' does not form calendar-time portfolios: use engine: local")
     measured = [m for e in spec.resolved() for m in e.measures if m == "volume"]
     if measured:
         raise DataError(

@@ -268,8 +268,9 @@ def calendar_time_regression(
         raise DataError(f"calendar_time: horizon start {h0} is after its end {h1}")
     if weighting == "value":
         if weights is None:
-            raise DataError("calendar_time: value weighting needs market values (close prices "
-                            "and share counts)")
+            raise DataError(
+                "calendar_time: value weighting needs market values (close prices and share counts)"
+            )
         w = np.asarray(weights, dtype=float)
         keep = np.isfinite(w) & (w > 0)
         if not keep.any():

@@ -1,0 +1,252 @@
+"""Long horizons (docs/long_horizon.md): calendar-time portfolios and benchmarked BHARs, each
+number against an independent computation (loops, numpy, statsmodels by hand)."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+
+from eventstudy import EventStudy
+from eventstudy.data.factors import FactorData
+from eventstudy.errors import DataError, StudyFileError
+from eventstudy.inference.calendar_time import holdings, newey_west_lags
+from eventstudy.output.folder import StoredResults
+from eventstudy.study import parse_study
+from eventstudy.synthetic import SyntheticConfig
+
+HORIZON = (1, 120)
+
+
+def _synthetic(abnormal: float, seed: int = 7, **overrides: Any) -> tuple[pd.DataFrame, Any]:
+    """Returns with ``abnormal`` added on every day of every firm-event's horizon, and events."""
+    fields: dict[str, Any] = {
+        "n_firms": 120,
+        "n_days": 900,
+        "n_events": 40,
+        "firms_per_event": 6,
+        "seed": seed,
+        "alpha_sd": 0.0,
+        "abnormal": {d: abnormal for d in range(HORIZON[0], HORIZON[1] + 1)} if abnormal else 0.0,
+        "event_window": (-5, HORIZON[1]),
+    }
+    fields.update(overrides)
+    return SyntheticConfig(**fields).generate()
+
+
+def _factors(returns: pd.DataFrame, seed: int = 11) -> FactorData:
+    """Factor data on the returns' dates: the market in excess of a small RF, and noise factors."""
+    rng = np.random.default_rng(seed)
+    n = len(returns)
+    rf = np.full(n, 0.0001)
+    frame = pd.DataFrame(
+        {
+            "Mkt-RF": returns["MKT"].to_numpy() - rf,
+            "SMB": rng.normal(0, 0.005, n),
+            "HML": rng.normal(0, 0.005, n),
+            "Mom": rng.normal(0, 0.005, n),
+            "RF": rf,
+        },
+        index=returns.index,
+    )
+    return FactorData(frame=frame, sources=["test factors"])
+
+
+def _fit(returns: pd.DataFrame, events: pd.DataFrame, **kwargs: Any) -> Any:
+    es = EventStudy(returns, market="MKT", car_windows=[(0, 0)], **kwargs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return es.fit(events)
+
+
+@pytest.fixture(scope="module")
+def planted() -> tuple[pd.DataFrame, pd.DataFrame, Any]:
+    returns, events = _synthetic(0.001)
+    return returns, events, _fit(returns, events, factor_data=_factors(returns))
+
+
+def test_a_planted_long_run_alpha_is_recovered(planted: Any) -> None:
+    _returns, _events, res = planted
+    for model in ("market", "ff3", "carhart"):
+        row = res.calendar_time(horizon=HORIZON, model=model).table().iloc[0]
+        # The firms' alphas are 0, so the portfolio's alpha is the planted 0.1% a day.
+        assert abs(row["alpha"] - 0.001) < 3 * row["se"]
+        assert row["p"] < 1e-6
+    monthly = res.calendar_time(horizon=HORIZON, frequency="monthly").table().iloc[0]
+    assert abs(monthly["alpha"] / 21 - 0.001) < 3 * monthly["se"] / 21
+    assert monthly["p"] < 1e-3
+
+
+def test_no_alpha_where_none_was_planted() -> None:
+    returns, events = _synthetic(0.0)
+    res = _fit(returns, events)
+    row = res.calendar_time(horizon=HORIZON).table().iloc[0]
+    assert abs(row["alpha"]) < 3 * row["se"] and row["p"] > 0.05
+
+
+def test_the_alpha_is_statsmodels_ols_on_the_written_returns(planted: Any, tmp_path: Path) -> None:
+    returns, events, _ = planted
+    factors = _factors(returns)
+    res = _fit(
+        returns,
+        events,
+        factor_data=factors,
+        calendar_time={"horizon": list(HORIZON), "model": "ff3", "min_firms": 5},
+    )
+    res.save(tmp_path / "out", figures=False)
+    table = pd.read_csv(tmp_path / "out" / "calendar_time.csv")
+    written = pd.read_csv(tmp_path / "out" / "calendar_time_returns.csv", parse_dates=["date"])
+    assert written["n_firms"].min() >= 5
+    merged = written.merge(factors.frame, left_on="date", right_index=True, how="inner")
+    assert len(merged) == len(written) == table["n_periods"].iloc[0]
+    y = merged["return"] - merged["RF"]
+    x = sm.add_constant(merged[["Mkt-RF", "SMB", "HML"]])
+    lags = int(np.floor(4 * (len(y) / 100) ** (2 / 9)))
+    by_hand = sm.OLS(y, x).fit(cov_type="HAC", cov_kwds={"maxlags": lags})
+    row = table.iloc[0]
+    assert row["alpha"] == pytest.approx(by_hand.params["const"], abs=1e-10)
+    assert row["se"] == pytest.approx(by_hand.bse["const"], rel=1e-6)  # CSV round trip
+    assert row["p"] == pytest.approx(by_hand.pvalues["const"], rel=1e-6)
+    assert row["r2"] == pytest.approx(by_hand.rsquared, rel=1e-6)
+    assert row["mean_firms"] == pytest.approx(written["n_firms"].mean(), rel=1e-9)
+    assert (row["model"], row["frequency"], row["weighting"]) == ("ff3", "daily", "equal")
+    hc1 = res.calendar_time(horizon=HORIZON, model="ff3", min_firms=5, errors="hc1")
+    assert hc1.ols.bse["const"] == pytest.approx(
+        sm.OLS(y, x).fit(cov_type="HC1").bse["const"], rel=1e-10
+    )
+    stored = StoredResults.load(tmp_path / "out")
+    pd.testing.assert_frame_equal(stored.calendar_time_returns_frame(), written, check_dtype=False)
+    assert stored.calendar_time_frame()["alpha"].iloc[0] == row["alpha"]
+
+
+def test_no_calendar_time_tables_unless_asked(planted: Any, tmp_path: Path) -> None:
+    _returns, _events, res = planted
+    assert res.calendar_time_frame() is None and res.calendar_time_returns_frame() is None
+    written = {p.name for p in res.save(tmp_path / "out", figures=False)}
+    assert "calendar_time.csv" not in written and "calendar_time_returns.csv" not in written
+    stored = StoredResults.load(tmp_path / "out")
+    assert stored.calendar_time_frame() is None
+
+
+def _portfolio_by_loops(
+    returns: pd.DataFrame, events: pd.DataFrame, horizon: tuple[int, int], weight: dict
+) -> pd.DataFrame:
+    """Each session's portfolio by plain loops: every firm held through any of its events whose
+    day 0 lies horizon sessions back, weighted by its latest such event's weight."""
+    position = {d: i for i, d in enumerate(returns.index)}
+    rows = []
+    for t, date in enumerate(returns.index):
+        held: dict[str, tuple[int, float]] = {}
+        for k, (event, day, ticker) in enumerate(
+            events[["event", "date", "ticker"]].itertuples(index=False)
+        ):
+            d0 = position[pd.Timestamp(day)]
+            if d0 + horizon[0] <= t <= d0 + horizon[1]:
+                w = weight.get((event, ticker), 1.0)
+                if not (np.isfinite(w) and w > 0):
+                    continue
+                if ticker not in held or held[ticker][0] <= d0 * 10**6 + k:
+                    held[ticker] = (d0 * 10**6 + k, w)
+        num = den = 0.0
+        n = 0
+        for ticker, (_, w) in held.items():
+            r = returns.at[date, ticker]
+            if np.isfinite(r):
+                num += w * r
+                den += w
+                n += 1
+        if n:
+            rows.append((date, num / den, n))
+    return pd.DataFrame(rows, columns=["date", "return", "n_firms"])
+
+
+@pytest.mark.parametrize("weighting", ["equal", "value"])
+def test_portfolio_returns_against_loops(weighting: str) -> None:
+    returns, events = _synthetic(
+        0.0,
+        n_firms=12,
+        n_days=400,
+        n_events=8,
+        firms_per_event=4,
+        missing=0.05,
+        seed=3,
+        event_window=(-5, 60),
+    )
+    # A firm in two overlapping events (the later event's weight holds).
+    extra = events.iloc[[0]].assign(event="EXTRA", date=events["date"].iloc[-1])
+    events = pd.concat([events, extra], ignore_index=True)
+    rng = np.random.default_rng(5)
+    weight = {
+        (e, t): float(rng.uniform(1, 10))
+        for e, t in zip(events["event"], events["ticker"], strict=True)
+    }
+    weight[(events["event"].iloc[1], events["ticker"].iloc[1])] = np.nan  # left out
+    res = _fit(returns, events)
+    market_values = pd.DataFrame(
+        [(e, t, w) for (e, t), w in weight.items()], columns=["event", "ticker", "market_value"]
+    )
+    from eventstudy.inference.calendar_time import study_calendar_time
+
+    ct = study_calendar_time(
+        res.study_fit,
+        res.panel,
+        market_values=market_values,
+        horizon=(0, 60),
+        weighting=weighting,
+    )
+    expected = _portfolio_by_loops(returns, events, (0, 60), weight if weighting == "value" else {})
+    got = ct.returns_frame()
+    panel_dates = set(res.panel.dates)
+    expected = expected[expected["date"].isin(panel_dates)].reset_index(drop=True)
+    assert len(got) == len(expected)
+    np.testing.assert_allclose(got["return"], expected["return"], rtol=1e-12, atol=1e-15)
+    np.testing.assert_array_equal(got["n_firms"], expected["n_firms"])
+    np.testing.assert_array_equal(got["date"], expected["date"])
+
+
+def test_monthly_returns_compound_the_daily_ones(planted: Any) -> None:
+    _returns, _events, res = planted
+    daily = res.calendar_time(horizon=HORIZON, model="ff3").data
+    monthly = res.calendar_time(horizon=HORIZON, model="ff3", frequency="monthly").data
+    month = daily["date"].dt.to_period("M")
+    growth = (1 + daily[["return", "rf", "SMB"]]).groupby(month).prod()
+    mkt = (1 + daily["Mkt-RF"] + daily["rf"]).groupby(month).prod()
+    np.testing.assert_allclose(monthly["return"], growth["return"] - 1, rtol=1e-12)
+    np.testing.assert_allclose(monthly["excess"], growth["return"] - growth["rf"], rtol=1e-11)
+    np.testing.assert_allclose(monthly["SMB"], growth["SMB"] - 1, rtol=1e-11)
+    np.testing.assert_allclose(monthly["Mkt-RF"], mkt - growth["rf"], rtol=1e-11)
+    np.testing.assert_array_equal(monthly["date"], daily.groupby(month)["date"].max())
+
+
+def test_holdings_clip_to_the_panel_and_keep_the_latest_event() -> None:
+    held = holdings(
+        6, np.array([1, 3, 5]), np.array([0, 0, 1]), 2, (0, 2), np.array([1.0, 2.0, 3.0])
+    )
+    expected = np.array([[0, 0], [1, 0], [1, 0], [2, 0], [2, 0], [2, 3]], dtype=float)
+    np.testing.assert_array_equal(held, expected)
+    assert [newey_west_lags(n) for n in (50, 100, 1000)] == [3, 4, 6]
+
+
+def test_bad_calendar_time_settings_are_one_line_errors(planted: Any) -> None:
+    base = {"study": "s", "tickers": ["A"], "events": [{"name": "e", "date": "2024-01-02"}]}
+    with pytest.raises(StudyFileError, match=r"calendar_time\.weighting"):
+        parse_study({**base, "calendar_time": {"weighting": "cap"}})
+    with pytest.raises(StudyFileError, match=r"calendar_time\.horizon"):
+        parse_study({**base, "calendar_time": {"horizon": [5, 1]}})
+    with pytest.raises(StudyFileError, match=r"calendar_time\.min_firms"):
+        parse_study({**base, "calendar_time": {"min_firms": 0}})
+    spec = parse_study({**base, "calendar_time": {}})
+    assert spec.calendar_time is not None and spec.calendar_time.horizon == (1, 250)
+    returns, events = _synthetic(0.0)
+    res = _fit(returns, events)
+    with pytest.raises(DataError, match="needs Fama-French factors"):
+        res.calendar_time(model="ff3")
+    with pytest.raises(DataError, match="value weighting"):
+        res.calendar_time(weighting="value")
+    with pytest.raises(DataError, match="too few"):
+        res.calendar_time(min_firms=10_000)
