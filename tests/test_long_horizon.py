@@ -26,7 +26,7 @@ HORIZON = (1, 120)
 def _synthetic(abnormal: float, seed: int = 7, **overrides: Any) -> tuple[pd.DataFrame, Any]:
     """Returns with ``abnormal`` added on every day of every firm-event's horizon, and events."""
     fields: dict[str, Any] = {
-        "n_firms": 120,
+        "n_firms": 1000,  # few firms in two events at once (their planted returns add up)
         "n_days": 900,
         "n_events": 40,
         "firms_per_event": 6,
@@ -250,3 +250,27 @@ def test_bad_calendar_time_settings_are_one_line_errors(planted: Any) -> None:
         res.calendar_time(weighting="value")
     with pytest.raises(DataError, match="too few"):
         res.calendar_time(min_firms=10_000)
+
+
+def test_the_calendar_time_chart_draws_the_cumulated_abnormal_return(planted: Any) -> None:
+    returns, events, _ = planted
+    res = _fit(returns, events, calendar_time={"horizon": list(HORIZON)})
+    from eventstudy.output.plots import chart_plan
+
+    assert "calendar_time" in [c.chart for c in chart_plan(res)]
+    assert "calendar_time" not in [c.chart for c in chart_plan(_fit(returns, events))]
+    fig = res.plot_calendar_time()
+    ct = res.calendar_time_result()
+    betas = ct.ols.params.drop("const")
+    abnormal = ct.data["excess"] - ct.data[list(betas.index)] @ betas
+    by_gid = {a.get_gid(): a for ax in fig.axes for a in ax.get_children()}
+    np.testing.assert_allclose(
+        by_gid["calendar_time:car"].get_ydata(), np.cumsum(abnormal) * 100, rtol=1e-12
+    )
+    # alpha + residual, cumulated, is the same path
+    np.testing.assert_allclose(
+        np.cumsum(ct.ols.params["const"] + ct.ols.resid) * 100,
+        by_gid["calendar_time:car"].get_ydata(),
+        rtol=1e-9,
+    )
+    assert "calendar_time:firms" in by_gid

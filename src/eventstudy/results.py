@@ -576,6 +576,21 @@ class EventStudyResults:
         settings = self.calendar_time_settings
         return None if settings is None else self.calendar_time(**settings.model_dump())
 
+    def calendar_time_result(self) -> CalendarTimeResult | None:
+        """The regression the ``calendar_time`` study key asked for (its statsmodels results in
+        ``.ols``), or None."""
+        return self._calendar_time
+
+    def plot_calendar_time(self, size: str | None = None, **settings: Any) -> Figure:
+        """The calendar-time portfolio's cumulative abnormal return and firms held: the study's
+        (``calendar_time``) or, given ``settings`` (those of :meth:`calendar_time`), another."""
+        from eventstudy.output.plots.long_horizon_charts import plot_calendar_time
+
+        result = self.calendar_time(**settings) if settings else self._calendar_time
+        if result is None:
+            result = self.calendar_time()
+        return plot_calendar_time(result, self.title, size=size)
+
     def calendar_time_frame(self) -> pd.DataFrame | None:
         """``calendar_time.csv`` (the ``calendar_time`` study key's regression), or None."""
         ct = self._calendar_time

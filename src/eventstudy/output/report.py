@@ -72,6 +72,7 @@ STUDY_FIGURES = {
     "timeline": "Share prices over the whole study, indexed to 100, every event's day 0 marked",
     "caar": "Average cumulative abnormal return of each event, with 95% bands",
     "models": "The same stocks' CAR paths under each normal-return model",
+    "calendar_time": "The calendar-time portfolio's cumulative abnormal return and firms held",
 }
 
 

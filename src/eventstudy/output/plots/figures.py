@@ -18,6 +18,7 @@ from eventstudy.errors import EventStudyError
 from eventstudy.output.files import atomic_file
 from eventstudy.output.plots.chart_data import has_value_data, pick_event, value_window
 from eventstudy.output.plots.event_charts import plot_car, plot_day0_ar, plot_prices
+from eventstudy.output.plots.long_horizon_charts import plot_calendar_time
 from eventstudy.output.plots.study_charts import (
     model_groups,
     plot_caar_comparison,
@@ -38,11 +39,11 @@ if TYPE_CHECKING:
 #: Per-event charts written by :func:`save_figures`, in order (file ``<event-slug>_<chart>``).
 EVENT_CHARTS = ("car", "day0_ar", "ar_heatmap", "prices", "value")
 #: Whole-study charts written by :func:`save_figures` (file ``study_<chart>``).
-STUDY_CHARTS = ("timeline", "caar", "models")
+STUDY_CHARTS = ("timeline", "caar", "models", "calendar_time")
 #: Every chart name, in order.
 CHARTS = EVENT_CHARTS + STUDY_CHARTS
 #: Charts drawn from the returns panel (not from the result tables alone).
-PANEL_CHARTS = frozenset({"prices", "timeline"})
+PANEL_CHARTS = frozenset({"prices", "timeline", "calendar_time"})
 #: Figure formats :func:`save_figures` writes.
 FORMATS = ("png", "svg", "pdf")
 #: Resolution of PNG files.
@@ -89,7 +90,8 @@ def chart_plan(results: ResultSource, max_events: int | None = None) -> list[Cha
     """Every chart the study gets, in order: per event (:data:`EVENT_CHARTS`, each only when the
     event has the data for it; only the first ``max_events`` events when given), then the
     whole-study charts (:data:`STUDY_CHARTS`), which cover every event: the timeline; the CAAR
-    comparison with two or more events; a model comparison per group of :func:`model_groups`."""
+    comparison with two or more events; a model comparison per group of :func:`model_groups`;
+    the calendar-time portfolio when the study asks for one (``calendar_time``)."""
     ar = results.ar_frame()
     finite = np.isfinite(ar["car"].to_numpy(dtype=float))
     with_car = set(ar.loc[finite, "event"])
@@ -114,6 +116,9 @@ def chart_plan(results: ResultSource, max_events: int | None = None) -> list[Cha
     for k, group in enumerate(model_groups(results)):
         stem = "study_models" if k == 0 else f"study_models-{k + 1}"
         specs.append(ChartSpec(stem, "models", events=tuple(group)))
+    frame_of = getattr(results, "calendar_time_frame", None)
+    if frame_of is not None and frame_of() is not None:  # asked for by the study
+        specs.append(ChartSpec("study_calendar_time", "calendar_time"))
     return specs
 
 
@@ -138,6 +143,11 @@ def draw_chart(
         return plot_caar_comparison(results, size=size)
     if spec.chart == "models":
         return plot_model_comparison(results, events=spec.events or None, size=size)
+    if spec.chart == "calendar_time":
+        result = getattr(results, "calendar_time_result", lambda: None)()
+        if result is None:
+            raise ValueError("the calendar-time chart is drawn from the study's returns")
+        return plot_calendar_time(result, results.title, size=size)
     raise ValueError(f"unknown chart {spec.chart!r} (charts: {', '.join(CHARTS)})")
 
 
