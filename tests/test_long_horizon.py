@@ -274,3 +274,103 @@ def test_the_calendar_time_chart_draws_the_cumulated_abnormal_return(planted: An
         rtol=1e-9,
     )
     assert "calendar_time:firms" in by_gid
+
+
+# ----------------------------------------------------------------------------- benchmarked BHARs
+BHAR_WINDOW = (0, 20)
+
+
+@pytest.fixture(scope="module")
+def bhar_data() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, list[str]]:
+    returns, events = SyntheticConfig(
+        n_firms=30,
+        n_days=500,
+        n_events=6,
+        firms_per_event=5,
+        seed=21,
+        missing=0.03,
+        event_window=(-5, 30),
+    ).generate()
+    firms = sorted(set(events["ticker"]))
+    others = [t for t in returns.columns if t not in firms and t != "MKT"]
+    rng = np.random.default_rng(2)
+    matches = events[["event", "ticker"]].assign(match_ticker=rng.choice(others, len(events)))
+    matches = matches.iloc[1:]  # the first firm-event has no match: no BHAR
+    return returns, events, matches, others[:4]
+
+
+def _bhar_fit(returns: pd.DataFrame, events: pd.DataFrame, **kwargs: Any) -> pd.DataFrame:
+    res = _fit(returns, events, event_window=(-5, 30), bhar_windows=[BHAR_WINDOW], **kwargs)
+    return res.bhar_frame()
+
+
+def _bhar_by_hand(returns: pd.DataFrame, event_date: Any, ticker: str, bench: pd.Series) -> float:
+    at = returns.index.get_loc(pd.Timestamp(event_date))
+    rows = slice(at + BHAR_WINDOW[0], at + BHAR_WINDOW[1] + 1)
+    r = returns[ticker].to_numpy()[rows]
+    b = bench.to_numpy()[rows]
+    ok = np.isfinite(r) & np.isfinite(b)
+    if not ok.any():
+        return np.nan
+    return float(np.prod(1 + r[ok]) - np.prod(1 + b[ok]))
+
+
+@pytest.mark.parametrize("benchmark", ["market", "matched", "portfolio"])
+def test_benchmarked_bhars_against_numpy(bhar_data: Any, benchmark: str) -> None:
+    returns, events, matches, reference = bhar_data
+    frame = _bhar_fit(
+        returns,
+        events,
+        bhar_benchmark=benchmark,
+        matches=matches if benchmark == "matched" else None,
+        reference_portfolio=reference if benchmark == "portfolio" else None,
+    )
+    match_of = {(e, t): m for e, t, m in matches.itertuples(index=False)}
+    portfolio = returns[reference].mean(axis=1, skipna=True)  # NaN when none has a return
+    dates = dict(zip(events["event"], events["date"], strict=False))
+    assert len(frame) == len(events)
+    for row in frame.itertuples(index=False):
+        if benchmark == "market":
+            bench = returns["MKT"]
+        elif benchmark == "matched":
+            match = match_of.get((row.event, row.ticker))
+            bench = returns[match] if match else pd.Series(np.nan, index=returns.index)
+        else:
+            bench = portfolio
+        expected = _bhar_by_hand(returns, dates[row.event], row.ticker, bench)
+        if np.isnan(expected):
+            assert np.isnan(row.bhar)
+        else:
+            assert row.bhar == pytest.approx(expected, rel=1e-12, abs=1e-15)
+    if benchmark == "matched":
+        first = frame[
+            (frame["event"] == events["event"].iloc[0])
+            & (frame["ticker"] == events["ticker"].iloc[0])
+        ]
+        assert first["bhar"].isna().all()
+
+
+def test_the_default_benchmark_is_the_model(bhar_data: Any) -> None:
+    returns, events, _matches, _reference = bhar_data
+    model = _bhar_fit(returns, events)
+    ar = _fit(returns, events, event_window=(-5, 30), bhar_windows=[BHAR_WINDOW]).ar_frame()
+    row = model.iloc[0]
+    sub = ar[(ar["event"] == row["event"]) & (ar["ticker"] == row["ticker"])]
+    sub = sub[sub["rel_day"].between(*BHAR_WINDOW)]
+    ok = np.isfinite(sub["ret"]) & np.isfinite(sub["normal_ret"])
+    expected = np.prod(1 + sub["ret"][ok]) - np.prod(1 + sub["normal_ret"][ok])
+    assert row["bhar"] == pytest.approx(expected, rel=1e-12)
+
+
+def test_benchmark_settings_are_checked(bhar_data: Any) -> None:
+    returns, events, _matches, _reference = bhar_data
+    base = {"study": "s", "tickers": ["A"], "events": [{"name": "e", "date": "2024-01-02"}]}
+    with pytest.raises(StudyFileError, match="reference_portfolio"):
+        parse_study({**base, "bhar_benchmark": "portfolio"})
+    with pytest.raises(StudyFileError, match="bhar_benchmark"):
+        parse_study({**base, "bhar_benchmark": "size"})
+    with pytest.raises(DataError, match="needs matches"):
+        _bhar_fit(returns, events, bhar_benchmark="matched")
+    twice = pd.DataFrame({"event": ["E", "E"], "ticker": ["A", "A"], "match_ticker": ["B", "C"]})
+    with pytest.raises(DataError, match="matched twice"):
+        _bhar_fit(returns, events, bhar_benchmark="matched", matches=twice)

@@ -19,6 +19,7 @@ from eventstudy.data.factors import FactorData
 from eventstudy.data.inputs import check_factor_frame, check_returns, check_shares, check_volume
 from eventstudy.data.panel import ReturnsPanel, wide_prices
 from eventstudy.errors import DataError, StudyFileError
+from eventstudy.estimation.benchmarks import read_matches
 from eventstudy.estimation.fit import fit_batches
 from eventstudy.results import EventStudyResults
 from eventstudy.study import (
@@ -63,6 +64,10 @@ class EventStudy:
     measures, volume_model, volatility_model
         What to measure besides abnormal returns (``volume``, ``volatility``) and how, as the
         study-file keys (docs/measures.md); an event may override them.
+    bhar_benchmark, reference_portfolio, matches
+        What BHARs compound against (``model``, ``market``, ``matched``, ``portfolio``), the
+        tickers of the equal-weighted reference portfolio, and the control firms (a frame
+        ``event,ticker,match_ticker``), as the study-file keys (docs/long_horizon.md).
     calendar_time
         A calendar-time portfolio regression for the results' tables (the study-file key
         ``calendar_time``'s fields; docs/long_horizon.md); ``results.calendar_time(...)`` runs
@@ -105,6 +110,9 @@ class EventStudy:
         volume_model: str = DEFAULTS.volume_model,
         volatility_model: str = DEFAULTS.volatility_model,
         calendar_time: CalendarTime | Mapping[str, Any] | None = None,
+        bhar_benchmark: str = DEFAULTS.bhar_benchmark,
+        reference_portfolio: Sequence[str] | None = None,
+        matches: pd.DataFrame | None = None,
     ) -> None:
         if isinstance(returns, ReturnsPanel):
             self.panel = returns
@@ -125,6 +133,11 @@ class EventStudy:
         }
         if factors:
             self.defaults["factors"] = list(factors)
+        if bhar_benchmark != DEFAULTS.bhar_benchmark:
+            self.defaults["bhar_benchmark"] = bhar_benchmark
+        if reference_portfolio:
+            self.defaults["reference_portfolio"] = list(reference_portfolio)
+        self.matches = None if matches is None else read_matches(matches)
         if bhar_windows:
             self.defaults["bhar_windows"] = [list(w) for w in bhar_windows]
         self.close = close
@@ -255,6 +268,7 @@ class EventStudy:
             meta={"returns": self.return_kind},
             volume=self.volume,
             calendar_time=self.calendar_time,
+            matches=self.matches,
         )
 
     def _resolve_frame(self, frame: pd.DataFrame) -> list[ResolvedEvent]:
@@ -321,6 +335,7 @@ def fit_events(
     warn: bool = True,
     volume: pd.DataFrame | None = None,
     calendar_time: CalendarTime | None = None,
+    matches: Mapping[tuple[str, str], str] | None = None,
 ) -> EventStudyResults:
     """Fit resolved events on ``panel`` (:func:`~eventstudy.estimation.fit.fit_batches`) and wrap
     the fits, prices and share counts in the results object; ``warn``: warn of the firm-events
@@ -346,6 +361,13 @@ def fit_events(
         volume=volume_panel,
         factors=factors,
         calendar_time_settings=calendar_time,
+        matches=dict(matches or {}),
     )
+    wanted = [e.name for e in fit.events if e.bhar_benchmark == "matched" and e.bhar_windows]
+    if wanted and not matches:
+        raise DataError(
+            f"event {wanted[0]!r}: bhar_benchmark 'matched' needs matches "
+            "(event,ticker,match_ticker)"
+        )
     results.volume_fit  # noqa: B018  # a study asking for volume without any fails here
     return results

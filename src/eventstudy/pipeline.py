@@ -34,6 +34,7 @@ from eventstudy.errors import (
     argument,
     listed,
 )
+from eventstudy.estimation.benchmarks import match_tickers, read_matches_csv
 from eventstudy.estimation.fit import require_fitted
 from eventstudy.event_study import fit_events
 from eventstudy.results import EventStudyResults
@@ -87,9 +88,23 @@ def date_range(
     return min(starts).normalize(), min(max(ends), today).normalize()
 
 
-def study_tickers(events: Sequence[ResolvedEvent]) -> list[str]:
-    """Every ticker the events need, markets and factors included, in first-seen order."""
-    return list(dict.fromkeys(t for e in events for t in (e.market, *e.factors, *e.tickers)))
+def study_tickers(
+    events: Sequence[ResolvedEvent], matches: dict[tuple[str, str], str] | None = None
+) -> list[str]:
+    """Every ticker the events need, markets, factors, BHAR reference portfolios and the control
+    firms of ``matches`` included, in first-seen order."""
+    needed = (t for e in events for t in (e.market, *e.factors, *e.tickers, *e.reference_portfolio))
+    return list(dict.fromkeys([*needed, *match_tickers(events, matches or {})]))
+
+
+def study_matches(spec: StudySpec) -> dict[tuple[str, str], str]:
+    """The study's ``matches`` file (relative to the study file's folder), or none."""
+    if spec.matches is None:
+        return {}
+    path = spec.matches
+    if not path.is_absolute() and spec.source is not None:
+        path = spec.source.parent / path
+    return read_matches_csv(str(path))
 
 
 def load_data(
@@ -107,7 +122,7 @@ def load_data(
     from eventstudy.data.sources.yahoo import YahooSource
 
     events = spec.resolved()
-    tickers = study_tickers(events)
+    tickers = study_tickers(events, study_matches(spec))
     horizon = spec.calendar_time.horizon[1] if spec.calendar_time is not None else 0
     start, end = date_range(events, after=horizon)
     store = PriceStore(options.cache_dir)
@@ -280,6 +295,7 @@ def _run_local(
         unavailable=meta.get("fetch_failures"),
         volume=volume,
         calendar_time=spec.calendar_time,
+        matches=study_matches(spec),
     )
 
 

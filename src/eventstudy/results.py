@@ -61,6 +61,8 @@ class EventStudyResults:
     factors: FactorData | None = None
     #: The ``calendar_time`` study key: the regression the tables and charts hold (None: none).
     calendar_time_settings: CalendarTime | None = None
+    #: Control firms of ``bhar_benchmark: matched``: (event, ticker) -> match ticker.
+    matches: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         """What was studied, in one line (not the arrays: a notebook cell ending in ``res``)."""
@@ -227,9 +229,16 @@ class EventStudyResults:
                 df = f.df[fe]
                 columns |= {"car": car, "se": se, "t": t, "p": t_pvalue(t, df), "df": df}
             else:
+                from eventstudy.estimation.benchmarks import benchmark_returns
+
+                bench = benchmark_returns(
+                    self.panel, self.events, b, self.day0_rows, self.matches, log
+                )
                 bhar, length = (
                     np.column_stack(a)[fe, wi]
-                    for a in zip(*(f.bhar(*w, log=log) for w in windows), strict=True)
+                    for a in zip(
+                        *(f.bhar(*w, log=log, benchmark=bench) for w in windows), strict=True
+                    )
                 )
                 columns["bhar"] = bhar
             columns["n_days"] = length.astype(int)

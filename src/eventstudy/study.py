@@ -34,6 +34,9 @@ Timing = Literal["close", "after_close"]
 Measure = Literal["return", "volume", "volatility"]
 VolumeModel = Literal["mean", "market"]
 VolatilityModel = Literal["constant", "garch"]
+#: What a BHAR compounds against (docs/long_horizon.md): the normal-return model's returns, the
+#: market index, each firm's matched control firm, or an equal-weighted reference portfolio.
+BharBenchmark = Literal["model", "market", "matched", "portfolio"]
 
 
 
@@ -61,6 +64,7 @@ class StudyDefaults:
     volume_model: VolumeModel = "mean"
     #: The variance squared ARs are compared with: the return model's, or a GARCH(1,1) forecast.
     volatility_model: VolatilityModel = "constant"
+    bhar_benchmark: BharBenchmark = "model"
 
 
 DEFAULTS = StudyDefaults()
@@ -137,6 +141,14 @@ class _Settings(BaseModel):
     measures: list[Measure] | None = None
     volume_model: VolumeModel | None = None
     volatility_model: VolatilityModel | None = None
+    bhar_benchmark: BharBenchmark | None = None
+    #: Tickers of the equal-weighted reference portfolio of ``bhar_benchmark: portfolio``.
+    reference_portfolio: list[str] | None = None
+
+    @field_validator("reference_portfolio")
+    @classmethod
+    def _reference(cls, v: list[str] | None) -> list[str] | None:
+        return None if v is None else _clean_tickers(v)
 
     @field_validator("measures")
     @classmethod
@@ -243,6 +255,8 @@ class ResolvedEvent(BaseModel):
     measures: tuple[Measure, ...] = DEFAULTS.measures
     volume_model: VolumeModel = DEFAULTS.volume_model
     volatility_model: VolatilityModel = DEFAULTS.volatility_model
+    bhar_benchmark: BharBenchmark = DEFAULTS.bhar_benchmark
+    reference_portfolio: tuple[str, ...] = ()
 
     def model_key(self) -> tuple:
         """Events sharing this key share the model's regressors."""
@@ -294,6 +308,9 @@ class StudySpec(_Settings):
     tickers: list[str] | None = None
     events: list[EventSpec] = Field(min_length=1)
     calendar_time: CalendarTime | None = None
+    #: A CSV file ``event,ticker,match_ticker`` of control firms (``bhar_benchmark: matched``),
+    #: relative to the study file's folder.
+    matches: Path | None = None
     source: Path | None = Field(default=None, exclude=True)
     _resolved: tuple[ResolvedEvent, ...] = PrivateAttr(default=())
 
@@ -362,6 +379,10 @@ class StudySpec(_Settings):
                     measures=tuple(pick("measures")),
                     volume_model=pick("volume_model"),
                     volatility_model=pick("volatility_model"),
+                    bhar_benchmark=pick("bhar_benchmark"),
+                    reference_portfolio=tuple(
+                        event.reference_portfolio or self.reference_portfolio or ()
+                    ),
                 )
             )
         return out
@@ -390,6 +411,10 @@ def _check_windows(event: ResolvedEvent) -> None:
         raise ValueError(
             f"{where}: volatility_model 'garch' forecasts variances forward, so the "
             "estimation_window must end before the event_window"
+        )
+    if event.bhar_benchmark == "portfolio" and not event.reference_portfolio:
+        raise ValueError(
+            f"{where}: bhar_benchmark 'portfolio' needs 'reference_portfolio: [TICKER, ...]'"
         )
     if event.model == "factor" and not event.factors:
         raise ValueError(f"{where}: model 'factor' needs 'factors: [TICKER, ...]' (regressors)")

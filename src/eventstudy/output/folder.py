@@ -300,6 +300,8 @@ class StoredResults:
                         volatility_model=(
                             entry.get("volatility_model") or DEFAULTS.volatility_model
                         ),
+                        bhar_benchmark=entry.get("bhar_benchmark") or DEFAULTS.bhar_benchmark,
+                        reference_portfolio=tuple(entry.get("reference_portfolio") or ()),
                     )
                 )
                 day0s.append(dt.date.fromisoformat(entry["day0_date"]))
