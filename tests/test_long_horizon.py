@@ -374,3 +374,85 @@ def test_benchmark_settings_are_checked(bhar_data: Any) -> None:
     twice = pd.DataFrame({"event": ["E", "E"], "ticker": ["A", "A"], "match_ticker": ["B", "C"]})
     with pytest.raises(DataError, match="matched twice"):
         _bhar_fit(returns, events, bhar_benchmark="matched", matches=twice)
+
+
+# ------------------------------------------------------------- Lyon, Barber & Tsai's resampling
+def _skew_t_by_hand(x: np.ndarray) -> float:
+    n = len(x)
+    m = sum(x) / n
+    s = (sum((v - m) ** 2 for v in x) / (n - 1)) ** 0.5
+    g = sum((v - m) ** 3 for v in x) / (n * s**3)
+    S = m / s
+    return float(np.sqrt(n) * (S + g * S * S / 3 + g / (6 * n)))
+
+
+def test_the_bootstrapped_skewness_adjusted_t_by_loops() -> None:
+    import zlib
+
+    from eventstudy.inference.bhar_bootstrap import resampling_tests
+
+    rng = np.random.default_rng(4)
+    x = rng.lognormal(0, 0.8, 40) - 1.2  # skewed BHARs
+    frame = pd.DataFrame(
+        {"event": "E", "ticker": [f"T{i}" for i in range(40)], "start": 0, "end": 20, "bhar": x}
+    )
+    out = resampling_tests(frame, {"E": 500}).set_index(["event", "test"])
+    row = out.loc[("E", "bhar_bootstrap_skewness_adjusted_t")]
+    assert row["statistic"] == pytest.approx(_skew_t_by_hand(list(x)), rel=1e-12)
+    # The same draws, recomputed one resample at a time.
+    draws = np.random.default_rng([1999, zlib.crc32(b"E|0|20")]).integers(0, 40, (500, 10))
+    centred = x - x.mean()
+    t_b = np.array([_skew_t_by_hand(list(centred[d])) for d in draws])
+    t = row["statistic"]
+    expected = min(1.0, 2 * min(np.mean(t_b <= t), np.mean(t_b >= t)))
+    assert row["p_value"] == pytest.approx(expected, abs=1e-12)
+    assert row["n"] == 40 and row["note"] == "500 resamples of 10"
+    pooled = out.loc[("all", "bhar_bootstrap_skewness_adjusted_t")]
+    assert pooled["statistic"] == row["statistic"]
+    # The empirical p-value needs pseudo-portfolios (not given here).
+    assert np.isnan(out.loc[("E", "bhar_empirical_p"), "p_value"])
+
+
+def test_the_empirical_p_value_matches_the_exact_distribution() -> None:
+    from scipy import stats
+
+    from eventstudy.inference.bhar_bootstrap import empirical_p
+
+    # Ten firm-events, each with a pool of two pseudo-BHARs 0 and 1 (and NaN padding): a
+    # pseudo-sample's mean is Binomial(10, 1/2) / 10.
+    pseudo = np.tile([0.0, np.nan, 1.0, np.nan], (10, 1))
+    p = empirical_p(0.8, pseudo, 40_000, np.random.default_rng(1))
+    exact = 2 * stats.binom.sf(7, 10, 0.5)
+    assert p == pytest.approx(exact, abs=0.01)
+    assert empirical_p(5.0, pseudo, 1000, np.random.default_rng(1)) == 0.0
+
+
+def test_pseudo_bhars_compound_each_pool_firm_against_the_benchmark(bhar_data: Any) -> None:
+    from eventstudy.inference.bhar_bootstrap import pseudo_bhars
+
+    returns, events, _matches, reference = bhar_data
+    res = _fit(
+        returns,
+        events,
+        event_window=(-5, 30),
+        bhar_windows=[BHAR_WINDOW],
+        bhar_benchmark="market",
+        reference_portfolio=reference,
+        bhar_resamples=200,
+    )
+    frame = res.bhar_frame()
+    pseudo = pseudo_bhars(res.panel, res.study_fit, frame)
+    assert pseudo.shape == (len(frame), len(reference))
+    dates = dict(zip(events["event"], events["date"], strict=False))
+    for i in (0, len(frame) - 1):
+        row = frame.iloc[i]
+        for j, ticker in enumerate(reference):
+            expected = _bhar_by_hand(returns, dates[row["event"]], ticker, returns["MKT"])
+            assert pseudo[i, j] == pytest.approx(expected, rel=1e-12)
+    tests = res.tests_frame()
+    names = set(tests["test"])
+    assert {"bhar_bootstrap_skewness_adjusted_t", "bhar_empirical_p"} <= names
+    emp = tests[(tests["test"] == "bhar_empirical_p") & (tests["event"] == "all")].iloc[0]
+    assert 0 <= emp["p_value"] <= 1 and emp["statistic"] == pytest.approx(frame["bhar"].mean())
+    plain = _fit(returns, events, event_window=(-5, 30), bhar_windows=[BHAR_WINDOW])
+    assert "bhar_empirical_p" not in set(plain.tests_frame()["test"])  # asked for only

@@ -64,10 +64,11 @@ class EventStudy:
     measures, volume_model, volatility_model
         What to measure besides abnormal returns (``volume``, ``volatility``) and how, as the
         study-file keys (docs/measures.md); an event may override them.
-    bhar_benchmark, reference_portfolio, matches
+    bhar_benchmark, reference_portfolio, matches, bhar_resamples
         What BHARs compound against (``model``, ``market``, ``matched``, ``portfolio``), the
-        tickers of the equal-weighted reference portfolio, and the control firms (a frame
-        ``event,ticker,match_ticker``), as the study-file keys (docs/long_horizon.md).
+        tickers of the equal-weighted reference portfolio, the control firms (a frame
+        ``event,ticker,match_ticker``) and the resamples of Lyon, Barber & Tsai's bootstrap and
+        pseudo-portfolio tests (0: none), as the study-file keys (docs/long_horizon.md).
     calendar_time
         A calendar-time portfolio regression for the results' tables (the study-file key
         ``calendar_time``'s fields; docs/long_horizon.md); ``results.calendar_time(...)`` runs
@@ -111,6 +112,7 @@ class EventStudy:
         volatility_model: str = DEFAULTS.volatility_model,
         calendar_time: CalendarTime | Mapping[str, Any] | None = None,
         bhar_benchmark: str = DEFAULTS.bhar_benchmark,
+        bhar_resamples: int = DEFAULTS.bhar_resamples,
         reference_portfolio: Sequence[str] | None = None,
         matches: pd.DataFrame | None = None,
     ) -> None:
@@ -135,6 +137,8 @@ class EventStudy:
             self.defaults["factors"] = list(factors)
         if bhar_benchmark != DEFAULTS.bhar_benchmark:
             self.defaults["bhar_benchmark"] = bhar_benchmark
+        if bhar_resamples:
+            self.defaults["bhar_resamples"] = bhar_resamples
         if reference_portfolio:
             self.defaults["reference_portfolio"] = list(reference_portfolio)
         self.matches = None if matches is None else read_matches(matches)

@@ -403,7 +403,16 @@ class EventStudyResults:
     def _bhar_tests(self) -> pd.DataFrame:
         """Cross-sectional and skewness-adjusted t (Lyon, Barber & Tsai 1999) of mean BHARs, per
         event and pooled (``all``), per BHAR window (:mod:`eventstudy.inference.bhar`)."""
-        return bhar_tests(self.bhar_frame())
+        frame = self.bhar_frame()
+        tests = bhar_tests(frame)
+        resamples = {e.name: e.bhar_resamples for e in self.events if e.bhar_resamples}
+        if not resamples or frame.empty:
+            return tests
+        from eventstudy.inference.bhar_bootstrap import pseudo_bhars, resampling_tests
+
+        log = self.meta.get("returns") == "log"
+        pseudo = pseudo_bhars(self.panel, self.study_fit, frame, self.matches, log)
+        return pd.concat([tests, resampling_tests(frame, resamples, pseudo)], ignore_index=True)
 
     def aar_frame(self) -> pd.DataFrame:
         """Average AR per event and event-window day with the cross-sectional t (Brown & Warner

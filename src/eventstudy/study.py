@@ -65,6 +65,8 @@ class StudyDefaults:
     #: The variance squared ARs are compared with: the return model's, or a GARCH(1,1) forecast.
     volatility_model: VolatilityModel = "constant"
     bhar_benchmark: BharBenchmark = "model"
+    #: Resamples of the BHARs' bootstrap and pseudo-portfolio tests (0: not run).
+    bhar_resamples: int = 0
 
 
 DEFAULTS = StudyDefaults()
@@ -144,6 +146,7 @@ class _Settings(BaseModel):
     bhar_benchmark: BharBenchmark | None = None
     #: Tickers of the equal-weighted reference portfolio of ``bhar_benchmark: portfolio``.
     reference_portfolio: list[str] | None = None
+    bhar_resamples: int | None = Field(default=None, ge=0, le=100_000)
 
     @field_validator("reference_portfolio")
     @classmethod
@@ -257,6 +260,7 @@ class ResolvedEvent(BaseModel):
     volatility_model: VolatilityModel = DEFAULTS.volatility_model
     bhar_benchmark: BharBenchmark = DEFAULTS.bhar_benchmark
     reference_portfolio: tuple[str, ...] = ()
+    bhar_resamples: int = DEFAULTS.bhar_resamples
 
     def model_key(self) -> tuple:
         """Events sharing this key share the model's regressors."""
@@ -380,6 +384,7 @@ class StudySpec(_Settings):
                     volume_model=pick("volume_model"),
                     volatility_model=pick("volatility_model"),
                     bhar_benchmark=pick("bhar_benchmark"),
+                    bhar_resamples=pick("bhar_resamples"),
                     reference_portfolio=tuple(
                         event.reference_portfolio or self.reference_portfolio or ()
                     ),

@@ -302,6 +302,7 @@ class StoredResults:
                         ),
                         bhar_benchmark=entry.get("bhar_benchmark") or DEFAULTS.bhar_benchmark,
                         reference_portfolio=tuple(entry.get("reference_portfolio") or ()),
+                        bhar_resamples=int(entry.get("bhar_resamples") or 0),
                     )
                 )
                 day0s.append(dt.date.fromisoformat(entry["day0_date"]))

@@ -355,10 +355,11 @@ def summary_dict(results: ResultSource) -> dict[str, Any]:
                 "volume_model": e.volume_model,
                 "volatility_model": e.volatility_model,
             }
-        if e.bhar_benchmark != DEFAULTS.bhar_benchmark:
+        if e.bhar_benchmark != DEFAULTS.bhar_benchmark or e.bhar_resamples:
             entry |= {
                 "bhar_benchmark": e.bhar_benchmark,
                 "reference_portfolio": list(e.reference_portfolio),
+                "bhar_resamples": e.bhar_resamples,
             }
         for key, records in frames.items():
             entry[key] = records.get(e.name, [])
