@@ -456,3 +456,14 @@ def test_pseudo_bhars_compound_each_pool_firm_against_the_benchmark(bhar_data: A
     assert 0 <= emp["p_value"] <= 1 and emp["statistic"] == pytest.approx(frame["bhar"].mean())
     plain = _fit(returns, events, event_window=(-5, 30), bhar_windows=[BHAR_WINDOW])
     assert "bhar_empirical_p" not in set(plain.tests_frame()["test"])  # asked for only
+
+
+def test_the_calendar_time_simulation_runs() -> None:
+    from benchmarks.simulation import CALENDAR_EFFECT, calendar_time_rates
+
+    frame = calendar_time_rates(2, seed=3)
+    assert list(frame.columns) == ["no alpha", f"+{CALENDAR_EFFECT:.2%} a day"]
+    rates = frame.loc["rejection rate (%)"].to_numpy()
+    assert ((rates >= 0) & (rates <= 100)).all()
+    alpha = frame.loc["mean alpha (% a day)"].to_numpy()
+    assert abs(alpha[1] - alpha[0] - 100 * CALENDAR_EFFECT) < 0.02  # the planted 0.05% a day
