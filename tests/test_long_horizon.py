@@ -467,3 +467,26 @@ def test_the_calendar_time_simulation_runs() -> None:
     assert ((rates >= 0) & (rates <= 100)).all()
     alpha = frame.loc["mean alpha (% a day)"].to_numpy()
     assert abs(alpha[1] - alpha[0] - 100 * CALENDAR_EFFECT) < 0.02  # the planted 0.05% a day
+
+
+def test_the_methods_text_describes_the_long_horizon_methods(bhar_data: Any) -> None:
+    from eventstudy.output.methods import methods_text
+
+    returns, events, _matches, reference = bhar_data
+    res = _fit(
+        returns,
+        events,
+        event_window=(-5, 30),
+        bhar_windows=[BHAR_WINDOW],
+        bhar_benchmark="portfolio",
+        reference_portfolio=reference,
+        bhar_resamples=100,
+        calendar_time={"horizon": [1, 20]},
+    )
+    paragraphs, cited = methods_text(res, res.tests_frame(), False)
+    text = " ".join(paragraphs)
+    assert "equal-weighted reference portfolio" in text and "pseudo-portfolios" in text
+    assert "Calendar-time portfolio" in text
+    assert {"lyon-1999", "jaffe-1974", "mitchell-stafford-2000"} <= set(cited)
+    plain = " ".join(methods_text(_fit(returns, events), None, False)[0])
+    assert "Calendar-time" not in plain

@@ -87,6 +87,11 @@ REFERENCES: dict[str, tuple[str, str]] = {
         "Dimson, E. (1979). Risk measurement when shares are subject to infrequent trading. "
         "Journal of Financial Economics 7(2), 197–226.",
     ),
+    "fama-1998": (
+        "Fama (1998)",
+        "Fama, E. F. (1998). Market efficiency, long-term returns, and behavioral finance. "
+        "Journal of Financial Economics 49(3), 283–306.",
+    ),
     "fama-french-1993": (
         "Fama & French (1993)",
         "Fama, E. F., and K. R. French (1993). Common risk factors in the returns on stocks and "
@@ -101,6 +106,11 @@ REFERENCES: dict[str, tuple[str, str]] = {
         "Hall (1992)",
         "Hall, P. (1992). On the removal of skewness by transformation. Journal of the Royal "
         "Statistical Society, Series B 54(1), 221–228.",
+    ),
+    "jaffe-1974": (
+        "Jaffe (1974)",
+        "Jaffe, J. F. (1974). Special information and insider trading. Journal of Business "
+        "47(3), 410–428.",
     ),
     "kolari-pynnonen-2010": (
         "Kolari & Pynnönen (2010)",
@@ -122,6 +132,27 @@ REFERENCES: dict[str, tuple[str, str]] = {
         "MacKinlay, A. C. (1997). Event studies in economics and finance. Journal of Economic "
         "Literature 35(1), 13–39.",
     ),
+    "mandelker-1974": (
+        "Mandelker (1974)",
+        "Mandelker, G. (1974). Risk and return: The case of merging firms. Journal of "
+        "Financial Economics 1(4), 303–335.",
+    ),
+    "mitchell-stafford-2000": (
+        "Mitchell & Stafford (2000)",
+        "Mitchell, M. L., and E. Stafford (2000). Managerial decisions and long-term stock "
+        "price performance. Journal of Business 73(3), 287–329.",
+    ),
+    "newey-west-1987": (
+        "Newey & West (1987)",
+        "Newey, W. K., and K. D. West (1987). A simple, positive semi-definite, "
+        "heteroskedasticity and autocorrelation consistent covariance matrix. Econometrica 55(3), "
+        "703–708.",
+    ),
+    "newey-west-1994": (
+        "Newey & West (1994)",
+        "Newey, W. K., and K. D. West (1994). Automatic lag selection in covariance matrix "
+        "estimation. Review of Economic Studies 61(4), 631–653.",
+    ),
     "patell-1976": (
         "Patell (1976)",
         "Patell, J. M. (1976). Corporate forecasts of earnings per share and stock price "
@@ -131,6 +162,11 @@ REFERENCES: dict[str, tuple[str, str]] = {
         "Scholes & Williams (1977)",
         "Scholes, M., and J. Williams (1977). Estimating betas from nonsynchronous data. "
         "Journal of Financial Economics 5(3), 309–327.",
+    ),
+    "white-1980": (
+        "White (1980)",
+        "White, H. (1980). A heteroskedasticity-consistent covariance matrix estimator and a "
+        "direct test for heteroskedasticity. Econometrica 48(4), 817–838.",
     ),
     "wilcoxon-1945": (
         "Wilcoxon (1945)",

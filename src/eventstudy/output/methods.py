@@ -210,11 +210,37 @@ def methods_text(
             "the previous day's market value."
         )
     if any(ev.bhar_windows for ev in events):
-        paragraphs.append(
-            "Buy-and-hold abnormal returns (BHAR) compound the actual and the normal returns "
-            "over the window and take the difference (Barber & Lyon 1997)."
+        benchmarks = {
+            "model": "the normal returns",
+            "market": "the market index's returns",
+            "matched": "each firm's matched control firm's returns",
+            "portfolio": "an equal-weighted reference portfolio's returns",
+        }
+        used = [benchmarks[k] for k in dict.fromkeys(ev.bhar_benchmark for ev in events)]
+        text = (
+            "Buy-and-hold abnormal returns (BHAR) compound the actual returns and "
+            f"{' or '.join(used)} over the window and take the difference (Barber & Lyon 1997)."
         )
+        if any(ev.bhar_resamples for ev in events):
+            text += (
+                " Mean BHARs are also tested with the bootstrapped skewness-adjusted t and with "
+                "empirical p-values from pseudo-portfolios (Lyon, Barber & Tsai 1999)."
+            )
+            cited.append("lyon-1999")
+        paragraphs.append(text)
         cited.append("barber-lyon-1997")
+    portfolio = getattr(source, "calendar_time_frame", lambda: None)()
+    if portfolio is not None and len(portfolio):
+        row = portfolio.iloc[0]
+        paragraphs.append(
+            f"Calendar-time portfolio (Jaffe 1974; Mandelker 1974; Fama 1998; Mitchell & "
+            f"Stafford 2000): each {'day' if row['frequency'] == 'daily' else 'month'} a "
+            f"{row['weighting']}-weighted portfolio holds the firms whose event lies within the "
+            f"holding horizon; its excess return is regressed on the {row['model']} model's "
+            "factors by OLS with robust standard errors, and the intercept (alpha) is the mean "
+            "abnormal return per period (docs/long_horizon.md)."
+        )
+        cited += ["jaffe-1974", "mandelker-1974", "fama-1998", "mitchell-stafford-2000"]
     return paragraphs, list(dict.fromkeys(cited))
 
 
