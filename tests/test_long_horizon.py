@@ -490,3 +490,44 @@ def test_the_methods_text_describes_the_long_horizon_methods(bhar_data: Any) -> 
     assert {"lyon-1999", "jaffe-1974", "mitchell-stafford-2000"} <= set(cited)
     plain = " ".join(methods_text(_fit(returns, events), None, False)[0])
     assert "Calendar-time" not in plain
+
+
+def test_a_study_file_runs_both_methods_end_to_end(bhar_data: Any, tmp_path: Path) -> None:
+    from eventstudy.pipeline import DataOptions, run_study
+    from eventstudy.study import load_study
+    from eventstudy.synthetic import long_prices
+
+    returns, events, matches, _reference = bhar_data
+    long_prices(returns).to_csv(tmp_path / "prices.csv", index=False)
+    matches.to_csv(tmp_path / "controls.csv", index=False)
+    first = events[events["event"] == events["event"].iloc[0]]
+    study = tmp_path / "study.yaml"
+    study.write_text(
+        "study: long\nmarket: MKT\nevent_window: [-5, 30]\nbhar_windows: [[0, 20]]\n"
+        "bhar_benchmark: matched\nmatches: controls.csv\n"
+        "calendar_time: {horizon: [1, 20], min_firms: 2}\nevents:\n"
+        f"  - {{name: {first['event'].iloc[0]}, date: {first['date'].iloc[0]:%Y-%m-%d}, "
+        f"tickers: [{', '.join(first['ticker'])}]}}\n"
+    )
+    options = DataOptions(prices=tmp_path / "prices.csv", offline=True, cache_dir=tmp_path / "c")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = run_study(load_study(study), options)
+    bhar = res.bhar_frame()
+    match_of = {(e, t): m for e, t, m in matches.itertuples(index=False)}
+    date = first["date"].iloc[0]
+    # Returns from the prices written (a missing price leaves two returns missing).
+    prices = pd.read_csv(tmp_path / "prices.csv", parse_dates=["date"])
+    wide = prices.pivot(index="date", columns="ticker", values="adj_close")
+    from_prices = wide / wide.shift(1) - 1
+    for row in bhar.itertuples(index=False):
+        match = match_of.get((row.event, row.ticker))
+        if match is None:
+            assert np.isnan(row.bhar)
+            continue
+        expected = _bhar_by_hand(from_prices, date, row.ticker, from_prices[match])
+        assert row.bhar == pytest.approx(expected, rel=1e-9, abs=1e-12)
+    assert bhar["bhar"].notna().sum() >= len(first) - 1
+    table = res.calendar_time_frame()
+    assert table is not None and table["n_periods"].iloc[0] > 0
+    assert res.calendar_time_returns_frame()["n_firms"].min() >= 2
