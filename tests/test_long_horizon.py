@@ -531,3 +531,32 @@ def test_a_study_file_runs_both_methods_end_to_end(bhar_data: Any, tmp_path: Pat
     table = res.calendar_time_frame()
     assert table is not None and table["n_periods"].iloc[0] > 0
     assert res.calendar_time_returns_frame()["n_firms"].min() >= 2
+
+
+def test_value_weights_are_market_values_on_day_minus_one() -> None:
+    returns, events = _synthetic(
+        0.0, n_firms=12, n_days=400, n_events=8, firms_per_event=4, seed=5, event_window=(-5, 60)
+    )
+    close = (100 * (1 + returns.fillna(0)).cumprod()).drop(columns="MKT")
+    rng = np.random.default_rng(8)
+    counts = dict(zip(close.columns, rng.uniform(1e6, 1e8, close.shape[1]), strict=True))
+    shares = pd.DataFrame(
+        {
+            "ticker": list(counts),
+            "as_of": returns.index[0],
+            "shares_outstanding": list(counts.values()),
+        }
+    )
+    res = _fit(returns, events, close=close, shares=shares)
+    position = {d: i for i, d in enumerate(returns.index)}
+    weight = {
+        (e, t): close[t].iloc[position[pd.Timestamp(d)] - 1] * counts[t]
+        for e, d, t in events[["event", "date", "ticker"]].itertuples(index=False)
+    }
+    got = res.calendar_time(horizon=(0, 60), weighting="value").returns_frame()
+    expected = _portfolio_by_loops(returns, events, (0, 60), weight)
+    expected = expected[expected["date"].isin(set(res.panel.dates))].reset_index(drop=True)
+    np.testing.assert_allclose(got["return"], expected["return"], rtol=1e-10, atol=1e-15)
+    np.testing.assert_array_equal(got["n_firms"], expected["n_firms"])
+    equal = res.calendar_time(horizon=(0, 60)).returns_frame()
+    assert not np.allclose(equal["return"], got["return"])  # the weights matter

@@ -314,6 +314,11 @@ def _run_dask(
     or the scheduler at ``--scheduler``/``scheduler:``), reading prices from a Parquet dataset."""
     if spec.calendar_time is not None:
         raise DataError("engine 'dask' does not form calendar-time portfolios: use engine: local")
+    if any(e.bhar_benchmark != "model" or e.bhar_resamples for e in spec.resolved()):
+        raise DataError(
+            "engine 'dask' compounds BHARs against the model only (no bhar_benchmark, "
+            "bhar_resamples): use engine: local"
+        )
     measured = [m for e in spec.resolved() for m in e.measures if m == "volume"]
     if measured:
         raise DataError(
