@@ -122,6 +122,12 @@ def test_the_alpha_is_statsmodels_ols_on_the_written_returns(planted: Any, tmp_p
     stored = StoredResults.load(tmp_path / "out")
     pd.testing.assert_frame_equal(stored.calendar_time_returns_frame(), written, check_dtype=False)
     assert stored.calendar_time_frame()["alpha"].iloc[0] == row["alpha"]
+    assert stored.calendar_time_info is not None
+    assert stored.calendar_time_info["hac_lags"] == lags
+    from eventstudy.output.methods import methods_text
+
+    text = " ".join(methods_text(stored, None, False)[0])
+    assert f"autocorrelation-consistent standard errors with {lags} lags" in text
 
 
 def test_no_calendar_time_tables_unless_asked(planted: Any, tmp_path: Path) -> None:

@@ -230,6 +230,8 @@ class StoredResults:
     figures_dir: Path | None = None
     #: The tables read, by file name.
     frames: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+    #: The calendar-time regression's settings (``summary.json``'s ``calendar_time``), if any.
+    calendar_time_info: dict[str, Any] | None = None
     panel: None = None
 
     @classmethod
@@ -320,6 +322,7 @@ class StoredResults:
             min_obs_known=min_known,
             figures_dir=(directory / summary["figures"]) if summary.get("figures") else None,
             frames={k: v for k, v in frames.items() if v is not None},
+            calendar_time_info=summary.get("calendar_time"),
         )
 
     def _frame(self, name: str) -> pd.DataFrame:

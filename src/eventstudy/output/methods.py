@@ -237,11 +237,25 @@ def methods_text(
             f"Stafford 2000): each {'day' if row['frequency'] == 'daily' else 'month'} a "
             f"{row['weighting']}-weighted portfolio holds the firms whose event lies within the "
             f"holding horizon; its excess return is regressed on the {row['model']} model's "
-            "factors by OLS with robust standard errors, and the intercept (alpha) is the mean "
+            f"factors by OLS with {_robust_errors(source)}, and the intercept (alpha) is the mean "
             "abnormal return per period (docs/long_horizon.md)."
         )
         cited += ["jaffe-1974", "mandelker-1974", "fama-1998", "mitchell-stafford-2000"]
+        cited += ["white-1980"] if "White" in paragraphs[-1] else ["newey-west-1987"]
     return paragraphs, list(dict.fromkeys(cited))
+
+
+def _robust_errors(source: ResultSource) -> str:
+    """The calendar-time regression's standard errors in words (Newey-West unless the run
+    asked for HC1)."""
+    result = getattr(source, "calendar_time_result", lambda: None)()
+    info = getattr(source, "calendar_time_info", None) or {}
+    if result is not None:
+        info = {"errors": result.errors, "hac_lags": result.lags}
+    if info.get("errors") == "hc1":
+        return "White's (1980) heteroskedasticity-consistent (HC1) standard errors"
+    lags = f" with {info['hac_lags']} lags" if info.get("hac_lags") is not None else ""
+    return f"Newey & West's (1987) autocorrelation-consistent standard errors{lags}"
 
 
 def headline(tables: StudyTables, max_events: int) -> list[str]:
