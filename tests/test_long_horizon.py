@@ -566,3 +566,25 @@ def test_value_weights_are_market_values_on_day_minus_one() -> None:
     np.testing.assert_array_equal(got["n_firms"], expected["n_firms"])
     equal = res.calendar_time(horizon=(0, 60)).returns_frame()
     assert not np.allclose(equal["return"], got["return"])  # the weights matter
+
+
+def test_from_prices_takes_the_long_horizon_settings(bhar_data: Any) -> None:
+    from eventstudy.synthetic import long_prices
+
+    returns, events, matches, _reference = bhar_data
+    es = EventStudy.from_prices(
+        long_prices(returns),
+        market="MKT",
+        event_window=(-5, 30),
+        car_windows=[(0, 0)],
+        bhar_windows=[BHAR_WINDOW],
+        bhar_benchmark="matched",
+        matches=matches,
+        calendar_time={"horizon": [1, 20]},
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = es.fit(events)
+    assert res.calendar_time_frame() is not None
+    assert res.events[0].bhar_benchmark == "matched"
+    assert res.bhar_frame()["bhar"].notna().sum() == len(events) - 1  # one without a match

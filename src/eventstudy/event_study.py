@@ -197,6 +197,11 @@ class EventStudy:
         measures: Sequence[str] = DEFAULTS.measures,
         volume_model: str = DEFAULTS.volume_model,
         volatility_model: str = DEFAULTS.volatility_model,
+        calendar_time: CalendarTime | Mapping[str, Any] | None = None,
+        bhar_benchmark: str = DEFAULTS.bhar_benchmark,
+        bhar_resamples: int = DEFAULTS.bhar_resamples,
+        reference_portfolio: Sequence[str] | None = None,
+        matches: pd.DataFrame | None = None,
     ) -> EventStudy:
         """From prices: wide (dates x tickers) or long (``ticker,date,close,adj_close,...``).
 
@@ -242,6 +247,11 @@ class EventStudy:
             volume=volume,
             volume_model=volume_model,
             volatility_model=volatility_model,
+            calendar_time=calendar_time,
+            bhar_benchmark=bhar_benchmark,
+            bhar_resamples=bhar_resamples,
+            reference_portfolio=reference_portfolio,
+            matches=matches,
         )
 
     def resolve(self, events: Iterable[EventSpec | dict[str, Any]]) -> StudySpec:
