@@ -5,7 +5,8 @@ draws samples of firm-events from a known market model, fits each firm-event wit
 own estimator (:func:`eventstudy.estimation.kernel.fit_batch`), runs every test of
 :mod:`eventstudy.inference.battery` on every sample at once and prints each test's rejection rate
 at the
-5% level (two-sided) on day 0 and over the CAR window [-1, +1].
+5% level (two-sided) on day 0 and over the CAR window [-1, +1]; then the size and power of the
+calendar-time portfolio's alpha (:func:`calendar_time_rates`, ``--calendar-studies``).
 
 The data-generating process (per firm-event; 250 estimation days [-255, -6], event window [-5, +5]):
 
@@ -148,6 +149,55 @@ def to_markdown(frame: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+#: The calendar-time simulation's holding horizon and planted abnormal return (a day).
+CALENDAR_HORIZON = (1, 120)
+CALENDAR_EFFECT = 0.0005
+
+
+def calendar_time_rates(seeds: int, seed: int = 1974, errors: str = "hac") -> pd.DataFrame:
+    """Rejection rates (5%, two-sided) of the calendar-time portfolio's alpha
+    (:mod:`eventstudy.inference.calendar_time`, daily, equal weights, market model) over
+    ``seeds`` synthetic studies (:class:`eventstudy.synthetic.SyntheticConfig`: 1,000 firms with
+    alpha 0, 40 events of 8 firms on 800 sessions), with no abnormal return and with
+    :data:`CALENDAR_EFFECT` a day planted over the horizon; also the mean estimated alpha."""
+    from eventstudy.inference.calendar_time import calendar_time_regression
+    from eventstudy.synthetic import SyntheticConfig
+
+    h0, h1 = CALENDAR_HORIZON
+    out = {}
+    for name, effect in (("no alpha", 0.0), (f"+{CALENDAR_EFFECT:.2%} a day", CALENDAR_EFFECT)):
+        p_values, alphas = [], []
+        for k in range(seeds):
+            cfg = SyntheticConfig(
+                n_firms=1000,
+                n_days=800,
+                n_events=40,
+                firms_per_event=8,
+                seed=seed + k,
+                alpha_sd=0.0,
+                abnormal={d: effect for d in range(h0, h1 + 1)} if effect else 0.0,
+                event_window=(-5, h1),
+            )
+            returns, _events = cfg.generate()
+            day0, firms = cfg.event_rows()
+            result = calendar_time_regression(
+                returns.index,
+                returns[cfg.tickers].to_numpy(),
+                np.repeat(day0, firms.shape[1]),
+                firms.ravel(),
+                returns[cfg.market].to_numpy(),
+                horizon=CALENDAR_HORIZON,
+                errors=errors,
+            )
+            p_values.append(float(result.ols.pvalues["const"]))
+            alphas.append(result.alpha)
+        out[name] = {
+            "rejection rate (%)": 100.0 * float(np.mean(np.array(p_values) < 0.05)),
+            "mean alpha (% a day)": 100.0 * float(np.mean(alphas)),
+        }
+    return pd.DataFrame(out)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.simulation",
@@ -156,6 +206,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=1000, help="samples per scenario (1000)")
     parser.add_argument("--firms", type=int, default=50, help="firm-events per sample (50)")
     parser.add_argument("--seed", type=int, default=1985, help="random seed (1985)")
+    parser.add_argument(
+        "--calendar-studies",
+        type=int,
+        default=100,
+        help="synthetic studies for the calendar-time portfolio's size and power (100; 0: skip)",
+    )
     args = parser.parse_args(argv)
     if args.samples < 1 or args.firms < 2:
         parser.error("needs --samples >= 1 and --firms >= 2")
@@ -171,6 +227,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(to_markdown(frame))
     print()
     print(f"({elapsed:.0f} s)")
+    if args.calendar_studies > 0:
+        started = time.perf_counter()
+        calendar = calendar_time_rates(args.calendar_studies)
+        print()
+        print(
+            f"Calendar-time portfolio (daily, equal weights, market model, Newey-West errors), "
+            f"days {list(CALENDAR_HORIZON)}: {args.calendar_studies} synthetic studies. The "
+            "'no alpha' rejection rate should be near 5."
+        )
+        print()
+        print(calendar.round(4).to_string())
+        print()
+        print(f"({time.perf_counter() - started:.0f} s)")
     return 0
 
 

@@ -19,10 +19,12 @@ from eventstudy.data.factors import FactorData
 from eventstudy.data.inputs import check_factor_frame, check_returns, check_shares, check_volume
 from eventstudy.data.panel import ReturnsPanel, wide_prices
 from eventstudy.errors import DataError, StudyFileError
+from eventstudy.estimation.benchmarks import read_matches
 from eventstudy.estimation.fit import fit_batches
 from eventstudy.results import EventStudyResults
 from eventstudy.study import (
     DEFAULTS,
+    CalendarTime,
     EventSpec,
     ResolvedEvent,
     StudySpec,
@@ -62,6 +64,15 @@ class EventStudy:
     measures, volume_model, volatility_model
         What to measure besides abnormal returns (``volume``, ``volatility``) and how, as the
         study-file keys (docs/measures.md); an event may override them.
+    bhar_benchmark, reference_portfolio, matches, bhar_resamples
+        What BHARs compound against (``model``, ``market``, ``matched``, ``portfolio``), the
+        tickers of the equal-weighted reference portfolio, the control firms (a frame
+        ``event,ticker,match_ticker``) and the resamples of Lyon, Barber & Tsai's bootstrap and
+        pseudo-portfolio tests (0: none), as the study-file keys (docs/long_horizon.md).
+    calendar_time
+        A calendar-time portfolio regression for the results' tables (the study-file key
+        ``calendar_time``'s fields; docs/long_horizon.md); ``results.calendar_time(...)`` runs
+        any other.
     volume
         Shares traded, dates x tickers, for the volume measure (:meth:`from_prices` takes it
         from long prices' ``volume`` column).
@@ -99,6 +110,11 @@ class EventStudy:
         volume: pd.DataFrame | None = None,
         volume_model: str = DEFAULTS.volume_model,
         volatility_model: str = DEFAULTS.volatility_model,
+        calendar_time: CalendarTime | Mapping[str, Any] | None = None,
+        bhar_benchmark: str = DEFAULTS.bhar_benchmark,
+        bhar_resamples: int = DEFAULTS.bhar_resamples,
+        reference_portfolio: Sequence[str] | None = None,
+        matches: pd.DataFrame | None = None,
     ) -> None:
         if isinstance(returns, ReturnsPanel):
             self.panel = returns
@@ -119,6 +135,13 @@ class EventStudy:
         }
         if factors:
             self.defaults["factors"] = list(factors)
+        if bhar_benchmark != DEFAULTS.bhar_benchmark:
+            self.defaults["bhar_benchmark"] = bhar_benchmark
+        if bhar_resamples:
+            self.defaults["bhar_resamples"] = bhar_resamples
+        if reference_portfolio:
+            self.defaults["reference_portfolio"] = list(reference_portfolio)
+        self.matches = None if matches is None else read_matches(matches)
         if bhar_windows:
             self.defaults["bhar_windows"] = [list(w) for w in bhar_windows]
         self.close = close
@@ -129,6 +152,13 @@ class EventStudy:
         self.return_kind = return_kind
         self.title = title
         self.volume = None if volume is None else check_volume(volume)
+        if calendar_time is not None and not isinstance(calendar_time, CalendarTime):
+            try:
+                calendar_time = CalendarTime.model_validate(dict(calendar_time))
+            except ValidationError as exc:
+                error = format_error(dict(exc.errors()[0]))
+                raise StudyFileError(f"calendar_time.{error}") from None
+        self.calendar_time = calendar_time
 
     def __repr__(self) -> str:
         d = self.defaults
@@ -167,6 +197,11 @@ class EventStudy:
         measures: Sequence[str] = DEFAULTS.measures,
         volume_model: str = DEFAULTS.volume_model,
         volatility_model: str = DEFAULTS.volatility_model,
+        calendar_time: CalendarTime | Mapping[str, Any] | None = None,
+        bhar_benchmark: str = DEFAULTS.bhar_benchmark,
+        bhar_resamples: int = DEFAULTS.bhar_resamples,
+        reference_portfolio: Sequence[str] | None = None,
+        matches: pd.DataFrame | None = None,
     ) -> EventStudy:
         """From prices: wide (dates x tickers) or long (``ticker,date,close,adj_close,...``).
 
@@ -212,6 +247,11 @@ class EventStudy:
             volume=volume,
             volume_model=volume_model,
             volatility_model=volatility_model,
+            calendar_time=calendar_time,
+            bhar_benchmark=bhar_benchmark,
+            bhar_resamples=bhar_resamples,
+            reference_portfolio=reference_portfolio,
+            matches=matches,
         )
 
     def resolve(self, events: Iterable[EventSpec | dict[str, Any]]) -> StudySpec:
@@ -241,6 +281,8 @@ class EventStudy:
             title=self.title,
             meta={"returns": self.return_kind},
             volume=self.volume,
+            calendar_time=self.calendar_time,
+            matches=self.matches,
         )
 
     def _resolve_frame(self, frame: pd.DataFrame) -> list[ResolvedEvent]:
@@ -306,11 +348,14 @@ def fit_events(
     unavailable: Mapping[str, str] | None = None,
     warn: bool = True,
     volume: pd.DataFrame | None = None,
+    calendar_time: CalendarTime | None = None,
+    matches: Mapping[tuple[str, str], str] | None = None,
 ) -> EventStudyResults:
     """Fit resolved events on ``panel`` (:func:`~eventstudy.estimation.fit.fit_batches`) and wrap
     the fits, prices and share counts in the results object; ``warn``: warn of the firm-events
     left out (a Dask partition leaves that to the client); ``volume``: shares traded (dates x
-    tickers) for the events that measure volume."""
+    tickers) for the events that measure volume; ``calendar_time``: the calendar-time regression
+    the results' tables hold (docs/long_horizon.md)."""
     fit = fit_batches(panel, events, factors=factors, unavailable=unavailable, warn=warn)
     volume_panel = None
     if volume is not None and any("volume" in e.measures for e in fit.events):
@@ -328,6 +373,15 @@ def fit_events(
         meta={**(factors.describe() if factors is not None else {}), **(meta or {})},
         dropped=fit.dropped,
         volume=volume_panel,
+        factors=factors,
+        calendar_time_settings=calendar_time,
+        matches=dict(matches or {}),
     )
+    wanted = [e.name for e in fit.events if e.bhar_benchmark == "matched" and e.bhar_windows]
+    if wanted and not matches:
+        raise DataError(
+            f"event {wanted[0]!r}: bhar_benchmark 'matched' needs matches "
+            "(event,ticker,match_ticker)"
+        )
     results.volume_fit  # noqa: B018  # a study asking for volume without any fails here
     return results

@@ -36,6 +36,7 @@ from eventstudy.errors import (
     argument,
     listed,
 )
+from eventstudy.estimation.benchmarks import match_tickers, read_matches_csv
 from eventstudy.estimation.fit import require_fitted, warn_left_out
 from eventstudy.event_study import fit_events
 from eventstudy.results import EventStudyResults
@@ -70,12 +71,15 @@ class DataOptions:
     scheduler: str | None = None  # a Dask scheduler address: run with the Dask engine
 
 
-def date_range(events: Sequence[ResolvedEvent]) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """Calendar dates that cover every event's estimation and event windows."""
+def date_range(
+    events: Sequence[ResolvedEvent], after: int = 0
+) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """Calendar dates that cover every event's estimation and event windows (and ``after``
+    trading days past day 0: a calendar-time portfolio's holding horizon)."""
     starts, ends = [], []
     for e in events:
         first = min(e.estimation_window[0], e.event_window[0])
-        last = max(e.estimation_window[1], e.event_window[1], 1)
+        last = max(e.estimation_window[1], e.event_window[1], 1, after)
         starts.append(
             pd.Timestamp(e.date) + pd.Timedelta(days=first * _DAYS_PER_SESSION - _MARGIN_DAYS)
         )
@@ -86,9 +90,23 @@ def date_range(events: Sequence[ResolvedEvent]) -> tuple[pd.Timestamp, pd.Timest
     return min(starts).normalize(), min(max(ends), today).normalize()
 
 
-def study_tickers(events: Sequence[ResolvedEvent]) -> list[str]:
-    """Every ticker the events need, markets and factors included, in first-seen order."""
-    return list(dict.fromkeys(t for e in events for t in (e.market, *e.factors, *e.tickers)))
+def study_tickers(
+    events: Sequence[ResolvedEvent], matches: dict[tuple[str, str], str] | None = None
+) -> list[str]:
+    """Every ticker the events need, markets, factors, BHAR reference portfolios and the control
+    firms of ``matches`` included, in first-seen order."""
+    needed = (t for e in events for t in (e.market, *e.factors, *e.tickers, *e.reference_portfolio))
+    return list(dict.fromkeys([*needed, *match_tickers(events, matches or {})]))
+
+
+def study_matches(spec: StudySpec) -> dict[tuple[str, str], str]:
+    """The study's ``matches`` file (relative to the study file's folder), or none."""
+    if spec.matches is None:
+        return {}
+    path = spec.matches
+    if not path.is_absolute() and spec.source is not None:
+        path = spec.source.parent / path
+    return read_matches_csv(str(path))
 
 
 def load_data(
@@ -112,8 +130,9 @@ def load_data(
     from eventstudy.data.sources.yahoo import YahooSource
 
     events = spec.resolved()
-    tickers = study_tickers(events)
-    start, end = date_range(events)
+    tickers = study_tickers(events, study_matches(spec))
+    horizon = spec.calendar_time.horizon[1] if spec.calendar_time is not None else 0
+    start, end = date_range(events, after=horizon)
     store = PriceStore(options.cache_dir)
 
     def cached_yahoo() -> CachedSource:
@@ -225,6 +244,8 @@ def load_factors(spec: StudySpec, options: DataOptions) -> FactorData | None:
     """Fama-French factors when a study's model needs them: ``--factors`` files, else the local
     store, else the Ken French Data Library (unless offline)."""
     needed = {e.model for e in spec.resolved()} & set(FACTOR_MODELS)
+    if spec.calendar_time is not None and spec.calendar_time.model in FACTOR_MODELS:
+        needed.add(spec.calendar_time.model)
     if options.factors:
         return read_factors(options.factors)
     if not needed:
@@ -325,6 +346,8 @@ def _run_local(
         unavailable=meta.get("fetch_failures"),
         volume=volume,
         warn=False,  # run_study warns once the study is known to have fitted something
+        calendar_time=spec.calendar_time,
+        matches=study_matches(spec),
     )
     start, end = date_range(spec.resolved())
     results.fx = global_markets.study_fx(
@@ -359,6 +382,13 @@ def _run_dask(
         raise DataError(
             "engine 'dask' fits every firm on the market's sessions: run a study with listings "
             "on other exchanges with engine: local"
+        )
+    if spec.calendar_time is not None:
+        raise DataError("engine 'dask' does not form calendar-time portfolios: use engine: local")
+    if any(e.bhar_benchmark != "model" or e.bhar_resamples for e in spec.resolved()):
+        raise DataError(
+            "engine 'dask' compounds BHARs against the model only (no bhar_benchmark, "
+            "bhar_resamples): use engine: local"
         )
     measured = [m for e in spec.resolved() for m in e.measures if m == "volume"]
     if measured:

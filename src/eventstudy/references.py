@@ -92,6 +92,11 @@ REFERENCES: dict[str, tuple[str, str]] = {
         "Dimson, E. (1979). Risk measurement when shares are subject to infrequent trading. "
         "Journal of Financial Economics 7(2), 197–226.",
     ),
+    "fama-1998": (
+        "Fama (1998)",
+        "Fama, E. F. (1998). Market efficiency, long-term returns, and behavioral finance. "
+        "Journal of Financial Economics 49(3), 283–306.",
+    ),
     "fama-french-1993": (
         "Fama & French (1993)",
         "Fama, E. F., and K. R. French (1993). Common risk factors in the returns on stocks and "
@@ -111,6 +116,11 @@ REFERENCES: dict[str, tuple[str, str]] = {
         "Hall (1992)",
         "Hall, P. (1992). On the removal of skewness by transformation. Journal of the Royal "
         "Statistical Society, Series B 54(1), 221–228.",
+    ),
+    "jaffe-1974": (
+        "Jaffe (1974)",
+        "Jaffe, J. F. (1974). Special information and insider trading. Journal of Business "
+        "47(3), 410–428.",
     ),
     "kolari-pynnonen-2010": (
         "Kolari & Pynnönen (2010)",
@@ -153,6 +163,27 @@ REFERENCES: dict[str, tuple[str, str]] = {
         "Mann, H. B., and D. R. Whitney (1947). On a test of whether one of two random "
         "variables is stochastically larger than the other. Annals of Mathematical Statistics "
         "18(1), 50–60.",
+    ),
+    "mandelker-1974": (
+        "Mandelker (1974)",
+        "Mandelker, G. (1974). Risk and return: The case of merging firms. Journal of "
+        "Financial Economics 1(4), 303–335.",
+    ),
+    "mitchell-stafford-2000": (
+        "Mitchell & Stafford (2000)",
+        "Mitchell, M. L., and E. Stafford (2000). Managerial decisions and long-term stock "
+        "price performance. Journal of Business 73(3), 287–329.",
+    ),
+    "newey-west-1987": (
+        "Newey & West (1987)",
+        "Newey, W. K., and K. D. West (1987). A simple, positive semi-definite, "
+        "heteroskedasticity and autocorrelation consistent covariance matrix. Econometrica 55(3), "
+        "703–708.",
+    ),
+    "newey-west-1994": (
+        "Newey & West (1994)",
+        "Newey, W. K., and K. D. West (1994). Automatic lag selection in covariance matrix "
+        "estimation. Review of Economic Studies 61(4), 631–653.",
     ),
     "patell-1976": (
         "Patell (1976)",

@@ -27,15 +27,17 @@ from eventstudy.output.folder import (
     CAR_COLUMNS,
     CAV_COLUMNS,
 )
-from eventstudy.study import POOLED, ResolvedEvent
+from eventstudy.study import POOLED, CalendarTime, ResolvedEvent
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from eventstudy.currency import FxRates
+    from eventstudy.data.factors import FactorData
     from eventstudy.estimation.fit import Batch
     from eventstudy.estimation.volatility import VolatilityBatch
     from eventstudy.estimation.volume import VolumePanel
+    from eventstudy.inference.calendar_time import CalendarTimeResult
     from eventstudy.output.summary import Summary
 
 
@@ -63,6 +65,12 @@ class EventStudyResults(ExplainMethods):
     fx: FxRates | None = None
     #: Firm characteristics, regressions and group comparisons (``with_characteristics``).
     explanation: Explanation | None = None
+    #: The factor data the study was given (calendar-time regressions read them), if any.
+    factors: FactorData | None = None
+    #: The ``calendar_time`` study key: the regression the tables and charts hold (None: none).
+    calendar_time_settings: CalendarTime | None = None
+    #: Control firms of ``bhar_benchmark: matched``: (event, ticker) -> match ticker.
+    matches: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         """What was studied, in one line (not the arrays: a notebook cell ending in ``res``)."""
@@ -229,9 +237,16 @@ class EventStudyResults(ExplainMethods):
                 df = f.df[fe]
                 columns |= {"car": car, "se": se, "t": t, "p": t_pvalue(t, df), "df": df}
             else:
+                from eventstudy.estimation.benchmarks import benchmark_returns
+
+                bench = benchmark_returns(
+                    self.panel, self.events, b, self.day0_rows, self.matches, log
+                )
                 bhar, length = (
                     np.column_stack(a)[fe, wi]
-                    for a in zip(*(f.bhar(*w, log=log) for w in windows), strict=True)
+                    for a in zip(
+                        *(f.bhar(*w, log=log, benchmark=bench) for w in windows), strict=True
+                    )
                 )
                 columns["bhar"] = bhar
             columns["n_days"] = length.astype(int)
@@ -395,7 +410,16 @@ class EventStudyResults(ExplainMethods):
     def _bhar_tests(self) -> pd.DataFrame:
         """Cross-sectional and skewness-adjusted t (Lyon, Barber & Tsai 1999) of mean BHARs, per
         event and pooled (``all``), per BHAR window (:mod:`eventstudy.inference.bhar`)."""
-        return bhar_tests(self.bhar_frame())
+        frame = self.bhar_frame()
+        tests = bhar_tests(frame)
+        resamples = {e.name: e.bhar_resamples for e in self.events if e.bhar_resamples}
+        if not resamples or frame.empty:
+            return tests
+        from eventstudy.inference.bhar_bootstrap import pseudo_bhars, resampling_tests
+
+        log = self.meta.get("returns") == "log"
+        pseudo = pseudo_bhars(self.panel, self.study_fit, frame, self.matches, log)
+        return pd.concat([tests, resampling_tests(frame, resamples, pseudo)], ignore_index=True)
 
     def aar_frame(self) -> pd.DataFrame:
         """Average AR per event and event-window day with the cross-sectional t (Brown & Warner
@@ -513,6 +537,74 @@ class EventStudyResults(ExplainMethods):
     def valuation_frame(self) -> pd.DataFrame:
         """Market value on day -1 and the raw and abnormal dollar change per CAR window."""
         return _copy(self._valuation)
+
+    # ----------------------------------------------------------------- long horizons
+    def calendar_time(
+        self,
+        horizon: tuple[int, int] = (1, 250),
+        weighting: str = "equal",
+        model: str = "market",
+        frequency: str = "daily",
+        min_firms: int = 1,
+        errors: str = "hac",
+        lags: int | None = None,
+    ) -> CalendarTimeResult:
+        """A calendar-time portfolio regression of the study's firm-events
+        (:mod:`eventstudy.inference.calendar_time`, docs/long_horizon.md): the portfolio of the
+        firms whose day 0 lies ``horizon`` trading days back, weighted ``equal`` or by ``value``
+        (day -1), its ``daily`` or ``monthly`` excess return regressed on ``model``'s factors
+        with HAC (``lags``: None for Newey & West's rule) or ``hc1`` errors."""
+        from eventstudy.inference.calendar_time import study_calendar_time
+
+        panel = self.panel
+        if self.meta.get("returns") == "log":  # portfolios hold simple returns
+            import dataclasses
+
+            panel = dataclasses.replace(panel, values=np.expm1(panel.values))
+        values = self.valuation_frame() if weighting == "value" else None
+        return study_calendar_time(
+            self.study_fit,
+            panel,
+            factors=self.factors,
+            market_values=values,
+            horizon=tuple(horizon),
+            weighting=weighting,
+            model=model,
+            frequency=frequency,
+            min_firms=min_firms,
+            errors=errors,
+            lags=lags,
+        )
+
+    @cached_property
+    def _calendar_time(self) -> CalendarTimeResult | None:
+        settings = self.calendar_time_settings
+        return None if settings is None else self.calendar_time(**settings.model_dump())
+
+    def calendar_time_result(self) -> CalendarTimeResult | None:
+        """The regression the ``calendar_time`` study key asked for (its statsmodels results in
+        ``.ols``), or None."""
+        return self._calendar_time
+
+    def plot_calendar_time(self, size: str | None = None, **settings: Any) -> Figure:
+        """The calendar-time portfolio's cumulative abnormal return and firms held: the study's
+        (``calendar_time``) or, given ``settings`` (those of :meth:`calendar_time`), another."""
+        from eventstudy.output.plots.long_horizon_charts import plot_calendar_time
+
+        result = self.calendar_time(**settings) if settings else self._calendar_time
+        if result is None:
+            result = self.calendar_time()
+        return plot_calendar_time(result, self.title, size=size)
+
+    def calendar_time_frame(self) -> pd.DataFrame | None:
+        """``calendar_time.csv`` (the ``calendar_time`` study key's regression), or None."""
+        ct = self._calendar_time
+        return None if ct is None else ct.table()
+
+    def calendar_time_returns_frame(self) -> pd.DataFrame | None:
+        """``calendar_time_returns.csv``: the portfolio's return and firms per period, or None."""
+        ct = self._calendar_time
+        return None if ct is None else ct.returns_frame()
 
     # ----------------------------------------------------------------- output
     def summary(self, max_events: int = 10, max_tickers: int = 30) -> Summary:

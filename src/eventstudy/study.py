@@ -42,6 +42,9 @@ FactorRegion = Literal[
 RegressionCov = Literal["nonrobust", "HC1", "HC3", "cluster"]
 #: ``precision``: WLS with weights 1 / Var(CAR) (car.csv's ``se`` squared).
 RegressionWeights = Literal["none", "precision"]
+#: What a BHAR compounds against (docs/long_horizon.md): the normal-return model's returns, the
+#: market index, each firm's matched control firm, or an equal-weighted reference portfolio.
+BharBenchmark = Literal["model", "market", "matched", "portfolio"]
 
 
 
@@ -77,6 +80,9 @@ class StudyDefaults:
     regression_window: tuple[int, int] = (-1, 1)
     regression_cov: RegressionCov = "HC1"
     regression_weights: RegressionWeights = "none"
+    bhar_benchmark: BharBenchmark = "model"
+    #: Resamples of the BHARs' bootstrap and pseudo-portfolio tests (0: not run).
+    bhar_resamples: int = 0
 
 
 DEFAULTS = StudyDefaults()
@@ -171,6 +177,15 @@ class _Settings(BaseModel):
                 )
             out[str(ticker).strip()] = mic.strip()
         return out
+    bhar_benchmark: BharBenchmark | None = None
+    #: Tickers of the equal-weighted reference portfolio of ``bhar_benchmark: portfolio``.
+    reference_portfolio: list[str] | None = None
+    bhar_resamples: int | None = Field(default=None, ge=0, le=100_000)
+
+    @field_validator("reference_portfolio")
+    @classmethod
+    def _reference(cls, v: list[str] | None) -> list[str] | None:
+        return None if v is None else _clean_tickers(v)
 
     @field_validator("measures")
     @classmethod
@@ -290,6 +305,9 @@ class ResolvedEvent(BaseModel):
     volatility_model: VolatilityModel = DEFAULTS.volatility_model
     #: Listings named in the study file: (ticker, MIC) pairs (the rest: from the suffix).
     exchanges: tuple[tuple[str, str], ...] = ()
+    bhar_benchmark: BharBenchmark = DEFAULTS.bhar_benchmark
+    reference_portfolio: tuple[str, ...] = ()
+    bhar_resamples: int = DEFAULTS.bhar_resamples
 
     def model_key(self) -> tuple:
         """Events sharing this key share the model's regressors."""
@@ -368,6 +386,26 @@ class RegressionSpec(BaseModel):
         return self.name or str(number)
 
 
+class CalendarTime(BaseModel):
+    """The ``calendar_time`` study key: a calendar-time portfolio regression
+    (:mod:`eventstudy.inference.calendar_time`, docs/long_horizon.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    horizon: Window = (1, 250)
+    weighting: Literal["equal", "value"] = "equal"
+    model: Literal["market", "ff3", "carhart", "ff5"] = "market"
+    frequency: Literal["daily", "monthly"] = "daily"
+    min_firms: int = Field(default=1, ge=1)
+    #: Newey-West HAC (lags by Newey & West's 1994 rule) or White's HC1 standard errors.
+    errors: Literal["hac", "hc1"] = "hac"
+
+    @field_validator("horizon")
+    @classmethod
+    def _horizon(cls, v: tuple[int, int]) -> tuple[int, int]:
+        return _check_window(v)
+
+
 class StudySpec(_Settings):
     """A whole study file."""
 
@@ -386,6 +424,10 @@ class StudySpec(_Settings):
     regressions: list[RegressionSpec] | None = None
     #: Characteristic columns (or ``event``) whose values split the firm-events into groups.
     groups: list[str] | None = None
+    calendar_time: CalendarTime | None = None
+    #: A CSV file ``event,ticker,match_ticker`` of control firms (``bhar_benchmark: matched``),
+    #: relative to the study file's folder.
+    matches: Path | None = None
     source: Path | None = Field(default=None, exclude=True)
     _resolved: tuple[ResolvedEvent, ...] = PrivateAttr(default=())
 
@@ -472,6 +514,11 @@ class StudySpec(_Settings):
                     volume_model=pick("volume_model"),
                     volatility_model=pick("volatility_model"),
                     exchanges=tuple({**(self.exchanges or {}), **(event.exchanges or {})}.items()),
+                    bhar_benchmark=pick("bhar_benchmark"),
+                    bhar_resamples=pick("bhar_resamples"),
+                    reference_portfolio=tuple(
+                        event.reference_portfolio or self.reference_portfolio or ()
+                    ),
                 )
             )
         return out
@@ -500,6 +547,10 @@ def _check_windows(event: ResolvedEvent) -> None:
         raise ValueError(
             f"{where}: volatility_model 'garch' forecasts variances forward, so the "
             "estimation_window must end before the event_window"
+        )
+    if event.bhar_benchmark == "portfolio" and not event.reference_portfolio:
+        raise ValueError(
+            f"{where}: bhar_benchmark 'portfolio' needs 'reference_portfolio: [TICKER, ...]'"
         )
     if event.model == "factor" and not event.factors:
         raise ValueError(f"{where}: model 'factor' needs 'factors: [TICKER, ...]' (regressors)")

@@ -152,12 +152,16 @@ class BatchFit:
         var[empty] = np.nan
         return car, var, length
 
-    def bhar(self, start: int, end: int, log: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    def bhar(
+        self, start: int, end: int, log: bool = False, benchmark: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Buy-and-hold abnormal return over ``start..end``: ``prod(1 + R_t) - prod(1 + N_t)``
-        with ``N_t`` the model's normal return (Barber & Lyon 1997), compounding the days where
+        with ``N_t`` the model's normal return (Barber & Lyon 1997), or ``benchmark`` (firm-events
+        x event-window days: :mod:`eventstudy.estimation.benchmarks`), compounding the days where
         both exist; log returns are converted to simple ones first. Returns (bhar, n_days)."""
         lo, hi = start - self.event_window[0], end - self.event_window[0] + 1
-        ret, normal = self.ret[:, lo:hi], self.normal[:, lo:hi]
+        reference = self.normal if benchmark is None else benchmark
+        ret, normal = self.ret[:, lo:hi], reference[:, lo:hi]
         if log:
             ret, normal = np.expm1(ret), np.expm1(normal)
         valid = np.isfinite(ret) & np.isfinite(normal)

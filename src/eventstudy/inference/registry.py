@@ -18,7 +18,7 @@ from typing import Any
 
 from eventstudy.inference import nonparametric, parametric
 
-__all__ = ["BHAR_TESTS", "TESTS", "TestSpec", "spec", "tests_for"]
+__all__ = ["BHAR_RESAMPLING_TESTS", "BHAR_TESTS", "TESTS", "TestSpec", "spec", "tests_for"]
 
 
 @dataclass(frozen=True)
@@ -156,7 +156,22 @@ TESTS: tuple[TestSpec, ...] = (
 BHAR_TESTS: tuple[TestSpec, ...] = (
     TestSpec("bhar_cross_sectional_t", "BHAR: cross-sectional t", ("brown-warner-1985",)),
     TestSpec("bhar_skewness_adjusted_t", "BHAR: skewness-adjusted t", ("hall-1992", "lyon-1999")),
+    # Asked for by ``bhar_resamples`` (eventstudy.inference.bhar_bootstrap).
+    TestSpec(
+        "bhar_bootstrap_skewness_adjusted_t",
+        "BHAR: bootstrapped skewness-adjusted t",
+        ("hall-1992", "lyon-1999"),
+        methods="the bootstrapped skewness-adjusted t (Lyon, Barber & Tsai 1999)",
+    ),
+    TestSpec(
+        "bhar_empirical_p",
+        "BHAR: empirical p-value (pseudo-portfolios)",
+        ("lyon-1999",),
+        methods="empirical p-values from pseudo-portfolios (Lyon, Barber & Tsai 1999)",
+    ),
 )
+#: The resampling tests of BHARs (:mod:`eventstudy.inference.bhar_bootstrap`).
+BHAR_RESAMPLING_TESTS: tuple[TestSpec, ...] = BHAR_TESTS[2:]
 
 _BY_NAME = {t.name: t for t in (*TESTS, *BHAR_TESTS)}
 

@@ -25,6 +25,7 @@ import pandas as pd
 from eventstudy.errors import EventStudyError
 from eventstudy.explain.groups import GROUP_MEANS_COLUMNS, GROUP_TESTS_COLUMNS
 from eventstudy.explain.regression import REGRESSION_COLUMNS
+from eventstudy.inference.calendar_time import CALENDAR_RETURNS_COLUMNS, CALENDAR_TIME_COLUMNS
 from eventstudy.output.files import json_text, staged, unneutralise, write_csv
 from eventstudy.output.journal import settled
 from eventstudy.output.summary import summary_dict
@@ -115,12 +116,20 @@ class TableFile:
     #: Written only when the study asks for it (characteristics, regressions, groups: the
     #: frame method returns None otherwise).
     asked: bool = False
+    #: The study key that asks for the table (written only when the study sets it: the frame
+    #: method returns None otherwise), e.g. ``calendar_time``.
+    asked_by: str | None = None
 
     @property
     def optional(self) -> bool:
         """Read back as None when missing (the battery, the data-quality checks, a measure's
         tables, the tables a study asks for)."""
-        return self.columns is None or self.measure is not None or self.asked
+        return (
+            self.columns is None
+            or self.measure is not None
+            or self.asked
+            or self.asked_by is not None
+        )
 
 
 #: Every table of a results folder (see the README, "Outputs").
@@ -148,6 +157,15 @@ TABLE_FILES = (
     TableFile("regressions.csv", "regressions_frame", REGRESSION_COLUMNS, asked=True),
     TableFile("group_tests.csv", "group_tests_frame", GROUP_TESTS_COLUMNS, asked=True),
     TableFile("group_means.csv", "group_means_frame", GROUP_MEANS_COLUMNS, asked=True),
+    TableFile(
+        "calendar_time.csv", "calendar_time_frame", CALENDAR_TIME_COLUMNS, asked_by="calendar_time"
+    ),
+    TableFile(
+        "calendar_time_returns.csv",
+        "calendar_time_returns_frame",
+        CALENDAR_RETURNS_COLUMNS,
+        asked_by="calendar_time",
+    ),
 )
 #: Table file -> the results frame it holds.
 TABLES: dict[str, Callable[[ResultSource], pd.DataFrame | None]] = {
@@ -179,6 +197,9 @@ _TEXT_COLUMNS = {
     "formula",
     "grouping",
     "group",
+    "portfolio",
+    "frequency",
+    "weighting",
 }
 _DATE_COLUMNS = {"date", "shares_as_of"}
 
@@ -233,6 +254,8 @@ class StoredResults:
     figures_dir: Path | None = None
     #: The tables read, by file name.
     frames: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+    #: The calendar-time regression's settings (``summary.json``'s ``calendar_time``), if any.
+    calendar_time_info: dict[str, Any] | None = None
     panel: None = None
     _measure_tables: dict[str, pd.DataFrame | None] = field(
         default_factory=dict, init=False, repr=False
@@ -312,6 +335,9 @@ class StoredResults:
                         volatility_model=(
                             entry.get("volatility_model") or DEFAULTS.volatility_model
                         ),
+                        bhar_benchmark=entry.get("bhar_benchmark") or DEFAULTS.bhar_benchmark,
+                        reference_portfolio=tuple(entry.get("reference_portfolio") or ()),
+                        bhar_resamples=int(entry.get("bhar_resamples") or 0),
                     )
                 )
                 day0s.append(dt.date.fromisoformat(entry["day0_date"]))
@@ -329,6 +355,7 @@ class StoredResults:
             min_obs_known=min_known,
             figures_dir=(directory / summary["figures"]) if summary.get("figures") else None,
             frames={k: v for k, v in frames.items() if v is not None},
+            calendar_time_info=summary.get("calendar_time"),
         )
 
     def _frame(self, name: str) -> pd.DataFrame:
@@ -417,6 +444,13 @@ class StoredResults:
             return characteristics_table(frame, str(path))
         except EventStudyError as exc:
             raise EventStudyError(f"{exc} (not the table eventstudy writes)") from None
+
+    def calendar_time_frame(self) -> pd.DataFrame | None:
+        """``calendar_time.csv``, or None when the study asked for no calendar-time portfolio."""
+        return self._measure_table("calendar_time.csv")
+
+    def calendar_time_returns_frame(self) -> pd.DataFrame | None:
+        return self._measure_table("calendar_time_returns.csv")
 
     @cached_property
     def _tests(self) -> pd.DataFrame | None:

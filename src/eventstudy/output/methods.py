@@ -219,15 +219,42 @@ def methods_text(
             "the previous day's market value."
         )
     if any(ev.bhar_windows for ev in events):
-        paragraphs.append(
-            "Buy-and-hold abnormal returns (BHAR) compound the actual and the normal returns "
-            "over the window and take the difference (Barber & Lyon 1997)."
+        benchmarks = {
+            "model": "the normal returns",
+            "market": "the market index's returns",
+            "matched": "each firm's matched control firm's returns",
+            "portfolio": "an equal-weighted reference portfolio's returns",
+        }
+        used = [benchmarks[k] for k in dict.fromkeys(ev.bhar_benchmark for ev in events)]
+        text = (
+            "Buy-and-hold abnormal returns (BHAR) compound the actual returns and "
+            f"{' or '.join(used)} over the window and take the difference (Barber & Lyon 1997)."
         )
+        if any(ev.bhar_resamples for ev in events):
+            text += (
+                " Mean BHARs are also tested with the bootstrapped skewness-adjusted t and with "
+                "empirical p-values from pseudo-portfolios (Lyon, Barber & Tsai 1999)."
+            )
+            cited.append("lyon-1999")
+        paragraphs.append(text)
         cited.append("barber-lyon-1997")
     for spec in study_measures(source):
         sentence, keys = measure_sentence(source, spec)
         paragraphs.append(sentence)
         cited += keys
+    portfolio = getattr(source, "calendar_time_frame", lambda: None)()
+    if portfolio is not None and len(portfolio):
+        row = portfolio.iloc[0]
+        paragraphs.append(
+            f"Calendar-time portfolio (Jaffe 1974; Mandelker 1974; Fama 1998; Mitchell & "
+            f"Stafford 2000): each {'day' if row['frequency'] == 'daily' else 'month'} a "
+            f"{row['weighting']}-weighted portfolio holds the firms whose event lies within the "
+            f"holding horizon; its excess return is regressed on the {row['model']} model's "
+            f"factors by OLS with {_robust_errors(source)}, and the intercept (alpha) is the mean "
+            "abnormal return per period (docs/long_horizon.md)."
+        )
+        cited += ["jaffe-1974", "mandelker-1974", "fama-1998", "mitchell-stafford-2000"]
+        cited += ["white-1980"] if "White" in paragraphs[-1] else ["newey-west-1987"]
     return paragraphs, list(dict.fromkeys(cited))
 
 
@@ -253,6 +280,19 @@ def _in_text(short: str, text: str) -> bool:
     """Whether a short citation, ``Bollerslev (1986)``, is cited in ``text`` (as
     ``Bollerslev 1986``)."""
     return short.replace(" (", " ").rstrip(")") in text
+
+
+def _robust_errors(source: ResultSource) -> str:
+    """The calendar-time regression's standard errors in words (Newey-West unless the run
+    asked for HC1)."""
+    result = getattr(source, "calendar_time_result", lambda: None)()
+    info = getattr(source, "calendar_time_info", None) or {}
+    if result is not None:
+        info = {"errors": result.errors, "hac_lags": result.lags}
+    if info.get("errors") == "hc1":
+        return "White's (1980) heteroskedasticity-consistent (HC1) standard errors"
+    lags = f" with {info['hac_lags']} lags" if info.get("hac_lags") is not None else ""
+    return f"Newey & West's (1987) autocorrelation-consistent standard errors{lags}"
 
 
 def headline(tables: StudyTables, max_events: int) -> list[str]:

@@ -85,6 +85,7 @@ STUDY_FIGURES = {
     "models": "The same stocks' CAR paths under each normal-return model",
     "groups": "Mean CAR of each group with its 95% confidence interval, per CAR window",
     "scatter": "Each firm-event's CAR against a numeric variable, with the OLS line",
+    "calendar_time": "The calendar-time portfolio's cumulative abnormal return and firms held",
 }
 
 

@@ -529,12 +529,32 @@ def summary_dict(results: ResultSource) -> dict[str, Any]:
                 "volume_model": e.volume_model,
                 "volatility_model": e.volatility_model,
             }
+        if e.bhar_benchmark != DEFAULTS.bhar_benchmark or e.bhar_resamples:
+            entry |= {
+                "bhar_benchmark": e.bhar_benchmark,
+                "reference_portfolio": list(e.reference_portfolio),
+                "bhar_resamples": e.bhar_resamples,
+            }
         for key, records in frames.items():
             entry[key] = records.get(e.name, [])
         events.append(entry)
+    extra: dict[str, Any] = {}
+    calendar = getattr(results, "calendar_time_result", lambda: None)()
+    if calendar is not None:  # the regression's settings (calendar_time.csv has its numbers)
+        extra["calendar_time"] = {
+            "horizon": list(calendar.horizon),
+            "weighting": calendar.weighting,
+            "model": calendar.model,
+            "frequency": calendar.frequency,
+            "min_firms": calendar.min_firms,
+            "errors": calendar.errors,
+            "hac_lags": calendar.lags,
+            "factors": list(calendar.factors),
+        }
     return {
         "study": results.title,
         "meta": {k: _clean(v) for k, v in results.meta.items()},
+        **extra,
         "events": events,
         "pooled_tests": frames["tests"].get(POOLED, []),
         **{f"pooled_{m}_tests": frames[f"{m}_tests"].get(POOLED, []) for m in measured},

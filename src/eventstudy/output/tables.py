@@ -535,7 +535,8 @@ class StudyTables:
             key=f"bhar-tests:{name}",
             caption=f"Tests of the mean BHAR: {_pooled(name)}",
             window_label="BHAR ",
-            note="Student t with N − 1 df; p-values two-sided. ",
+            note="Student t with N − 1 df (the bootstrap and pseudo-portfolio tests: their "
+            "resampled distributions); p-values two-sided. ",
         )
 
     # ------------------------------------------------------------------ data

@@ -25,6 +25,7 @@ from eventstudy.output.plots.explain_charts import (
     plot_groups,
     plot_scatter,
 )
+from eventstudy.output.plots.long_horizon_charts import plot_calendar_time
 from eventstudy.output.plots.measure_charts import plot_volatility, plot_volume
 from eventstudy.output.plots.study_charts import (
     model_groups,
@@ -47,11 +48,11 @@ if TYPE_CHECKING:
 #: the last two only for events that measure volume / volatility (named as the measures).
 EVENT_CHARTS = ("car", "day0_ar", "ar_heatmap", "prices", "value", "volume", "volatility")
 #: Whole-study charts written by :func:`save_figures` (file ``study_<chart>``).
-STUDY_CHARTS = ("timeline", "caar", "models")
+STUDY_CHARTS = ("timeline", "caar", "models", "calendar_time")
 #: Every chart name, in order (the cross-sectional ones, docs/explaining.md, last).
 CHARTS = EVENT_CHARTS + STUDY_CHARTS + EXPLAIN_CHARTS
 #: Charts drawn from the returns panel (not from the result tables alone).
-PANEL_CHARTS = frozenset({"prices", "timeline"})
+PANEL_CHARTS = frozenset({"prices", "timeline", "calendar_time"})
 #: Figure formats :func:`save_figures` writes.
 FORMATS = ("png", "svg", "pdf")
 #: Resolution of PNG files.
@@ -101,7 +102,8 @@ def chart_plan(results: ResultSource, max_events: int | None = None) -> list[Cha
     the first ``max_events`` events when given), then the
     whole-study charts (:data:`STUDY_CHARTS`), which cover every event: the timeline; the CAAR
     comparison with two or more events; a model comparison per group of :func:`model_groups`;
-    then the cross-sectional charts the study asks for (:func:`explain_plan`)."""
+    the calendar-time portfolio when the study asks for one (``calendar_time``); then the
+    cross-sectional charts the study asks for (:func:`explain_plan`)."""
     ar = results.ar_frame()
     finite = np.isfinite(ar["car"].to_numpy(dtype=float))
     with_car = set(ar.loc[finite, "event"])
@@ -128,6 +130,9 @@ def chart_plan(results: ResultSource, max_events: int | None = None) -> list[Cha
     for k, group in enumerate(model_groups(results)):
         stem = "study_models" if k == 0 else f"study_models-{k + 1}"
         specs.append(ChartSpec(stem, "models", events=tuple(group)))
+    frame_of = getattr(results, "calendar_time_frame", None)
+    if frame_of is not None and frame_of() is not None:  # asked for by the study
+        specs.append(ChartSpec("study_calendar_time", "calendar_time"))
     specs += [ChartSpec(stem, chart, subject=subj) for stem, chart, subj in explain_plan(results)]
     return specs
 
@@ -174,6 +179,11 @@ def draw_chart(
         return plot_groups(results, spec.subject, size=size)
     if spec.chart == "scatter":
         return plot_scatter(results, spec.subject, size=size)
+    if spec.chart == "calendar_time":
+        result = getattr(results, "calendar_time_result", lambda: None)()
+        if result is None:
+            raise ValueError("the calendar-time chart is drawn from the study's returns")
+        return plot_calendar_time(result, results.title, size=size)
     raise ValueError(f"unknown chart {spec.chart!r} (charts: {', '.join(CHARTS)})")
 
 
