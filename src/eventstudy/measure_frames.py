@@ -26,7 +26,9 @@ from eventstudy.output.folder import (
 
 #: ``(values, take) -> text column`` and ``(parts, keys, columns) -> frame`` of the results module.
 Text = Callable[[np.ndarray, np.ndarray | None], Any]
-Sorter = Callable[[list[pd.DataFrame], Sequence[tuple[np.ndarray, ...]], Sequence[str]], pd.DataFrame]
+Sorter = Callable[
+    [list[pd.DataFrame], Sequence[tuple[np.ndarray, ...]], Sequence[str]], pd.DataFrame
+]
 
 
 def volume_frame(

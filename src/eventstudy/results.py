@@ -333,7 +333,8 @@ class EventStudyResults:
                     }
                 )
             )
-        return _by_event(parts, ["_e", "rel_day"], ["event", "rel_day", "date", "mean", "n", "t", "p"])
+        columns = ["event", "rel_day", "date", "mean", "n", "t", "p"]
+        return _by_event(parts, ["_e", "rel_day"], columns)
 
     @cached_property
     def _quality(self) -> pd.DataFrame:
@@ -351,7 +352,6 @@ class EventStudyResults:
     @cached_property
     def _tests(self) -> pd.DataFrame:
         from eventstudy.inference.battery import test_battery
-
         from eventstudy.inference.registry import tests_for
 
         events = self.events

@@ -86,7 +86,9 @@ VOLUME_COLUMNS = [
     "model",
 ]
 CAV_COLUMNS = ["event", "ticker", "start", "end", "cav", "se", "t", "p", "df", "n_days", "model"]
-VOLATILITY_COLUMNS = ["event", "ticker", "date", "rel_day", "ar", "u", "model", "u_adj", "null_mean"]
+VOLATILITY_COLUMNS = [
+    "event", "ticker", "date", "rel_day", "ar", "u", "model", "u_adj", "null_mean"
+]
 VARIANCE_RATIO_COLUMNS = [
     "event", "ticker", "start", "end", "variance_ratio", "df1", "df2", "p", "model"
 ]
@@ -129,7 +131,9 @@ TABLE_FILES = (
     TableFile("data_quality.csv", "quality_frame"),
     TableFile("abnormal_volume.csv", "volume_frame", VOLUME_COLUMNS, measure="volume"),
     TableFile("cav.csv", "cav_frame", CAV_COLUMNS, measure="volume"),
-    TableFile("abnormal_volatility.csv", "volatility_frame", VOLATILITY_COLUMNS, measure="volatility"),
+    TableFile(
+        "abnormal_volatility.csv", "volatility_frame", VOLATILITY_COLUMNS, measure="volatility"
+    ),
     TableFile(
         "variance_ratio.csv", "variance_ratio_frame", VARIANCE_RATIO_COLUMNS, measure="volatility"
     ),
