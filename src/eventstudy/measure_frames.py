@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from eventstudy.estimation.fit import StudyFit
 from eventstudy.estimation.volatility import VolatilityBatch
@@ -131,9 +131,9 @@ def variance_ratio_frame(
             for a in zip(*(v.variance_ratio(*w) for w in windows), strict=True)
         )
         df2 = v.df[fe]
-        with np.errstate(invalid="ignore"):
-            lower = stats.f.cdf(ratio, n, df2)
-            upper = stats.f.sf(ratio, n, df2)
+        with np.errstate(invalid="ignore"):  # the F cdf and sf (scipy.stats' own functions)
+            lower = special.fdtr(n, df2, ratio)
+            upper = special.fdtrc(n, df2, ratio)
         p = np.where(n > 0, np.minimum(1.0, 2 * np.minimum(lower, upper)), np.nan)
         parts.append(
             pd.DataFrame(

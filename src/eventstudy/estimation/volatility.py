@@ -90,12 +90,15 @@ def volatility_batches(returns_fit: StudyFit) -> list[VolatilityBatch]:
 
 
 def _measure(b: Batch, rows: np.ndarray, model: str) -> VolatilityBatch:
-    f = b.fit.take(rows)
+    # The whole batch (the usual case) needs no copy of its fit: nothing here writes to it.
+    whole = len(rows) == len(b.event)
+    f = b.fit if whole else b.fit.take(rows)
     ar = f.ar
     with np.errstate(invalid="ignore", divide="ignore"):
         u = ar**2 / f.sigma2[:, None]
         u_adj = ar**2 / f.ar_variance()
-        z = f.resid**2 / f.sigma2[:, None]
+        z = np.square(f.resid)
+        z /= f.sigma2[:, None]
     df = f.df.astype(float)
     skip = list(f.skip_reason)
     garch = None
@@ -111,13 +114,19 @@ def _measure(b: Batch, rows: np.ndarray, model: str) -> VolatilityBatch:
             null = np.where(df > 2, df / (df - 2), np.nan)
         tested = u_adj
     fitted = np.array([r is None for r in skip], dtype=bool)
-    z = np.where(fitted[:, None], z, np.nan)
+    z[~fitted] = np.nan
     have = np.isfinite(z)
+    complete = bool(have.all())  # then the masks below change nothing: skip them
     count = have.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        est_mean = np.where(have, z, 0.0).sum(axis=1) / count
-        centred = z - est_mean[:, None]
-        spread = np.where(have, centred**2, 0.0).sum(axis=1) / (count - 1)
+        est_mean = (z if complete else np.where(have, z, 0.0)).sum(axis=1) / count
+        centred = z  # centred in place
+        centred -= est_mean[:, None]
+        square = np.square(centred)
+        if not complete:
+            square[~have] = 0.0
+        spread = square.sum(axis=1) / (count - 1)
+        del square
     x = np.where(fitted[:, None], tested - null[:, None], np.nan)
     test_fit = replace(
         f,
@@ -130,9 +139,9 @@ def _measure(b: Batch, rows: np.ndarray, model: str) -> VolatilityBatch:
     )
     batch = Batch(
         fit=test_fit,
-        event=b.event[rows],
-        ticker=[b.ticker[i] for i in rows],
-        order=b.order[rows],
+        event=b.event if whole else b.event[rows],
+        ticker=b.ticker if whole else [b.ticker[i] for i in rows],
+        order=b.order if whole else b.order[rows],
         label=b.label,
     )
     return VolatilityBatch(batch, model, ar, u, u_adj, null, df, garch)
