@@ -93,7 +93,7 @@ def volatility_frame(
             "rel_day": np.tile(days, len(idx)),
             "ar": v.ar[idx].ravel(),
             "u": v.u[idx].ravel(),
-            "model": np.full(len(per_row), v.model, dtype=object),
+            "model": text(np.array([v.model], dtype=object), np.zeros(len(per_row), np.intp)),
             "u_adj": v.u_adj[idx].ravel(),
             "null_mean": np.repeat(v.null_mean[idx], len(days)),
         }
@@ -146,7 +146,7 @@ def variance_ratio_frame(
                     "df1": n.astype(int),
                     "df2": df2,
                     "p": p,
-                    "model": np.full(len(fe), v.model, dtype=object),
+                    "model": text(np.array([v.model], dtype=object), np.zeros(len(fe), np.intp)),
                 },
                 copy=False,
             )
