@@ -129,3 +129,18 @@ def test_events_frame_path_measures_what_the_study_asks_for() -> None:
     got = via_prices.volume_frame()
     assert got is not None and len(got) == len(res.volume_frame())
     np.testing.assert_array_equal(got["volume"], res.volume_frame()["volume"])
+
+
+def test_measures_simulation_smoke() -> None:
+    """`make validate`'s volume and volatility part on a tiny draw: every row, rates in [0, 1]."""
+    from benchmarks import simulation, simulation_measures
+
+    tables = simulation_measures.run(samples=20, firms=10, seed=1)
+    volume, volatility = tables["volume"], tables["volatility"]
+    assert volume.shape == (2 * 2 * 12, 6) and volatility.shape == (2 * 3, 6)
+    for frame in tables.values():
+        assert ((frame >= 0) & (frame <= 1)).all().all()
+    keys = volume.index.to_frame()
+    day0 = volume[((keys["model"] == "market") & (keys["window"] == "[0, 0]")).to_numpy()]
+    assert day0["+0.25 log"].mean() > day0["none"].mean()
+    assert "| constant | [0, 0] | `variance_ratio_f` |" in simulation.to_markdown(volatility)
