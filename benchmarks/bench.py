@@ -5,6 +5,7 @@
     python -m benchmarks.bench --dask          # also the Dask engine on a LocalCluster
     python -m benchmarks.bench --sizes 1000000 # the memory check
     python -m benchmarks.bench --profile DIR   # pyinstrument profiles of every stage
+    python -m benchmarks.bench --no-measures   # without the volume and volatility scenario
 
 Each scenario (:func:`eventstudy.synthetic.scenario`: events of 100 firms, each firm in about 50
 events at different dates, six years of sessions, market model, estimation window [-250, -11],
@@ -23,6 +24,14 @@ included. In the same process it times the *pure fit*
 (:func:`~eventstudy.estimation.kernel.fit_batch` on
 the same firm-events, no frames) and, on the 1k scenario, a per-firm-event statsmodels OLS loop
 doing what a typical Python package does (fit, ARs, CARs), checked against our CARs.
+
+The *measures* scenario (100k firm-events; 10k with ``--quick``) runs the same study twice in one
+process, on the synthetic panel with its synthetic volume
+(:meth:`~eventstudy.synthetic.SyntheticConfig.generate_volume`): returns alone, then
+``measures=("return", "volume", "volatility")`` (frames: also the abnormal volume, CAV, abnormal
+volatility and variance-ratio frames; tests: the battery of every measure), after an untimed
+small study that loads every module (every other run of ``--repeat`` times all three first).
+It prints both, stage by stage, and their ratio.
 """
 
 from __future__ import annotations
@@ -254,6 +263,114 @@ class _Guard:
         threading.Thread(target=watch, daemon=True).start()
 
 
+# ----------------------------------------------------------------------------- measures scenario
+MEASURES = ("return", "volume", "volatility")
+
+
+def run_measures_scenario(
+    firm_events: int, *, seed: int = 0, all_first: bool = False
+) -> dict[str, Any]:
+    """Returns alone, then all three measures (the other way round with ``all_first``), on the
+    same study in this process: each stage's time and peak RSS per run (module docstring)."""
+    from eventstudy import EventStudy
+    from eventstudy.output.files import write_csv
+    from eventstudy.synthetic import scenario
+
+    def study(cfg: Any, returns: Any, events: Any, volume: Any, measures: tuple, timer: Any) -> int:
+        with tempfile.TemporaryDirectory() as tmp:
+            with timer("fit"):
+                res = EventStudy(
+                    returns,
+                    market=cfg.market,
+                    model="market",
+                    estimation_window=ESTIMATION,
+                    event_window=EVENT,
+                    car_windows=CAR_WINDOWS,
+                    measures=measures,
+                    volume=None if measures == ("return",) else volume,
+                ).fit(events)
+            with timer("frames"):
+                res.ar_frame()
+                res.car_frame()
+                if "volume" in measures:
+                    res.volume_frame()
+                    res.cav_frame()
+                if "volatility" in measures:
+                    res.volatility_frame()
+                    res.variance_ratio_frame()
+            with timer("tests"):
+                tests = res.tests_frame()
+            with timer("write"):
+                write_csv(tests, Path(tmp) / "tests.csv")
+        return len(tests)
+
+    small = scenario(1_000, seed=seed)  # untimed: imports and first calls
+    study(small, *small.generate(), small.generate_volume(), MEASURES, _Timer(None, "warm-up"))
+
+    cfg = scenario(firm_events, seed=seed)
+    returns, events = cfg.generate()
+    volume = cfg.generate_volume()
+    out: dict[str, Any] = {"firm_events": len(events), "events": cfg.n_events, "firms": cfg.n_firms}
+    runs = [("returns", ("return",)), ("all", MEASURES)]
+    for label, measures in runs[::-1] if all_first else runs:
+        timer = _Timer(None, label)
+        _Guard.partial.update(scenario=out, times=timer.times, peaks=timer.peaks)
+        cpu = time.process_time()
+        out[f"{label}_tests_rows"] = study(cfg, returns, events, volume, measures, timer)
+        out[f"{label}_cpu"] = time.process_time() - cpu  # every thread's CPU time
+        out[label] = dict(timer.times)
+        out[f"{label}_peaks"] = dict(timer.peaks)
+        out[f"{label}_end_to_end"] = sum(timer.times.values())
+    out["ratio"] = out["all_end_to_end"] / out["returns_end_to_end"]
+    out["peak_rss_mib"] = _peak_rss_mib()
+    return out
+
+
+def _best_measures(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each of the two studies at its least disturbed run (shortest end to end), and the ratio of
+    those."""
+    best = dict(runs[0])
+    for label in ("returns", "all"):
+        fastest = min(runs, key=lambda r: r[f"{label}_end_to_end"])
+        for key in (label, f"{label}_peaks", f"{label}_end_to_end"):
+            best[key] = fastest[key]
+        best[f"{label}_cpu"] = min(r[f"{label}_cpu"] for r in runs)
+    best["ratio"] = best["all_end_to_end"] / best["returns_end_to_end"]
+    best["ratios"] = [r["ratio"] for r in runs]
+    best["cpu_ratio"] = best["all_cpu"] / best["returns_cpu"]
+    return best
+
+
+def format_measures(r: dict[str, Any]) -> str:
+    head = f"{'':>16} | " + " ".join(f"{s:>7}" for s in STAGES) + f" | {'end to end':>10}"
+    lines = [
+        f"Measures, {r['firm_events']:,} firm-events, one process: returns alone against "
+        f"measures={MEASURES}",
+        head,
+        "-" * len(head),
+    ]
+    for label, name in (("returns", "returns alone"), ("all", "all three")):
+        t = r[label]
+        cells = " ".join(f"{t[s]:6.2f}s" for s in STAGES)
+        lines.append(f"{name:>16} | {cells} | {r[f'{label}_end_to_end']:9.2f}s")
+    cells = " ".join(f"{r['all'][s] / r['returns'][s]:6.1f}x" for s in STAGES)
+    lines.append(f"{'ratio':>16} | {cells} | {r['ratio']:9.2f}x")
+    peaks = ", ".join(
+        f"{name} {max(r[f'{label}_peaks'].values(), default=0):.0f} MiB"
+        for label, name in (("returns", "returns alone"), ("all", "all three"))
+    )
+    lines.append(f"peak RSS per study: {peaks}; tests.csv rows {r['returns_tests_rows']:,} and "
+                 f"{r['all_tests_rows']:,}")
+    lines.append(
+        f"CPU time (all threads, least of the runs): {r['returns_cpu']:.2f}s and "
+        f"{r['all_cpu']:.2f}s, ratio {r['cpu_ratio']:.2f}x"
+    )
+    if len(r.get("ratios", [])) > 1:
+        each = ", ".join(f"{x:.2f}x" for x in r["ratios"])
+        lines.append(f"ratio within each run: {each}")
+    return "\n".join(lines)
+
+
 # ----------------------------------------------------------------------------- Dask scenario
 def run_dask_scenario(firm_events: int, *, seed: int = 0, workers: int = 2) -> dict[str, Any]:
     """The same study from a Parquet price dataset: the local engine (read, returns, fit) against
@@ -336,6 +453,8 @@ def _worker(job: dict[str, Any]) -> None:
     _Guard.start(job.pop("max_rss_mib"))
     if kind == "dask":
         result = run_dask_scenario(**job)
+    elif kind == "measures":
+        result = run_measures_scenario(**job)
     else:
         profile = job.pop("profile_dir", None)
         result = run_scenario(**job, profile_dir=Path(profile) if profile else None)
@@ -488,6 +607,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--dask", action="store_true", help="add the Dask LocalCluster scenario")
     parser.add_argument("--dask-size", type=int, help="firm-events of the Dask scenario")
+    parser.add_argument(
+        "--no-measures", action="store_true", help="skip the volume and volatility scenario"
+    )
+    parser.add_argument(
+        "--measures-size", type=int, help="firm-events of the measures scenario (100k; 10k quick)"
+    )
     parser.add_argument("--profile", type=Path, help="write pyinstrument profiles to this folder")
     parser.add_argument("--json", type=Path, help="also write the raw numbers as JSON")
     parser.add_argument(
@@ -553,6 +678,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     if results:
         print()
         print(format_table(results))
+    measures_result = None
+    if not args.no_measures:
+        size = args.measures_size or (10_000 if args.quick else 100_000)
+        job = {"kind": "measures", "firm_events": size, "max_rss_mib": args.max_rss_gib * 1024}
+        # Every other run times all three measures first, so that neither study always
+        # comes first in its process.
+        runs = [
+            _in_subprocess({**job, "all_first": k % 2 == 1}) for k in range(max(1, args.repeat))
+        ]
+        failed = [r for r in runs if "failed" in r]
+        print()
+        if failed:
+            print(f"  measures, {size:,} firm-events: {failed[0]['failed']}")
+        else:
+            measures_result = _best_measures(runs)
+            print(format_measures(measures_result))
     dask_result = None
     if args.dask:
         size = args.dask_size or (10_000 if args.quick else 100_000)
@@ -565,7 +706,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\nprofiles: {args.profile}/<firm-events>-<stage>.txt (timings above include them)")
     if args.json:
         args.json.write_text(
-            json.dumps({"machine": machine(), "local": results, "dask": dask_result}, indent=2)
+            json.dumps(
+                {
+                    "machine": machine(),
+                    "local": results,
+                    "measures": measures_result,
+                    "dask": dask_result,
+                },
+                indent=2,
+            )
         )
     return 0
 

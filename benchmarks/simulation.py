@@ -8,6 +8,11 @@ at the
 5% level (two-sided) on day 0 and over the CAR window [-1, +1]; then the size and power of the
 calendar-time portfolio's alpha (:func:`calendar_time_rates`, ``--calendar-studies``).
 
+Then the same for the volume and volatility measures (:mod:`benchmarks.simulation_measures`:
+synthetic studies with volume, through the public API; ``--measure-samples``, ``--garch N``).
+``--quick`` runs 200 return samples and 100 measure samples; ``--only returns|measures`` one
+part.
+
 The data-generating process (per firm-event; 250 estimation days [-255, -6], event window [-5, +5]):
 
 * market ``R_mt ~ N(0.0005, 0.01^2)``; ``R_it = alpha_i + beta_i R_mt + e_it`` with
@@ -139,13 +144,16 @@ def run(
 
 
 def to_markdown(frame: pd.DataFrame) -> str:
-    """The table as GitHub markdown, rates in percent."""
-    header = "| window | test | " + " | ".join(frame.columns) + " |"
-    rule = "|---|---|" + "---:|" * len(frame.columns)
+    """The table as GitHub markdown, rates in percent (n/a where not run); the index levels are
+    the first columns, the last (the test) in code style."""
+    names = list(frame.index.names)
+    header = "| " + " | ".join([*names, *frame.columns]) + " |"
+    rule = "|" + "---|" * len(names) + "---:|" * len(frame.columns)
     lines = [header, rule]
-    for (window, test), row in frame.iterrows():
-        rates = " | ".join(f"{100 * v:.1f}" for v in row)
-        lines.append(f"| {window} | `{test}` | {rates} |")
+    for keys, row in frame.iterrows():
+        *first, test = keys
+        rates = " | ".join("n/a" if np.isnan(v) else f"{100 * v:.1f}" for v in row)
+        lines.append("| " + " | ".join([*first, f"`{test}`"]) + f" | {rates} |")
     return "\n".join(lines)
 
 
@@ -203,7 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m benchmarks.simulation",
         description="Size and power of the event-study test battery (Brown & Warner 1985 style).",
     )
-    parser.add_argument("--samples", type=int, default=1000, help="samples per scenario (1000)")
+    parser.add_argument("--samples", type=int, help="return samples per scenario (1000)")
     parser.add_argument("--firms", type=int, default=50, help="firm-events per sample (50)")
     parser.add_argument("--seed", type=int, default=1985, help="random seed (1985)")
     parser.add_argument(
@@ -212,22 +220,60 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=100,
         help="synthetic studies for the calendar-time portfolio's size and power (100; 0: skip)",
     )
-    args = parser.parse_args(argv)
-    if args.samples < 1 or args.firms < 2:
-        parser.error("needs --samples >= 1 and --firms >= 2")
-    started = time.perf_counter()
-    frame = run(args.samples, args.firms, args.seed)
-    elapsed = time.perf_counter() - started
-    print(
-        f"Rejection rates (%) at the 5% level, two-sided: {args.samples} samples of {args.firms} "
-        f"firm-events per scenario, market model, {ESTIMATION[1] - ESTIMATION[0] + 1}-day "
-        f"estimation window, seed {args.seed}. Size columns ('no AR') should be near 5."
+    parser.add_argument(
+        "--measure-samples", type=int, help="volume and volatility samples per scenario (1000)"
     )
-    print()
-    print(to_markdown(frame))
-    print()
-    print(f"({elapsed:.0f} s)")
-    if args.calendar_studies > 0:
+    parser.add_argument(
+        "--measure-seed", type=int, default=1996, help="seed of the measure studies (1996)"
+    )
+    parser.add_argument(
+        "--garch", type=int, default=0, metavar="N",
+        help="also the GARCH volatility model on N samples (N >= --firms; slow: 0, off)",
+    )
+    parser.add_argument("--quick", action="store_true", help="200 return, 100 measure samples")
+    parser.add_argument("--only", choices=("returns", "measures"), help="run one part only")
+    args = parser.parse_args(argv)
+    samples = args.samples or (200 if args.quick else 1000)
+    measure_samples = args.measure_samples or (100 if args.quick else 1000)
+    if samples < 1 or args.firms < 2:
+        parser.error("needs --samples >= 1 and --firms >= 2")
+    if measure_samples < args.firms or (args.garch and args.garch < args.firms):
+        parser.error("needs --measure-samples and --garch (if set) >= --firms")
+    if args.only != "measures":
+        started = time.perf_counter()
+        frame = run(samples, args.firms, args.seed)
+        elapsed = time.perf_counter() - started
+        print(
+            f"Rejection rates (%) at the 5% level, two-sided: {samples} samples of {args.firms} "
+            f"firm-events per scenario, market model, {ESTIMATION[1] - ESTIMATION[0] + 1}-day "
+            f"estimation window, seed {args.seed}. Size columns ('no AR') should be near 5."
+        )
+        print()
+        print(to_markdown(frame))
+        print()
+        print(f"({elapsed:.0f} s)")
+    if args.only != "returns":
+        from benchmarks import simulation_measures
+
+        started = time.perf_counter()
+        tables = simulation_measures.run(
+            measure_samples, args.firms, args.measure_seed, args.garch
+        )
+        elapsed = time.perf_counter() - started
+        garch = f"; GARCH rows: {args.garch} samples" if args.garch else ""
+        for measure, frame in tables.items():
+            print()
+            print(
+                f"{measure.capitalize()}: rejection rates (%) at the 5% level, two-sided: "
+                f"{measure_samples} samples of {args.firms} firm-events per scenario{garch}, "
+                f"synthetic studies (eventstudy.synthetic), seed {args.measure_seed}. Size "
+                "columns ('none') should be near 5."
+            )
+            print()
+            print(to_markdown(frame))
+        print()
+        print(f"({elapsed:.0f} s)")
+    if args.calendar_studies > 0 and args.only != "measures":
         started = time.perf_counter()
         calendar = calendar_time_rates(args.calendar_studies)
         print()

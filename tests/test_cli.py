@@ -88,7 +88,8 @@ def test_default_study_reproduces_the_nvda_numbers(run_args, tmp_path: Path) -> 
     assert v.market_value == pytest.approx(24_477e6 * 142.62, rel=1e-9)
     tests = pd.read_csv(out_dir / "tests.csv")
     assert list(tests.columns[:7]) == ["event", "test", "start", "end", "statistic", "p_value", "n"]
-    returns = tests[tests.measure == "return"]  # the study measures volume and volatility too
+    # The default study also measures volume and volatility: these are the return tests.
+    returns = tests[tests.measure == "return"]
     day0 = returns[(returns.event == "R1 sell-off") & (returns.start == 0) & (returns.end == 0)]
     stat = day0.set_index("test")["p_value"]
     # Event-date clustering: significant under the naive tests, much less after Kolari-Pynnonen.

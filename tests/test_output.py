@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from eventstudy.output.files import write_csv
-from eventstudy.output.folder import TABLES, write_tables
+from eventstudy.output.folder import TABLE_FILES, TABLES, write_tables
 from eventstudy.pipeline import DataOptions, run_study
 from eventstudy.study import load_study
 

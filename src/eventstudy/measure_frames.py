@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from eventstudy.estimation.fit import StudyFit
 from eventstudy.estimation.volatility import VolatilityBatch
@@ -93,7 +93,7 @@ def volatility_frame(
             "rel_day": np.tile(days, len(idx)),
             "ar": v.ar[idx].ravel(),
             "u": v.u[idx].ravel(),
-            "model": np.full(len(per_row), v.model, dtype=object),
+            "model": text(np.array([v.model], dtype=object), np.zeros(len(per_row), np.intp)),
             "u_adj": v.u_adj[idx].ravel(),
             "null_mean": np.repeat(v.null_mean[idx], len(days)),
         }
@@ -131,9 +131,9 @@ def variance_ratio_frame(
             for a in zip(*(v.variance_ratio(*w) for w in windows), strict=True)
         )
         df2 = v.df[fe]
-        with np.errstate(invalid="ignore"):
-            lower = stats.f.cdf(ratio, n, df2)
-            upper = stats.f.sf(ratio, n, df2)
+        with np.errstate(invalid="ignore"):  # the F cdf and sf (scipy.stats' own functions)
+            lower = special.fdtr(n, df2, ratio)
+            upper = special.fdtrc(n, df2, ratio)
         p = np.where(n > 0, np.minimum(1.0, 2 * np.minimum(lower, upper)), np.nan)
         parts.append(
             pd.DataFrame(
@@ -146,7 +146,7 @@ def variance_ratio_frame(
                     "df1": n.astype(int),
                     "df2": df2,
                     "p": p,
-                    "model": np.full(len(fe), v.model, dtype=object),
+                    "model": text(np.array([v.model], dtype=object), np.zeros(len(fe), np.intp)),
                 },
                 copy=False,
             )

@@ -17,7 +17,12 @@ Options degrade the data the way real data are degraded:
 * ``late_listing``: a share of firms list part-way through the sample (NaN before), so firm-events
   near their listing have shorter estimation windows;
 * ``abnormal``: abnormal returns injected on relative days of every firm-event (a number is day 0
-  only; a mapping ``{rel_day: AR}`` gives several days).
+  only; a mapping ``{rel_day: AR}`` gives several days);
+* ``abnormal_variance``: event-induced variance, the firm shock's variance multiplied by ``c`` on
+  relative days of every firm-event (a number is day 0 only, as ``abnormal``).
+
+:meth:`SyntheticConfig.generate_volume` adds shares traded (below, "Volume"), from random
+streams of their own, so prices never depend on the volume options.
 
 >>> cfg = SyntheticConfig(n_firms=50, n_days=600, n_events=20, firms_per_event=10, seed=1)
 >>> returns, events = cfg.generate()
@@ -29,6 +34,29 @@ Options degrade the data the way real data are degraded:
 ``returns`` is dates x tickers (firm tickers ``F00000``, ... and the market column) on business
 days; ``events`` has one row per firm-event, the input :meth:`eventstudy.EventStudy.fit` takes.
 The same configuration always gives the same data.
+
+Volume. Log volume ``x_it = mu_i + b_i c_t + a_it`` and shares traded ``V_it = round(exp(x_it))``
+(so ``ln(1 + V_it)``, the package's measure, is ``x_it`` up to rounding), with
+
+* a firm level ``mu_i ~ N(volume_level, volume_level_sd^2)``;
+* a market-wide component ``c_t``, AR(1) with coefficient ``volume_persistence`` and stationary
+  sd ``volume_market_sd``, and loadings ``b_i ~ U(0.5, 1.5)``;
+* a firm component ``a_it``, AR(1) with the same coefficient and stationary sd
+  ``s_i ~ U(volume_sd_range)``;
+* right-skewed shocks: standardised gamma draws of shape ``volume_shape`` (skewness
+  ``2 / sqrt(shape)``; None for normal shocks);
+* zero volume on the days a thinly traded firm does not trade (``thin``), no volume where its
+  return is missing or before it lists;
+* ``abnormal_volume``: log points added to ``x_it`` on relative days of every firm-event (a
+  number is day 0 only).
+
+The market column's volume is the firms' total without the injected effect (an exchange's
+shares traded).
+
+>>> vol = SyntheticConfig(n_firms=50, n_days=600, n_events=20, firms_per_event=10,
+...                       seed=1, abnormal_volume=0.5).generate_volume()
+>>> vol.shape, bool((vol >= 0).all().all())
+((600, 51), True)
 """
 
 from __future__ import annotations
@@ -69,6 +97,18 @@ class SyntheticConfig:
     thin: float = 0.0
     late_listing: float = 0.0
     abnormal: float | Mapping[int, float] = 0.0
+    #: Multiple of the firm shock's variance on event days (a number: day 0; a mapping by day).
+    abnormal_variance: float | Mapping[int, float] = 1.0
+    #: Volume (:meth:`generate_volume`): firm log-level mean and sd, AR(1) coefficient, the
+    #: market component's and the firm component's stationary sd, gamma shape of the shocks.
+    volume_level: float = 12.0
+    volume_level_sd: float = 1.0
+    volume_persistence: float = 0.5
+    volume_market_sd: float = 0.2
+    volume_sd_range: tuple[float, float] = (0.3, 0.6)
+    volume_shape: float | None = 4.0
+    #: Abnormal log volume added on event days (a number: day 0; a mapping by day).
+    abnormal_volume: float | Mapping[int, float] = 0.0
     estimation_window: tuple[int, int] = (-250, -11)
     event_window: tuple[int, int] = (-5, 5)
 
@@ -81,6 +121,10 @@ class SyntheticConfig:
         for name in ("missing", "thin", "late_listing"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1)")
+        if not 0.0 <= self.volume_persistence < 1.0:
+            raise ValueError("volume_persistence must be in [0, 1)")
+        if any(c < 0 for c in _by_day(self.abnormal_variance).values()):
+            raise ValueError("abnormal_variance must be >= 0")
 
     @property
     def tickers(self) -> list[str]:
@@ -139,22 +183,21 @@ class SyntheticConfig:
             shocks = rng.standard_normal((T, n))
         else:
             shocks = rng.standard_t(self.tails, (T, n)) * np.sqrt((self.tails - 2) / self.tails)
+        day0, firms = self.event_rows()
+        for rel, factor in _by_day(self.abnormal_variance).items():
+            if factor != 1.0:
+                np.multiply.at(shocks, self._cells(day0, firms, rel), np.sqrt(factor))
         ret = shocks
         ret *= p["sigma"].to_numpy()
         ret += p["alpha"].to_numpy() + market[:, None] * p["beta"].to_numpy()
 
-        day0, firms = self.event_rows()
-        abnormal = self.abnormal if isinstance(self.abnormal, Mapping) else {0: self.abnormal}
-        for rel, value in abnormal.items():
+        for rel, value in _by_day(self.abnormal).items():
             if value:
-                rows = np.broadcast_to((day0 + rel)[:, None], firms.shape).ravel()
-                np.add.at(ret, (rows, firms.ravel()), value)
+                np.add.at(ret, self._cells(day0, firms, rel), value)
 
         if self.thin:
-            ret = _thin_trading(ret, p["thin"].to_numpy(), self._rng(4))
-        if self.missing:
-            ret[self._rng(5).random((T, n)) < self.missing] = np.nan
-        ret[np.arange(T)[:, None] < p["listed"].to_numpy()] = np.nan
+            ret = _thin_trading(ret, self._trades(p))
+        ret[self._unobserved(p)] = np.nan
 
         dates = self.dates()
         returns = pd.DataFrame(ret, index=dates, columns=self.tickers)
@@ -169,6 +212,88 @@ class SyntheticConfig:
             }
         )
         return returns, events
+
+
+    def _cells(self, day0: np.ndarray, firms: np.ndarray, rel: int) -> tuple[np.ndarray, ...]:
+        """(rows, columns) of relative day ``rel`` of every firm-event."""
+        rows = np.broadcast_to((day0 + rel)[:, None], firms.shape).ravel()
+        return rows, firms.ravel()
+
+    def _trades(self, p: pd.DataFrame) -> np.ndarray:
+        """(T, n): whether each firm trades each day (``thin``; every firm trades on day 0)."""
+        trades = self._rng(4).random((self.n_days, self.n_firms)) >= p["thin"].to_numpy()
+        trades[0] = True
+        return trades
+
+    def _unobserved(self, p: pd.DataFrame) -> np.ndarray:
+        """(T, n): missing at random (``missing``) or before the firm lists."""
+        out = np.arange(self.n_days)[:, None] < p["listed"].to_numpy()
+        if self.missing:
+            out |= self._rng(5).random((self.n_days, self.n_firms)) < self.missing
+        return out
+
+    def volume_params(self) -> pd.DataFrame:
+        """True volume parameters per firm: log level ``level``, loading on the market
+        component ``loading`` and the firm component's stationary sd ``sd``."""
+        rng = self._rng(6)
+        n = self.n_firms
+        return pd.DataFrame(
+            {
+                "level": rng.normal(self.volume_level, self.volume_level_sd, n),
+                "loading": rng.uniform(0.5, 1.5, n),
+                "sd": rng.uniform(*self.volume_sd_range, n),
+            },
+            index=pd.Index(self.tickers, name="ticker"),
+        )
+
+    def generate_volume(self) -> pd.DataFrame:
+        """Shares traded, dates x tickers (firms, then the market column), on the dates of
+        :meth:`generate` (module docstring, "Volume")."""
+        T, n = self.n_days, self.n_firms
+        v = self.volume_params()
+        rng = self._rng(7)
+        burn = 100  # the AR(1) processes start from their stationary law, nearly
+        shocks = self._volume_shocks(rng, (T + burn, n + 1))
+        phi = self.volume_persistence
+        scale = np.sqrt(1.0 - phi**2) * np.r_[v["sd"].to_numpy(), self.volume_market_sd]
+        shocks *= scale
+        state = np.zeros(n + 1)
+        for t in range(T + burn):  # a_t = phi a_{t-1} + sqrt(1 - phi^2) s e_t
+            state *= phi
+            state += shocks[t]
+            shocks[t] = state
+        path = shocks[burn:]
+        x = v["level"].to_numpy() + path[:, n, None] * v["loading"].to_numpy() + path[:, :n]
+
+        p = self.params()
+        traded = self._trades(p) if self.thin else np.ones((T, n), dtype=bool)
+        unobserved = self._unobserved(p)
+
+        def shares(log_volume: np.ndarray) -> np.ndarray:
+            out = np.where(traded, np.rint(np.exp(log_volume)), 0.0)
+            out[unobserved] = np.nan
+            return out
+
+        market = np.nansum(shares(x), axis=1)
+        day0, firms = self.event_rows()
+        for rel, value in _by_day(self.abnormal_volume).items():
+            if value:
+                np.add.at(x, self._cells(day0, firms, rel), value)
+        volume = pd.DataFrame(shares(x), index=self.dates(), columns=self.tickers)
+        volume[self.market] = market
+        return volume
+
+    def _volume_shocks(self, rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+        """Unit-variance shocks: standardised gamma (right-skewed) or normal."""
+        k = self.volume_shape
+        if k is None:
+            return rng.standard_normal(shape)
+        return (rng.standard_gamma(k, shape) - k) / np.sqrt(k)
+
+
+def _by_day(value: float | Mapping[int, float]) -> Mapping[int, float]:
+    """An injected effect by relative day (a number is day 0)."""
+    return value if isinstance(value, Mapping) else {0: value}
 
 
 def _distinct_draws(rng: np.random.Generator, rows: int, n: int, k: int) -> np.ndarray:
@@ -187,13 +312,11 @@ def _distinct_draws(rng: np.random.Generator, rows: int, n: int, k: int) -> np.n
         out[r, order[r, j + 1]] = rng.integers(0, n, len(r))
 
 
-def _thin_trading(ret: np.ndarray, p_idle: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Observed returns when firm j does not trade on a day with probability ``p_idle[j]``: a
-    non-trading day's return is 0 (stale price) and the next trading day's return compounds every
-    day since the last trade."""
+def _thin_trading(ret: np.ndarray, trades: np.ndarray) -> np.ndarray:
+    """Observed returns when firms trade only on the days ``trades`` marks: a non-trading day's
+    return is 0 (stale price) and the next trading day's return compounds every day since the
+    last trade."""
     T = ret.shape[0]
-    trades = rng.random(ret.shape) >= p_idle
-    trades[0] = True
     log_price = np.cumsum(np.log1p(ret), axis=0)
     # Row of the last trade on or before each day, by a running maximum of trade rows.
     last = np.maximum.accumulate(np.where(trades, np.arange(T)[:, None], 0), axis=0)
@@ -225,11 +348,15 @@ def scenario(firm_events: int, seed: int = 0, **overrides: object) -> SyntheticC
     return SyntheticConfig(**fields)  # type: ignore[arg-type]
 
 
-def long_prices(returns: pd.DataFrame, start: float = 100.0) -> pd.DataFrame:
+def long_prices(
+    returns: pd.DataFrame, start: float = 100.0, volume: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Long prices (``ticker, date, close, adj_close, volume``) whose returns are ``returns``: each
     price compounds the returns from ``start``. A missing return leaves that session's price
     missing, so returns computed back from these prices are missing on that session and the next
-    one (the panel's rule for gaps)."""
+    one (the panel's rule for gaps). ``volume`` (dates x tickers, e.g.
+    :meth:`SyntheticConfig.generate_volume`) fills the volume column; without it every row
+    trades 1,000,000 shares."""
     r = returns.to_numpy(dtype=float)
     level = start * np.cumprod(np.where(np.isfinite(r), 1.0 + r, 1.0), axis=0)
     level[~np.isfinite(r)] = np.nan
@@ -237,5 +364,10 @@ def long_prices(returns: pd.DataFrame, start: float = 100.0) -> pd.DataFrame:
     long = wide.rename_axis(index="date", columns="ticker").stack(future_stack=True)
     out = long.rename("adj_close").reset_index().dropna(subset=["adj_close"])
     out["close"] = out["adj_close"]
-    out["volume"] = 1_000_000.0
+    if volume is None:
+        out["volume"] = 1_000_000.0
+    else:
+        shares = volume.reindex(index=returns.index, columns=returns.columns).to_numpy(float)
+        rows = returns.index.get_indexer(out["date"])
+        out["volume"] = shares[rows, returns.columns.get_indexer(out["ticker"])]
     return out[["ticker", "date", "close", "adj_close", "volume"]].reset_index(drop=True)

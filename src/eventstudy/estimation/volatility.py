@@ -35,6 +35,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from eventstudy import parallel
 from eventstudy.errors import DataError
 from eventstudy.estimation.fit import Batch, StudyFit
 
@@ -90,15 +91,16 @@ def volatility_batches(returns_fit: StudyFit) -> list[VolatilityBatch]:
 
 
 def _measure(b: Batch, rows: np.ndarray, model: str) -> VolatilityBatch:
-    f = b.fit.take(rows)
+    # The whole batch (the usual case) needs no copy of its fit: nothing here writes to it.
+    whole = len(rows) == len(b.event)
+    f = b.fit if whole else b.fit.take(rows)
     ar = f.ar
     with np.errstate(invalid="ignore", divide="ignore"):
         u = ar**2 / f.sigma2[:, None]
         u_adj = ar**2 / f.ar_variance()
-        z = f.resid**2 / f.sigma2[:, None]
     df = f.df.astype(float)
     skip = list(f.skip_reason)
-    garch = None
+    garch = z = None
     if model == "garch":
         garch, z, failed = _garch(f.resid, f.estimation_window, f.event_window)
         for i in np.flatnonzero(failed):
@@ -111,13 +113,7 @@ def _measure(b: Batch, rows: np.ndarray, model: str) -> VolatilityBatch:
             null = np.where(df > 2, df / (df - 2), np.nan)
         tested = u_adj
     fitted = np.array([r is None for r in skip], dtype=bool)
-    z = np.where(fitted[:, None], z, np.nan)
-    have = np.isfinite(z)
-    count = have.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        est_mean = np.where(have, z, 0.0).sum(axis=1) / count
-        centred = z - est_mean[:, None]
-        spread = np.where(have, centred**2, 0.0).sum(axis=1) / (count - 1)
+    centred, spread = _centred(f.resid, f.sigma2, fitted, z)
     x = np.where(fitted[:, None], tested - null[:, None], np.nan)
     test_fit = replace(
         f,
@@ -130,12 +126,50 @@ def _measure(b: Batch, rows: np.ndarray, model: str) -> VolatilityBatch:
     )
     batch = Batch(
         fit=test_fit,
-        event=b.event[rows],
-        ticker=[b.ticker[i] for i in rows],
-        order=b.order[rows],
+        event=b.event if whole else b.event[rows],
+        ticker=b.ticker if whole else [b.ticker[i] for i in rows],
+        order=b.order if whole else b.order[rows],
         label=b.label,
     )
     return VolatilityBatch(batch, model, ar, u, u_adj, null, df, garch)
+
+
+#: Firm-events per chunk of :func:`_centred` (its temporaries stay in cache).
+CHUNK_ROWS = 2048
+
+
+def _centred(
+    resid: np.ndarray, sigma2: np.ndarray, fitted: np.ndarray, z: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The estimation-window values ``z`` (``resid^2 / sigma2`` unless given; NaN for firm-events
+    not fitted) minus their mean, and their variance on ``count - 1``, per firm-event; computed
+    row by row, in chunks of rows (threads where they pay), so neither depends on the chunks."""
+    n = len(resid)
+    centred = np.empty(resid.shape)
+    spread = np.empty(n)
+
+    def work(a: int) -> None:
+        b = min(n, a + CHUNK_ROWS)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            if z is None:
+                part = np.square(resid[a:b])
+                part /= sigma2[a:b, None]
+            else:
+                part = z[a:b]
+            part[~fitted[a:b]] = np.nan
+            have = np.isfinite(part)
+            complete = bool(have.all())  # then the masks change nothing: skipped
+            count = np.count_nonzero(have, axis=1)
+            mean = (part if complete else np.where(have, part, 0.0)).sum(axis=1) / count
+            out = centred[a:b]
+            np.subtract(part, mean[:, None], out=out)
+            square = np.square(out)
+            if not complete:
+                square[~have] = 0.0
+            spread[a:b] = square.sum(axis=1) / (count - 1)
+
+    parallel.for_each(work, range(0, n, CHUNK_ROWS), resid.size)
+    return centred, spread
 
 
 def _garch(

@@ -101,15 +101,22 @@ def fit_volume(volume: VolumePanel, returns_fit: StudyFit) -> StudyFit:
             _require_market_volume(volume, spec, int(returns_fit.day0_rows[i]))
     fit = fit_batches(volume.log, events, warn=False, day0=returns_fit.day0_rows)
     without: list[str] = []
+    if not fit.batches:
+        return fit
+    # Days with volume up to each row, per column: a window's count is a difference.
+    with np.errstate(invalid="ignore"):
+        traded_days = np.zeros((len(levels) + 1, levels.shape[1]), dtype=np.int32)
+        np.cumsum(levels > 0, axis=0, out=traded_days[1:])
+    last = len(levels) - 1
     for b in fit.batches:
         f = b.fit
         e0, e1 = f.estimation_window
-        rows = np.clip(f.day0[:, None] + np.arange(e0, e1 + 1), 0, len(levels) - 1)
-        with np.errstate(invalid="ignore"):
-            traded = (levels[rows, f.col[:, None]] > 0).any(axis=1)
-        for j in np.flatnonzero(~traded):
-            without.append(b.ticker[j])
-            f.skip_reason[j] = NO_VOLUME
+        # Window rows clipped to the data, as a gather of the clipped rows would see them.
+        lo, hi = np.clip(f.day0 + e0, 0, last), np.clip(f.day0 + e1, 0, last)
+        traded = traded_days[hi + 1, f.col] > traded_days[lo, f.col]
+        for row in np.flatnonzero(~traded):
+            without.append(b.ticker[row])
+            f.skip_reason[row] = NO_VOLUME
         f.ar[~traded] = np.nan
         f.normal[~traded] = np.nan
         f.params[~traded] = np.nan
