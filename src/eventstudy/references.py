@@ -112,6 +112,11 @@ REFERENCES: dict[str, tuple[str, str]] = {
         "Kolari, J. W., and S. Pynnönen (2011). Nonparametric rank tests for event studies. "
         "Journal of Empirical Finance 18(5), 953–971.",
     ),
+    "lamb-1995": (
+        "Lamb (1995)",
+        "Lamb, R. P. (1995). An exposure-based analysis of property-liability insurer stock "
+        "values around Hurricane Andrew. Journal of Risk and Insurance 62(1), 111–123.",
+    ),
     "lyon-1999": (
         "Lyon, Barber & Tsai (1999)",
         "Lyon, J. D., B. M. Barber, and C.-L. Tsai (1999). Improved methods for tests of "

@@ -150,6 +150,30 @@ TESTS: tuple[TestSpec, ...] = (
         methods="the skewness-adjusted t-test (Hall 1992; Lyon, Barber & Tsai 1999)",
         function=parametric.skewness_adjusted_t,
     ),
+    TestSpec(
+        "brown_warner_1980",
+        "Brown-Warner t (independence)",
+        ("brown-warner-1980",),
+        methods="the t-test of Brown & Warner (1980) under cross-sectional independence",
+        function=parametric.brown_warner_1980,
+        needs_residuals=True,
+    ),
+    TestSpec(
+        "lamb",
+        "Lamb Z",
+        ("lamb-1995",),
+        methods="the time-series test of Lamb (1995) with the prediction error of each day",
+        function=parametric.lamb,
+        needs_residuals=True,
+    ),
+    TestSpec(
+        "corrado_sign",
+        "Sign test (Corrado & Zivney)",
+        ("corrado-zivney-1992",),
+        methods="the sign test of Corrado & Zivney (1992)",
+        function=nonparametric.corrado_sign,
+        needs_residuals=True,
+    ),
 )
 
 #: Tests of buy-and-hold abnormal returns (computed from the BHARs, not by the battery's engine).
