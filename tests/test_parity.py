@@ -31,7 +31,10 @@ Issue 15 added, and only these are accepted, everything else still compared byte
   (``skewness_adjusted_t``), and the report's battery tables in ``tables.tex`` a row each; their
   records in ``summary.json``'s per-event ``tests`` and ``pooled_tests`` are removed before the
   comparison (the rest of ``summary.json`` is written again with the writer's own JSON layout,
-  which reproduces the references byte for byte).
+  which reproduces the references byte for byte);
+* four columns at the end of ``car.csv`` (:data:`ADDED_CAR_COLUMNS`: sample-quantile and
+  multiple-testing p-values), cut off each line after checking the header, and the same keys
+  of ``summary.json``'s ``car`` records.
 """
 
 from __future__ import annotations
@@ -68,6 +71,8 @@ REFERENCE_SAMPLE = "../shared/data"
 ADDED_TESTS = ("brown_warner_1980", "lamb", "corrado_sign")
 #: The test after which each window's added rows come.
 LAST_REFERENCE_TEST = "skewness_adjusted_t"
+#: Columns appended to car.csv after the references (issue 15).
+ADDED_CAR_COLUMNS = ("p_sq_lower", "p_sq_upper", "p_holm", "p_bh")
 
 
 def _reference(study: str) -> dict[str, bytes]:
@@ -93,6 +98,8 @@ def _assert_same_files(
             have = _without_added_test_rows(have)
         if name == "tests.csv":
             have = _without_added_tests(_without_measure_column(have))
+        if name == "car.csv":
+            have = _without_added_columns(have)
         if name == "summary.json":
             have = _summary_without_additions(have)
         if name in ADDED_ROWS and have.startswith(want) and have != want:
@@ -137,9 +144,20 @@ def _without_added_tests(table: bytes) -> bytes:
     return "".join(keep).encode()
 
 
+def _without_added_columns(table: bytes) -> bytes:
+    """``car.csv`` without its last columns, :data:`ADDED_CAR_COLUMNS` (checked in the header)."""
+    out = []
+    for i, line in enumerate(table.decode().splitlines(keepends=True)):
+        body, *tail = line.rstrip("\n").rsplit(",", len(ADDED_CAR_COLUMNS))
+        if i == 0:
+            assert tuple(tail) == ADDED_CAR_COLUMNS, line
+        out.append(body + "\n")
+    return "".join(out).encode()
+
+
 def _summary_without_additions(text: bytes) -> bytes:
-    """``summary.json`` without the records of the added tests, written again as the writer
-    writes it."""
+    """``summary.json`` without the records of the added tests and the added keys of the CAR
+    records, written again as the writer writes it."""
     summary = json.loads(text)
 
     def tests(records: list[dict]) -> list[dict]:
@@ -148,6 +166,10 @@ def _summary_without_additions(text: bytes) -> bytes:
     summary["pooled_tests"] = tests(summary["pooled_tests"])
     for event in summary["events"]:
         event["tests"] = tests(event["tests"])
+        for record in event["car"]:
+            assert list(record)[-len(ADDED_CAR_COLUMNS) :] == list(ADDED_CAR_COLUMNS), record
+            for key in ADDED_CAR_COLUMNS:
+                del record[key]
     return (json_text(summary) + "\n").encode()
 
 

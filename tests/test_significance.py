@@ -532,7 +532,9 @@ def test_simulation_smoke() -> None:
     from benchmarks import simulation
 
     frame = simulation.run(samples=30, firms=20, seed=1)
-    assert frame.shape == (2 * len(registry.TESTS), len(simulation.SCENARIOS))
+    assert frame.shape == (2 * len(simulation.ROWS), len(simulation.SCENARIOS))
+    assert {t.name for t in registry.TESTS} <= set(frame.loc["[0, 0]"].index)
+    assert {"wild_bootstrap_t", "single-firm sample quantile"} <= set(frame.loc["[0, 0]"].index)
     assert ((frame >= 0) & (frame <= 1)).all().all()
     day0 = frame.loc["[0, 0]"]
     assert (day0["+1%"] > day0["no AR"]).all()

@@ -23,6 +23,7 @@ from eventstudy.estimation.fit import fit_batches
 from eventstudy.results import EventStudyResults
 from eventstudy.study import (
     DEFAULTS,
+    Bootstrap,
     EventSpec,
     ResolvedEvent,
     StudySpec,
@@ -62,6 +63,12 @@ class EventStudy:
     measures, volume_model, volatility_model
         What to measure besides abnormal returns (``volume``, ``volatility``) and how, as the
         study-file keys (docs/measures.md); an event may override them.
+    multiple_testing
+        ``none``, ``holm`` or ``bh``: which p-values of the firms' CARs the summary and the report
+        mark with stars (``car.csv`` has all three; docs/tests.md); an event may override it.
+    bootstrap
+        ``{"reps": 999, "seed": 1}`` (either key may be left out) adds the bootstrap tests to
+        ``tests_frame()`` (docs/tests.md, "Bootstrap"); None (the default): none.
     volume
         Shares traded, dates x tickers, for the volume measure (:meth:`from_prices` takes it
         from long prices' ``volume`` column).
@@ -99,6 +106,8 @@ class EventStudy:
         volume: pd.DataFrame | None = None,
         volume_model: str = DEFAULTS.volume_model,
         volatility_model: str = DEFAULTS.volatility_model,
+        multiple_testing: str = DEFAULTS.multiple_testing,
+        bootstrap: Mapping[str, int] | None = None,
     ) -> None:
         if isinstance(returns, ReturnsPanel):
             self.panel = returns
@@ -116,7 +125,15 @@ class EventStudy:
             "measures": list(measures),
             "volume_model": volume_model,
             "volatility_model": volatility_model,
+            "multiple_testing": multiple_testing,
         }
+        self.bootstrap: dict[str, int] | None = None
+        if bootstrap is not None:
+            try:
+                self.bootstrap = Bootstrap.model_validate(dict(bootstrap)).model_dump()
+            except ValidationError as exc:
+                error = format_error(dict(exc.errors()[0]))
+                raise StudyFileError(f"bootstrap: {error}") from None
         if factors:
             self.defaults["factors"] = list(factors)
         if bhar_windows:
@@ -167,6 +184,8 @@ class EventStudy:
         measures: Sequence[str] = DEFAULTS.measures,
         volume_model: str = DEFAULTS.volume_model,
         volatility_model: str = DEFAULTS.volatility_model,
+        multiple_testing: str = DEFAULTS.multiple_testing,
+        bootstrap: Mapping[str, int] | None = None,
     ) -> EventStudy:
         """From prices: wide (dates x tickers) or long (``ticker,date,close,adj_close,...``).
 
@@ -212,6 +231,8 @@ class EventStudy:
             volume=volume,
             volume_model=volume_model,
             volatility_model=volatility_model,
+            multiple_testing=multiple_testing,
+            bootstrap=bootstrap,
         )
 
     def resolve(self, events: Iterable[EventSpec | dict[str, Any]]) -> StudySpec:
@@ -239,7 +260,8 @@ class EventStudy:
             shares=self.shares,
             factors=self.factor_data,
             title=self.title,
-            meta={"returns": self.return_kind},
+            meta={"returns": self.return_kind}
+            | ({"bootstrap": dict(self.bootstrap)} if self.bootstrap else {}),
             volume=self.volume,
         )
 

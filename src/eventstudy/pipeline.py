@@ -241,6 +241,8 @@ def run_study(spec: StudySpec, options: DataOptions | None = None) -> EventStudy
     else:
         results = _run_local(spec, options, factors)
     require_fitted(results.events, results.batches, results.dropped)
+    if spec.bootstrap is not None:  # read by the results' tests (and kept in summary.json)
+        results.meta["bootstrap"] = spec.bootstrap.model_dump()
     return results
 
 

@@ -25,6 +25,12 @@ REFERENCES: dict[str, tuple[str, str]] = {
         "Beaver, W. H. (1968). The information content of annual earnings announcements. Journal "
         "of Accounting Research 6 (Supplement), 67–92.",
     ),
+    "benjamini-hochberg-1995": (
+        "Benjamini & Hochberg (1995)",
+        "Benjamini, Y., and Y. Hochberg (1995). Controlling the false discovery rate: A practical "
+        "and powerful approach to multiple testing. Journal of the Royal Statistical Society, "
+        "Series B 57(1), 289–300.",
+    ),
     "boehmer-1991": (
         "Boehmer, Musumeci & Poulsen (1991)",
         "Boehmer, E., J. Musumeci, and A. B. Poulsen (1991). Event-study methodology under "
@@ -82,6 +88,16 @@ REFERENCES: dict[str, tuple[str, str]] = {
         "Cready, W. M., and D. N. Hurtt (2002). Assessing investor response to information events "
         "using return and volume metrics. The Accounting Review 77(4), 891–909.",
     ),
+    "davidson-flachaire-2008": (
+        "Davidson & Flachaire (2008)",
+        "Davidson, R., and E. Flachaire (2008). The wild bootstrap, tamed at last. Journal of "
+        "Econometrics 146(1), 162–169.",
+    ),
+    "davison-hinkley-1997": (
+        "Davison & Hinkley (1997)",
+        "Davison, A. C., and D. V. Hinkley (1997). Bootstrap Methods and their Application. "
+        "Cambridge University Press.",
+    ),
     "dimson-1979": (
         "Dimson (1979)",
         "Dimson, E. (1979). Risk measurement when shares are subject to infrequent trading. "
@@ -97,10 +113,20 @@ REFERENCES: dict[str, tuple[str, str]] = {
         "Fama, E. F., and K. R. French (2015). A five-factor asset pricing model. Journal of "
         "Financial Economics 116(1), 1–22.",
     ),
+    "gelbach-2013": (
+        "Gelbach, Helland & Klick (2013)",
+        "Gelbach, J. B., E. Helland, and J. Klick (2013). Valid inference in single-firm, "
+        "single-event studies. American Law and Economics Review 15(2), 495–541.",
+    ),
     "hall-1992": (
         "Hall (1992)",
         "Hall, P. (1992). On the removal of skewness by transformation. Journal of the Royal "
         "Statistical Society, Series B 54(1), 221–228.",
+    ),
+    "holm-1979": (
+        "Holm (1979)",
+        "Holm, S. (1979). A simple sequentially rejective multiple test procedure. Scandinavian "
+        "Journal of Statistics 6(2), 65–70.",
     ),
     "kolari-pynnonen-2010": (
         "Kolari & Pynnönen (2010)",
@@ -141,6 +167,11 @@ REFERENCES: dict[str, tuple[str, str]] = {
         "Wilcoxon (1945)",
         "Wilcoxon, F. (1945). Individual comparisons by ranking methods. Biometrics Bulletin "
         "1(6), 80–83.",
+    ),
+    "wu-1986": (
+        "Wu (1986)",
+        "Wu, C. F. J. (1986). Jackknife, bootstrap and other resampling methods in regression "
+        "analysis. Annals of Statistics 14(4), 1261–1295.",
     ),
 }
 #: Short citations, e.g. for the test table's reference column.

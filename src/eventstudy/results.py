@@ -17,6 +17,7 @@ from eventstudy.data.panel import ReturnsPanel
 from eventstudy.errors import DataError, argument
 from eventstudy.estimation.fit import StudyFit
 from eventstudy.inference.bhar import bhar_tests
+from eventstudy.inference.single_firm import adjusted_p, sample_quantile_p
 from eventstudy.inference.stats import grouped_cross_sectional_t, t_pvalue
 from eventstudy.output.folder import (
     AAR_COLUMNS,
@@ -188,7 +189,8 @@ class EventStudyResults:
     def _window_frame(self, kind: str, value: str, fit: StudyFit | None = None) -> pd.DataFrame:
         """CAR (``kind="car_windows"``) or BHAR rows for every firm-event and window, built in
         study order (firm-event, then window) from (firm-events x windows) arrays; ``fit``: the
-        fit of another measure (CAV rows of the volume fit)."""
+        fit of another measure (CAV rows of the volume fit). The CARs of returns carry the
+        sample-quantile p-values (:func:`~eventstudy.inference.single_firm.sample_quantile_p`)."""
         log = self.meta.get("returns") == "log"
         fit = fit or self.study_fit
         models = np.array([e.volume_model for e in self.events], dtype=object) if (
@@ -210,16 +212,18 @@ class EventStudyResults:
                 "start": starts[wi],
                 "end": ends[wi],
             }
+            quantiles: dict[str, Any] = {}
             if value == "car":
-                car, var, length = (
-                    np.column_stack(a)[fe, wi]
-                    for a in zip(*(f.car(*w) for w in windows), strict=True)
-                )
+                full = [np.column_stack(a) for a in zip(*(f.car(*w) for w in windows), strict=True)]
+                car, var, length = (a[fe, wi] for a in full)
                 se = np.sqrt(var)
                 with np.errstate(invalid="ignore", divide="ignore"):
                     t = car / se
                 df = f.df[fe]
                 columns |= {"car": car, "se": se, "t": t, "p": t_pvalue(t, df), "df": df}
+                if fit is self.study_fit:
+                    lower, upper = sample_quantile_p(f.resid, full[0], ends - starts + 1)
+                    quantiles = {"p_sq_lower": lower[fe, wi], "p_sq_upper": upper[fe, wi]}
             else:
                 bhar, length = (
                     np.column_stack(a)[fe, wi]
@@ -228,18 +232,27 @@ class EventStudyResults:
                 columns["bhar"] = bhar
             columns["n_days"] = length.astype(int)
             columns["model"] = _text(models, b.event[fe])
+            columns |= quantiles
             parts.append(pd.DataFrame(columns, copy=False))
             keys.append((b.order[fe], starts[wi], ends[wi]))
         return _sorted(parts, keys, CAR_COLUMNS if value == "car" else BHAR_COLUMNS)
 
     @cached_property
     def _car(self) -> pd.DataFrame:
-        return self._window_frame("car_windows", "car")
+        frame = self._window_frame("car_windows", "car")
+        if len(frame):
+            group = pd.MultiIndex.from_frame(frame[["event", "start", "end"]]).factorize()[0]
+            frame["p_holm"], frame["p_bh"] = adjusted_p(frame["p"].to_numpy(), group)
+        return frame
 
     def car_frame(self) -> pd.DataFrame:
         """CAR per firm-event and CAR window with its standard error (prediction error included),
         t on ``df = M - p`` degrees of freedom and two-sided p; ``n_days`` counts non-missing
-        ARs."""
+        ARs. Then the single-firm columns (docs/tests.md): ``p_sq_lower``/``p_sq_upper``, the
+        sample-quantile p-values of Gelbach, Helland & Klick (2013) (the share of sums of ``L``
+        consecutive estimation residuals at or below / at or above the CAR), and ``p_holm`` /
+        ``p_bh``, ``p`` adjusted for testing every firm of the event and window (Holm 1979;
+        Benjamini & Hochberg 1995)."""
         return _copy(self._car)
 
     def bhar_frame(self) -> pd.DataFrame:
@@ -377,7 +390,43 @@ class EventStudyResults:
             bhar = self._bhar_tests() if measure == "return" else pd.DataFrame()
             if len(bhar):
                 parts.append(bhar.assign(measure=measure))
+            if measure == "return" and self.bootstrap is not None:
+                parts += [p.assign(measure=measure) for p in self._bootstrap_tests()]
         return pd.concat(parts, ignore_index=True)
+
+    @property
+    def bootstrap(self) -> dict[str, int] | None:
+        """The study's ``bootstrap`` settings (``reps``, ``seed``), or None (no bootstrap
+        tests); kept in :attr:`meta` so that ``summary.json`` records them."""
+        value = self.meta.get("bootstrap")
+        return None if value is None else {"reps": int(value["reps"]), "seed": int(value["seed"])}
+
+    def _bootstrap_tests(self) -> list[pd.DataFrame]:
+        """The bootstrap rows of ``tests.csv`` (returns only): the wild-bootstrap t and the
+        bootstrapped skewness-adjusted t per event, window and pooled, then the bootstrapped
+        skewness-adjusted t of the mean BHARs (:mod:`eventstudy.inference.bootstrap`)."""
+        from eventstudy.inference import bootstrap
+        from eventstudy.inference.battery import bootstrap_battery
+        from eventstudy.inference.registry import BHAR_TESTS
+
+        settings = self.bootstrap
+        assert settings is not None
+        reps, seed = settings["reps"], settings["seed"]
+        events = self.events
+        parts = [
+            bootstrap_battery(
+                [(b.fit, b.event) for b in self.batches],
+                [e.name for e in events],
+                [e.event_window for e in events],
+                [e.car_windows for e in events],
+                reps,
+                seed,
+            )
+        ]
+        bhar = self.bhar_frame()
+        if len(bhar):
+            parts.append(bootstrap.bhar_tests(bhar, POOLED, BHAR_TESTS[2].name, reps, seed))
+        return [p for p in parts if len(p)]
 
     def tests_frame(self) -> pd.DataFrame:
         """The test battery (docs/tests.md): ``event,test,start,end,statistic,p_value,n,df,note``

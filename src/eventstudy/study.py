@@ -34,6 +34,9 @@ Timing = Literal["close", "after_close"]
 Measure = Literal["return", "volume", "volatility"]
 VolumeModel = Literal["mean", "market"]
 VolatilityModel = Literal["constant", "garch"]
+#: Which p-values of car.csv the terminal and the report mark with stars: the CAR's own t-test,
+#: or adjusted across the event's firms (Holm 1979; Benjamini & Hochberg 1995).
+MultipleTesting = Literal["none", "holm", "bh"]
 
 
 
@@ -61,6 +64,11 @@ class StudyDefaults:
     volume_model: VolumeModel = "mean"
     #: The variance squared ARs are compared with: the return model's, or a GARCH(1,1) forecast.
     volatility_model: VolatilityModel = "constant"
+    #: Stars on the firms' CARs from their own p-values, or from Holm / BH adjusted ones.
+    multiple_testing: MultipleTesting = "none"
+    #: Bootstrap tests: off unless the study asks (``bootstrap: {}`` takes these two).
+    bootstrap_reps: int = 999
+    bootstrap_seed: int = 1
 
 
 DEFAULTS = StudyDefaults()
@@ -119,6 +127,16 @@ def _check_window(window: tuple[int, int]) -> tuple[int, int]:
     return window
 
 
+class Bootstrap(BaseModel):
+    """The study key ``bootstrap``: replications and the seed of the bootstrap tests
+    (docs/tests.md, "Bootstrap")."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    reps: int = Field(default=DEFAULTS.bootstrap_reps, ge=19, le=100_000)
+    seed: int = Field(default=DEFAULTS.bootstrap_seed, ge=0)
+
+
 class _Settings(BaseModel):
     """Keys that may be set for the whole study and overridden per event."""
 
@@ -137,6 +155,7 @@ class _Settings(BaseModel):
     measures: list[Measure] | None = None
     volume_model: VolumeModel | None = None
     volatility_model: VolatilityModel | None = None
+    multiple_testing: MultipleTesting | None = None
 
     @field_validator("measures")
     @classmethod
@@ -243,6 +262,7 @@ class ResolvedEvent(BaseModel):
     measures: tuple[Measure, ...] = DEFAULTS.measures
     volume_model: VolumeModel = DEFAULTS.volume_model
     volatility_model: VolatilityModel = DEFAULTS.volatility_model
+    multiple_testing: MultipleTesting = DEFAULTS.multiple_testing
 
     def model_key(self) -> tuple:
         """Events sharing this key share the model's regressors."""
@@ -272,6 +292,7 @@ class StudySpec(_Settings):
     returns: Literal["simple", "log"] = DEFAULTS.returns
     price: Literal["adj_close", "close"] = DEFAULTS.price
     tickers: list[str] | None = None
+    bootstrap: Bootstrap | None = None
     events: list[EventSpec] = Field(min_length=1)
     source: Path | None = Field(default=None, exclude=True)
     _resolved: tuple[ResolvedEvent, ...] = PrivateAttr(default=())
@@ -341,6 +362,7 @@ class StudySpec(_Settings):
                     measures=tuple(pick("measures")),
                     volume_model=pick("volume_model"),
                     volatility_model=pick("volatility_model"),
+                    multiple_testing=pick("multiple_testing"),
                 )
             )
         return out

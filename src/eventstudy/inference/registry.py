@@ -18,7 +18,7 @@ from typing import Any
 
 from eventstudy.inference import nonparametric, parametric
 
-__all__ = ["BHAR_TESTS", "TESTS", "TestSpec", "spec", "tests_for"]
+__all__ = ["BHAR_TESTS", "BOOTSTRAP_TESTS", "TESTS", "TestSpec", "spec", "tests_for"]
 
 
 @dataclass(frozen=True)
@@ -176,13 +176,44 @@ TESTS: tuple[TestSpec, ...] = (
     ),
 )
 
-#: Tests of buy-and-hold abnormal returns (computed from the BHARs, not by the battery's engine).
+#: Tests of buy-and-hold abnormal returns (computed from the BHARs, not by the battery's engine);
+#: the last one only with the study key ``bootstrap``.
 BHAR_TESTS: tuple[TestSpec, ...] = (
     TestSpec("bhar_cross_sectional_t", "BHAR: cross-sectional t", ("brown-warner-1985",)),
     TestSpec("bhar_skewness_adjusted_t", "BHAR: skewness-adjusted t", ("hall-1992", "lyon-1999")),
+    TestSpec(
+        "bhar_bootstrap_skewness_adjusted_t",
+        "BHAR: bootstrapped skewness-adjusted t",
+        ("lyon-1999",),
+        methods="the mean BHAR with the bootstrapped skewness-adjusted t of Lyon, Barber & Tsai "
+        "(1999)",
+        measures=("return",),
+    ),
 )
 
-_BY_NAME = {t.name: t for t in (*TESTS, *BHAR_TESTS)}
+#: Tests with bootstrap p-values, run with the study key ``bootstrap`` (returns only), outside
+#: the battery's engine (:mod:`eventstudy.inference.bootstrap`); rows after the battery's.
+BOOTSTRAP_TESTS: tuple[TestSpec, ...] = (
+    TestSpec(
+        "wild_bootstrap_t",
+        "Cross-sectional t, wild bootstrap",
+        ("wu-1986", "davidson-flachaire-2008"),
+        methods="the cross-sectional t with a wild-bootstrap p-value (Rademacher weights; Wu "
+        "1986; Davidson & Flachaire 2008)",
+        short_label="wild bootstrap t",
+        measures=("return",),
+    ),
+    TestSpec(
+        "bootstrap_skewness_adjusted_t",
+        "Skewness-adjusted t, bootstrapped",
+        ("lyon-1999",),
+        methods="the bootstrapped skewness-adjusted t of Lyon, Barber & Tsai (1999)",
+        short_label="bootstrap skew. t",
+        measures=("return",),
+    ),
+)
+
+_BY_NAME = {t.name: t for t in (*TESTS, *BHAR_TESTS, *BOOTSTRAP_TESTS)}
 
 
 def tests_for(measure: str) -> tuple[TestSpec, ...]:

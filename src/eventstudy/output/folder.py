@@ -66,7 +66,23 @@ AR_COLUMNS = [
     "car_se",
     "model",
 ]
-CAR_COLUMNS = ["event", "ticker", "start", "end", "car", "se", "t", "p", "df", "n_days", "model"]
+CAR_COLUMNS = [
+    "event",
+    "ticker",
+    "start",
+    "end",
+    "car",
+    "se",
+    "t",
+    "p",
+    "df",
+    "n_days",
+    "model",
+    "p_sq_lower",
+    "p_sq_upper",
+    "p_holm",
+    "p_bh",
+]
 BHAR_COLUMNS = ["event", "ticker", "start", "end", "bhar", "n_days", "model"]
 AAR_COLUMNS = ["event", "rel_day", "date", "aar", "n", "t", "p"]
 CAAR_COLUMNS = ["event", "start", "end", "caar", "n", "t", "p"]
@@ -162,6 +178,8 @@ _TEXT_COLUMNS = {
     "volume_flags",
 }
 _DATE_COLUMNS = {"date", "shares_as_of"}
+#: Columns appended to a table after its first release: a folder written before may lack them.
+_LATER_COLUMNS = {"car.csv": {"p_sq_lower", "p_sq_upper", "p_holm", "p_bh"}}
 
 
 # ----------------------------------------------------------------------------- writing
@@ -284,6 +302,9 @@ class StoredResults:
                         volatility_model=(
                             entry.get("volatility_model") or DEFAULTS.volatility_model
                         ),
+                        multiple_testing=(
+                            entry.get("multiple_testing") or DEFAULTS.multiple_testing
+                        ),
                     )
                 )
                 day0s.append(dt.date.fromisoformat(entry["day0_date"]))
@@ -392,6 +413,8 @@ def _check_complete(path: Path) -> None:
     expected = _COLUMNS.get(path.name)
     if path.name == "params.csv":  # the model's parameters stand between sigma and skipped
         expected = PARAMS_COLUMNS[:-1]
+    if expected and path.name in _LATER_COLUMNS:  # folders written before they were added
+        expected = [c for c in expected if c not in _LATER_COLUMNS[path.name]]
     if expected and first.split(",")[: len(expected)] != expected:
         raise EventStudyError(f"{path}: not the table eventstudy writes (its header differs)")
 
