@@ -82,9 +82,15 @@ def _residuals(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def simulate_scenario(
-    scenario: Scenario, samples: int, firms: int, rng: np.random.Generator
+    scenario: Scenario,
+    samples: int,
+    firms: int,
+    rng: np.random.Generator,
+    bootstrap_seed: int = 0,
 ) -> dict[tuple[str, tuple[int, int]], np.ndarray]:
-    """p-values of every test and window for ``samples`` samples of ``firms`` firm-events."""
+    """p-values of every test and window for ``samples`` samples of ``firms`` firm-events (the
+    bootstrap's draws from ``bootstrap_seed``, so that ``rng`` draws the same data as before the
+    bootstrap tests were added)."""
     block = EVENT[1] - ESTIMATION[0] + 1  # rows of relative days ESTIMATION[0] .. EVENT[1]
     zero = -ESTIMATION[0]  # column of day 0 inside a block
     n = samples * firms
@@ -123,7 +129,7 @@ def simulate_scenario(
     labels = np.repeat(np.arange(samples), firms)
     _, results = group_tests(sample, labels, WINDOWS)
     out = {key: r.p_value for key, r in results.items()}
-    seed = int(rng.integers(2**31))
+    seed = bootstrap_seed
     values = np.column_stack([sample.car(w)[0] for w in WINDOWS])
     wild = wild_bootstrap_t(values, labels, samples, BOOTSTRAP_REPS, seed)
     wild_name, skew_name = (t.name for t in BOOTSTRAP_TESTS)
@@ -151,8 +157,8 @@ def run(
     """Rejection rates at ``level``: one row per (window, test), one column per scenario."""
     rng = np.random.default_rng(seed)
     columns = {}
-    for scenario in scenarios:
-        pvalues = simulate_scenario(scenario, samples, firms, rng)
+    for k, scenario in enumerate(scenarios):
+        pvalues = simulate_scenario(scenario, samples, firms, rng, bootstrap_seed=seed + k)
         columns[scenario.name] = {
             key: float(np.mean(np.nan_to_num(p, nan=1.0) < level)) for key, p in pvalues.items()
         }

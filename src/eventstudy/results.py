@@ -241,7 +241,10 @@ class EventStudyResults:
     def _car(self) -> pd.DataFrame:
         frame = self._window_frame("car_windows", "car")
         if len(frame):
-            group = pd.MultiIndex.from_frame(frame[["event", "start", "end"]]).factorize()[0]
+            # One group per event and window (window ends are within +-10,000 days of day 0).
+            event = pd.factorize(frame["event"])[0].astype(np.int64)
+            start, end = (frame[c].to_numpy(dtype=np.int64) + (1 << 15) for c in ("start", "end"))
+            group = (event << 32) | (start << 16) | end
             frame["p_holm"], frame["p_bh"] = adjusted_p(frame["p"].to_numpy(), group)
         return frame
 

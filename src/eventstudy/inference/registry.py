@@ -185,8 +185,7 @@ BHAR_TESTS: tuple[TestSpec, ...] = (
         "bhar_bootstrap_skewness_adjusted_t",
         "BHAR: bootstrapped skewness-adjusted t",
         ("lyon-1999",),
-        methods="the mean BHAR with the bootstrapped skewness-adjusted t of Lyon, Barber & Tsai "
-        "(1999)",
+        methods="the skewness-adjusted t of the mean BHAR (Lyon, Barber & Tsai 1999)",
         measures=("return",),
     ),
 )
@@ -198,8 +197,8 @@ BOOTSTRAP_TESTS: tuple[TestSpec, ...] = (
         "wild_bootstrap_t",
         "Cross-sectional t, wild bootstrap",
         ("wu-1986", "davidson-flachaire-2008"),
-        methods="the cross-sectional t with a wild-bootstrap p-value (Rademacher weights; Wu "
-        "1986; Davidson & Flachaire 2008)",
+        methods="the cross-sectional t (wild bootstrap, Rademacher weights; Wu 1986; Davidson & "
+        "Flachaire 2008)",
         short_label="wild bootstrap t",
         measures=("return",),
     ),
@@ -207,7 +206,7 @@ BOOTSTRAP_TESTS: tuple[TestSpec, ...] = (
         "bootstrap_skewness_adjusted_t",
         "Skewness-adjusted t, bootstrapped",
         ("lyon-1999",),
-        methods="the bootstrapped skewness-adjusted t of Lyon, Barber & Tsai (1999)",
+        methods="the skewness-adjusted t (Lyon, Barber & Tsai 1999)",
         short_label="bootstrap skew. t",
         measures=("return",),
     ),

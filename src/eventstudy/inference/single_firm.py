@@ -11,6 +11,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from eventstudy import parallel
+
 #: Firm-events per chunk of the sample-quantile pass (a chunk's cumulative sums stay small).
 CHUNK_ROWS = 4096
 
@@ -26,32 +28,47 @@ def sample_quantile_p(
     the sums of ``L`` consecutive estimation residuals (the ``M - L + 1`` overlapping runs of
     ``L`` estimation days, a run with a missing residual left out); returns ``(lower, upper)``,
     the shares of those sums ``<= CAR`` and ``>= CAR`` (NaN without a CAR or without any
-    complete run). The sums come from one cumulative sum per firm-event, by chunks."""
+    complete run). The sums come from one cumulative sum per firm-event, by chunks (in threads,
+    :mod:`eventstudy.parallel`)."""
     n, days = resid.shape
     lower = np.full(car.shape, np.nan)
     upper = np.full(car.shape, np.nan)
-    for a in range(0, n, CHUNK_ROWS):
+
+    def chunk(a: int) -> None:  # writes its own rows only
         rows = slice(a, min(n, a + CHUNK_ROWS))
         r = resid[rows]
         valid = np.isfinite(r)
+        complete_rows = bool(valid.all())
         c = len(r)
         cum = np.zeros((c, days + 1))
-        np.cumsum(np.where(valid, r, 0.0), axis=1, out=cum[:, 1:])
-        gaps = np.zeros((c, days + 1), dtype=np.int32)
-        np.cumsum(~valid, axis=1, out=gaps[:, 1:])
+        np.cumsum(r if complete_rows else np.where(valid, r, 0.0), axis=1, out=cum[:, 1:])
+        gaps = None
+        if not complete_rows:
+            gaps = np.zeros((c, days + 1), dtype=np.int32)
+            np.cumsum(~valid, axis=1, out=gaps[:, 1:])
         for k, length in enumerate(lengths):
             if length > days:
                 continue
-            sums = cum[:, length:] - cum[:, : days + 1 - length]
-            complete = (gaps[:, length:] - gaps[:, : days + 1 - length]) == 0
+            if length == 1 and gaps is None:
+                sums = r  # the residuals themselves
+            else:
+                sums = cum[:, length:] - cum[:, : days + 1 - length]
             x = car[rows, k][:, None]
-            runs = complete.sum(axis=1)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                lo = (complete & (sums <= x)).sum(axis=1) / runs
-                hi = (complete & (sums >= x)).sum(axis=1) / runs
+            if gaps is None:
+                runs = np.full(c, days + 1 - length)
+                below = np.count_nonzero(sums <= x, axis=1)
+                above = np.count_nonzero(sums >= x, axis=1)
+            else:
+                complete = (gaps[:, length:] - gaps[:, : days + 1 - length]) == 0
+                runs = np.count_nonzero(complete, axis=1)
+                below = np.count_nonzero(complete & (sums <= x), axis=1)
+                above = np.count_nonzero(complete & (sums >= x), axis=1)
             ok = (runs > 0) & np.isfinite(car[rows, k])
-            lower[rows, k] = np.where(ok, lo, np.nan)
-            upper[rows, k] = np.where(ok, hi, np.nan)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                lower[rows, k] = np.where(ok, below / runs, np.nan)
+                upper[rows, k] = np.where(ok, above / runs, np.nan)
+
+    parallel.for_each(chunk, range(0, n, CHUNK_ROWS), n)
     return lower, upper
 
 
