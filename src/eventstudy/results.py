@@ -196,7 +196,7 @@ class EventStudyResults:
         models = np.array([e.volume_model for e in self.events], dtype=object) if (
             fit is not self.study_fit
         ) else self._event_models
-        parts, keys = [], []
+        parts, keys, event_of = [], [], []
         for b in fit.batches:
             f = b.fit
             windows = fit.windows_of(kind, b)
@@ -233,20 +233,17 @@ class EventStudyResults:
             columns["n_days"] = length.astype(int)
             columns["model"] = _text(models, b.event[fe])
             columns |= quantiles
-            parts.append(pd.DataFrame(columns, copy=False))
+            parts.append(columns)
             keys.append((b.order[fe], starts[wi], ends[wi]))
-        return _sorted(parts, keys, CAR_COLUMNS if value == "car" else BHAR_COLUMNS)
+            event_of.append(b.event[fe])
+        if value == "car" and fit is self.study_fit and parts:
+            _add_adjusted_p(parts, event_of)
+        frames = [pd.DataFrame(columns, copy=False) for columns in parts]
+        return _sorted(frames, keys, CAR_COLUMNS if value == "car" else BHAR_COLUMNS)
 
     @cached_property
     def _car(self) -> pd.DataFrame:
-        frame = self._window_frame("car_windows", "car")
-        if len(frame):
-            # One group per event and window (window ends are within +-10,000 days of day 0).
-            event = pd.factorize(frame["event"])[0].astype(np.int64)
-            start, end = (frame[c].to_numpy(dtype=np.int64) + (1 << 15) for c in ("start", "end"))
-            group = (event << 32) | (start << 16) | end
-            frame["p_holm"], frame["p_bh"] = adjusted_p(frame["p"].to_numpy(), group)
-        return frame
+        return self._window_frame("car_windows", "car")
 
     def car_frame(self) -> pd.DataFrame:
         """CAR per firm-event and CAR window with its standard error (prediction error included),
@@ -664,6 +661,22 @@ class EventStudyResults:
 
 #: pandas 3 always copies on write: a shallow copy of a cached frame is then as safe as a deep one.
 _COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3
+
+
+def _add_adjusted_p(parts: list[dict[str, Any]], event_of: list[np.ndarray]) -> None:
+    """``p_holm`` and ``p_bh`` (:func:`~eventstudy.inference.single_firm.adjusted_p`) into each
+    part's columns (``event_of``: each row's event index), within each event and window across
+    every part: an event's firm-events may be spread over several batches (the Dask engine fits
+    by firm partitions)."""
+    event = np.concatenate(event_of).astype(np.int64)
+    start, end = (
+        np.concatenate([c[k] for c in parts]).astype(np.int64) + (1 << 15) for k in ("start", "end")
+    )
+    group = (event << 32) | (start << 16) | end  # window ends are within +-10,000 days of day 0
+    holm, bh = adjusted_p(np.concatenate([c["p"] for c in parts]), group)
+    at = np.cumsum([0, *(len(c["p"]) for c in parts)])
+    for k, c in enumerate(parts):
+        c["p_holm"], c["p_bh"] = holm[at[k] : at[k + 1]], bh[at[k] : at[k + 1]]
 
 
 def _copy(frame: pd.DataFrame) -> pd.DataFrame:
