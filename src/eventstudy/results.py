@@ -190,7 +190,8 @@ class EventStudyResults:
         """CAR (``kind="car_windows"``) or BHAR rows for every firm-event and window, built in
         study order (firm-event, then window) from (firm-events x windows) arrays; ``fit``: the
         fit of another measure (CAV rows of the volume fit). The CARs of returns carry the
-        sample-quantile p-values (:func:`~eventstudy.inference.single_firm.sample_quantile_p`)."""
+        sample-quantile and the multiple-testing adjusted p-values
+        (:mod:`eventstudy.inference.single_firm`)."""
         log = self.meta.get("returns") == "log"
         fit = fit or self.study_fit
         models = np.array([e.volume_model for e in self.events], dtype=object) if (
