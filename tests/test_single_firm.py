@@ -199,3 +199,19 @@ def test_study_keys_are_validated() -> None:
         parse_study(base | {"bootstrap": {"reps": 5}})
     with pytest.raises(StudyFileError, match=r"bootstrap\.draws: unknown key"):
         parse_study(base | {"bootstrap": {"draws": 5}})
+
+
+def test_terminal_tests_are_those_of_returns(sample_prices: pd.DataFrame) -> None:
+    """With volume measured too, the terminal's test lines show the return tests (tests.csv's
+    volume rows share their test, event and window)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        es = EventStudy.from_prices(sample_prices, market="^GSPC", measures=["return", "volume"])
+        res = es.fit([Event(name="R1 sell-off", date="2025-01-27", tickers=SEMIS)])
+    tests = res.tests_frame()
+    pick = (tests.test == "cross_sectional_t") & (tests.start == 0) & (tests.end == 0)
+    pick &= tests.event == "R1 sell-off"
+    ret = tests[pick & (tests.measure == "return")].statistic.item()
+    vol = tests[pick & (tests.measure == "volume")].statistic.item()
+    line = next(x for x in text_summary(res).splitlines() if "cross-sectional t" in x)
+    assert line.split()[2].rstrip("*") == f"{ret:.2f}" != f"{vol:.2f}"

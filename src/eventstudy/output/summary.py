@@ -136,7 +136,10 @@ def text_summary(results: ResultSource, max_events: int = 10, max_tickers: int =
     val = _groups(results.valuation_frame())
     caar = _groups(results.caar_frame())
     aar = _groups(results.aar_frame())
-    tests = _groups(results.tests_frame())
+    battery = results.tests_frame()
+    if battery is not None and "measure" in battery.columns:  # the return tests: this summary's
+        battery = battery[battery["measure"].to_numpy() == "return"]
+    tests = _groups(battery) if battery is not None else {}
     labels = results.model_labels
     lines = [results.title, "=" * len(results.title)]
     for i, e in enumerate(results.events[:max_events]):
