@@ -13,6 +13,11 @@ synthetic studies with volume, through the public API; ``--measure-samples``, ``
 ``--quick`` runs 200 return samples and 100 measure samples; ``--only returns|measures`` one
 part.
 
+Returns also run the bootstrap tests (:mod:`eventstudy.inference.bootstrap`, 999
+replications) and two single-firm-event rows (the rate is over every firm-event of every sample):
+the CAR's t-test of ``car.csv`` and the sample-quantile test of Gelbach, Helland & Klick (2013)
+(:mod:`eventstudy.inference.single_firm`).
+
 The data-generating process (per firm-event; 250 estimation days [-255, -6], event window [-5, +5]):
 
 * market ``R_mt ~ N(0.0005, 0.01^2)``; ``R_it = alpha_i + beta_i R_mt + e_it`` with
@@ -40,14 +45,25 @@ import pandas as pd
 
 from eventstudy.estimation.kernel import Design, fit_batch
 from eventstudy.inference.battery import group_tests
-from eventstudy.inference.registry import TESTS
+from eventstudy.inference.bootstrap import bootstrap_skewness_adjusted_t, wild_bootstrap_t
+from eventstudy.inference.registry import BOOTSTRAP_TESTS, TESTS
 from eventstudy.inference.sample import FirmEventSample
+from eventstudy.inference.single_firm import sample_quantile_p
+from eventstudy.inference.stats import t_pvalue
 
 ESTIMATION = (-255, -6)
 EVENT = (-5, 5)
 WINDOWS = ((0, 0), (-1, 1))
 RHO = 0.05
 T_DF = 5
+#: Replications of the bootstrap tests.
+BOOTSTRAP_REPS = 999
+#: Rows beside the battery's: the bootstrap tests (one per sample, as the battery's), then two
+#: tests of each single firm-event (one per firm-event): car.csv's t-test of the CAR and the
+#: sample-quantile test of Gelbach, Helland & Klick (2013), two-sided: 2 min(p_sq_lower,
+#: p_sq_upper).
+SINGLE_FIRM = ("single-firm CAR t", "single-firm sample quantile")
+ROWS = (*(t.name for t in TESTS), *(t.name for t in BOOTSTRAP_TESTS), *SINGLE_FIRM)
 
 
 @dataclass(frozen=True)
@@ -75,9 +91,15 @@ def _residuals(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def simulate_scenario(
-    scenario: Scenario, samples: int, firms: int, rng: np.random.Generator
+    scenario: Scenario,
+    samples: int,
+    firms: int,
+    rng: np.random.Generator,
+    bootstrap_seed: int = 0,
 ) -> dict[tuple[str, tuple[int, int]], np.ndarray]:
-    """p-values of every test and window for ``samples`` samples of ``firms`` firm-events."""
+    """p-values of every test and window for ``samples`` samples of ``firms`` firm-events (the
+    bootstrap's draws from ``bootstrap_seed``, so that ``rng`` draws the same data as before the
+    bootstrap tests were added)."""
     block = EVENT[1] - ESTIMATION[0] + 1  # rows of relative days ESTIMATION[0] .. EVENT[1]
     zero = -ESTIMATION[0]  # column of day 0 inside a block
     n = samples * firms
@@ -115,7 +137,23 @@ def simulate_scenario(
     sample = FirmEventSample.from_fits([(fit, np.arange(n))])
     labels = np.repeat(np.arange(samples), firms)
     _, results = group_tests(sample, labels, WINDOWS)
-    return {key: r.p_value for key, r in results.items()}
+    out = {key: r.p_value for key, r in results.items()}
+    seed = bootstrap_seed
+    values = np.column_stack([sample.car(w)[0] for w in WINDOWS])
+    wild = wild_bootstrap_t(values, labels, samples, BOOTSTRAP_REPS, seed)
+    wild_name, skew_name = (t.name for t in BOOTSTRAP_TESTS)
+    for k, w in enumerate(WINDOWS):
+        out[(wild_name, w)] = wild.p_value[:, k]
+        skew = bootstrap_skewness_adjusted_t(
+            values[:, k], labels, samples, BOOTSTRAP_REPS, seed, (2, k)
+        )
+        out[(skew_name, w)] = skew.p_value[:, 0]
+        car, var, _ = fit.car(*w)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[(SINGLE_FIRM[0], w)] = t_pvalue(car / np.sqrt(var), fit.df)
+        lower, upper = sample_quantile_p(fit.resid, car[:, None], [w[1] - w[0] + 1])
+        out[(SINGLE_FIRM[1], w)] = np.minimum(1.0, 2.0 * np.minimum(lower, upper))[:, 0]
+    return out
 
 
 def run(
@@ -128,16 +166,16 @@ def run(
     """Rejection rates at ``level``: one row per (window, test), one column per scenario."""
     rng = np.random.default_rng(seed)
     columns = {}
-    for scenario in scenarios:
-        pvalues = simulate_scenario(scenario, samples, firms, rng)
+    for k, scenario in enumerate(scenarios):
+        pvalues = simulate_scenario(scenario, samples, firms, rng, bootstrap_seed=seed + k)
         columns[scenario.name] = {
             key: float(np.mean(np.nan_to_num(p, nan=1.0) < level)) for key, p in pvalues.items()
         }
     index = pd.MultiIndex.from_tuples(
-        [(f"[{w[0]}, {w[1]}]", t.name) for w in WINDOWS for t in TESTS], names=["window", "test"]
+        [(f"[{w[0]}, {w[1]}]", t) for w in WINDOWS for t in ROWS], names=["window", "test"]
     )
     frame = pd.DataFrame(
-        {name: [col[(t.name, w)] for w in WINDOWS for t in TESTS] for name, col in columns.items()},
+        {name: [col[(t, w)] for w in WINDOWS for t in ROWS] for name, col in columns.items()},
         index=index,
     )
     return frame
@@ -153,7 +191,8 @@ def to_markdown(frame: pd.DataFrame) -> str:
     for keys, row in frame.iterrows():
         *first, test = keys
         rates = " | ".join("n/a" if np.isnan(v) else f"{100 * v:.1f}" for v in row)
-        lines.append("| " + " | ".join([*first, f"`{test}`"]) + f" | {rates} |")
+        name = test if test in SINGLE_FIRM else f"`{test}`"
+        lines.append("| " + " | ".join([*first, name]) + f" | {rates} |")
     return "\n".join(lines)
 
 

@@ -42,6 +42,7 @@ class _Firm:
         self.df = int(fit.df[i])
         days = range(fit.event_window[0], fit.event_window[1] + 1)
         self.ar = {d: float(a) for d, a in zip(days, fit.ar[i], strict=True) if np.isfinite(a)}
+        self.h = {d: float(fit.h[i, k]) for k, d in enumerate(days) if np.isfinite(fit.ar[i, k])}
         self.sar = {
             d: float(fit.ar[i, k] / math.sqrt(fit.sigma2[i] * (1 + fit.h[i, k])))
             for k, d in enumerate(days)
@@ -215,6 +216,50 @@ def reference(firms: list[_Firm], a: int, b: int) -> dict[str, tuple[float, floa
     else:
         t = nan
     out["skewness_adjusted_t"] = (t, twot(t, n - 1), n, n - 1)
+
+    # Brown & Warner (1980) under independence: sqrt(sum_i s_i^2) / N_t, s_i^2 on M_i - 1.
+    users = [f for f in cov if any(d in f.ar for d in range(a, b + 1))]
+    s2 = {id(f): float(np.var(list(f.resid.values()), ddof=1)) for f in users}
+    total, var = 0.0, 0.0
+    for d in range(a, b + 1):
+        present = [f for f in users if d in f.ar]
+        if present:
+            total += sum(f.ar[d] for f in present) / len(present)
+            var += sum(s2[id(f)] for f in present) / len(present) ** 2
+    t = total / math.sqrt(var) if n >= 2 else nan
+    df = sum(len(f.resid) for f in users) / len(users) - 1 if n >= 2 else nan
+    out["brown_warner_1980"] = (t, twot(t, df), n, df)
+
+    # Lamb (1995): the time-series S with each day's mean prediction-error leverage.
+    z_days = []
+    for d in range(a, b + 1):
+        present = [f for f in cov if d in f.ar]
+        if present:
+            aar = sum(f.ar[d] for f in present) / len(present)
+            hbar = sum(f.h[d] for f in present) / len(present)
+            z_days.append(aar / (s_ts * math.sqrt(1 + hbar)))
+    z = sum(z_days) / math.sqrt(len(z_days)) if n >= 2 else nan
+    out["lamb"] = (z, two(z), n, nan)
+
+    # Corrado & Zivney (1992) sign test: G = sign(value - the firm-event's median).
+    signs = []
+    for f in firms:
+        med = float(np.median(list(f.resid.values()) + list(f.ar.values())))
+        sg = {("e", s): float(np.sign(v - med)) for s, v in f.resid.items()}
+        sg |= {("v", d): float(np.sign(v - med)) for d, v in f.ar.items()}
+        signs.append(sg)
+    keys = {k for sg in signs for k in sg}
+    s_sign = math.sqrt(
+        sum(sum(c := [sg[k] for sg in signs if k in sg]) ** 2 / len(c) for k in keys) / len(keys)
+    )
+    z_days = []
+    for d in range(a, b + 1):
+        vals = [sg[("v", d)] for f, sg in zip(firms, signs, strict=True)
+                if f.covers(a, b) and ("v", d) in sg]
+        if vals:
+            z_days.append(sum(vals) / math.sqrt(len(vals)) / s_sign)
+    z = sum(z_days) / math.sqrt(len(z_days)) if n >= 2 else nan
+    out["corrado_sign"] = (z, two(z), n, nan)
     return out
 
 
@@ -308,7 +353,7 @@ def test_columns_and_rows(synthetic) -> None:
     assert windows("B") == [(d, d) for d in range(-5, 6)] + [(-2, 2), (-1, 1)]
     assert windows("all") == [(d, d) for d in range(-5, 6)] + [(-1, 1), (0, 2), (-2, 2)]
     assert (out.groupby(["event", "start", "end"]).size() == len(registry.TESTS)).all()
-    assert list(out.test[:12]) == [t.name for t in registry.TESTS]
+    assert list(out.test[: len(registry.TESTS)]) == [t.name for t in registry.TESTS]
 
 
 def test_synthetic_against_reference(synthetic) -> None:
@@ -487,7 +532,9 @@ def test_simulation_smoke() -> None:
     from benchmarks import simulation
 
     frame = simulation.run(samples=30, firms=20, seed=1)
-    assert frame.shape == (2 * len(registry.TESTS), len(simulation.SCENARIOS))
+    assert frame.shape == (2 * len(simulation.ROWS), len(simulation.SCENARIOS))
+    assert {t.name for t in registry.TESTS} <= set(frame.loc["[0, 0]"].index)
+    assert {"wild_bootstrap_t", "single-firm sample quantile"} <= set(frame.loc["[0, 0]"].index)
     assert ((frame >= 0) & (frame <= 1)).all().all()
     day0 = frame.loc["[0, 0]"]
     assert (day0["+1%"] > day0["no AR"]).all()

@@ -24,6 +24,7 @@ from eventstudy.estimation.fit import fit_batches
 from eventstudy.results import EventStudyResults
 from eventstudy.study import (
     DEFAULTS,
+    Bootstrap,
     CalendarTime,
     EventSpec,
     ResolvedEvent,
@@ -73,6 +74,12 @@ class EventStudy:
         A calendar-time portfolio regression for the results' tables (the study-file key
         ``calendar_time``'s fields; docs/long_horizon.md); ``results.calendar_time(...)`` runs
         any other.
+    multiple_testing
+        ``none``, ``holm`` or ``bh``: which p-values of the firms' CARs the summary and the report
+        mark with stars (``car.csv`` has all three; docs/tests.md); an event may override it.
+    bootstrap
+        ``{"reps": 999, "seed": 1}`` (either key may be left out) adds the bootstrap tests to
+        ``tests_frame()`` (docs/tests.md, "Bootstrap"); None (the default): none.
     volume
         Shares traded, dates x tickers, for the volume measure (:meth:`from_prices` takes it
         from long prices' ``volume`` column).
@@ -115,6 +122,8 @@ class EventStudy:
         bhar_resamples: int = DEFAULTS.bhar_resamples,
         reference_portfolio: Sequence[str] | None = None,
         matches: pd.DataFrame | None = None,
+        multiple_testing: str = DEFAULTS.multiple_testing,
+        bootstrap: Mapping[str, int] | None = None,
     ) -> None:
         if isinstance(returns, ReturnsPanel):
             self.panel = returns
@@ -132,7 +141,15 @@ class EventStudy:
             "measures": list(measures),
             "volume_model": volume_model,
             "volatility_model": volatility_model,
+            "multiple_testing": multiple_testing,
         }
+        self.bootstrap: dict[str, int] | None = None
+        if bootstrap is not None:
+            try:
+                self.bootstrap = Bootstrap.model_validate(dict(bootstrap)).model_dump()
+            except ValidationError as exc:
+                error = format_error(dict(exc.errors()[0]))
+                raise StudyFileError(f"bootstrap: {error}") from None
         if factors:
             self.defaults["factors"] = list(factors)
         if bhar_benchmark != DEFAULTS.bhar_benchmark:
@@ -202,6 +219,8 @@ class EventStudy:
         bhar_resamples: int = DEFAULTS.bhar_resamples,
         reference_portfolio: Sequence[str] | None = None,
         matches: pd.DataFrame | None = None,
+        multiple_testing: str = DEFAULTS.multiple_testing,
+        bootstrap: Mapping[str, int] | None = None,
     ) -> EventStudy:
         """From prices: wide (dates x tickers) or long (``ticker,date,close,adj_close,...``).
 
@@ -252,6 +271,8 @@ class EventStudy:
             bhar_resamples=bhar_resamples,
             reference_portfolio=reference_portfolio,
             matches=matches,
+            multiple_testing=multiple_testing,
+            bootstrap=bootstrap,
         )
 
     def resolve(self, events: Iterable[EventSpec | dict[str, Any]]) -> StudySpec:
@@ -279,7 +300,8 @@ class EventStudy:
             shares=self.shares,
             factors=self.factor_data,
             title=self.title,
-            meta={"returns": self.return_kind},
+            meta={"returns": self.return_kind}
+            | ({"bootstrap": dict(self.bootstrap)} if self.bootstrap else {}),
             volume=self.volume,
             calendar_time=self.calendar_time,
             matches=self.matches,

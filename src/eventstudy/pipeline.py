@@ -280,6 +280,8 @@ def run_study(spec: StudySpec, options: DataOptions | None = None) -> EventStudy
     else:
         results = _run_local(spec, options, factors, keep)
     require_fitted(results.events, results.batches, results.dropped)
+    if spec.bootstrap is not None:  # read by the results' tests (and kept in summary.json)
+        results.meta["bootstrap"] = spec.bootstrap.model_dump()
     if characteristics is not None or spec.regressions or spec.groups:
         results = results.with_characteristics(
             characteristics, regressions=spec.regressions or (), groups=spec.groups or ()

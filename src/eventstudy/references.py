@@ -25,6 +25,12 @@ REFERENCES: dict[str, tuple[str, str]] = {
         "Beaver, W. H. (1968). The information content of annual earnings announcements. Journal "
         "of Accounting Research 6 (Supplement), 67–92.",
     ),
+    "benjamini-hochberg-1995": (
+        "Benjamini & Hochberg (1995)",
+        "Benjamini, Y., and Y. Hochberg (1995). Controlling the false discovery rate: A practical "
+        "and powerful approach to multiple testing. Journal of the Royal Statistical Society, "
+        "Series B 57(1), 289–300.",
+    ),
     "boehmer-1991": (
         "Boehmer, Musumeci & Poulsen (1991)",
         "Boehmer, E., J. Musumeci, and A. B. Poulsen (1991). Event-study methodology under "
@@ -87,6 +93,16 @@ REFERENCES: dict[str, tuple[str, str]] = {
         "Cready, W. M., and D. N. Hurtt (2002). Assessing investor response to information events "
         "using return and volume metrics. The Accounting Review 77(4), 891–909.",
     ),
+    "davidson-flachaire-2008": (
+        "Davidson & Flachaire (2008)",
+        "Davidson, R., and E. Flachaire (2008). The wild bootstrap, tamed at last. Journal of "
+        "Econometrics 146(1), 162–169.",
+    ),
+    "davison-hinkley-1997": (
+        "Davison & Hinkley (1997)",
+        "Davison, A. C., and D. V. Hinkley (1997). Bootstrap Methods and their Application. "
+        "Cambridge University Press.",
+    ),
     "dimson-1979": (
         "Dimson (1979)",
         "Dimson, E. (1979). Risk measurement when shares are subject to infrequent trading. "
@@ -112,6 +128,11 @@ REFERENCES: dict[str, tuple[str, str]] = {
         "Fisher, R. A. (1925). Statistical Methods for Research Workers. Edinburgh: Oliver and "
         "Boyd.",
     ),
+    "gelbach-2013": (
+        "Gelbach, Helland & Klick (2013)",
+        "Gelbach, J. B., E. Helland, and J. Klick (2013). Valid inference in single-firm, "
+        "single-event studies. American Law and Economics Review 15(2), 495–541.",
+    ),
     "hall-1992": (
         "Hall (1992)",
         "Hall, P. (1992). On the removal of skewness by transformation. Journal of the Royal "
@@ -121,6 +142,11 @@ REFERENCES: dict[str, tuple[str, str]] = {
         "Jaffe (1974)",
         "Jaffe, J. F. (1974). Special information and insider trading. Journal of Business "
         "47(3), 410–428.",
+    ),
+    "holm-1979": (
+        "Holm (1979)",
+        "Holm, S. (1979). A simple sequentially rejective multiple test procedure. Scandinavian "
+        "Journal of Statistics 6(2), 65–70.",
     ),
     "kolari-pynnonen-2010": (
         "Kolari & Pynnönen (2010)",
@@ -141,6 +167,11 @@ REFERENCES: dict[str, tuple[str, str]] = {
         "Liang & Zeger (1986)",
         "Liang, K.-Y., and S. L. Zeger (1986). Longitudinal data analysis using generalized "
         "linear models. Biometrika 73(1), 13–22.",
+    ),
+    "lamb-1995": (
+        "Lamb (1995)",
+        "Lamb, R. P. (1995). An exposure-based analysis of property-liability insurer stock "
+        "values around Hurricane Andrew. Journal of Risk and Insurance 62(1), 111–123.",
     ),
     "lyon-1999": (
         "Lyon, Barber & Tsai (1999)",
@@ -215,6 +246,11 @@ REFERENCES: dict[str, tuple[str, str]] = {
         "Wilcoxon (1945)",
         "Wilcoxon, F. (1945). Individual comparisons by ranking methods. Biometrics Bulletin "
         "1(6), 80–83.",
+    ),
+    "wu-1986": (
+        "Wu (1986)",
+        "Wu, C. F. J. (1986). Jackknife, bootstrap and other resampling methods in regression "
+        "analysis. Annals of Statistics 14(4), 1261–1295.",
     ),
 }
 #: Short citations, e.g. for the test table's reference column.

@@ -18,6 +18,7 @@ from eventstudy.errors import DataError, argument
 from eventstudy.estimation.fit import StudyFit
 from eventstudy.explain.methods import ExplainMethods, Explanation
 from eventstudy.inference.bhar import bhar_tests
+from eventstudy.inference.single_firm import adjusted_p, sample_quantile_p
 from eventstudy.inference.stats import grouped_cross_sectional_t, t_pvalue
 from eventstudy.output.folder import (
     AAR_COLUMNS,
@@ -204,13 +205,15 @@ class EventStudyResults(ExplainMethods):
     def _window_frame(self, kind: str, value: str, fit: StudyFit | None = None) -> pd.DataFrame:
         """CAR (``kind="car_windows"``) or BHAR rows for every firm-event and window, built in
         study order (firm-event, then window) from (firm-events x windows) arrays; ``fit``: the
-        fit of another measure (CAV rows of the volume fit)."""
+        fit of another measure (CAV rows of the volume fit). The CARs of returns carry the
+        sample-quantile and the multiple-testing adjusted p-values
+        (:mod:`eventstudy.inference.single_firm`)."""
         log = self.meta.get("returns") == "log"
         fit = fit or self.study_fit
         models = np.array([e.volume_model for e in self.events], dtype=object) if (
             fit is not self.study_fit
         ) else self._event_models
-        parts, keys = [], []
+        parts, keys, event_of = [], [], []
         for b in fit.batches:
             f = b.fit
             windows = fit.windows_of(kind, b)
@@ -226,16 +229,18 @@ class EventStudyResults(ExplainMethods):
                 "start": starts[wi],
                 "end": ends[wi],
             }
+            quantiles: dict[str, Any] = {}
             if value == "car":
-                car, var, length = (
-                    np.column_stack(a)[fe, wi]
-                    for a in zip(*(f.car(*w) for w in windows), strict=True)
-                )
+                full = [np.column_stack(a) for a in zip(*(f.car(*w) for w in windows), strict=True)]
+                car, var, length = (a[fe, wi] for a in full)
                 se = np.sqrt(var)
                 with np.errstate(invalid="ignore", divide="ignore"):
                     t = car / se
                 df = f.df[fe]
                 columns |= {"car": car, "se": se, "t": t, "p": t_pvalue(t, df), "df": df}
+                if fit is self.study_fit:
+                    lower, upper = sample_quantile_p(f.resid, full[0], ends - starts + 1)
+                    quantiles = {"p_sq_lower": lower[fe, wi], "p_sq_upper": upper[fe, wi]}
             else:
                 from eventstudy.estimation.benchmarks import benchmark_returns
 
@@ -251,9 +256,14 @@ class EventStudyResults(ExplainMethods):
                 columns["bhar"] = bhar
             columns["n_days"] = length.astype(int)
             columns["model"] = _text(models, b.event[fe])
-            parts.append(pd.DataFrame(columns, copy=False))
+            columns |= quantiles
+            parts.append(columns)
             keys.append((b.order[fe], starts[wi], ends[wi]))
-        return _sorted(parts, keys, CAR_COLUMNS if value == "car" else BHAR_COLUMNS)
+            event_of.append(b.event[fe])
+        if value == "car" and fit is self.study_fit and parts:
+            _add_adjusted_p(parts, event_of)
+        frames = [pd.DataFrame(columns, copy=False) for columns in parts]
+        return _sorted(frames, keys, CAR_COLUMNS if value == "car" else BHAR_COLUMNS)
 
     @cached_property
     def _car(self) -> pd.DataFrame:
@@ -262,7 +272,11 @@ class EventStudyResults(ExplainMethods):
     def car_frame(self) -> pd.DataFrame:
         """CAR per firm-event and CAR window with its standard error (prediction error included),
         t on ``df = M - p`` degrees of freedom and two-sided p; ``n_days`` counts non-missing
-        ARs."""
+        ARs. Then the single-firm columns (docs/tests.md): ``p_sq_lower``/``p_sq_upper``, the
+        sample-quantile p-values of Gelbach, Helland & Klick (2013) (the share of sums of ``L``
+        consecutive estimation residuals at or below / at or above the CAR), and ``p_holm`` /
+        ``p_bh``, ``p`` adjusted for testing every firm of the event and window (Holm 1979;
+        Benjamini & Hochberg 1995)."""
         return _copy(self._car)
 
     def bhar_frame(self) -> pd.DataFrame:
@@ -399,7 +413,45 @@ class EventStudyResults(ExplainMethods):
             bhar = self._bhar_tests() if measure == "return" else pd.DataFrame()
             if len(bhar):
                 parts.append(bhar.assign(measure=measure))
+            if measure == "return" and self.bootstrap is not None:
+                parts += [p.assign(measure=measure) for p in self._bootstrap_tests()]
         return pd.concat(parts, ignore_index=True)
+
+    @property
+    def bootstrap(self) -> dict[str, int] | None:
+        """The study's ``bootstrap`` settings (``reps``, ``seed``), or None (no bootstrap
+        tests); kept in :attr:`meta` so that ``summary.json`` records them."""
+        value = self.meta.get("bootstrap")
+        return None if value is None else {"reps": int(value["reps"]), "seed": int(value["seed"])}
+
+    def _bootstrap_tests(self) -> list[pd.DataFrame]:
+        """The bootstrap rows of ``tests.csv`` (returns only): the wild-bootstrap t and the
+        bootstrapped skewness-adjusted t per event, window and pooled, then the bootstrapped
+        skewness-adjusted t of the mean BHARs (:mod:`eventstudy.inference.bootstrap`)."""
+        from eventstudy.inference import bootstrap
+        from eventstudy.inference.battery import bootstrap_battery
+        from eventstudy.inference.registry import BHAR_TESTS
+
+        settings = self.bootstrap
+        assert settings is not None
+        reps, seed = settings["reps"], settings["seed"]
+        events = self.events
+        parts = [
+            bootstrap_battery(
+                [(b.fit, b.event) for b in self.batches],
+                [e.name for e in events],
+                [e.event_window for e in events],
+                [e.car_windows for e in events],
+                reps,
+                seed,
+            )
+        ]
+        bhar = self.bhar_frame()
+        # With ``bhar_resamples`` the BHAR row comes from Lyon, Barber & Tsai's resampling tests
+        # (inference.bhar_bootstrap), with their draws: not twice.
+        if len(bhar) and not any(e.bhar_resamples for e in events):
+            parts.append(bootstrap.bhar_tests(bhar, POOLED, BHAR_TESTS[2].name, reps, seed))
+        return [p for p in parts if len(p)]
 
     def tests_frame(self) -> pd.DataFrame:
         """The test battery (docs/tests.md): ``event,test,start,end,statistic,p_value,n,df,note``
@@ -708,6 +760,22 @@ class EventStudyResults(ExplainMethods):
 
 #: pandas 3 always copies on write: a shallow copy of a cached frame is then as safe as a deep one.
 _COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3
+
+
+def _add_adjusted_p(parts: list[dict[str, Any]], event_of: list[np.ndarray]) -> None:
+    """``p_holm`` and ``p_bh`` (:func:`~eventstudy.inference.single_firm.adjusted_p`) into each
+    part's columns (``event_of``: each row's event index), within each event and window across
+    every part: an event's firm-events may be spread over several batches (the Dask engine fits
+    by firm partitions)."""
+    event = np.concatenate(event_of).astype(np.int64)
+    start, end = (
+        np.concatenate([c[k] for c in parts]).astype(np.int64) + (1 << 15) for k in ("start", "end")
+    )
+    group = (event << 32) | (start << 16) | end  # window ends are within +-10,000 days of day 0
+    holm, bh = adjusted_p(np.concatenate([c["p"] for c in parts]), group)
+    at = np.cumsum([0, *(len(c["p"]) for c in parts)])
+    for k, c in enumerate(parts):
+        c["p_holm"], c["p_bh"] = holm[at[k] : at[k + 1]], bh[at[k] : at[k + 1]]
 
 
 def _copy(frame: pd.DataFrame) -> pd.DataFrame:

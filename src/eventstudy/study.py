@@ -45,6 +45,9 @@ RegressionWeights = Literal["none", "precision"]
 #: What a BHAR compounds against (docs/long_horizon.md): the normal-return model's returns, the
 #: market index, each firm's matched control firm, or an equal-weighted reference portfolio.
 BharBenchmark = Literal["model", "market", "matched", "portfolio"]
+#: Which p-values of car.csv the terminal and the report mark with stars: the CAR's own t-test,
+#: or adjusted across the event's firms (Holm 1979; Benjamini & Hochberg 1995).
+MultipleTesting = Literal["none", "holm", "bh"]
 
 
 
@@ -83,6 +86,11 @@ class StudyDefaults:
     bhar_benchmark: BharBenchmark = "model"
     #: Resamples of the BHARs' bootstrap and pseudo-portfolio tests (0: not run).
     bhar_resamples: int = 0
+    #: Stars on the firms' CARs from their own p-values, or from Holm / BH adjusted ones.
+    multiple_testing: MultipleTesting = "none"
+    #: Bootstrap tests: off unless the study asks (``bootstrap: {}`` takes these two).
+    bootstrap_reps: int = 999
+    bootstrap_seed: int = 1
 
 
 DEFAULTS = StudyDefaults()
@@ -143,6 +151,16 @@ def _check_window(window: tuple[int, int]) -> tuple[int, int]:
     return window
 
 
+class Bootstrap(BaseModel):
+    """The study key ``bootstrap``: replications and the seed of the bootstrap tests
+    (docs/tests.md, "Bootstrap")."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    reps: int = Field(default=DEFAULTS.bootstrap_reps, ge=19, le=100_000)
+    seed: int = Field(default=DEFAULTS.bootstrap_seed, ge=0)
+
+
 class _Settings(BaseModel):
     """Keys that may be set for the whole study and overridden per event."""
 
@@ -186,6 +204,7 @@ class _Settings(BaseModel):
     @classmethod
     def _reference(cls, v: list[str] | None) -> list[str] | None:
         return None if v is None else _clean_tickers(v)
+    multiple_testing: MultipleTesting | None = None
 
     @field_validator("measures")
     @classmethod
@@ -308,6 +327,7 @@ class ResolvedEvent(BaseModel):
     bhar_benchmark: BharBenchmark = DEFAULTS.bhar_benchmark
     reference_portfolio: tuple[str, ...] = ()
     bhar_resamples: int = DEFAULTS.bhar_resamples
+    multiple_testing: MultipleTesting = DEFAULTS.multiple_testing
 
     def model_key(self) -> tuple:
         """Events sharing this key share the model's regressors."""
@@ -417,6 +437,7 @@ class StudySpec(_Settings):
     reporting_currency: str = DEFAULTS.reporting_currency
     factor_region: FactorRegion = DEFAULTS.factor_region
     tickers: list[str] | None = None
+    bootstrap: Bootstrap | None = None
     events: list[EventSpec] = Field(min_length=1)
     #: A CSV of firm characteristics keyed by ``ticker`` or ``event,ticker``, relative to the
     #: study file (docs/explaining.md).
@@ -519,6 +540,7 @@ class StudySpec(_Settings):
                     reference_portfolio=tuple(
                         event.reference_portfolio or self.reference_portfolio or ()
                     ),
+                    multiple_testing=pick("multiple_testing"),
                 )
             )
         return out

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from eventstudy import parallel
-from eventstudy.inference import registry
+from eventstudy.inference import bootstrap, registry
 from eventstudy.inference.engine import TestResult, _build_lazy_state, _Groups, _prepare, _window
 from eventstudy.inference.registry import TestSpec
 from eventstudy.inference.sample import FirmEventSample, Window, sample_from_fits
@@ -92,6 +92,42 @@ def _windows(days: tuple[int, int], car_windows: Sequence[Window]) -> list[Windo
     return list(dict.fromkeys(out))
 
 
+def _all_windows(
+    event_windows: Sequence[Window], car_windows: Sequence[Sequence[Window]]
+) -> tuple[list[list[Window]], list[Window]]:
+    """Each event's windows (:func:`_windows`) and the pooled sample's: every day of any event
+    window, then every multi-day CAR window of any event."""
+    per_event = [_windows(w, c) for w, c in zip(event_windows, car_windows, strict=True)]
+    days = sorted({d for w in event_windows for d in range(w[0], w[1] + 1)})
+    pooled = [(d, d) for d in days]
+    pooled += list(dict.fromkeys(w for ws in per_event for w in ws if w[0] != w[1]))
+    return per_event, pooled
+
+
+def bootstrap_battery(
+    fits: Sequence[tuple[BatchFit, np.ndarray]],
+    names: Sequence[str],
+    event_windows: Sequence[Window],
+    car_windows: Sequence[Sequence[Window]],
+    reps: int,
+    seed: int,
+) -> pd.DataFrame:
+    """The bootstrap tests (:data:`~eventstudy.inference.registry.BOOTSTRAP_TESTS`,
+    :mod:`eventstudy.inference.bootstrap`) for each event and the pooled sample, in the layout
+    of :func:`test_battery`: per event (then ``all``) and window (the battery's), the
+    wild-bootstrap t, and on the CAR windows the bootstrapped skewness-adjusted t; ``reps``
+    replications, random streams from ``seed``. The same firm-events as the battery: on a window,
+    those whose event window covers it and that have a value."""
+    sample, labels = sample_from_fits(fits)
+    per_event, pooled = _all_windows(event_windows, car_windows)
+    values = {w: sample._car(w)[0] for w in pooled}  # a CAR window lies in the event window
+    cars = [[(int(a), int(b)) for a, b in ws] for ws in car_windows]
+    wild, skew = (t.name for t in registry.BOOTSTRAP_TESTS)
+    return bootstrap.window_tests(
+        values, labels, names, per_event, cars, pooled, POOLED, (wild, skew), reps, seed
+    )
+
+
 def test_battery(
     fits: Sequence[tuple[BatchFit, np.ndarray]],
     names: Sequence[str],
@@ -114,10 +150,7 @@ def test_battery(
     statistic is NaN. p-values are two-sided. The pooled rows cover the union of the events' days
     and CAR windows, each over the firm-events whose event window covers it."""
     sample, labels = sample_from_fits(fits)
-    per_event = [_windows(w, c) for w, c in zip(event_windows, car_windows, strict=True)]
-    days = sorted({d for w in event_windows for d in range(w[0], w[1] + 1)})
-    pooled = [(d, d) for d in days]
-    pooled += list(dict.fromkeys(w for ws in per_event for w in ws if w[0] != w[1]))
+    per_event, pooled = _all_windows(event_windows, car_windows)
 
     # Every event's windows are among the pooled ones; windows an event lacks are not reported.
     n_events = len(names)

@@ -134,6 +134,23 @@ class _Groups:
         return self._stat("corrado_u_ev")
 
     @property
+    def sign_scale(self) -> tuple[np.ndarray, np.ndarray]:
+        """Corrado & Zivney's S(G) over all combined-window days, and the number of days."""
+        return self._stat("sign_scale")
+
+    @property
+    def sign_ev(self) -> np.ndarray:
+        """Corrado & Zivney's ``G = sign(value - median)`` of every firm-event on the event
+        axis (sample order, NaN if missing)."""
+        return self._stat("sign_ev")
+
+    @property
+    def resid_var(self) -> np.ndarray:
+        """Each firm-event's variance of its estimation residuals about their mean, on
+        ``M_i - 1`` (sample order)."""
+        return self._stat("resid_var")
+
+    @property
     def mean_correlation(self) -> tuple[np.ndarray, np.ndarray]:
         """Mean pairwise correlation of estimation-window residuals and the firm-events used."""
         return self._stat("mean_correlation")
@@ -217,6 +234,7 @@ class _GroupPlan:
         self.z = np.zeros((G, le))  # sum of centred, unit-norm residuals
         self.base = np.zeros((G, le))  # sum of the rank part of U (generalised rank)
         self.u = np.zeros((G, lc))  # sum of Corrado's U
+        self.g = np.zeros((G, lc))  # sum of Corrado & Zivney's signs
         self.cnt = np.zeros((G, lc))  # firm-events with a value, per day
         self.separate_bcnt = bool((stats.m != stats.m_resid).any())
         self.bcnt = np.zeros((G, le)) if self.separate_bcnt else None
@@ -279,6 +297,7 @@ class _GroupPlan:
         add(self.z, ch.zbuf)
         add(self.base, ch.basebuf)
         add(self.u, ch.ubuf)
+        add(self.g, ch.gbuf)
         if ch.all_finite:
             self.cnt[gr] += lens[:, None]
         else:
@@ -371,11 +390,17 @@ class _GroupPlan:
         cdays = has.sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
             scale = np.sqrt(np.where(has, ubar**2, 0.0).sum(axis=1) / cdays)
+            # Corrado & Zivney (1992): S(G)^2 = (1/T) sum_t (sum_i G_it / sqrt(N_t))^2.
+            sign_terms = np.where(has, self.g**2 / np.where(has, self.cnt, 1.0), 0.0)
+            sign_scale = np.sqrt(sign_terms.sum(axis=1) / cdays)
 
         groups._residual_stats = {
             "time_series_scale": time_series,
             "corrado_scale": (scale, cdays),
             "corrado_u_ev": shared.u_ev,
+            "sign_scale": (sign_scale, cdays),
+            "sign_ev": shared.sign_ev,
+            "resid_var": shared.resid_var,
             "mean_correlation": self._mean_correlation(shared),
         }
         base_cnt = cnt_r if self.bcnt is None else self.bcnt
@@ -546,6 +571,18 @@ def _window(groups: _Groups, window: Window) -> _Window:
         scar = car / np.sqrt(var)
         csar = np.where(valid.any(axis=1), np.where(valid, sar, 0.0).sum(axis=1), np.nan)
     return _Window(window[0], window[1], car, scar, csar, length, cols, covered)
+
+
+def _daily(
+    groups: _Groups, values: np.ndarray, w: _Window
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The window's days of ``values`` (sample order, event axis) among the firm-events covering
+    the window, in group order with NaN where missing, whether each has a value, and per group
+    the firm-events with at least one value."""
+    x = groups.take(values[:, w.cols])
+    x = np.where(w.covered[:, None], x, np.nan)
+    valid = np.isfinite(x)
+    return x, valid, groups.sum(valid.any(axis=1))
 
 
 def _summed_daily_means(

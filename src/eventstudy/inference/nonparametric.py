@@ -1,5 +1,6 @@
 """The nonparametric tests of the battery: Corrado's rank test, the sign and generalised sign
-tests, the Wilcoxon signed-rank test and the generalised rank test (GRANK).
+tests, the Wilcoxon signed-rank test, the generalised rank test (GRANK) and Corrado & Zivney's
+sign test.
 
 Each test is a function ``(groups, window) -> TestResult``, as in
 :mod:`eventstudy.inference.parametric`; each docstring gives the formula as implemented and its
@@ -16,6 +17,7 @@ import numpy as np
 from eventstudy.inference.engine import (
     MIN_FIRMS,
     TestResult,
+    _daily,
     _Groups,
     _needs,
     _prepare,
@@ -164,3 +166,22 @@ def grank(groups: _Groups, w: _Window) -> TestResult:
     if window not in groups.grank_results:
         _prepare([groups], [window])
     return groups.grank_results[window]
+
+
+def corrado_sign(groups: _Groups, w: _Window) -> TestResult:
+    """Sign test of Corrado & Zivney (1992), as estudy2's ``corrado_sign_test``.
+
+    Each firm-event's ``G_it = sign(A_it - median_i)``, ``median_i`` the median of its ``T_i``
+    non-missing values of the combined estimation + event window (estimation residuals and event
+    ARs). ``S(G) = sqrt((1/T) sum_t (sum_i G_it / sqrt(N_t))^2)`` over the ``T`` combined days
+    with a value (``N_t`` firm-events on day ``t``). Day: ``Z = sum_i G_it / (sqrt(N_t) S(G))``;
+    window: ``Z = sum_t Z_t / sqrt(L)`` over its ``L`` days with a value (the form of Cowan's
+    window rank test). Standard normal."""
+    s, _ = groups.sign_scale
+    g, valid, n = _daily(groups, groups.sign_ev, w)
+    cnt = groups.sum(valid)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z_day = groups.sum(np.where(valid, g, 0.0)) / (np.sqrt(cnt) * s[:, None])
+        has = cnt > 0
+        z = np.where(has, z_day, 0.0).sum(axis=1) / np.sqrt(has.sum(axis=1))
+    return _result(z, normal_pvalue(z), n, None, [*_needs(n), (s == 0, "signs do not vary")])

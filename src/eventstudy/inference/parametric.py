@@ -1,5 +1,6 @@
 """The parametric tests of the battery: cross-sectional t, time-series t, Patell Z and BMP t (each
-also adjusted for cross-correlation), the skewness-adjusted t.
+also adjusted for cross-correlation), the skewness-adjusted t, Brown & Warner's (1980) t under
+independence and Lamb's (1995) Z.
 
 Each test is a function ``(groups, window) -> TestResult``: ``groups`` the firm-events in groups
 (:class:`~eventstudy.inference.engine._Groups`), ``window`` the per-firm-event values of one day or
@@ -15,6 +16,7 @@ import numpy as np
 
 from eventstudy.inference.engine import (
     TestResult,
+    _daily,
     _Groups,
     _moments,
     _needs,
@@ -153,3 +155,49 @@ def skewness_adjusted_t(groups: _Groups, w: _Window) -> TestResult:
     t = skewness_adjusted_statistic(n, mean, sd, groups.sum(dev * dev * dev))  # not pow()
     reasons = [*_needs(n, 3), (sd == 0, "zero cross-sectional sd")]
     return _result(t, _tp(t, n - 1), n, n - 1, reasons)
+
+
+def brown_warner_1980(groups: _Groups, w: _Window) -> TestResult:
+    """Brown & Warner (1980) t under cross-sectional independence, as estudy2's
+    ``brown_warner_1980``.
+
+    ``s_i^2`` = variance of firm-event ``i``'s estimation residuals about their mean, on
+    ``M_i - 1``. Day ``t``: ``t = AAR_t / (sqrt(sum_i s_i^2) / N_t)`` over the ``N_t`` firm-events
+    with an AR. Window: ``t = sum_t AAR_t / sqrt(sum_t sum_i s_i^2 / N_t^2)`` over its days with
+    an AAR (with complete data ``CAAR / (sqrt(L) sqrt(sum_i s_i^2) / N)``). Student t with
+    ``mean(M_i) - 1`` df over the firm-events used."""
+    x, valid, n = _daily(groups, groups.sample.ar, w)
+    s2 = groups.take(groups.resid_var)
+    valid = valid & np.isfinite(s2)[:, None]
+    used: np.ndarray = valid.any(axis=1)
+    cnt = groups.sum(valid)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        aar = groups.sum(np.where(valid, x, 0.0)) / cnt
+        var = groups.sum(np.where(valid, s2[:, None], 0.0)) / cnt**2
+        has = cnt > 0
+        t = np.where(has, aar, 0.0).sum(axis=1) / np.sqrt(np.where(has, var, 0.0).sum(axis=1))
+        n = groups.sum(used)
+        m = groups.take(groups.sample.row_stats.m_resid.astype(float))
+        df = groups.sum(np.where(used, m, 0.0)) / n - 1.0
+    return _result(t, _tp(t, df), n, df, _needs(n))
+
+
+def lamb(groups: _Groups, w: _Window) -> TestResult:
+    """Lamb (1995) Z, as estudy2's ``lamb`` and ``car_lamb``.
+
+    The time-series scale ``S`` of :func:`time_series_t` with the prediction error of day ``t``:
+    ``Z_t = AAR_t / (S sqrt(1 + hbar_t))``, ``hbar_t`` the mean leverage of the ARs averaged
+    (for one market model and estimation window, ``1/M + (R_mt - mean R_m)^2 / S_mm``). Window:
+    ``Z = sum_t Z_t / sqrt(L)`` over its ``L`` days with an AAR. Standard normal."""
+    s, days = groups.time_series_scale
+    x, valid, n = _daily(groups, groups.sample.ar, w)
+    lev = groups.take(groups.sample.h[:, w.cols])
+    cnt = groups.sum(valid)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        aar = groups.sum(np.where(valid, x, 0.0)) / cnt
+        hbar = groups.sum(np.where(valid, lev, 0.0)) / cnt
+        z_day = aar / (s[:, None] * np.sqrt(1.0 + hbar))
+        has = cnt > 0
+        z = np.where(has, z_day, 0.0).sum(axis=1) / np.sqrt(has.sum(axis=1))
+    reasons = [*_needs(n), (days < 2, "needs at least 2 estimation-window days")]
+    return _result(z, normal_pvalue(z), n, None, reasons)

@@ -18,7 +18,15 @@ from typing import Any
 
 from eventstudy.inference import nonparametric, parametric
 
-__all__ = ["BHAR_RESAMPLING_TESTS", "BHAR_TESTS", "TESTS", "TestSpec", "spec", "tests_for"]
+__all__ = [
+    "BHAR_RESAMPLING_TESTS",
+    "BHAR_TESTS",
+    "BOOTSTRAP_TESTS",
+    "TESTS",
+    "TestSpec",
+    "spec",
+    "tests_for",
+]
 
 
 @dataclass(frozen=True)
@@ -150,9 +158,35 @@ TESTS: tuple[TestSpec, ...] = (
         methods="the skewness-adjusted t-test (Hall 1992; Lyon, Barber & Tsai 1999)",
         function=parametric.skewness_adjusted_t,
     ),
+    TestSpec(
+        "brown_warner_1980",
+        "Brown-Warner t (independence)",
+        ("brown-warner-1980",),
+        methods="the t-test of Brown & Warner (1980) under cross-sectional independence",
+        function=parametric.brown_warner_1980,
+        needs_residuals=True,
+    ),
+    TestSpec(
+        "lamb",
+        "Lamb Z",
+        ("lamb-1995",),
+        methods="the time-series test of Lamb (1995) with the prediction error of each day",
+        function=parametric.lamb,
+        needs_residuals=True,
+    ),
+    TestSpec(
+        "corrado_sign",
+        "Sign test (Corrado & Zivney)",
+        ("corrado-zivney-1992",),
+        methods="the sign test of Corrado & Zivney (1992)",
+        function=nonparametric.corrado_sign,
+        needs_residuals=True,
+    ),
 )
 
-#: Tests of buy-and-hold abnormal returns (computed from the BHARs, not by the battery's engine).
+#: Tests of buy-and-hold abnormal returns (computed from the BHARs, not by the battery's engine);
+#: the last two only with the study key ``bhar_resamples`` (the bootstrapped skewness-adjusted t
+#: also with ``bootstrap``, by :mod:`eventstudy.inference.bootstrap`, when no event resamples).
 BHAR_TESTS: tuple[TestSpec, ...] = (
     TestSpec("bhar_cross_sectional_t", "BHAR: cross-sectional t", ("brown-warner-1985",)),
     TestSpec("bhar_skewness_adjusted_t", "BHAR: skewness-adjusted t", ("hall-1992", "lyon-1999")),
@@ -173,7 +207,29 @@ BHAR_TESTS: tuple[TestSpec, ...] = (
 #: The resampling tests of BHARs (:mod:`eventstudy.inference.bhar_bootstrap`).
 BHAR_RESAMPLING_TESTS: tuple[TestSpec, ...] = BHAR_TESTS[2:]
 
-_BY_NAME = {t.name: t for t in (*TESTS, *BHAR_TESTS)}
+#: Tests with bootstrap p-values, run with the study key ``bootstrap`` (returns only), outside
+#: the battery's engine (:mod:`eventstudy.inference.bootstrap`); rows after the battery's.
+BOOTSTRAP_TESTS: tuple[TestSpec, ...] = (
+    TestSpec(
+        "wild_bootstrap_t",
+        "Cross-sectional t, wild bootstrap",
+        ("wu-1986", "davidson-flachaire-2008"),
+        methods="the cross-sectional t (wild bootstrap, Rademacher weights; Wu 1986; Davidson & "
+        "Flachaire 2008)",
+        short_label="wild bootstrap t",
+        measures=("return",),
+    ),
+    TestSpec(
+        "bootstrap_skewness_adjusted_t",
+        "Skewness-adjusted t, bootstrapped",
+        ("lyon-1999",),
+        methods="the skewness-adjusted t (Lyon, Barber & Tsai 1999)",
+        short_label="bootstrap skew. t",
+        measures=("return",),
+    ),
+)
+
+_BY_NAME = {t.name: t for t in (*TESTS, *BHAR_TESTS, *BOOTSTRAP_TESTS)}
 
 
 def tests_for(measure: str) -> tuple[TestSpec, ...]:

@@ -43,6 +43,10 @@ class _Shared:
     def __init__(self, sample: FirmEventSample) -> None:
         n = sample.n
         self.u_ev = np.full((n, len(sample.ev_days)), np.nan)  # Corrado U on the event days
+        # Corrado & Zivney's sign of (value - median) on the event days (NaN where missing).
+        self.sign_ev = np.full((n, len(sample.ev_days)), np.nan)
+        # Variance of the estimation residuals about their mean, on M - 1 (Brown & Warner 1980).
+        self.resid_var = np.full(n, np.nan)
         self.use = np.zeros(n, dtype=bool)  # enters the mean correlation
         self.store_pos = np.full(n, -1, dtype=np.intp)
         self.store: np.ndarray = np.zeros(
@@ -128,6 +132,7 @@ class _Chunk:
             np.empty((size + 1, le)) for _ in range(5)
         )
         self.ubuf, self.cntbuf = np.empty((size + 1, lc)), np.empty((size + 1, lc))
+        self.gbuf = np.empty((size + 1, lc))
         self.l1buf: np.ndarray = np.empty((size, lc), dtype=_uint_for(lc))
         self.ibuf = np.empty((size, le), dtype=np.int16 if size < 2**15 else np.int32)
         self.cvs = np.full((size, 1 << lc.bit_length()), np.nan)  # e, NaN-padded (_count_le)
@@ -196,6 +201,17 @@ class _Chunk:
                 u.ravel()[flat] = us
             sh.u_ev[rows] = np.where(fin[:, le:], u[:, le:], np.nan)
 
+            # Corrado & Zivney (1992): G = sign(value - median of the firm-event's combined
+            # values), the median from the sorted values (the mean of the two middle ones).
+            at = np.arange(c)
+            med = (cv[at, np.maximum(t - 1, 0) // 2] + cv[at, t // 2]) / 2.0
+            g = self.gbuf[1 : c + 1]
+            np.subtract(comb, med[:, None], out=g)
+            np.sign(g, out=g)
+            sh.sign_ev[rows] = g[:, le:]
+            if not all_finite:
+                g[~fin] = 0.0
+
             # Time-series scale and the residual correlation.
             x = self.xbuf[1 : c + 1]
             np.copyto(x, resid)
@@ -207,7 +223,11 @@ class _Chunk:
                 centred = np.where(
                     valid, resid - x.sum(axis=1, keepdims=True) / m_resid[:, None], 0.0
                 )
-            norm = np.sqrt((centred**2).sum(axis=1))
+            squares = (centred**2).sum(axis=1)
+            norm = np.sqrt(squares)
+            sh.resid_var[rows] = np.where(
+                m_resid >= 2, squares / np.maximum(m_resid - 1, 1), np.nan
+            )
             use = self.use = (m_resid >= 3) & (norm > 0)
             z = self.zbuf[1 : c + 1]
             if use.all():

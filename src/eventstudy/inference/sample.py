@@ -53,6 +53,7 @@ class FirmEventSample:
     ev_days: np.ndarray  # (Lv,)
     ar: np.ndarray  # (n, Lv)
     sar: np.ndarray  # (n, Lv) AR / sqrt(Var AR), Var AR = sigma^2 (1 + h) for OLS fits
+    h: np.ndarray  # (n, Lv) prediction-error leverage h of the AR (Lamb's test)
     sigma: np.ndarray  # (n,)
     df: np.ndarray  # (n,)
     ev_lo: np.ndarray  # (n,) first day of the firm-event's event window
@@ -77,6 +78,7 @@ class FirmEventSample:
         n = sum(len(r) for _, r in fits)
         ar = np.full((n, len(ev_days)), np.nan)
         sar = np.full_like(ar, np.nan)
+        lev = np.full_like(ar, np.nan)
         sigma, df = np.full(n, np.nan), np.full(n, np.nan)
         lo, hi = np.zeros(n, dtype=int), np.zeros(n, dtype=int)
         parts = []
@@ -91,11 +93,12 @@ class FirmEventSample:
             var = f.ar_variance() if hasattr(f, "ar_variance") else f.sigma2[:, None] * (1 + f.h)
             with np.errstate(invalid="ignore", divide="ignore"):
                 sar[here, sl_ev] = f.ar[rows] / np.sqrt(var[rows])
+            lev[here, sl_ev] = f.h[rows]
             sigma[here] = np.sqrt(f.sigma2[rows])
             df[here] = f.df[rows]
             lo[here], hi[here] = f.event_window
             parts.append((f, rows, here))
-        return cls(est_days, ev_days, ar, sar, sigma, df, lo, hi, parts)
+        return cls(est_days, ev_days, ar, sar, lev, sigma, df, lo, hi, parts)
 
     @cached_property
     def _layout(self) -> list[tuple[int, int, int, int, bool, bool]]:

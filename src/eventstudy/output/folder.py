@@ -70,7 +70,23 @@ AR_COLUMNS = [
     "car_se",
     "model",
 ]
-CAR_COLUMNS = ["event", "ticker", "start", "end", "car", "se", "t", "p", "df", "n_days", "model"]
+CAR_COLUMNS = [
+    "event",
+    "ticker",
+    "start",
+    "end",
+    "car",
+    "se",
+    "t",
+    "p",
+    "df",
+    "n_days",
+    "model",
+    "p_sq_lower",
+    "p_sq_upper",
+    "p_holm",
+    "p_bh",
+]
 BHAR_COLUMNS = ["event", "ticker", "start", "end", "bhar", "n_days", "model"]
 AAR_COLUMNS = ["event", "rel_day", "date", "aar", "n", "t", "p"]
 CAAR_COLUMNS = ["event", "start", "end", "caar", "n", "t", "p"]
@@ -202,6 +218,8 @@ _TEXT_COLUMNS = {
     "weighting",
 }
 _DATE_COLUMNS = {"date", "shares_as_of"}
+#: Columns appended to a table after its first release: a folder written before may lack them.
+_LATER_COLUMNS = {"car.csv": {"p_sq_lower", "p_sq_upper", "p_holm", "p_bh"}}
 
 
 # ----------------------------------------------------------------------------- writing
@@ -338,6 +356,9 @@ class StoredResults:
                         bhar_benchmark=entry.get("bhar_benchmark") or DEFAULTS.bhar_benchmark,
                         reference_portfolio=tuple(entry.get("reference_portfolio") or ()),
                         bhar_resamples=int(entry.get("bhar_resamples") or 0),
+                        multiple_testing=(
+                            entry.get("multiple_testing") or DEFAULTS.multiple_testing
+                        ),
                     )
                 )
                 day0s.append(dt.date.fromisoformat(entry["day0_date"]))
@@ -489,6 +510,8 @@ def _check_complete(path: Path) -> None:
     expected = _COLUMNS.get(path.name)
     if path.name == "params.csv":  # the model's parameters stand between sigma and skipped
         expected = PARAMS_COLUMNS[:-1]
+    if expected and path.name in _LATER_COLUMNS:  # folders written before they were added
+        expected = [c for c in expected if c not in _LATER_COLUMNS[path.name]]
     if expected and first.split(",")[: len(expected)] != expected:
         raise EventStudyError(f"{path}: not the table eventstudy writes (its header differs)")
 

@@ -20,6 +20,22 @@ MINUS = "\u2212"
 STARS_NOTE = "*** p < 0.01, ** p < 0.05, * p < 0.10 (two-sided)."
 
 
+#: The ``car.csv`` column whose p-values mark a firm's CAR (and day-0 AR) with stars, by the study
+#: key ``multiple_testing``; and the adjustment's name for the notes.
+P_COLUMN = {"none": "p", "holm": "p_holm", "bh": "p_bh"}
+ADJUSTMENT = {"holm": "Holm (1979)", "bh": "Benjamini & Hochberg (1995)"}
+
+
+def adjusted_note(method: str) -> str:
+    """The note saying which p-values the stars of firms' CARs show ("" for ``none``)."""
+    if method not in ADJUSTMENT:
+        return ""
+    return (
+        f"Stars of each firm's CAR and day-0 AR: p-values adjusted by {ADJUSTMENT[method]} "
+        "across the event's firms, window by window."
+    )
+
+
 def significance_mark(p: float) -> str:
     """``***`` p < 0.01, ``**`` p < 0.05, ``*`` p < 0.10 (two-sided)."""
     if not np.isfinite(p):

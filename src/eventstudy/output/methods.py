@@ -12,8 +12,14 @@ import pandas as pd
 
 from eventstudy.estimation.models import MODELS
 from eventstudy.inference import registry
-from eventstudy.inference.registry import TESTS
-from eventstudy.output.format import fmt_num, fmt_p, fmt_pct, fmt_window
+from eventstudy.inference.registry import BHAR_TESTS, BOOTSTRAP_TESTS, TESTS
+from eventstudy.output.format import (
+    adjusted_note,
+    fmt_num,
+    fmt_p,
+    fmt_pct,
+    fmt_window,
+)
 from eventstudy.output.measure_data import measured_events, model_words, study_measures
 from eventstudy.references import REFERENCES
 from eventstudy.study import POOLED
@@ -209,6 +215,28 @@ def methods_text(
         ". All p-values are two-sided; ***, ** and * mark significance at the 1%, 5% and 10% "
         "levels."
     )
+    if tests is not None and len(tests):
+        booted = [t for t in (*BOOTSTRAP_TESTS, *BHAR_TESTS) if t.methods and t.name in written]
+        if booted:
+            boot = dict(source.meta.get("bootstrap") or {})
+            how = (
+                f" ({int(boot['reps']):,} replications, seed {int(boot['seed'])})"
+                if {"reps", "seed"} <= set(boot)
+                else ""
+            )
+            inference += (
+                " Bootstrap p-values" + how + " are reported for "
+                + "; ".join(t.methods for t in booted)
+                + "."
+            )
+            for t in booted:
+                cited += list(t.citations)
+    methods = dict.fromkeys(ev.multiple_testing for ev in events)
+    for method in methods:
+        note = adjusted_note(method)
+        if note:
+            inference += " " + note
+            cited.append("holm-1979" if method == "holm" else "benjamini-hochberg-1995")
     paragraphs.append(inference)
     if has_value:
         paragraphs.append(

@@ -13,9 +13,11 @@ import numpy as np
 import pandas as pd
 
 from eventstudy.errors import argument, listed
-from eventstudy.inference.registry import TESTS
+from eventstudy.inference.registry import BOOTSTRAP_TESTS, TESTS
 from eventstudy.output.explain_tables import explain_lines, explain_tables
 from eventstudy.output.format import (
+    ADJUSTMENT,
+    P_COLUMN,
     STARS_NOTE,
     currency_symbol,
     fmt_p,
@@ -109,8 +111,16 @@ def _groups(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return {str(k): g for k, g in frame.groupby("event", sort=False)}
 
 
-#: Tests shown in the terminal summary (all of them are in tests.csv), with short labels.
-SUMMARY_TESTS = {t.name: t.short_label for t in TESTS if t.short_label}
+#: Tests shown in the terminal summary (all of them are in tests.csv), with short labels; the
+#: bootstrap tests only when the study ran them.
+SUMMARY_TESTS = {t.name: t.short_label for t in (*TESTS, *BOOTSTRAP_TESTS) if t.short_label}
+_WHEN_RUN = {t.name for t in BOOTSTRAP_TESTS}
+
+
+def _shown_tests(tests: pd.DataFrame) -> dict[str, str | None]:
+    """:data:`SUMMARY_TESTS` less the bootstrap tests ``tests`` has no row of."""
+    have = set(tests["test"])
+    return {k: v for k, v in SUMMARY_TESTS.items() if k not in _WHEN_RUN or k in have}
 
 
 def _tests_block(
@@ -125,7 +135,7 @@ def _tests_block(
         f"{'day 0' if w == (0, 0) else f'CAR[{w[0]},{w[1]}]':>14}" for w in spans
     )
     out = [head]
-    for test, label in SUMMARY_TESTS.items():
+    for test, label in _shown_tests(tests).items():
         cells = ""
         for w in spans:
             r = at.get((test, *w))
@@ -181,13 +191,20 @@ def text_summary(results: ResultSource, max_events: int = 10, max_tickers: int =
                 "own day 0 on their exchange: "
                 + ", ".join(f"{t} {pd.Timestamp(d):%Y-%m-%d}" for t, d in own.items()),
             )
+        p_col = P_COLUMN[e.multiple_testing]
         for t in shown[:max_tickers]:
             r = day0.loc[t]
-            day0_ar = term_pct(r["ar"]) + significance_mark(r["ar_p"])
+            day0_ar = term_pct(r["ar"]) + significance_mark(
+                _firm_p(r["ar_p"], car_at.get((t, 0, 0)), p_col)
+            )
             cells = f"{t:<8}{term_pct(r['ret']):>9}{day0_ar:>13}"
             for a, b in e.car_windows:
                 c = car_at.get((t, a, b))
-                text = "n/a" if c is None else term_pct(c["car"]) + significance_mark(c["p"])
+                text = (
+                    "n/a"
+                    if c is None
+                    else term_pct(c["car"]) + significance_mark(_firm_p(c["p"], c, p_col))
+                )
                 cells += f"{text:>15}"
             v = value_at.get((t, 0, 0))
             cells += f"{'n/a' if v is None else term_money(v['raw_dollar_change'], currency):>17}"
@@ -251,6 +268,12 @@ def text_summary(results: ResultSource, max_events: int = 10, max_tickers: int =
         if len(skipped) > 20:
             lines.append(f"  ... and {len(skipped) - 20:,} more (see skipped.csv)")
     lines += ["", "significance (two-sided): *** p<0.01, ** p<0.05, * p<0.10"]
+    for method in dict.fromkeys(e.multiple_testing for e in results.events[:max_events]):
+        if method in ADJUSTMENT:
+            lines.append(
+                f"firms' CARs and day-0 ARs{_of_events(results, method, max_events)}: "
+                f"{ADJUSTMENT[method]} adjusted p across the event's firms, per window"
+            )
     return "\n".join(lines)
 
 
@@ -384,6 +407,22 @@ def _grid(header: list[tuple[str, int]], rows: list[list[str]], width: int = 90)
     return out
 
 
+def _firm_p(p: float, car_row: dict[str, Any] | None, column: str) -> float:
+    """The p-value whose stars a firm's CAR (or day-0 AR) gets: ``p`` itself, or the CAR's
+    adjusted p-value (``column`` of ``car.csv``; the day-0 AR takes CAR[0, 0]'s) when the study
+    asks for it and the row has it."""
+    if column == "p" or car_row is None or column not in car_row:
+        return p
+    return float(car_row[column])
+
+
+def _of_events(results: ResultSource, method: str, max_events: int) -> str:
+    """`` (events A, B)`` when only some of the shown events use ``method``, else ""."""
+    events = results.events[:max_events]
+    mine = [e.name for e in events if e.multiple_testing == method]
+    return "" if len(mine) == len(events) else f" ({listed(mine, 5)})"
+
+
 def _pooled_block(
     results: ResultSource, caar: pd.DataFrame | None, tests: pd.DataFrame | None
 ) -> list[str]:
@@ -400,7 +439,7 @@ def _pooled_block(
     lines += [head, f"  {'CAAR':<22}{cells}"]
     if tests is not None and not tests.empty:
         at = _index(tests, ["test", "start", "end"])
-        for test, label in SUMMARY_TESTS.items():
+        for test, label in _shown_tests(tests).items():
             row = ""
             for w in windows:
                 r = at.get((test, *w))
@@ -523,6 +562,8 @@ def summary_dict(results: ResultSource) -> dict[str, Any]:
             "min_estimation_obs": e.min_estimation_obs,
             "tickers": list(e.tickers),
         }
+        if e.multiple_testing != DEFAULTS.multiple_testing:
+            entry["multiple_testing"] = e.multiple_testing
         if tuple(e.measures) != DEFAULTS.measures:
             entry |= {
                 "measures": list(e.measures),

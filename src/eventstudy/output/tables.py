@@ -19,14 +19,16 @@ import numpy as np
 import pandas as pd
 
 from eventstudy.estimation.measures import measure as measure_spec
-from eventstudy.inference.registry import BHAR_TESTS, TESTS, spec
+from eventstudy.inference.registry import BHAR_TESTS, BOOTSTRAP_TESTS, TESTS, spec
 from eventstudy.output.format import (
+    P_COLUMN,
     STARS_NOTE,
     _finite,
     _iso,
     _signed,
     _stars,
     _text,
+    adjusted_note,
     fmt_int,
     fmt_money,
     fmt_num,
@@ -315,17 +317,22 @@ class StudyTables:
         ev = self._event(name)
         frame = self.ar.get(name)
         at = {} if frame is None else _rows_by(frame[frame["rel_day"] == 0], ["ticker"])
+        cars = self.car.get(name)
+        car_at = {} if cars is None else _rows_by(cars, ["ticker", "start", "end"])
+        p_col = P_COLUMN[ev.multiple_testing]
         rows = []
         for t in ev.tickers:
             r = at.get((t,))
             if r is None:
                 continue
+            car0 = car_at.get((t, 0, 0))
+            star_p = car0[p_col] if p_col != "p" and car0 and p_col in car0 else r["ar_p"]
             rows.append(
                 [
                     Cell(t),
                     Cell(fmt_pct(r["ret"])),
                     Cell(fmt_pct(r["normal_ret"])),
-                    Cell(fmt_pct(r["ar"]), _stars(r["ar_p"])),
+                    Cell(fmt_pct(r["ar"]), _stars(star_p)),
                     Cell(fmt_pct(r["ar_se"])),
                     Cell(fmt_num(r["ar_t"])),
                     Cell(fmt_p(r["ar_p"])),
@@ -341,6 +348,7 @@ class StudyTables:
                 "SE includes the prediction error of the estimated model (Campbell, Lo & "
                 "MacKinlay 1997, eq. 4.4.9); t on the model's residual degrees of freedom. "
                 + STARS_NOTE
+                + _adjusted(ev.multiple_testing)
             ],
         )
 
@@ -350,6 +358,7 @@ class StudyTables:
         frame = self.car.get(name)
         at = {} if frame is None else _rows_by(frame, ["ticker", "start", "end"])
         windows = [tuple(w) for w in ev.car_windows]
+        p_col = P_COLUMN[ev.multiple_testing]
         rows = []
         for t in ev.tickers:
             cells = [Cell(t)]
@@ -361,7 +370,7 @@ class StudyTables:
                     cells += [Cell("n/a"), Cell("n/a"), Cell("n/a")]
                 else:
                     cells += [
-                        Cell(fmt_pct(r["car"]), _stars(r["p"])),
+                        Cell(fmt_pct(r["car"]), _stars(r.get(p_col, r["p"]))),
                         Cell(fmt_num(r["t"])),
                         Cell(fmt_p(r["p"])),
                     ]
@@ -376,7 +385,9 @@ class StudyTables:
             align=["l"] + ["r"] * (3 * len(windows)),
             notes=[
                 "CAR: sum of the window's abnormal returns; t with the prediction-error "
-                "variance (Campbell, Lo & MacKinlay 1997, eq. 4.4.14). " + STARS_NOTE
+                "variance (Campbell, Lo & MacKinlay 1997, eq. 4.4.14). "
+                + STARS_NOTE
+                + _adjusted(ev.multiple_testing)
             ],
         )
 
@@ -495,7 +506,7 @@ class StudyTables:
         if not windows:
             return None
         tests = [t for t in dict.fromkeys(frame["test"]) if not str(t).startswith("bhar_")]
-        order = {t.name: k for k, t in enumerate((*TESTS, *BHAR_TESTS))}
+        order = {t.name: k for k, t in enumerate((*TESTS, *BOOTSTRAP_TESTS, *BHAR_TESTS))}
         tests.sort(key=lambda t: order.get(t, len(order)))
         if measure == "return":
             key, caption = f"tests:{name}", f"Test battery: {_pooled(name)}"
@@ -630,6 +641,12 @@ class StudyTables:
         if POOLED in battery and sum(measure in e.measures for e in self.source.events) > 1:
             names.append(POOLED)
         return names
+
+
+def _adjusted(method: str) -> str:
+    """The stars note's addition when firms' CARs are starred on adjusted p-values."""
+    note = adjusted_note(method)
+    return " " + note if note else ""
 
 
 def _label_and_citations(test: str) -> tuple[str, tuple[str, ...]]:

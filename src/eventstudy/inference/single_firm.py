@@ -1,0 +1,103 @@
+"""Tests of one firm-event at a time, beside the CAR's own t-test: the sample-quantile test of
+Gelbach, Helland & Klick (2013) and the multiple-testing adjustment of the firm-events' p-values
+(Holm 1979; Benjamini & Hochberg 1995). Both add columns to ``car.csv`` (docs/tests.md,
+"Single firm-events").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from eventstudy import parallel
+
+#: Firm-events per chunk of the sample-quantile pass (a chunk's cumulative sums stay small).
+CHUNK_ROWS = 4096
+
+
+def sample_quantile_p(
+    resid: np.ndarray, car: np.ndarray, lengths: Sequence[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The sample-quantile p-values of Gelbach, Helland & Klick (2013), one-sided each way.
+
+    ``resid``: estimation-window residuals, firm-events x estimation days (NaN where missing);
+    ``car``: firm-events x windows, the event's CAR of each window; ``lengths``: each window's
+    length ``L`` in days. For firm-event ``i`` and window ``k`` the reference distribution is
+    the sums of ``L`` consecutive estimation residuals (the ``M - L + 1`` overlapping runs of
+    ``L`` estimation days, a run with a missing residual left out); returns ``(lower, upper)``,
+    the shares of those sums ``<= CAR`` and ``>= CAR`` (NaN without a CAR or without any
+    complete run). The sums come from one cumulative sum per firm-event, by chunks (in threads,
+    :mod:`eventstudy.parallel`)."""
+    n, days = resid.shape
+    lower = np.full(car.shape, np.nan)
+    upper = np.full(car.shape, np.nan)
+
+    def chunk(a: int) -> None:  # writes its own rows only
+        rows = slice(a, min(n, a + CHUNK_ROWS))
+        r = resid[rows]
+        valid = np.isfinite(r)
+        complete_rows = bool(valid.all())
+        c = len(r)
+        cum = np.zeros((c, days + 1))
+        np.cumsum(r if complete_rows else np.where(valid, r, 0.0), axis=1, out=cum[:, 1:])
+        gaps = None
+        if not complete_rows:
+            gaps = np.zeros((c, days + 1), dtype=np.int32)
+            np.cumsum(~valid, axis=1, out=gaps[:, 1:])
+        for k, length in enumerate(lengths):
+            if length > days:
+                continue
+            if length == 1 and gaps is None:
+                sums = r  # the residuals themselves
+            else:
+                sums = cum[:, length:] - cum[:, : days + 1 - length]
+            x = car[rows, k][:, None]
+            if gaps is None:
+                runs = np.full(c, days + 1 - length)
+                below = np.count_nonzero(sums <= x, axis=1)
+                above = np.count_nonzero(sums >= x, axis=1)
+            else:
+                complete = (gaps[:, length:] - gaps[:, : days + 1 - length]) == 0
+                runs = np.count_nonzero(complete, axis=1)
+                below = np.count_nonzero(complete & (sums <= x), axis=1)
+                above = np.count_nonzero(complete & (sums >= x), axis=1)
+            ok = (runs > 0) & np.isfinite(car[rows, k])
+            with np.errstate(invalid="ignore", divide="ignore"):
+                lower[rows, k] = np.where(ok, below / runs, np.nan)
+                upper[rows, k] = np.where(ok, above / runs, np.nan)
+
+    parallel.for_each(chunk, range(0, n, CHUNK_ROWS), n)
+    return lower, upper
+
+
+def adjusted_p(p: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Holm (1979) and Benjamini-Hochberg (1995) adjusted p-values within each ``group`` (any
+    labels, one per p-value): the numbers of statsmodels' ``multipletests(p, method="holm")``
+    and ``method="fdr_bh"`` applied to each group's finite p-values, for all groups at once.
+
+    Sorting a group's ``m`` finite p-values ascending (``j = 1 .. m``): Holm's is
+    ``min(1, max_{i <= j} (m - i + 1) p_(i))``, Benjamini-Hochberg's
+    ``min(1, min_{i >= j} p_(i) / (i / m))``. A missing p-value stays missing and does not count
+    in ``m``."""
+    p = np.asarray(p, dtype=float)
+    holm = np.full(len(p), np.nan)
+    bh = np.full(len(p), np.nan)
+    finite = np.flatnonzero(np.isfinite(p))
+    if not len(finite):
+        return holm, bh
+    codes = pd.factorize(np.asarray(group)[finite])[0]
+    order = np.lexsort((p[finite], codes))
+    at, code, ps = finite[order], codes[order], p[finite][order]
+    start = np.r_[True, code[1:] != code[:-1]]
+    first = np.maximum.accumulate(np.where(start, np.arange(len(code)), 0))
+    m = np.bincount(code)[code]
+    j = np.arange(len(code)) - first + 1  # rank within the group
+    holm_raw = pd.Series(ps * (m - j + 1)).groupby(code).cummax().to_numpy()
+    bh_raw = ps / (j / m)
+    back = slice(None, None, -1)
+    bh_min = pd.Series(bh_raw[back]).groupby(code[back]).cummin().to_numpy()[back]
+    holm[at] = np.minimum(holm_raw, 1.0)
+    bh[at] = np.minimum(bh_min, 1.0)
+    return holm, bh
