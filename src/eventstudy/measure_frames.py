@@ -1,6 +1,8 @@
-"""The tables of the volume and volatility measures (docs/measures.md), built from their fits.
+"""The volume and volatility measures of the results (docs/measures.md): the methods
+:class:`~eventstudy.results.EventStudyResults` gets from :class:`MeasureMethods`, and the
+functions building their tables.
 
-:class:`~eventstudy.results.EventStudyResults` calls these; they take the fits of
+The functions take the fits of
 :mod:`eventstudy.estimation.volume` and :mod:`eventstudy.estimation.volatility` and plain arrays,
 and return frames with the columns of :mod:`eventstudy.output.folder` (study order: events as
 given, tickers as listed, then day or window).
@@ -9,20 +11,28 @@ given, tickers as listed, then day or window).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from scipy import special
 
-from eventstudy.estimation.fit import StudyFit
+from eventstudy.errors import DataError, argument
+from eventstudy.estimation.fit import Batch, StudyFit
 from eventstudy.estimation.volatility import VolatilityBatch
 from eventstudy.estimation.volume import VolumePanel
+from eventstudy.frames import by_event, sorted_parts, text_column
+from eventstudy.inference.stats import grouped_cross_sectional_t
 from eventstudy.output.folder import (
+    CAV_COLUMNS,
     VARIANCE_RATIO_COLUMNS,
     VOLATILITY_COLUMNS,
     VOLUME_COLUMNS,
 )
+
+if TYPE_CHECKING:
+    from eventstudy.study import ResolvedEvent
 
 #: ``(values, take) -> text column`` and ``(parts, keys, columns) -> frame`` of the results module.
 Text = Callable[[np.ndarray, np.ndarray | None], Any]
@@ -153,3 +163,176 @@ def variance_ratio_frame(
         )
         keys.append((b.order[fe], starts[wi], ends[wi]))
     return ordered(parts, keys, VARIANCE_RATIO_COLUMNS)
+
+
+class MeasureMethods:
+    """Mixed into :class:`~eventstudy.results.EventStudyResults`: the volume and volatility
+    measures' fits, frames and averages, and the firm-events left out of them."""
+
+    if TYPE_CHECKING:  # the results class has them
+        events: list[ResolvedEvent]
+        batches: list[Batch]
+        day0_rows: np.ndarray
+        volume: VolumePanel | None
+
+        @property
+        def study_fit(self) -> StudyFit: ...
+
+        @property
+        def _event_names(self) -> np.ndarray: ...
+
+        def _date_at(self, rows: np.ndarray) -> np.ndarray: ...
+
+        def _window_frame(
+            self, kind: str, value: str, fit: StudyFit | None = None
+        ) -> pd.DataFrame: ...
+
+    @cached_property
+    def measures(self) -> tuple[str, ...]:
+        """The measures of the study (``return`` first, then those any event asks for)."""
+        return tuple(dict.fromkeys(["return", *(m for e in self.events for m in e.measures)]))
+
+    @cached_property
+    def volume_fit(self) -> StudyFit | None:
+        """The abnormal-volume fit of the events that measure volume
+        (:mod:`eventstudy.estimation.volume`), or None."""
+        if "volume" not in self.measures:
+            return None
+        if self.volume is None:
+            wanted = next(e.name for e in self.events if "volume" in e.measures)
+            raise DataError(
+                f"event {wanted!r} measures volume, but no trading volume was given (prices "
+                f"with a 'volume' column, or {argument('volume')} dates x tickers)"
+            )
+        from eventstudy.estimation.volume import fit_volume
+
+        return fit_volume(self.volume, self.study_fit)
+
+    @cached_property
+    def volatility_batches(self) -> list[VolatilityBatch]:
+        """The abnormal-volatility measure of the events that ask for it
+        (:mod:`eventstudy.estimation.volatility`); empty when none does."""
+        if "volatility" not in self.measures:
+            return []
+        from eventstudy.estimation.volatility import volatility_batches
+
+        return volatility_batches(self.study_fit)
+
+    # ------------------------------------------------------------ volume and volatility
+    def volume_frame(self) -> pd.DataFrame | None:
+        """Abnormal log volume per firm-event and event-window day
+        (``event,ticker,date,rel_day,volume,log_volume,normal_log_volume,av,model``), or None when
+        no event measures volume. ``model`` is the ``volume_model``."""
+        fit = self.volume_fit
+        if fit is None or self.volume is None:
+            return None
+
+        return volume_frame(fit, self.volume, self._date_at, text_column, sorted_parts)
+
+    def cav_frame(self) -> pd.DataFrame | None:
+        """Cumulative abnormal log volume per firm-event and CAR window, with its standard error
+        (prediction error included), t and two-sided p, as ``car.csv``; None without volume."""
+        fit = self.volume_fit
+        if fit is None:
+            return None
+        frame = self._window_frame("car_windows", "car", fit)
+        return frame.rename(columns={"car": "cav"})[CAV_COLUMNS]
+
+    def volatility_frame(self) -> pd.DataFrame | None:
+        """Abnormal volatility per firm-event and event-window day
+        (``event,ticker,date,rel_day,ar,u,model,u_adj,null_mean``, plus ``garch_variance,
+        garch_ratio`` with a GARCH volatility model), or None when no event measures it."""
+        if "volatility" not in self.measures:
+            return None
+
+        return volatility_frame(
+            self.volatility_batches, self._event_names, self._date_at, text_column, sorted_parts
+        )
+
+    def variance_ratio_frame(self) -> pd.DataFrame | None:
+        """Event-window variance ratio per firm-event and CAR window with its F test
+        (``event,ticker,start,end,variance_ratio,df1,df2,p,model``), or None."""
+        if "volatility" not in self.measures:
+            return None
+
+        return variance_ratio_frame(
+            self.volatility_batches, self.study_fit, text_column, sorted_parts
+        )
+
+    def _measure_batches(self, measure: str) -> list[Batch]:
+        if measure == "volume":
+            return self.volume_fit.batches if self.volume_fit is not None else []
+        if measure == "volatility":
+            return [v.batch for v in self.volatility_batches]
+        return self.batches
+
+    def average_frame(self, measure: str = "return") -> pd.DataFrame:
+        """Average per event and event-window day of a measure's tested value with the
+        cross-sectional t against its null: ``event,rel_day,date,mean,n,t,p``. Returns: the AAR
+        (as :meth:`aar_frame`); volume: the mean abnormal log volume; volatility: the mean ratio
+        (``u_adj``, or the GARCH ratio), tested against its null mean. An event whose
+        firm-events were all skipped has rows with ``n`` 0 and NaN."""
+        parts = []
+        for b in self._measure_batches(measure):
+            f = b.fit
+            ok = f.fitted
+            stats = grouped_cross_sectional_t(b.event[ok], f.ar[ok], len(self.events))
+            events = np.unique(b.event)
+            days = f.rel_days
+            mean = stats["mean"][events]
+            if measure == "volatility":  # the test is of ratio - null: add the null back
+                null = next(v for v in self.volatility_batches if v.batch is b).null_mean
+                offset = grouped_cross_sectional_t(
+                    b.event[ok], np.repeat(null[ok, None], len(days), axis=1), len(self.events)
+                )["mean"][events]
+                mean = mean + offset
+            rows = self.day0_rows[events, None] + days
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "event": np.repeat(self._event_names[events], len(days)),
+                        "rel_day": np.tile(days, len(events)),
+                        "date": self._date_at(rows).ravel(),
+                        "mean": mean.ravel(),
+                        "n": stats["n"][events].ravel(),
+                        "t": stats["t"][events].ravel(),
+                        "p": stats["p"][events].ravel(),
+                        "_e": np.repeat(events, len(days)),
+                    }
+                )
+            )
+        columns = ["event", "rel_day", "date", "mean", "n", "t", "p"]
+        return by_event(parts, ["_e", "rel_day"], columns)
+
+    def _measure_skips(self) -> list[pd.DataFrame]:
+        """Firm-events fitted for returns but left out of the volume or volatility measure, the
+        reason prefixed with the measure (``volume: no trading volume ...``)."""
+        out = []
+        for measure in ("volume", "volatility"):
+            if measure not in self.measures:
+                continue
+            for b in self._measure_batches(measure):
+                returns_ok = self._fitted_for_returns(b)
+                rows = [
+                    (self._event_names[e], t, f"{measure}: {why}")
+                    for e, t, why, ok in zip(
+                        b.event, b.ticker, b.fit.skip_reason, returns_ok, strict=True
+                    )
+                    if why is not None and ok
+                ]
+                if rows:
+                    out.append(pd.DataFrame(rows, columns=["event", "ticker", "reason"]))
+        return out
+
+    def _fitted_for_returns(self, batch: Batch) -> np.ndarray:
+        """Whether each firm-event of a measure's batch was fitted for returns (those that were
+        not are in skipped.csv already, with the returns' reason)."""
+        fitted = {
+            (int(e), t)
+            for b in self.batches
+            for e, t, ok in zip(b.event, b.ticker, b.fit.fitted, strict=True)
+            if ok
+        }
+        pairs = zip(batch.event, batch.ticker, strict=True)
+        return np.array([(int(e), t) in fitted for e, t in pairs], dtype=bool)
+

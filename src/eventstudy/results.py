@@ -4,7 +4,6 @@ a text ``summary()`` and ``plot_*()`` methods (in the manner of statsmodels' res
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -14,19 +13,23 @@ import numpy as np
 import pandas as pd
 
 from eventstudy.data.panel import ReturnsPanel
-from eventstudy.errors import DataError, argument
 from eventstudy.estimation.fit import StudyFit
 from eventstudy.explain.methods import ExplainMethods, Explanation
+from eventstudy.frames import by_event as _by_event
+from eventstudy.frames import copy_frame as _copy
+from eventstudy.frames import lexsorted as _lexsorted  # noqa: F401  # tests import it here
+from eventstudy.frames import sorted_parts as _sorted
+from eventstudy.frames import text_column as _text
 from eventstudy.inference.bhar import bhar_tests
 from eventstudy.inference.single_firm import adjusted_p, sample_quantile_p
 from eventstudy.inference.stats import grouped_cross_sectional_t, t_pvalue
+from eventstudy.measure_frames import MeasureMethods
 from eventstudy.output.folder import (
     AAR_COLUMNS,
     AR_COLUMNS,
     BHAR_COLUMNS,
     CAAR_COLUMNS,
     CAR_COLUMNS,
-    CAV_COLUMNS,
 )
 from eventstudy.study import POOLED, CalendarTime, ResolvedEvent
 
@@ -36,14 +39,13 @@ if TYPE_CHECKING:
     from eventstudy.currency import FxRates
     from eventstudy.data.factors import FactorData
     from eventstudy.estimation.fit import Batch
-    from eventstudy.estimation.volatility import VolatilityBatch
     from eventstudy.estimation.volume import VolumePanel
     from eventstudy.inference.calendar_time import CalendarTimeResult
     from eventstudy.output.summary import Summary
 
 
 @dataclass(repr=False)
-class EventStudyResults(ExplainMethods):
+class EventStudyResults(MeasureMethods, ExplainMethods):
     """Everything an event study produced. Build frames with the ``*_frame()`` methods;
     ``with_characteristics()`` and ``regress()`` explain the reactions across firms
     (:class:`~eventstudy.explain.methods.ExplainMethods`, docs/explaining.md).
@@ -110,37 +112,6 @@ class EventStudyResults(ExplainMethods):
         return StudyFit(
             events=self.events, day0_rows=self.day0_rows, batches=self.batches, dropped=self.dropped
         )
-
-    @cached_property
-    def measures(self) -> tuple[str, ...]:
-        """The measures of the study (``return`` first, then those any event asks for)."""
-        return tuple(dict.fromkeys(["return", *(m for e in self.events for m in e.measures)]))
-
-    @cached_property
-    def volume_fit(self) -> StudyFit | None:
-        """The abnormal-volume fit of the events that measure volume
-        (:mod:`eventstudy.estimation.volume`), or None."""
-        if "volume" not in self.measures:
-            return None
-        if self.volume is None:
-            wanted = next(e.name for e in self.events if "volume" in e.measures)
-            raise DataError(
-                f"event {wanted!r} measures volume, but no trading volume was given (prices "
-                f"with a 'volume' column, or {argument('volume')} dates x tickers)"
-            )
-        from eventstudy.estimation.volume import fit_volume
-
-        return fit_volume(self.volume, self.study_fit)
-
-    @cached_property
-    def volatility_batches(self) -> list[VolatilityBatch]:
-        """The abnormal-volatility measure of the events that ask for it
-        (:mod:`eventstudy.estimation.volatility`); empty when none does."""
-        if "volatility" not in self.measures:
-            return []
-        from eventstudy.estimation.volatility import volatility_batches
-
-        return volatility_batches(self.study_fit)
 
     @property
     def _event_names(self) -> np.ndarray:
@@ -284,93 +255,6 @@ class EventStudyResults(ExplainMethods):
         :meth:`~eventstudy.estimation.kernel.BatchFit.bhar`); ``n_days`` counts the compounded
         days."""
         return self._window_frame("bhar_windows", "bhar")
-
-    # ------------------------------------------------------------ volume and volatility
-    def volume_frame(self) -> pd.DataFrame | None:
-        """Abnormal log volume per firm-event and event-window day
-        (``event,ticker,date,rel_day,volume,log_volume,normal_log_volume,av,model``), or None when
-        no event measures volume. ``model`` is the ``volume_model``."""
-        fit = self.volume_fit
-        if fit is None or self.volume is None:
-            return None
-        from eventstudy.measure_frames import volume_frame
-
-        return volume_frame(fit, self.volume, self._date_at, _text, _sorted)
-
-    def cav_frame(self) -> pd.DataFrame | None:
-        """Cumulative abnormal log volume per firm-event and CAR window, with its standard error
-        (prediction error included), t and two-sided p, as ``car.csv``; None without volume."""
-        fit = self.volume_fit
-        if fit is None:
-            return None
-        frame = self._window_frame("car_windows", "car", fit)
-        return frame.rename(columns={"car": "cav"})[CAV_COLUMNS]
-
-    def volatility_frame(self) -> pd.DataFrame | None:
-        """Abnormal volatility per firm-event and event-window day
-        (``event,ticker,date,rel_day,ar,u,model,u_adj,null_mean``, plus ``garch_variance,
-        garch_ratio`` with a GARCH volatility model), or None when no event measures it."""
-        if "volatility" not in self.measures:
-            return None
-        from eventstudy.measure_frames import volatility_frame
-
-        return volatility_frame(
-            self.volatility_batches, self._event_names, self._date_at, _text, _sorted
-        )
-
-    def variance_ratio_frame(self) -> pd.DataFrame | None:
-        """Event-window variance ratio per firm-event and CAR window with its F test
-        (``event,ticker,start,end,variance_ratio,df1,df2,p,model``), or None."""
-        if "volatility" not in self.measures:
-            return None
-        from eventstudy.measure_frames import variance_ratio_frame
-
-        return variance_ratio_frame(self.volatility_batches, self.study_fit, _text, _sorted)
-
-    def _measure_batches(self, measure: str) -> list[Batch]:
-        if measure == "volume":
-            return self.volume_fit.batches if self.volume_fit is not None else []
-        if measure == "volatility":
-            return [v.batch for v in self.volatility_batches]
-        return self.batches
-
-    def average_frame(self, measure: str = "return") -> pd.DataFrame:
-        """Average per event and event-window day of a measure's tested value with the
-        cross-sectional t against its null: ``event,rel_day,date,mean,n,t,p``. Returns: the AAR
-        (as :meth:`aar_frame`); volume: the mean abnormal log volume; volatility: the mean ratio
-        (``u_adj``, or the GARCH ratio), tested against its null mean. An event whose
-        firm-events were all skipped has rows with ``n`` 0 and NaN."""
-        parts = []
-        for b in self._measure_batches(measure):
-            f = b.fit
-            ok = f.fitted
-            stats = grouped_cross_sectional_t(b.event[ok], f.ar[ok], len(self.events))
-            events = np.unique(b.event)
-            days = f.rel_days
-            mean = stats["mean"][events]
-            if measure == "volatility":  # the test is of ratio - null: add the null back
-                null = next(v for v in self.volatility_batches if v.batch is b).null_mean
-                offset = grouped_cross_sectional_t(
-                    b.event[ok], np.repeat(null[ok, None], len(days), axis=1), len(self.events)
-                )["mean"][events]
-                mean = mean + offset
-            rows = self.day0_rows[events, None] + days
-            parts.append(
-                pd.DataFrame(
-                    {
-                        "event": np.repeat(self._event_names[events], len(days)),
-                        "rel_day": np.tile(days, len(events)),
-                        "date": self._date_at(rows).ravel(),
-                        "mean": mean.ravel(),
-                        "n": stats["n"][events].ravel(),
-                        "t": stats["t"][events].ravel(),
-                        "p": stats["p"][events].ravel(),
-                        "_e": np.repeat(events, len(days)),
-                    }
-                )
-            )
-        columns = ["event", "rel_day", "date", "mean", "n", "t", "p"]
-        return _by_event(parts, ["_e", "rel_day"], columns)
 
     @cached_property
     def _quality(self) -> pd.DataFrame:
@@ -545,38 +429,6 @@ class EventStudyResults(ExplainMethods):
         parts += self._measure_skips()
         parts = [p for p in parts if len(p)] or parts[:1]
         return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
-
-    def _measure_skips(self) -> list[pd.DataFrame]:
-        """Firm-events fitted for returns but left out of the volume or volatility measure, the
-        reason prefixed with the measure (``volume: no trading volume ...``)."""
-        out = []
-        for measure in ("volume", "volatility"):
-            if measure not in self.measures:
-                continue
-            for b in self._measure_batches(measure):
-                returns_ok = self._fitted_for_returns(b)
-                rows = [
-                    (self._event_names[e], t, f"{measure}: {why}")
-                    for e, t, why, ok in zip(
-                        b.event, b.ticker, b.fit.skip_reason, returns_ok, strict=True
-                    )
-                    if why is not None and ok
-                ]
-                if rows:
-                    out.append(pd.DataFrame(rows, columns=["event", "ticker", "reason"]))
-        return out
-
-    def _fitted_for_returns(self, batch: Batch) -> np.ndarray:
-        """Whether each firm-event of a measure's batch was fitted for returns (those that were
-        not are in skipped.csv already, with the returns' reason)."""
-        fitted = {
-            (int(e), t)
-            for b in self.batches
-            for e, t, ok in zip(b.event, b.ticker, b.fit.fitted, strict=True)
-            if ok
-        }
-        pairs = zip(batch.event, batch.ticker, strict=True)
-        return np.array([(int(e), t) in fitted for e, t in pairs], dtype=bool)
 
     @cached_property
     def _valuation(self) -> pd.DataFrame:
@@ -758,10 +610,6 @@ class EventStudyResults(ExplainMethods):
         return methods[kind](event=event, **kwargs)
 
 
-#: pandas 3 always copies on write: a shallow copy of a cached frame is then as safe as a deep one.
-_COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3
-
-
 def _add_adjusted_p(parts: list[dict[str, Any]], event_of: list[np.ndarray]) -> None:
     """``p_holm`` and ``p_bh`` (:func:`~eventstudy.inference.single_firm.adjusted_p`) into each
     part's columns (``event_of``: each row's event index), within each event and window across
@@ -776,53 +624,3 @@ def _add_adjusted_p(parts: list[dict[str, Any]], event_of: list[np.ndarray]) -> 
     at = np.cumsum([0, *(len(c["p"]) for c in parts)])
     for k, c in enumerate(parts):
         c["p_holm"], c["p_bh"] = holm[at[k] : at[k + 1]], bh[at[k] : at[k + 1]]
-
-
-def _copy(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy of a cached frame that the caller may change without changing the cache."""
-    return frame.copy(deep=not _COPY_ON_WRITE)
-
-
-def _text(values: np.ndarray, take: np.ndarray | None = None) -> Any:
-    """``values[take]`` as pandas' default text column, converted once and then repeated by a
-    take: under pandas 3 (Arrow-backed ``str``) a conversion per row costs about ten times more."""
-    array = pd.array(np.asarray(values, dtype=object), dtype=_TEXT)
-    return array if take is None else array.take(take)
-
-
-#: pandas' default dtype for text (``str`` under pandas 3, ``object`` before).
-_TEXT = pd.Series(["text"]).dtype
-
-
-def _sorted(
-    parts: list[pd.DataFrame], keys: Sequence[tuple[np.ndarray, ...]], columns: Sequence[str]
-) -> pd.DataFrame:
-    """Concatenate per-batch frames and sort rows by their keys (study order first)."""
-    if not parts:
-        return pd.DataFrame(columns=columns)
-    frame = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
-    stacked = [np.concatenate(k) for k in zip(*keys, strict=True)]
-    if _lexsorted(stacked):  # one batch in study order: no copy
-        return frame
-    order = np.lexsort(stacked[::-1])
-    return frame.iloc[order].reset_index(drop=True)
-
-
-def _lexsorted(keys: list[np.ndarray]) -> bool:
-    """Whether rows are already in ascending order of ``keys`` (first key first)."""
-    if not len(keys) or len(keys[0]) < 2:
-        return True
-    undecided = np.ones(len(keys[0]) - 1, dtype=bool)  # equal on every key so far
-    for k in keys:
-        a, b = k[:-1], k[1:]
-        if (undecided & (a > b)).any():
-            return False
-        undecided &= a == b
-    return True
-
-
-def _by_event(parts: list[pd.DataFrame], keys: list[str], columns: list[str]) -> pd.DataFrame:
-    if not parts:
-        return pd.DataFrame(columns=columns)
-    frame = pd.concat(parts, ignore_index=True).sort_values(keys, kind="stable")
-    return frame[columns].reset_index(drop=True)
