@@ -174,7 +174,7 @@ def test_volatility_ratios_equal_the_formula(res, sample_prices: pd.DataFrame) -
         assert row["p"] == pytest.approx(min(p, 1.0), rel=1e-7)
 
 
-def test_volatility_tests_equal_a_hand_computation(res) -> None:
+def test_volatility_tests_equal_a_hand_computation(res, sample_prices: pd.DataFrame) -> None:
     """Cross-sectional t of the mean u_adj against its null mean, and the Corrado rank test of
     the centred ratios among the centred estimation values (the battery's rank test)."""
     frame = res.volatility_frame()
@@ -190,26 +190,25 @@ def test_volatility_tests_equal_a_hand_computation(res) -> None:
     assert vol.loc[("cross_sectional_t", 0, 0), "p_value"] == pytest.approx(
         2 * stats.t.sf(abs(t), len(x) - 1), rel=1e-8
     )
-    # Rank test by hand: per firm, rank the centred estimation values e^2/s^2 - mean and the
-    # event values u_adj - null together; U = rank / (T + 1) - 1/2; Z = Ubar_0 / S.
+    # Rank test by hand: per firm, the estimation values z = e^2 / s^2 (statsmodels residuals)
+    # over their mean and the event values u_adj over their null mean, ranked together;
+    # U = rank / (T + 1) - 1/2; Z = Ubar_0 / S.
+    prices = _wide(sample_prices, "adj_close")
+    gspc = prices["^GSPC"].dropna()
+    returns = prices.reindex(gspc.index).pct_change(fill_method=None).iloc[1:]
     ubar: dict[int, list[float]] = {}
     for ticker in TICKERS:
-        b = next(v for v in res.volatility_batches)
-        i = b.batch.ticker.index(ticker)
-        f = b.batch.fit
-        est = f.resid[i]
-        ev = f.ar[i]
-        days = np.r_[np.arange(EST[0], EST[1] + 1), np.arange(EV[0], EV[1] + 1)]
-        values = np.r_[est, ev]
-        keep = np.isfinite(values)
-        ranks = stats.rankdata(values[keep])
-        u = ranks / (keep.sum() + 1) - 0.5
-        for d, value in zip(days[keep], u, strict=True):
-            ubar.setdefault(int(d), []).append(value)
+        y_est, _ = _windows(returns[ticker], DAY0)
+        x_est, _ = _windows(returns["^GSPC"], DAY0)
+        ols = sm.OLS(y_est.to_numpy(), sm.add_constant(x_est.to_numpy())).fit()
+        z = ols.resid**2 / ols.scale
         mine = frame[frame.ticker == ticker]
-        np.testing.assert_allclose(
-            ev, (mine["u_adj"] - mine["null_mean"]).to_numpy(), rtol=1e-12
-        )
+        days = np.r_[np.arange(EST[0], EST[1] + 1), mine["rel_day"].to_numpy()]
+        values = np.r_[z / z.mean(), (mine["u_adj"] / mine["null_mean"]).to_numpy()]
+        ranks = stats.rankdata(values)
+        u = ranks / (len(values) + 1) - 0.5
+        for d, value in zip(days, u, strict=True):
+            ubar.setdefault(int(d), []).append(value)
     means = {d: np.mean(v) for d, v in ubar.items()}
     s = np.sqrt(np.mean([m**2 for m in means.values()]))
     assert vol.loc[("corrado_rank", 0, 0), "statistic"] == pytest.approx(means[0] / s, rel=1e-9)

@@ -17,7 +17,8 @@ residual variance ``s_i^2`` (``M - p`` degrees of freedom, as everywhere in the 
     100 for the optimiser, missing days dropped). Null mean 1.
 
 The tests of ``tests.csv`` with ``measure = volatility`` (the registry's tests marked for it)
-run on ``x_it = ratio_it - null mean``, with the estimation-window values ``z_t - mean(z)``
+run on ``x_it = ratio_it - null mean``, with the estimation-window values
+``null mean * (z_t / mean(z) - 1)``
 (``z_t = e_t^2 / s_i^2``, or ``e_t^2 / sigma_t^2`` with the GARCH in-sample variances) as the
 series a rank test ranks the event days among: the cross-sectional t of the mean of ``x`` is
 the test of the mean standardised squared AR against its null mean; the rank test ranks it.
@@ -113,8 +114,13 @@ def _measure(b: Batch, rows: np.ndarray, model: str) -> VolatilityBatch:
             null = np.where(df > 2, df / (df - 2), np.nan)
         tested = u_adj
     fitted = np.array([r is None for r in skip], dtype=bool)
-    centred, spread = _centred(f.resid, f.sigma2, fitted, z)
+    centred, spread, mean = _centred(f.resid, f.sigma2, fitted, z)
     x = np.where(fitted[:, None], tested - null[:, None], np.nan)
+    # The rank test ranks x among the estimation values: both on one scale, z / mean(z) against
+    # ratio / null mean (a shift of one of them alone would move the event days in the ranks).
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scale = null / mean
+    centred *= scale[:, None]  # (the test fit's sigma2 stays the variance of z itself)
     test_fit = replace(
         f,
         ar=x,
@@ -140,13 +146,15 @@ CHUNK_ROWS = 2048
 
 def _centred(
     resid: np.ndarray, sigma2: np.ndarray, fitted: np.ndarray, z: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The estimation-window values ``z`` (``resid^2 / sigma2`` unless given; NaN for firm-events
-    not fitted) minus their mean, and their variance on ``count - 1``, per firm-event; computed
+    not fitted) minus their mean, their variance on ``count - 1`` and their mean, per firm-event;
+    computed
     row by row, in chunks of rows (threads where they pay), so neither depends on the chunks."""
     n = len(resid)
     centred = np.empty(resid.shape)
     spread = np.empty(n)
+    means = np.empty(n)
 
     def work(a: int) -> None:
         b = min(n, a + CHUNK_ROWS)
@@ -161,6 +169,7 @@ def _centred(
             complete = bool(have.all())  # then the masks change nothing: skipped
             count = np.count_nonzero(have, axis=1)
             mean = (part if complete else np.where(have, part, 0.0)).sum(axis=1) / count
+            means[a:b] = mean
             out = centred[a:b]
             np.subtract(part, mean[:, None], out=out)
             square = np.square(out)
@@ -169,7 +178,7 @@ def _centred(
             spread[a:b] = square.sum(axis=1) / (count - 1)
 
     parallel.for_each(work, range(0, n, CHUNK_ROWS), resid.size)
-    return centred, spread
+    return centred, spread, means
 
 
 def _garch(
