@@ -18,7 +18,9 @@ Files are compared byte for byte; the only rewrite is the price/shares/factor fi
 Deliberate changes since, checked as such: ``caar.csv`` gained the pooled rows
 (``event == "all"``) after the per-event rows, for studies of more than one event; ``tables.tex``
 wraps each tabular in an ``adjustbox`` (wide tables shrink to the text width) and says so in its
-header comment, which is left out of the comparison.
+header comment, which is left out of the comparison; ``summary.json`` no longer holds
+per-firm-event records (issue #16: 197 MB at 100k firm-events; README, "Outputs"), so its
+references alone were written again, by the same commands, when that changed.
 """
 
 from __future__ import annotations
