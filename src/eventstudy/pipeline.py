@@ -22,6 +22,7 @@ from eventstudy.data.factors import (
     factors_from_texts,
     read_factors,
 )
+from eventstudy.data.ingest import ingest_price_file
 from eventstudy.data.panel import ReturnsPanel, wide_prices
 from eventstudy.data.sources.csv import CSVSource, read_shares_csv
 from eventstudy.data.store import PriceStore
@@ -123,11 +124,20 @@ def load_data(
     failures: dict[str, str] = {}
     cached: CachedSource | None = None
     if options.prices is not None:
-        source = CSVSource(options.prices)
-        prices = source.fetch_prices(tickers, start, end)
         # Every row of the file is kept (a later --offline study of other tickers or dates finds
-        # them), each ticker covered from its first to its last row, as `cache import` does.
-        store.put_prices(source.all_prices(), source=source.name)
+        # them), each ticker covered from its first to its last row, as `cache import` does;
+        # a file stored already is read but not stored again.
+        ingested = ingest_price_file(
+            options.prices,
+            store,
+            CSVSource(options.prices).name,
+            tickers=tickers,
+            start=start,
+            end=end,
+            skip_stored=True,
+        )
+        assert ingested.prices is not None
+        prices = ingested.prices
         price_source = str(options.prices)
     else:
         cached = cached_yahoo()
