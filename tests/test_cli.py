@@ -419,3 +419,65 @@ def test_listed_says_how_many_more() -> None:
     assert listed(["A", "B"], 2) == "A, B"
     assert listed(["A", "B", "C"], 2) == "A, B and 1 more"
     assert listed(["a: x", "b: y", "c: z"], 1, "; ") == "a: x; and 2 more"
+
+
+# -- start-up: what a command imports --------------------------------------------------------------
+
+HEAVY = ("pandas", "numpy", "scipy", "matplotlib", "statsmodels")
+_IMPORTED = """
+import sys
+from eventstudy.cli import main
+try:
+    main({args!r})
+except SystemExit as exc:
+    assert not exc.code, exc.code
+print("IMPORTED:" + ",".join(m for m in {heavy!r} if m in sys.modules))
+"""
+
+
+def _imported_by(args: list[str], tmp_path: Path) -> set[str]:
+    """The heavy libraries a fresh interpreter holds after running the command ``args``."""
+    code = _IMPORTED.format(args=args, heavy=HEAVY)
+    env = {"PYTHONPATH": str(REPO / "src"), "EVENTSTUDY_CACHE_DIR": str(tmp_path / "cache")}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("IMPORTED:"))
+    return set(filter(None, line.removeprefix("IMPORTED:").split(",")))
+
+
+def test_help_imports_no_numerical_library(tmp_path: Path) -> None:
+    assert _imported_by(["--help"], tmp_path) == set()
+    assert _imported_by(["run", "--help"], tmp_path) == set()
+
+
+def test_cache_list_imports_neither_scipy_nor_matplotlib(tmp_path: Path) -> None:
+    assert (
+        _imported_by(["cache", "list"], tmp_path) & {"scipy", "matplotlib", "statsmodels"} == set()
+    )
+
+
+def test_the_package_exports_load_on_first_use() -> None:
+    code = (
+        "import sys, eventstudy\n"
+        "before = 'pandas' in sys.modules\n"
+        "names = dir(eventstudy)\n"
+        "assert set(eventstudy.__all__) <= set(names), set(eventstudy.__all__) - set(names)\n"
+        "assert eventstudy.EventStudy.__module__ == 'eventstudy.event_study'\n"
+        "assert all(getattr(eventstudy, n) is not None for n in eventstudy.__all__)\n"
+        "from eventstudy import DataError, Summary, save_figures\n"
+        "try:\n"
+        "    eventstudy.nope\n"
+        "except AttributeError as exc:\n"
+        "    assert 'nope' in str(exc)\n"
+        "else:\n"
+        "    raise SystemExit('no AttributeError')\n"
+        "print(before, 'pandas' in sys.modules)\n"
+    )
+    env = {"PYTHONPATH": str(REPO / "src")}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["False", "True"]

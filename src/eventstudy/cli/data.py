@@ -15,14 +15,18 @@ import io
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import numpy as np
-import pandas as pd
 
 from eventstudy.cli.common import user_errors
 from eventstudy.errors import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# numpy and pandas are imported inside the commands that use them: `eventstudy --help` and the
+# other commands start without them.
 
 _DATE = click.DateTime(["%Y-%m-%d"])
 
@@ -88,6 +92,8 @@ def fetch(
 
     Only what the store does not hold yet is fetched. Tickers Yahoo cannot deliver are reported
     with the reason and the others are stored (--strict: exit with an error instead)."""
+    import pandas as pd
+
     from eventstudy.data.cached import CachedSource
     from eventstudy.data.sources.yahoo import YahooSource
     from eventstudy.data.store import PriceStore
@@ -160,6 +166,8 @@ def cache() -> None:
 @user_errors
 def cache_list(cache_dir: Path | None) -> None:
     """List the tickers in the store: dates, rows, sources and share counts."""
+    import pandas as pd
+
     from eventstudy.data.store import PriceStore
 
     store = PriceStore(cache_dir)
@@ -211,6 +219,8 @@ def cache_import(
     """Import FILE into the store: a long price CSV, a wide CSV (dates x tickers), a yfinance CSV
     export, or share counts. The file is checked completely first and imported in one
     transaction: a malformed file imports nothing."""
+    import numpy as np
+
     from eventstudy.data.ingest import ingest_price_file
     from eventstudy.data.sources.imports import file_layout, read_import_file
     from eventstudy.data.store import PriceStore
@@ -254,6 +264,7 @@ def cache_import(
 def _export_text(frame: pd.DataFrame, integral: list[str]) -> str:
     """CSV text; floats keep every bit (shortest round-trip repr), whole numbers in ``integral``
     columns are written without ``.0``, missing values as blanks, dates as YYYY-MM-DD."""
+    import numpy as np
     frame = frame.copy()
     for column in integral:
         values = frame[column].to_numpy(dtype=float)
