@@ -246,6 +246,10 @@ class EventStudyResults:
     def aar_frame(self) -> pd.DataFrame:
         """Average AR per event and event-window day with the cross-sectional t (Brown & Warner
         1985): ``t = AAR / (sd / sqrt(N))``, ``N - 1`` degrees of freedom."""
+        return _copy(self._aar)
+
+    @cached_property
+    def _aar(self) -> pd.DataFrame:
         parts = []
         for b in self.batches:
             f = b.fit
@@ -275,14 +279,32 @@ class EventStudyResults:
         event, the pooled rows follow (``event == "all"``), pooled as the test battery pools:
         for each CAR window of any event, every fitted firm-event whose event window covers it
         (its cross-sectional t is ``tests.csv``'s pooled ``cross_sectional_t``)."""
+        return _copy(self._caar)
+
+    @cached_property
+    def _caar(self) -> pd.DataFrame:
         car = self._car
         if car.empty:
             return pd.DataFrame(columns=CAAR_COLUMNS)
         if len(self.events) > 1:
             car = pd.concat([car, self._pooled_cars()], ignore_index=True)
-        codes, keys = pd.MultiIndex.from_frame(car[["event", "start", "end"]]).factorize()
-        stats = grouped_cross_sectional_t(codes, car["car"].to_numpy(dtype=float), len(keys))
-        agg = keys.to_frame(index=False, name=["event", "start", "end"])
+        # Groups (event, start, end) numbered in order of appearance, from integer keys (as
+        # MultiIndex.factorize numbers them, without building a tuple per row).
+        events, names = pd.factorize(car["event"])
+        start = car["start"].to_numpy(dtype=np.int64)
+        end = car["end"].to_numpy(dtype=np.int64)
+        lo, width = min(start.min(), end.min()), max(start.max(), end.max()) + 1
+        width -= lo
+        codes, first = pd.factorize((events * width + (start - lo)) * width + (end - lo))
+        stats = grouped_cross_sectional_t(codes, car["car"].to_numpy(dtype=float), len(first))
+        at = pd.Series(codes).drop_duplicates().index.to_numpy()  # each group's first row
+        agg = pd.DataFrame(
+            {
+                "event": names.take(events[at]),
+                "start": car["start"].to_numpy()[at],
+                "end": car["end"].to_numpy()[at],
+            }
+        )
         for name, column in (("caar", "mean"), ("n", "n"), ("t", "t"), ("p", "p")):
             agg[name] = stats[column][:, 0]
         event_index = {name: i for i, name in enumerate(self._event_names)}

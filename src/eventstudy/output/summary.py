@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -303,7 +304,11 @@ def _summary_tests(results: ResultSource) -> pd.DataFrame:
     if tests is None or tests.empty:
         return pd.DataFrame() if tests is None else tests
     wanted = {(0, 0)} | {w for e in results.events for w in e.windows}
-    keep = [(a, b) in wanted for a, b in zip(tests["start"], tests["end"], strict=True)]
+    start = tests["start"].to_numpy(dtype=np.int64)
+    end = tests["end"].to_numpy(dtype=np.int64)
+    keep = np.zeros(len(tests), dtype=bool)
+    for a, b in wanted:
+        keep |= (start == a) & (end == b)
     return tests[keep]
 
 
@@ -313,28 +318,44 @@ def _summary_tests(results: ResultSource) -> pd.DataFrame:
 #: whatever the size of the study (a few MB at 100,000 firm-events).
 DETAILED_EVENTS = 100
 
+
 def _value_totals(valuation: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
     """Per event and CAR window: the raw and abnormal dollar change summed over its stocks
-    (None where no stock has one; summed as the terminal summary sums them), how many stocks
-    the window has and how many have a value."""
+    (None where no stock has one), how many stocks the window has and how many have a value.
+    Summed as ``Series.sum`` sums (numpy's sum of the values in row order, missing ones as 0),
+    so the totals are those the terminal summary prints, to the last bit."""
     out: dict[str, list[dict[str, Any]]] = {}
     if valuation.empty:
         return out
-    keys = ["event", "start", "end"]
-    frame = valuation[[*keys, "raw_dollar_change", "abnormal_dollar_change"]]
-    for (event, start, end), rows in frame.groupby(keys, sort=False):
-        raw = rows["raw_dollar_change"]
-        out.setdefault(str(event), []).append(
+    keys = valuation[["event", "start", "end"]]
+    group = keys.groupby(["event", "start", "end"], sort=False).ngroup().to_numpy()
+    order = np.argsort(group, kind="stable")  # each group's rows together, in row order
+    bounds = np.flatnonzero(np.r_[True, group[order][1:] != group[order][:-1], True])
+    raw = valuation["raw_dollar_change"].to_numpy(dtype=float)[order]
+    abnormal = valuation["abnormal_dollar_change"].to_numpy(dtype=float)[order]
+    events = keys["event"].to_numpy(dtype=object)[order]
+    starts, ends = keys["start"].to_numpy()[order], keys["end"].to_numpy()[order]
+    for lo, hi in pairwise(bounds.tolist()):
+        known = np.isfinite(raw[lo:hi])
+        out.setdefault(str(events[lo]), []).append(
             {
-                "start": _clean(start),
-                "end": _clean(end),
-                "raw_dollar_change": _clean(raw.sum(min_count=1)),
-                "abnormal_dollar_change": _clean(rows["abnormal_dollar_change"].sum(min_count=1)),
-                "stocks": len(rows),
-                "stocks_valued": int(raw.notna().sum()),
+                "start": _clean(starts[lo]),
+                "end": _clean(ends[lo]),
+                "raw_dollar_change": _total(raw[lo:hi]),
+                "abnormal_dollar_change": _total(abnormal[lo:hi]),
+                "stocks": int(hi - lo),
+                "stocks_valued": int(known.sum()),
             }
         )
     return out
+
+
+def _total(values: np.ndarray) -> float | None:
+    """``Series.sum(min_count=1)`` of a float array, None where it is NaN."""
+    known = ~np.isnan(values)
+    if not known.any():
+        return None
+    return _clean(np.where(known, values, 0.0).sum())
 
 
 def _firm_event_counts(results: ResultSource) -> dict[str, dict[str, int]]:

@@ -19,7 +19,6 @@ from pathlib import Path
 
 from eventstudy.errors import EventStudyError
 from eventstudy.output.folder import SUMMARY_FILE
-from eventstudy.output.plots.figures import remove_stale_charts
 
 _REPORT = "report"
 
@@ -67,6 +66,9 @@ def run_transaction(out_dir: Path, figures_dir: Path | None) -> Iterator[RunStag
 def _commit(stage: RunStage, out_dir: Path, figures_dir: Path | None) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     if stage.figures is not None and figures_dir is not None:
+        # matplotlib comes with it: imported only when charts were drawn
+        from eventstudy.output.plots.figures import remove_stale_charts
+
         figures_dir.mkdir(parents=True, exist_ok=True)
         new = []
         for path in sorted(stage.figures.iterdir()):
