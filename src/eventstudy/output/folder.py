@@ -144,13 +144,14 @@ def write_tables(
     relative to the folder: ``final_dir`` when ``out_dir`` is a staging folder that will be moved
     there) so that ``eventstudy report`` finds them."""
     out_dir = Path(out_dir)
-    summary = summary_dict(results)
-    if figures_dir is not None:
-        base = Path(final_dir or out_dir).absolute()
-        summary["figures"] = Path(os.path.relpath(Path(figures_dir).absolute(), base)).as_posix()
     with staged(out_dir, last=(SUMMARY_FILE,)) as stage:
         for name, frame_of in TABLES.items():
             write_csv(frame_of(results), stage / name)
+        summary = summary_dict(results)  # from the frames the tables cached
+        if figures_dir is not None:
+            base = Path(final_dir or out_dir).absolute()
+            where = os.path.relpath(Path(figures_dir).absolute(), base)
+            summary["figures"] = Path(where).as_posix()
         text = json_text(summary)
         (stage / SUMMARY_FILE).write_text(text + "\n", encoding="utf-8")
         names = [p.name for p in stage.iterdir()]

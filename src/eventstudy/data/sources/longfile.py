@@ -52,7 +52,6 @@ def _long_frame(table: Table, index: dict[str, int]) -> pd.DataFrame:
     return frame[PRICE_COLUMNS].astype({"ticker": str})
 
 
-_ISO_DAY = r"^\d{4}-\d{2}-\d{2}$"
 _NUMBER_COLUMNS = ("close", "adj_close", "volume")
 #: The missing-value markers of :data:`NA_VALUES` as they are usually written (Arrow matches
 #: exactly; other spellings go to the careful reader, which compares case-blind).
@@ -301,24 +300,21 @@ class LongPriceFile:
         import pyarrow.compute as pc
 
         for name in table.column_names:
-            if (
-                name not in numeric
-                and pc.any(pc.match_substring_regex(table[name], "[\r\n]")).as_py()
+            if name not in numeric and any(
+                pc.any(pc.match_substring(table[name], eol)).as_py() for eol in ("\n", "\r")
             ):
                 raise UncleanFileError  # Arrow reads an unclosed quote at the end as a line break
         ticker = pc.utf8_trim_whitespace(table[f"c{index['ticker']}"])
-        day = pc.utf8_trim_whitespace(table[f"c{index['date']}"])
         if pc.any(pc.equal(ticker, "")).as_py():
             raise UncleanFileError  # no ticker, or a row of empty cells: the careful reader says
-        if not pc.all(pc.match_substring_regex(day, _ISO_DAY)).as_py():
-            raise UncleanFileError
-        dates = day.cast(pa.date32())  # refuses 2024-02-30
+        # Arrow's cast takes YYYY-MM-DD only, and refuses 2024-02-30.
+        dates = pc.utf8_trim_whitespace(table[f"c{index['date']}"]).cast(pa.date32())
         first, last = pc.min_max(dates).values()
         if first.as_py() < _FIRST_DAY or last.as_py() > _LAST_DAY:
             raise UncleanFileError
         frame = pd.DataFrame(
             {
-                "ticker": ticker.to_numpy(),
+                "ticker": _text_column(ticker),
                 "date": dates.cast(pa.timestamp("ns")).to_numpy(),
             }
         )
@@ -330,9 +326,20 @@ class LongPriceFile:
             if np.isinf(numbers).any():
                 raise UncleanFileError  # the careful reader refuses it, naming the line
             frame[column] = numbers
-        frame = frame.astype({"ticker": str})
         keys.add(frame)
         return frame
+
+
+#: What ``astype(str)`` makes of a text column (pandas 3: its Arrow-backed ``str``; 2: object).
+_TEXT = pd.Series(["x"]).astype(str).dtype
+
+
+def _text_column(values: Any) -> Any:
+    """An Arrow text column as the careful reader's ``astype(str)`` column (without a Python
+    string per row where pandas keeps text in Arrow)."""
+    if isinstance(_TEXT, pd.StringDtype):
+        return pd.array(values, dtype=_TEXT)
+    return values.to_numpy()
 
 
 def read_long_file(path: Path, chunk_rows: int = CHUNK_ROWS) -> ImportedFile:
