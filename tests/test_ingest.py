@@ -3,7 +3,9 @@ transaction, and not stored again once the store holds it."""
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from eventstudy.cli import main
-from eventstudy.data.ingest import ingest_price_file
+from eventstudy.data.ingest import BackgroundStore, ingest_price_file
 from eventstudy.data.sources.imports import read_long_prices
 from eventstudy.data.sources.longfile import LongPriceFile, UncleanFileError
 from eventstudy.data.store import SCHEMA_VERSION, PriceStore
@@ -198,3 +200,67 @@ def test_a_second_run_with_the_same_price_file_writes_no_price_row(tmp_path: Pat
     for table in ("car.csv", "abnormal_returns.csv", "valuation.csv"):
         assert (tmp_path / "a" / table).read_bytes() == (tmp_path / "b" / table).read_bytes()
     assert np.isfinite(pd.read_csv(tmp_path / "b" / "car.csv")["car"]).all()
+
+
+# -- the command line stores a large file in a second process -----------------------------------
+
+
+def _cli(args: list[str]) -> tuple[int, str]:
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def test_a_large_price_file_is_stored_by_a_second_process(tmp_path: Path, monkeypatch) -> None:
+    """With every file "large", the study reads the file while a second process stores it; the
+    tables are those of a run that stores it first, and the store holds the file."""
+    sample = REPO / "src" / "eventstudy" / "datasets" / "deepseek"
+    prices = sample / "prices.csv"
+
+    def run(out: str, cache: str) -> None:
+        args = ["run", str(REPO / "events.yaml"), "--prices", str(prices), "--shares",
+                str(sample / "shares.csv"), "--offline", "--no-figures", "-q", "--cache-dir",
+                str(tmp_path / cache), "--out", str(tmp_path / out)]  # fmt: skip
+        code, output = _cli(args)
+        assert code == 0, output
+
+    run("inline", "cache-inline")
+    monkeypatch.setattr(sys.modules["eventstudy.cli.run"], "BACKGROUND_MIN_BYTES", 0)
+    run("background", "cache-background")
+    store = PriceStore(tmp_path / "cache-background")
+    pd.testing.assert_frame_equal(_stored(store), read_long_prices(prices), check_exact=True)
+    assert len(store.get_shares(["NVDA"])) > 0  # the share counts were stored too
+    for table in ("car.csv", "abnormal_returns.csv", "valuation.csv", "tests.csv"):
+        inline = (tmp_path / "inline" / table).read_bytes()
+        assert inline == (tmp_path / "background" / table).read_bytes()
+    sha = hashlib.sha256(prices.read_bytes()).hexdigest()
+    assert store.has_price_file(sha, "csv:prices.csv")
+
+
+def test_a_second_process_that_fails_reports_its_error(tmp_path: Path) -> None:
+    text = _write(_prices(), tmp_path / "prices.csv").read_text()
+    bad = tmp_path / "bad.csv"
+    bad.write_text(text + "T9,2024-13-01,1,1,1\n")
+    store = PriceStore(tmp_path / "cache")
+    store.put_prices(_prices(1, 2), "earlier")
+    background = BackgroundStore(store)
+    background.start(bad, "csv:bad.csv")
+    with pytest.raises(DataError, match=r"storing .*bad\.csv in the price store failed: .*line 26"):
+        background.wait()
+    assert len(_stored(store)) == 2  # as it was
+
+
+def test_a_study_that_fails_stops_the_second_process(tmp_path: Path, monkeypatch) -> None:
+    text = _write(_prices(), tmp_path / "prices.csv").read_text()
+    bad = tmp_path / "bad.csv"
+    bad.write_text(text + "T9,2024-13-01,1,1,1\n")
+    study = tmp_path / "study.yaml"
+    study.write_text(
+        "study: s\nmarket: T0\ntickers: [T1]\nevents:\n  - {name: A, date: 2024-01-09}\n"
+    )
+    monkeypatch.setattr(sys.modules["eventstudy.cli.run"], "BACKGROUND_MIN_BYTES", 0)
+    args = ["run", str(study), "--prices", str(bad), "--offline", "--no-figures", "--cache-dir",
+            str(tmp_path / "cache"), "--out", str(tmp_path / "out")]  # fmt: skip
+    code, output = _cli(args)
+    assert code == 2 and "bad.csv, line 26: bad date '2024-13-01'" in output
+    assert PriceStore(tmp_path / "cache").tickers().empty
+    assert not (tmp_path / "out").exists()

@@ -6,7 +6,7 @@ This is what ``eventstudy run`` calls; it is plain library code so scripts can c
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,6 +66,11 @@ class DataOptions:
     workers: int = 4
     fetch_timeout: float | None = None
     scheduler: str | None = None  # a Dask scheduler address: run with the Dask engine
+    #: Stores the ``prices`` file in place of :func:`load_data`, called with the file and its
+    #: source name once the study's other data are stored: the command line stores a large
+    #: file in a second process while the study runs
+    #: (:class:`~eventstudy.data.ingest.BackgroundStore`). None: load_data stores it.
+    store_price_file: Callable[[Path, str], None] | None = None
 
 
 def date_range(events: Sequence[ResolvedEvent]) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -123,14 +128,43 @@ def load_data(
 
     failures: dict[str, str] = {}
     cached: CachedSource | None = None
+
+    def load_shares() -> tuple[pd.DataFrame, str]:
+        nonlocal cached
+        if options.shares is not None:
+            shares = read_shares_csv(options.shares)
+            store.put_shares(shares)  # kept, with their sources, for later studies
+            return shares, str(options.shares)
+        stock_tickers = list(dict.fromkeys(t for e in events for t in e.tickers))
+        stock_tickers = [t for t in stock_tickers if t not in failures]
+        # A history fetched before the latest event cannot hold the counts filed since (one
+        # fetched yesterday or today is recent enough, or every run today would fetch again).
+        yesterday = pd.Timestamp(dt.date.today()) - pd.Timedelta(days=1)
+        latest = min(pd.Timestamp(max(e.date for e in events)), yesterday)
+        try:
+            cached = cached or cached_yahoo()
+            shares = cached.shares(stock_tickers, as_of=latest)
+            return shares, "local store (the source of each count is in valuation.csv)"
+        except EventStudyError as exc:
+            # What is stored (a partial fetch included) is still better than nothing.
+            shares = store.get_shares(stock_tickers)
+            return shares, f"{'partly ' if len(shares) else ''}unavailable ({exc})"
+
     if options.prices is not None:
+        source = CSVSource(options.prices).name
+        background = options.store_price_file
+        if background is not None:
+            # Share counts first: a second process then stores the price file while this one
+            # runs the study, and holds the store's write lock until it is done.
+            shares, shares_source = load_shares()
+            background(options.prices, source)
         # Every row of the file is kept (a later --offline study of other tickers or dates finds
         # them), each ticker covered from its first to its last row, as `cache import` does;
         # a file stored already is read but not stored again.
         ingested = ingest_price_file(
             options.prices,
-            store,
-            CSVSource(options.prices).name,
+            store if background is None else None,
+            source,
             tickers=tickers,
             start=start,
             end=end,
@@ -139,6 +173,8 @@ def load_data(
         assert ingested.prices is not None
         prices = ingested.prices
         price_source = str(options.prices)
+        if background is None:
+            shares, shares_source = load_shares()
     else:
         cached = cached_yahoo()
         prices = cached.prices(tickers, start, end)
@@ -159,25 +195,7 @@ def load_data(
                 stacklevel=2,
             )
         price_source = _describe_sources(store.price_sources(tickers, start, end))
-    if options.shares is not None:
-        shares = read_shares_csv(options.shares)
-        shares_source = str(options.shares)
-        store.put_shares(shares)  # kept, with their sources, for later studies
-    else:
-        stock_tickers = list(dict.fromkeys(t for e in events for t in e.tickers))
-        stock_tickers = [t for t in stock_tickers if t not in failures]
-        # A history fetched before the latest event cannot hold the counts filed since (one
-        # fetched yesterday or today is recent enough, or every run today would fetch again).
-        yesterday = pd.Timestamp(dt.date.today()) - pd.Timedelta(days=1)
-        latest = min(pd.Timestamp(max(e.date for e in events)), yesterday)
-        try:
-            cached = cached or cached_yahoo()
-            shares = cached.shares(stock_tickers, as_of=latest)
-            shares_source = "local store (the source of each count is in valuation.csv)"
-        except EventStudyError as exc:
-            # What is stored (a partial fetch included) is still better than nothing.
-            shares = store.get_shares(stock_tickers)
-            shares_source = f"{'partly ' if len(shares) else ''}unavailable ({exc})"
+        shares, shares_source = load_shares()
     meta = {
         "price_source": price_source,
         "shares_source": shares_source,

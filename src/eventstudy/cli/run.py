@@ -8,6 +8,10 @@ import click
 
 from eventstudy.cli.common import cli_text, user_errors
 
+#: A price file of this size or more is stored by a second process while the study runs (a
+#: smaller one is stored first: it takes less than starting the process).
+BACKGROUND_MIN_BYTES = 16 * 2**20
+
 
 @click.command()
 @click.argument("study", type=click.Path(dir_okay=False, path_type=Path))
@@ -130,6 +134,13 @@ def run(
         shares = shares or folder / datasets.SHARES
         factors = factors or (folder / datasets.FACTORS,)
         offline = True
+    background = None
+    if prices is not None and prices.is_file() and prices.stat().st_size >= BACKGROUND_MIN_BYTES:
+        from eventstudy.data.ingest import BackgroundStore
+        from eventstudy.data.store import PriceStore
+
+        # A large price file is stored by a second process while this one runs the study.
+        background = BackgroundStore(PriceStore(cache_dir))
     options = DataOptions(
         prices=prices,
         shares=shares,
@@ -142,28 +153,36 @@ def run(
         workers=workers,
         fetch_timeout=fetch_timeout,
         scheduler=scheduler,
+        store_price_file=background.start if background is not None else None,
     )
-    results = run_study(spec, options)
     out_dir = out or default_out_dir(spec)
     if figures_dir is None:
         figures_dir = out_dir / "figures" if out is not None else default_figures_dir(spec)
     charts = None if no_figures else figures_dir
     figures: list[Path] = []
     report_path = None
-    # One transaction: nothing of the previous outputs changes until all of these are written.
-    with run_transaction(out_dir, charts) as stage:
-        written = write_tables(results, stage.tables, charts, final_dir=out_dir)
-        if stage.figures is not None:
-            from eventstudy.output.plots import save_figures
+    try:
+        results = run_study(spec, options)
+        # One transaction: nothing of the previous outputs changes until all of these are
+        # written (and the price file is stored).
+        with run_transaction(out_dir, charts) as stage:
+            written = write_tables(results, stage.tables, charts, final_dir=out_dir)
+            if stage.figures is not None:
+                from eventstudy.output.plots import save_figures
 
-            figures = save_figures(
-                results, stage.figures, max_events=max_event_figures, progress=progress
-            )
-        if make_report:
-            from eventstudy.output.report import build_report
+                figures = save_figures(
+                    results, stage.figures, max_events=max_event_figures, progress=progress
+                )
+            if make_report:
+                from eventstudy.output.report import build_report
 
-            build_report(stage.tables, stage.figures, results=results, figures=not no_figures)
-            report_path = out_dir / "report" / "report.html"
+                build_report(stage.tables, stage.figures, results=results, figures=not no_figures)
+                report_path = out_dir / "report" / "report.html"
+            if background is not None:
+                background.wait()
+    finally:
+        if background is not None:
+            background.stop()  # still running after an error: stopped, the store as it was
     written = [out_dir / p.name for p in written]
     figures = [figures_dir / p.name for p in figures]
     if not quiet:
@@ -185,7 +204,6 @@ def run(
             click.echo(f"Figures: {len(figures)} files in {figures_dir}/{note}")
         if report_path is not None:
             click.echo(f"Report: {report_path}")
-
 
 
 @click.command()
