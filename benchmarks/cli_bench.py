@@ -15,7 +15,8 @@ Then, each in its own process:
    (a price file this large is stored by a second process while the study runs: CPU time
    includes it);
 2. the same command again on the same store: the price file is stored already and is only read
-   (the study's own cost, what the second process can at best bring the first run down to);
+   (the study's own cost, what the second process can at best bring the first run down to); and
+   once more with ``--format parquet``;
 3. the floor, the same study through the documented library path: the price file read with
    pyarrow, wide prices and returns (``EventStudy.from_prices``), the events frame, the fit, the
    CAR frame and the test battery;
@@ -158,7 +159,7 @@ class _Stages:
         setattr(owner, name, timed)
 
 
-def run_cli(folder: str, cache: str, out: str) -> dict[str, Any]:
+def run_cli(folder: str, cache: str, out: str, table_format: str = "csv") -> dict[str, Any]:
     """``eventstudy run`` on the scenario in ``folder`` in this process, stage by stage."""
     stages = _Stages()
     t_start = time.perf_counter()
@@ -198,6 +199,8 @@ def run_cli(folder: str, cache: str, out: str) -> dict[str, Any]:
         cache,
         "--out",
         out,
+        "--format",
+        table_format,
     ]
     try:
         eventstudy.cli.main(args, standalone_mode=False)
@@ -214,7 +217,7 @@ def run_cli(folder: str, cache: str, out: str) -> dict[str, Any]:
         "end_to_end": end_to_end,
         "cpu": _cpu_seconds(),
         "summary_mb": (Path(out) / "summary.json").stat().st_size / 1e6,
-        "tables_mb": sum(p.stat().st_size for p in Path(out).glob("*.csv")) / 1e6,
+        "tables_mb": sum(p.stat().st_size for p in Path(out).glob(f"*.{table_format}")) / 1e6,
         "peak_rss_mib": _peak_rss_mib(),
     }
 
@@ -296,11 +299,21 @@ def run_all(
         again = in_subprocess(
             {"kind": "cli", "folder": tmp, "cache": cache, "out": os.path.join(tmp, "out2")}
         )
+        parquet = in_subprocess(
+            {
+                "kind": "cli",
+                "folder": tmp,
+                "cache": cache,
+                "out": os.path.join(tmp, "out3"),
+                "table_format": "parquet",
+            }
+        )
         library = in_subprocess({"kind": "library", "folder": tmp, "market": data["market"]})
     return {
         "data": data,
         "cli": first,
         "cli_stored": again,
+        "cli_parquet": parquet,
         "library": library,
         "startup": startup(),
     }
@@ -318,6 +331,7 @@ def worker(job: dict[str, Any]) -> dict[str, Any]:
 
 def format_cli(r: dict[str, Any]) -> str:
     d, cli, again, lib, start = r["data"], r["cli"], r["cli_stored"], r["library"], r["startup"]
+    pq = r["cli_parquet"]
 
     def row(result: dict[str, Any], names: tuple[str, ...]) -> str:
         parts = [f"{k} {result[k]:.2f}s" for k in names if k in result]
@@ -335,6 +349,9 @@ def format_cli(r: dict[str, Any]) -> str:
         f"  again, the price file stored:  {again['end_to_end']:6.2f}s  "
         f"(CPU {again['cpu']:.1f}s; prices: read {again['prices: read']:.2f}s, store "
         f"{again.get('prices: store', 0.0):.2f}s)",
+        f"  again, --format parquet:       {pq['end_to_end']:6.2f}s  "
+        f"(CPU {pq['cpu']:.1f}s; tables {pq['tables']:.2f}s and {pq['tables_mb']:.0f} MB, "
+        f"CSV {again['tables']:.2f}s and {again['tables_mb']:.0f} MB)",
         f"  library path (floor):          {lib['end_to_end']:6.2f}s  "
         f"(CPU {lib['cpu']:.1f}s, peak {lib['peak_rss_mib']:.0f} MiB)",
         f"    {row(lib, LIBRARY_STAGES)}",

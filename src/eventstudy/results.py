@@ -385,11 +385,13 @@ class EventStudyResults:
         figures: bool = True,
         figures_dir: str | Path | None = None,
         max_event_figures: int | None = 20,
+        format: str = "csv",
     ) -> list[Path]:
         """Write the results folder ``eventstudy run`` writes: every table and ``summary.json``
         in ``path`` and, unless ``figures=False``, the charts in ``figures_dir`` (default
-        ``path/figures``; charts an earlier save left there are replaced). Returns the files
-        written. ``eventstudy report PATH`` makes the report from it."""
+        ``path/figures``; charts an earlier save left there are replaced). ``format``: of the
+        tables, ``csv`` or ``parquet``. Returns the files written. ``eventstudy report PATH``
+        makes the report from it."""
         from eventstudy.output.folder import write_tables
         from eventstudy.output.plots import save_figures
         from eventstudy.output.transaction import run_transaction
@@ -399,7 +401,7 @@ class EventStudyResults:
         if figures:
             charts = Path(figures_dir) if figures_dir is not None else path / "figures"
         with run_transaction(path, charts) as stage:
-            tables = write_tables(self, stage.tables, charts, final_dir=path)
+            tables = write_tables(self, stage.tables, charts, final_dir=path, format=format)
             drawn = []
             if stage.figures is not None:
                 drawn = save_figures(self, stage.figures, max_events=max_event_figures)

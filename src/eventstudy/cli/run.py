@@ -48,6 +48,14 @@ BACKGROUND_MIN_BYTES = 16 * 2**20
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder for charts (default figures/<study-slug>/, or <out>/figures with --out).",
 )
+@click.option(
+    "--format",
+    "table_format",
+    type=click.Choice(["csv", "parquet"]),
+    default="csv",
+    show_default=True,
+    help="Table files: CSV, or Parquet (smaller and faster to read back: for large studies).",
+)
 @click.option("--no-figures", is_flag=True, help="Do not draw charts.")
 @click.option(
     "--max-event-figures",
@@ -106,6 +114,7 @@ def run(
     sample: str | None,
     out: Path | None,
     figures_dir: Path | None,
+    table_format: str,
     no_figures: bool,
     max_event_figures: int,
     make_report: bool,
@@ -166,7 +175,9 @@ def run(
         # One transaction: nothing of the previous outputs changes until all of these are
         # written (and the price file is stored).
         with run_transaction(out_dir, charts) as stage:
-            written = write_tables(results, stage.tables, charts, final_dir=out_dir)
+            written = write_tables(
+                results, stage.tables, charts, final_dir=out_dir, format=table_format
+            )
             if stage.figures is not None:
                 from eventstudy.output.plots import save_figures
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from eventstudy.errors import EventStudyError
-from eventstudy.output.folder import SUMMARY_FILE
+from eventstudy.output.folder import SUMMARY_FILE, stale_tables
 
 _REPORT = "report"
 
@@ -86,3 +86,5 @@ def _commit(stage: RunStage, out_dir: Path, figures_dir: Path | None) -> None:
     files = sorted(p.name for p in stage.tables.iterdir() if p.is_file())
     for name in [n for n in files if n != SUMMARY_FILE] + [n for n in files if n == SUMMARY_FILE]:
         os.replace(stage.tables / name, out_dir / name)
+    for stale in stale_tables(out_dir, set(files)):  # the other format's, from an earlier run
+        stale.unlink(missing_ok=True)
