@@ -6,6 +6,11 @@
     python -m benchmarks.bench --sizes 1000000 # the memory check
     python -m benchmarks.bench --profile DIR   # pyinstrument profiles of every stage
     python -m benchmarks.bench --no-measures   # without the volume and volatility scenario
+    python -m benchmarks.bench --no-cli        # without the command-line scenario
+
+The command-line scenario (:mod:`benchmarks.cli_bench`: ``eventstudy run`` on a price file and
+a study file of 100k firm-events, stage by stage, against the same study through the library,
+and ``eventstudy --help`` against ``import click``) runs last; ``--cli-size N`` changes its size.
 
 Each scenario (:func:`eventstudy.synthetic.scenario`: events of 100 firms, each firm in about 50
 events at different dates, six years of sessions, market model, estimation window [-250, -11],
@@ -461,13 +466,19 @@ def _in_subprocess(job: dict[str, Any], env: dict[str, str] | None = None) -> di
 
 
 def _worker(job: dict[str, Any]) -> None:
-    kind = job.pop("kind")
+    kind = job["kind"]
     _Guard.start(job.pop("max_rss_mib"))
-    if kind == "dask":
+    if kind in ("cli-data", "cli", "library"):
+        from benchmarks import cli_bench
+
+        result = cli_bench.worker(job)
+    elif kind == "dask":
+        job.pop("kind")
         result = run_dask_scenario(**job)
     elif kind == "measures":
         result = run_measures_scenario(**job)
     else:
+        job.pop("kind")
         profile = job.pop("profile_dir", None)
         result = run_scenario(**job, profile_dir=Path(profile) if profile else None)
     print("RESULT " + json.dumps(result), flush=True)
@@ -639,6 +650,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--measures-size", type=int, help="firm-events of the measures scenario (100k; 10k quick)"
     )
+    parser.add_argument(
+        "--no-cli", action="store_true", help="skip the command-line scenario (about a minute)"
+    )
+    parser.add_argument(
+        "--cli-size", type=int, help="firm-events of the command-line scenario (default 100k)"
+    )
     parser.add_argument("--profile", type=Path, help="write pyinstrument profiles to this folder")
     parser.add_argument("--json", type=Path, help="also write the raw numbers as JSON")
     parser.add_argument(
@@ -728,6 +745,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         print()
         print(format_dask(dask_result))
+    cli_result = None
+    if not args.no_cli:
+        from benchmarks import cli_bench
+
+        size = args.cli_size or (10_000 if args.quick else 100_000)
+        limit = args.max_rss_gib * 1024
+        cli_result = cli_bench.run_all(
+            size, lambda job: _in_subprocess({**job, "max_rss_mib": limit})
+        )
+        print()
+        print(cli_bench.format_cli(cli_result))
     if args.profile:
         print(f"\nprofiles: {args.profile}/<firm-events>-<stage>.txt (timings above include them)")
     if args.json:
@@ -738,6 +766,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "local": results,
                     "measures": measures_result,
                     "dask": dask_result,
+                    "cli": cli_result,
                 },
                 indent=2,
             )

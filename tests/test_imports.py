@@ -4,10 +4,12 @@ malformed file as a one-line error naming the line."""
 
 from __future__ import annotations
 
+import hashlib
 import socket
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -252,8 +254,11 @@ def test_shares_file(sample_dir: Path, tmp_path: Path) -> None:
         ("ticker,date,close\nA,2024-01-02,1\nA,20x5,1\n", {}, "line 3: bad date '20x5'"),
         ("ticker,date,close,Close\nA,2024-01-02,1,2\n", {}, "line 1: column close appears twice"),
         ("ticker,date,close,adj_close,volume\n", {}, "line 1: a header and no rows"),
-        ("ticker,as_of,shares_outstanding,as_of\nA,2024-01-02,5,x\n", {"format": "shares"},
-         "line 1: column as_of appears twice"),
+        (
+            "ticker,as_of,shares_outstanding,as_of\nA,2024-01-02,5,x\n",
+            {"format": "shares"},
+            "line 1: column as_of appears twice",
+        ),
         ("ticker,date,close\nA,01/02/2024,1\n", {}, r"line 2: bad date '01/02/2024' \(expected"),
         ("ticker,date,close\nA,2024-02-30,1\n", {}, "line 2: bad date '2024-02-30'"),
         ("ticker,date,close\n\nA,2024-01-02,1\n\nA,2024-01-03,1.2.3\n", {}, "line 5: bad close"),
@@ -301,28 +306,74 @@ def test_not_utf8_and_missing_files(tmp_path: Path) -> None:
         read_import_file(path, "excel")
 
 
-# -- the fast path for clean long files ------------------------------------------------------------
+# -- the fast path for clean long files, and reading in chunks ------------------------------------
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        "ticker,date,close,adj_close,volume\nB,2024-01-03,2,1.9,100\nA,2024-01-02,1.5,1.4,\n",
-        "\ufeffTicker,Date,Adj Close,Open\r\n B ,2024-01-03,NA,1\r\nA,2024-01-02,10.5,2\r\n",
-        'ticker,date,close,note\nA,2024-01-02,1e-3,"a, b"\nA,2024-01-03,#N/A,x\n',
-        "date,ticker,adj_close,close\n2024-01-02,A,1,\n2024-01-02,B,null,2\n",
-    ],
-)
+def _long(path: Path, careful: bool, chunk_rows: int = 1_000_000) -> tuple[pd.DataFrame, Any]:
+    """What one reader of a long file reads (chunks concatenated, in file order), and the reader."""
+    from eventstudy.data.sources import longfile
+
+    reader = longfile.LongPriceFile(path, careful=careful, chunk_rows=chunk_rows)
+    return pd.concat(list(reader), ignore_index=True), reader
+
+
+CLEAN = [
+    "ticker,date,close,adj_close,volume\nB,2024-01-03,2,1.9,100\nA,2024-01-02,1.5,1.4,\n",
+    "\ufeffTicker,Date,Adj Close,Open\r\n B ,2024-01-03,NA,1\r\nA,2024-01-02,10.5,2\r\n",
+    'ticker,date,close,note\nA,2024-01-02,1e-3,"a, b"\nA,2024-01-03,#N/A,x\n',
+    "date,ticker,adj_close,close\n2024-01-02,A,1,\n2024-01-02,B,null,2\n",
+]
+
+
+@pytest.mark.parametrize("text", CLEAN)
 def test_clean_long_files_read_the_same_by_either_reader(tmp_path: Path, text: str) -> None:
-    """The C-parser path gives exactly what the careful reader gives."""
-    from eventstudy.data.sources import imports
-
+    """The Arrow path gives exactly what the careful reader gives."""
     path = write(tmp_path, text)
-    fast = imports._read_long_fast(path, detect=True)
-    assert fast is not None
-    careful = imports._read_long(imports._read_table(path))
-    pd.testing.assert_frame_equal(fast.prices, careful.prices, check_exact=True)
-    assert (fast.format, fast.columns) == (careful.format, careful.columns)
+    fast, fast_reader = _long(path, careful=False)
+    careful, careful_reader = _long(path, careful=True)
+    pd.testing.assert_frame_equal(fast, careful, check_exact=True)
+    assert fast_reader.columns == careful_reader.columns
+    assert (
+        fast_reader.sha256 == careful_reader.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    )
+
+
+@pytest.mark.parametrize("careful", [False, True])
+@pytest.mark.parametrize("text", CLEAN)
+def test_chunks_read_what_one_read_reads(tmp_path: Path, text: str, careful: bool) -> None:
+    """Read a row at a time, a file gives the rows it gives read at once, in the same order."""
+    path = write(tmp_path, text)
+    whole, _ = _long(path, careful)
+    rows, reader = _long(path, careful, chunk_rows=1)
+    pd.testing.assert_frame_equal(rows, whole, check_exact=True)
+    assert reader.rows == 2
+
+
+@pytest.mark.parametrize("careful", [False, True])
+def test_a_row_twice_is_found_across_chunks(tmp_path: Path, careful: bool) -> None:
+    from eventstudy.data.sources import longfile
+
+    path = write(tmp_path, "ticker,date,close\nA,2024-01-02,1\nB,2024-01-02,1\nA,2024-01-02,2\n")
+    reader = longfile.LongPriceFile(path, careful=careful, chunk_rows=1)
+    expected = longfile.UncleanFileError if not careful else DataError
+    with pytest.raises(expected, match=None if not careful else "line 4: duplicate row for A"):
+        list(reader)
+    with pytest.raises(DataError, match=r"line 4: duplicate row for A on 2024-01-02"):
+        read_long_prices(path)
+
+
+def test_large_files_go_through_chunks_and_sort(tmp_path: Path) -> None:
+    from eventstudy.data.sources import longfile
+
+    text = "ticker,date,close\n" + "".join(
+        f"{t},2024-01-{d:02d},{d}\n" for d in range(1, 29) for t in ("B", "A")
+    )
+    path = write(tmp_path, text)
+    got = longfile.read_long_file(path, chunk_rows=5).prices
+    assert got is not None
+    pd.testing.assert_frame_equal(got, read_long_prices(path), check_exact=True)
+    assert got["ticker"].tolist() == ["A"] * 28 + ["B"] * 28
+    assert got["close"].tolist() == list(range(1, 29)) * 2
 
 
 @pytest.mark.parametrize(
@@ -330,28 +381,32 @@ def test_clean_long_files_read_the_same_by_either_reader(tmp_path: Path, text: s
     [
         "ticker,date,close\nA,2024-1-2,1\n",  # a date the fast path does not parse
         "ticker,date,close\nA,2024-01-02 00:00:00-05:00,1\n",
+        "ticker,date,close\nA,2024-02-30,1\n",  # no such day
+        "ticker,date,close\nA,1500-01-02,1\n",  # not a nanosecond timestamp
         "ticker,date,close\n\nA,2024-01-02,1\n,,\n",  # a row of empty cells
         "ticker,date,close\nA,2024-01-02\n",  # a short row
         "ticker,date,close\nA,2024-01-02,1\nA,2024-01-02,2\n",  # a duplicate
+        "ticker,date,close\nA,2024-01-02,inf\n",
         "ticker,as_of,shares_outstanding\nA,2024-01-02,5\n",  # not a long file
         "ticker,date\nA,2024-01-02\n",  # no price
+        "ticker,date,close\n",  # no rows
     ],
 )
 def test_anything_else_goes_to_the_careful_reader(tmp_path: Path, text: str) -> None:
-    from eventstudy.data.sources import imports
+    from eventstudy.data.sources import longfile
 
-    assert imports._read_long_fast(write(tmp_path, text), detect=True) is None
+    with pytest.raises(longfile.UncleanFileError):
+        list(longfile.LongPriceFile(write(tmp_path, text)))
 
 
 @pytest.mark.sample
 def test_the_sample_reads_the_same_by_either_reader(sample_dir: Path) -> None:
-    from eventstudy.data.sources import imports
-
     path = sample_dir / "prices.csv"
-    fast = imports._read_long_fast(path, detect=True)
-    assert fast is not None
-    careful = imports._read_long(imports._read_table(path))
-    pd.testing.assert_frame_equal(fast.prices, careful.prices, check_exact=True)
+    fast, _ = _long(path, careful=False)
+    careful, _ = _long(path, careful=True)
+    pd.testing.assert_frame_equal(fast, careful, check_exact=True)
+    chunked, _ = _long(path, careful=False, chunk_rows=1000)
+    pd.testing.assert_frame_equal(chunked, fast, check_exact=True)
 
 
 def test_compressed_files_are_named_as_such(tmp_path: Path) -> None:

@@ -172,29 +172,78 @@ def test_json_text_reads_back_and_keeps_records_on_one_line() -> None:
         json_text({"x": float("nan")})  # NaN is not JSON: summary values are cleaned first
 
 
+def _walk(value: Any) -> Any:
+    """Every dict inside a JSON value."""
+    if isinstance(value, dict):
+        yield value
+        for v in value.values():
+            yield from _walk(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _walk(v)
+
+
 @pytest.mark.sample
-def test_summary_records_equal_the_frames_row_by_row(default_results: Any, tmp_path: Path) -> None:
-    """summary.json's per-event records are the frames' rows (NaN as null, dates as text)."""
+def test_summary_json_holds_aggregates_not_firm_events(
+    default_results: Any, tmp_path: Path
+) -> None:
+    """summary.json's per-event records are the aggregate frames' rows (NaN as null, dates as
+    text), its counts and dollar totals those of the tables; no record is a firm-event's."""
     import json
 
-    from eventstudy.output.summary import _clean
+    from eventstudy.output.summary import _clean, _summary_tests
 
     results = default_results
     write_tables(results, tmp_path / "out")
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
 
     def rows(frame: pd.DataFrame) -> list[dict]:
+        frame = frame.drop(columns="event")
         return [{k: _clean(v) for k, v in r.items()} for r in frame.to_dict("records")]
 
-    ar = results.ar_frame()
+    aar, caar, tests = results.aar_frame(), results.caar_frame(), _summary_tests(results)
+    params, skipped = results.params_frame(), results.skipped_frame()
+    value = results.valuation_frame()
+    assert summary["detailed_events"] == len(results.events) == 3
     for entry, event in zip(summary["events"], results.events, strict=True):
-        day0 = ar[(ar["event"] == event.name) & (ar["rel_day"] == 0)].drop(columns="event")
-        assert entry["day0_results"] == rows(day0)
-        car = results.car_frame().query("event == @event.name").drop(columns="event")
-        assert entry["car"] == rows(car)
-        value = results.valuation_frame().query("event == @event.name").drop(columns="event")
-        assert entry["valuation"] == rows(value)
-    assert any(r["market_value"] is None for e in summary["events"] for r in e["valuation"])
+        assert entry["aar"] == rows(aar[aar["event"] == event.name])
+        assert entry["caar"] == rows(caar[caar["event"] == event.name])
+        assert entry["tests"] == rows(tests[tests["event"] == event.name])
+        mine = params[params["event"] == event.name]
+        assert entry["firm_events"] == {
+            "fitted": int((mine["skipped"] == "").sum()),
+            "skipped": int((skipped["event"] == event.name).sum()),
+        }
+        for total in entry["value_totals"]:
+            rows_ = value.query("event == @event.name and start == @total['start']")
+            rows_ = rows_[rows_["end"] == total["end"]]
+            assert total["stocks"] == len(rows_)
+            assert total["stocks_valued"] == rows_["raw_dollar_change"].notna().sum()
+            assert total["raw_dollar_change"] == _clean(rows_["raw_dollar_change"].sum())
+        assert len(entry["value_totals"]) == len(event.car_windows)
+    assert summary["pooled_caar"] == rows(caar[caar["event"] == "all"])
+    assert summary["pooled_tests"] == rows(tests[tests["event"] == "all"])
+    assert summary["firm_events"] == {"fitted": 41, "skipped": 0}
+    # Per-firm-event numbers are in the tables only.
+    assert not [r for r in _walk(summary) if "ticker" in r]
+    assert not {"day0_results", "car", "valuation"} & {k for e in summary["events"] for k in e}
+    assert "skipped" not in summary
+
+
+@pytest.mark.sample
+def test_summary_json_details_the_first_events_only(default_results: Any) -> None:
+    """Past ``detailed_events`` an event keeps its definition, counts, CAARs and dollar totals;
+    its AAR path and tests are left to aar.csv and tests.csv. The pooled tests stay."""
+    from eventstudy.output.summary import summary_dict
+
+    full = summary_dict(default_results)
+    cut = summary_dict(default_results, detailed_events=1)
+    assert cut["detailed_events"] == 1
+    assert "aar" in cut["events"][0] and "tests" in cut["events"][0]
+    for entry, whole in zip(cut["events"][1:], full["events"][1:], strict=True):
+        assert "aar" not in entry and "tests" not in entry
+        assert entry == {k: v for k, v in whole.items() if k not in ("aar", "tests")}
+    assert cut["pooled_tests"] == full["pooled_tests"] != []
 
 
 def test_json_text_records_are_written_as_one_encoder_call_would_write_each() -> None:

@@ -712,3 +712,82 @@ def test_a_damaged_results_folder_is_refused_naming_the_file(
         lines = result.output.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith(f"eventstudy: error: {path}: "), lines
         assert not (folder / "report").exists()
+
+
+# ----------------------------------------------------------------------------- Parquet tables
+def test_parquet_tables_hold_the_frames_and_read_back_as_the_csv_ones(
+    default: dict[str, Any], tmp_path: Path
+) -> None:
+    """``format="parquet"``: every table is the frame as it is, types kept; read back, a
+    Parquet folder gives the frames a CSV folder gives, and summary.json says which it is."""
+    import pyarrow.parquet as pq
+
+    from eventstudy.output.folder import TABLE_FILES, TABLES
+
+    res: EventStudyResults = default["results"]
+    written = write_tables(res, tmp_path / "pq", format="parquet")
+    assert {p.name for p in written} == {t.file_name("parquet") for t in TABLE_FILES} | {
+        "summary.json"
+    }
+    for table in TABLE_FILES:
+        frame = pq.read_table(tmp_path / "pq" / table.file_name("parquet")).to_pandas()
+        pd.testing.assert_frame_equal(frame, TABLES[table.name](res), check_exact=True)
+    csv = StoredResults.load(default["out"])
+    parquet = StoredResults.load(tmp_path / "pq")
+    assert parquet.format == "parquet" and csv.format == "csv"
+    assert parquet.events == csv.events and parquet.meta == csv.meta
+    for method in ("ar_frame", "car_frame", "caar_frame", "valuation_frame", "params_frame",
+                   "skipped_frame", "tests_frame", "quality_frame"):  # fmt: skip
+        a, b = getattr(parquet, method)(), getattr(csv, method)()
+        assert list(a.columns) == list(b.columns) and len(a) == len(b), method
+        for column in a.columns:
+            x = a[column].astype(object).where(a[column].notna(), None).tolist()
+            y = b[column].astype(object).where(b[column].notna(), None).tolist()
+            assert x == y, (method, column)
+    summary = json.loads((tmp_path / "pq" / "summary.json").read_text())
+    assert summary.pop("format") == "parquet"
+    assert summary == json.loads((default["out"] / "summary.json").read_text())
+
+
+def test_a_report_from_parquet_tables_is_the_report_from_csv_ones(
+    default: dict[str, Any], tmp_path: Path
+) -> None:
+    res: EventStudyResults = default["results"]
+    write_tables(res, tmp_path / "pq", format="parquet")
+    shutil.copytree(default["out"], tmp_path / "csv", ignore=shutil.ignore_patterns("report"))
+    for folder in ("pq", "csv"):
+        code, _, err = _invoke(["report", str(tmp_path / folder), "--no-figures", "-q"])
+        assert code == 0, err
+    for name in ("tables.tex", "report.md"):
+        a = (tmp_path / "pq" / "report" / name).read_text(encoding="utf-8")
+        assert a == (tmp_path / "csv" / "report" / name).read_text(encoding="utf-8"), name
+
+
+def test_a_run_in_the_other_format_replaces_the_tables(
+    default: dict[str, Any], tmp_path: Path
+) -> None:
+    """Saved as Parquet into a folder of CSV tables (and back), a folder holds one set."""
+    res: EventStudyResults = default["results"]
+    out = tmp_path / "out"
+    res.save(out, figures=False)
+    assert (out / "car.csv").is_file()
+    res.save(out, figures=False, format="parquet")
+    assert sorted(p.suffix for p in out.iterdir()) == [".json"] + [".parquet"] * 10
+    assert StoredResults.load(out).format == "parquet"
+    res.save(out, figures=False)
+    assert sorted(p.suffix for p in out.iterdir()) == [".csv"] * 10 + [".json"]
+    with pytest.raises(ValueError, match="format must be one of csv, parquet"):
+        write_tables(res, tmp_path / "x", format="xlsx")
+
+
+def test_cli_run_writes_parquet_tables(sample_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    code, _, err = _invoke(
+        ["run", str(REPO / "events.yaml"), "--prices", str(sample_dir / "prices.csv"),
+         "--offline", "--out", str(out), "--no-figures", "-q", "--format", "parquet"]
+    )  # fmt: skip
+    assert code == 0, err
+    assert (out / "abnormal_returns.parquet").is_file() and not (out / "car.csv").exists()
+    car = pd.read_parquet(out / "car.parquet")
+    assert len(car) == len(StoredResults.load(out).car_frame()) > 0
+    assert car["car"].notna().all()

@@ -25,6 +25,7 @@ from eventstudy.data.factors import (
     factors_from_texts,
     read_factors,
 )
+from eventstudy.data.ingest import ingest_price_file
 from eventstudy.data.panel import ReturnsPanel, wide_prices
 from eventstudy.data.sources.csv import CSVSource, read_shares_csv
 from eventstudy.data.store import PriceStore
@@ -151,13 +152,42 @@ def load_data(
     writes = keep if keep is not None else []
     failures: dict[str, str] = {}
     cached: CachedSource | None = None
+
+    def load_shares() -> tuple[pd.DataFrame, str]:
+        nonlocal cached
+        if options.shares is not None:
+            shares = read_shares_csv(options.shares)
+            writes.append(partial(store.put_shares, shares))  # kept, with their sources
+            return shares, str(options.shares)
+        stock_tickers = list(dict.fromkeys(t for e in events for t in e.tickers))
+        stock_tickers = [t for t in stock_tickers if t not in failures]
+        # A history fetched before the latest event cannot hold the counts filed since (one
+        # fetched yesterday or today is recent enough, or every run today would fetch again).
+        yesterday = pd.Timestamp(dt.date.today()) - pd.Timedelta(days=1)
+        latest = min(pd.Timestamp(max(e.date for e in events)), yesterday)
+        try:
+            cached = cached or cached_yahoo()
+            shares = cached.shares(stock_tickers, as_of=latest)
+            return shares, "local store (the source of each count is in valuation.csv)"
+        except EventStudyError as exc:
+            # What is stored (a partial fetch included) is still better than nothing.
+            shares = store.get_shares(stock_tickers)
+            return shares, f"{'partly ' if len(shares) else ''}unavailable ({exc})"
+
     if options.prices is not None:
-        source = CSVSource(options.prices)
-        prices = source.fetch_prices(tickers, start, end)
+        source = CSVSource(options.prices).name
         # Every row of the file is kept (a later --offline study of other tickers or dates finds
-        # them), each ticker covered from its first to its last row, as `cache import` does.
-        writes.append(partial(store.put_prices, source.all_prices(), source=source.name))
+        # them), each ticker covered from its first to its last row, as `cache import` does; a
+        # file stored already is not stored again. The study's rows are read now, the file
+        # stored once the study ran (``keep``): a run that fails leaves the store as it was.
+        ingested = ingest_price_file(
+            options.prices, None, source, tickers=tickers, start=start, end=end
+        )
+        assert ingested.prices is not None
+        prices = ingested.prices
+        writes.append(partial(ingest_price_file, options.prices, store, source, skip_stored=True))
         price_source = str(options.prices)
+        shares, shares_source = load_shares()
     else:
         cached = cached_yahoo()
         prices = cached.prices(tickers, start, end)
@@ -178,25 +208,7 @@ def load_data(
                 stacklevel=2,
             )
         price_source = _describe_sources(store.price_sources(tickers, start, end))
-    if options.shares is not None:
-        shares = read_shares_csv(options.shares)
-        shares_source = str(options.shares)
-        writes.append(partial(store.put_shares, shares))  # with their sources, for later studies
-    else:
-        stock_tickers = list(dict.fromkeys(t for e in events for t in e.tickers))
-        stock_tickers = [t for t in stock_tickers if t not in failures]
-        # A history fetched before the latest event cannot hold the counts filed since (one
-        # fetched yesterday or today is recent enough, or every run today would fetch again).
-        yesterday = pd.Timestamp(dt.date.today()) - pd.Timedelta(days=1)
-        latest = min(pd.Timestamp(max(e.date for e in events)), yesterday)
-        try:
-            cached = cached or cached_yahoo()
-            shares = cached.shares(stock_tickers, as_of=latest)
-            shares_source = "local store (the source of each count is in valuation.csv)"
-        except EventStudyError as exc:
-            # What is stored (a partial fetch included) is still better than nothing.
-            shares = store.get_shares(stock_tickers)
-            shares_source = f"{'partly ' if len(shares) else ''}unavailable ({exc})"
+        shares, shares_source = load_shares()
     meta = {
         "price_source": price_source,
         "shares_source": shares_source,

@@ -360,6 +360,10 @@ class EventStudyResults(MeasureMethods, ExplainMethods):
     def aar_frame(self) -> pd.DataFrame:
         """Average AR per event and event-window day with the cross-sectional t (Brown & Warner
         1985): ``t = AAR / (sd / sqrt(N))``, ``N - 1`` degrees of freedom."""
+        return _copy(self._aar)
+
+    @cached_property
+    def _aar(self) -> pd.DataFrame:
         return self.average_frame("return").rename(columns={"mean": "aar"})[AAR_COLUMNS]
 
     def caar_frame(self) -> pd.DataFrame:
@@ -367,14 +371,32 @@ class EventStudyResults(MeasureMethods, ExplainMethods):
         event, the pooled rows follow (``event == "all"``), pooled as the test battery pools:
         for each CAR window of any event, every fitted firm-event whose event window covers it
         (its cross-sectional t is ``tests.csv``'s pooled ``cross_sectional_t``)."""
+        return _copy(self._caar)
+
+    @cached_property
+    def _caar(self) -> pd.DataFrame:
         car = self._car
         if car.empty:
             return pd.DataFrame(columns=CAAR_COLUMNS)
         if len(self.events) > 1:
             car = pd.concat([car, self._pooled_cars()], ignore_index=True)
-        codes, keys = pd.MultiIndex.from_frame(car[["event", "start", "end"]]).factorize()
-        stats = grouped_cross_sectional_t(codes, car["car"].to_numpy(dtype=float), len(keys))
-        agg = keys.to_frame(index=False, name=["event", "start", "end"])
+        # Groups (event, start, end) numbered in order of appearance, from integer keys (as
+        # MultiIndex.factorize numbers them, without building a tuple per row).
+        events, names = pd.factorize(car["event"])
+        start = car["start"].to_numpy(dtype=np.int64)
+        end = car["end"].to_numpy(dtype=np.int64)
+        lo, width = min(start.min(), end.min()), max(start.max(), end.max()) + 1
+        width -= lo
+        codes, first = pd.factorize((events * width + (start - lo)) * width + (end - lo))
+        stats = grouped_cross_sectional_t(codes, car["car"].to_numpy(dtype=float), len(first))
+        at = pd.Series(codes).drop_duplicates().index.to_numpy()  # each group's first row
+        agg = pd.DataFrame(
+            {
+                "event": names.take(events[at]),
+                "start": car["start"].to_numpy()[at],
+                "end": car["end"].to_numpy()[at],
+            }
+        )
         for name, column in (("caar", "mean"), ("n", "n"), ("t", "t"), ("p", "p")):
             agg[name] = stats[column][:, 0]
         event_index = {name: i for i, name in enumerate(self._event_names)}
@@ -527,11 +549,13 @@ class EventStudyResults(MeasureMethods, ExplainMethods):
         figures: bool = True,
         figures_dir: str | Path | None = None,
         max_event_figures: int | None = 20,
+        format: str = "csv",
     ) -> list[Path]:
         """Write the results folder ``eventstudy run`` writes: every table and ``summary.json``
         in ``path`` and, unless ``figures=False``, the charts in ``figures_dir`` (default
-        ``path/figures``; charts an earlier save left there are replaced). Returns the files
-        written. ``eventstudy report PATH`` makes the report from it."""
+        ``path/figures``; charts an earlier save left there are replaced). ``format``: of the
+        tables, ``csv`` or ``parquet``. Returns the files written. ``eventstudy report PATH``
+        makes the report from it."""
         from eventstudy.output.folder import write_tables
         from eventstudy.output.plots import save_figures
         from eventstudy.output.transaction import run_transaction
@@ -541,7 +565,7 @@ class EventStudyResults(MeasureMethods, ExplainMethods):
         if figures:
             charts = Path(figures_dir) if figures_dir is not None else path / "figures"
         with run_transaction(path, charts) as stage:
-            tables = write_tables(self, stage.tables, charts, final_dir=path)
+            tables = write_tables(self, stage.tables, charts, final_dir=path, format=format)
             drawn = []
             if stage.figures is not None:
                 drawn = save_figures(self, stage.figures, max_events=max_event_figures)

@@ -221,12 +221,27 @@ def cache_import(
     transaction: a malformed file imports nothing."""
     import numpy as np
 
-    from eventstudy.data.sources.imports import read_import_file
+    from eventstudy.data.ingest import ingest_price_file
+    from eventstudy.data.sources.imports import file_layout, read_import_file
     from eventstudy.data.store import PriceStore
 
-    imported = read_import_file(file, layout, column=column, ticker=ticker)
     store = PriceStore(cache_dir)
     source = f"file:{file.name}"
+    if (layout if layout != "auto" else file_layout(file)) == "long":
+        # Read and stored chunk by chunk: a file of any size in bounded memory.
+        got = ingest_price_file(file, store, source)
+        click.echo(
+            f"Imported {got.rows} price rows for {got.tickers} ticker(s) from {file} (long) "
+            f"into {store.path}"
+        )
+        if got.nonpositive:
+            click.echo(
+                f"eventstudy: note: {got.nonpositive} non-positive price(s): a study that uses "
+                "them stops with an error",
+                err=True,
+            )
+        return
+    imported = read_import_file(file, layout, column=column, ticker=ticker)
     if imported.prices is not None:
         prices = imported.prices
         n = store.put_prices(prices, source, columns=imported.columns)

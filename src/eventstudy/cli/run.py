@@ -44,6 +44,14 @@ from eventstudy.cli.common import cli_text, user_errors
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder for charts (default figures/<study-slug>/, or <out>/figures with --out).",
 )
+@click.option(
+    "--format",
+    "table_format",
+    type=click.Choice(["csv", "parquet"]),
+    default="csv",
+    show_default=True,
+    help="Table files: CSV, or Parquet (smaller and faster to read back: for large studies).",
+)
 @click.option("--no-figures", is_flag=True, help="Do not draw charts.")
 @click.option(
     "--max-event-figures",
@@ -104,6 +112,7 @@ def run(
     sample: str | None,
     out: Path | None,
     figures_dir: Path | None,
+    table_format: str,
     no_figures: bool,
     max_event_figures: int,
     make_report: bool,
@@ -159,7 +168,9 @@ def run(
     report_path = None
     # One transaction: nothing of the previous outputs changes until all of these are written.
     with run_transaction(out_dir, charts) as stage:
-        written = write_tables(results, stage.tables, charts, final_dir=out_dir)
+        written = write_tables(
+            results, stage.tables, charts, final_dir=out_dir, format=table_format
+        )
         if stage.figures is not None:
             from eventstudy.output.plots import save_figures
 
@@ -192,7 +203,6 @@ def run(
             click.echo(f"Figures: {len(figures)} files in {figures_dir}/{note}")
         if report_path is not None:
             click.echo(f"Report: {report_path}")
-
 
 
 @click.command()

@@ -35,7 +35,7 @@ from eventstudy.data.sources.base import (
 from eventstudy.errors import DataError, argument
 
 #: Bumped whenever the tables change; a store written by a newer version is refused, not guessed at.
-SCHEMA_VERSION = 2  # 2: factor_files
+SCHEMA_VERSION = 3  # 2: factor_files; 3: price_files
 STORE_FILENAME = "prices.sqlite"
 
 _SQLITE_SUFFIXES = {".sqlite", ".sqlite3", ".db"}
@@ -88,10 +88,21 @@ _SCHEMA = [
         text       TEXT NOT NULL,
         fetched_at TEXT NOT NULL
     ) WITHOUT ROWID""",
+    # Price files whose every row is stored as the file has it (SHA-256 of the file's bytes):
+    # storing one again would change nothing. Any other write of prices empties the table.
+    """CREATE TABLE IF NOT EXISTS price_files (
+        sha256    TEXT NOT NULL,
+        source    TEXT NOT NULL,
+        rows      INTEGER NOT NULL,
+        stored_at TEXT NOT NULL,
+        PRIMARY KEY (sha256, source)
+    ) WITHOUT ROWID""",
 ]
 
 #: The tables a price store holds: a file with other tables is not one, and is left alone.
-_TABLES = frozenset({"prices", "coverage", "shares", "shares_coverage", "factor_files"})
+_TABLES = frozenset(
+    {"prices", "coverage", "shares", "shares_coverage", "factor_files", "price_files"}
+)
 
 Range = tuple[pd.Timestamp, pd.Timestamp]
 _T = TypeVar("_T")
@@ -138,21 +149,30 @@ def _chunks(items: Sequence[_T], size: int = _CHUNK) -> Iterator[Sequence[_T]]:
         yield items[i : i + size]
 
 
-def _date_strings(values: pd.Series, what: str) -> list[str]:
-    """``YYYY-MM-DD`` strings for a date column; missing or unparseable dates are a DataError."""
+def _days(values: pd.Series, what: str) -> np.ndarray:
+    """A date column as ``datetime64[D]``; missing or unparseable dates are a DataError."""
     dates = pd.to_datetime(values, errors="coerce")
     if dates.isna().any():
         raise DataError(f"{what}: missing or unparseable dates")
     if dates.dt.tz is not None:
         dates = dates.dt.tz_localize(None)
+    return dates.to_numpy().astype("datetime64[D]")
+
+
+def _float_array(values: pd.Series) -> np.ndarray:
+    return pd.to_numeric(values, errors="raise").astype(float).to_numpy()
+
+
+def _date_strings(values: pd.Series, what: str) -> list[str]:
+    """``YYYY-MM-DD`` strings for a date column (see :func:`_days`)."""
     # numpy formats a whole column at once, much faster than Series.dt.strftime on big batches.
-    return np.datetime_as_string(dates.to_numpy().astype("datetime64[D]"), unit="D").tolist()
+    return np.datetime_as_string(_days(values, what), unit="D").tolist()
 
 
 def _floats(values: pd.Series) -> list[float]:
     # Plain Python floats bind as IEEE doubles, so they come back bit for bit. NaN is stored as
     # NULL and read back as NaN; -0.0 comes back as 0.0 (SQLite folds the sign), equal as a float.
-    return pd.to_numeric(values, errors="raise").astype(float).tolist()
+    return _float_array(values).tolist()
 
 
 def _require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
@@ -376,62 +396,53 @@ class PriceStore:
         ``source`` and this is its full answer. An empty range (``end < start``) records none.
         Without them, each ticker in the frame is covered from its first to its last row.
         Rows and coverage are written in one transaction. Returns the number of rows written."""
-        _require(frame, PRICE_COLUMNS, f"prices from {source}")
         if (start is None) != (end is None):
             raise ValueError("put_prices: give both start and end, or neither")
-        if frame["ticker"].isna().any():
-            raise DataError(f"prices from {source}: rows without a ticker")
-        names = frame["ticker"].astype(str).tolist()
-        dates = _date_strings(frame["date"], f"prices from {source}")
-        try:
-            values = [_floats(frame[c]) for c in ("close", "adj_close", "volume")]
-        except (TypeError, ValueError) as exc:
-            raise DataError(f"prices from {source}: non-numeric values ({exc})") from None
-        fetched_at = _now()
-        rows = list(zip(names, dates, *values, repeat(source), repeat(fetched_at), strict=False))
-
-        spans: list[tuple[str, str, str]] = []
-        if start is not None:
-            lo, hi = _day(start), _day(end)
-            if lo <= hi:
-                covered = _unique(tickers) if tickers is not None else _unique(names)
-                spans = [(t, _iso(lo), _iso(hi)) for t in covered]
-        elif rows:
-            wanted = set(_unique(tickers)) if tickers is not None else None
-            bounds = pd.DataFrame({"ticker": names, "date": dates}).groupby("ticker")["date"]
-            spans = [
-                (t, first, last)
-                for t, first, last in bounds.agg(["min", "max"]).itertuples()
-                if wanted is None or t in wanted
-            ]
-
-        insert = (
-            "INSERT INTO prices (ticker, date, close, adj_close, volume, source, fetched_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)"
-        )
-        if columns is None or set(columns) >= set(VALUE_COLUMNS):
-            insert = insert.replace("INSERT", "INSERT OR REPLACE", 1)
-        else:
-            unknown = sorted(set(columns) - set(VALUE_COLUMNS))
-            if unknown:
-                raise ValueError(f"put_prices: unknown column(s) {', '.join(unknown)}")
-            updates = [f"{c} = excluded.{c}" for c in VALUE_COLUMNS if c in columns]
-            updates += ["source = excluded.source", "fetched_at = excluded.fetched_at"]
-            insert += f" ON CONFLICT (ticker, date) DO UPDATE SET {', '.join(updates)}"
-
         with self._write() as conn:
-            conn.executemany(insert, rows)
-            # Ranges inside the new one are superseded; dropping them keeps repeated refreshes
-            # from growing the table.
-            conn.executemany(
-                'DELETE FROM coverage WHERE ticker = ? AND start >= ? AND "end" <= ?', spans
-            )
-            conn.executemany(
-                'INSERT INTO coverage (ticker, start, "end", source, fetched_at) '
-                "VALUES (?, ?, ?, ?, ?)",
-                [(t, lo, hi, source, fetched_at) for t, lo, hi in spans],
-            )
-        return len(rows)
+            writer = PriceWriter(conn, source)
+            writer.add(frame, columns)
+            if start is None:
+                wanted = set(_unique(tickers)) if tickers is not None else None
+                spans = [
+                    (t, lo, hi)
+                    for t, (lo, hi) in writer.bounds.items()
+                    if wanted is None or t in wanted
+                ]
+            else:
+                lo, hi = _day(start), _day(end)
+                covered = _unique(tickers) if tickers is not None else list(writer.bounds)
+                spans = [(t, _iso(lo), _iso(hi)) for t in covered] if lo <= hi else []
+            writer.cover(spans)
+            conn.execute("DELETE FROM price_files")
+        return writer.rows
+
+    @contextmanager
+    def price_file_writer(self, source: str) -> Iterator[PriceWriter]:
+        """One write transaction that stores a price file chunk by chunk
+        (:meth:`PriceWriter.add`). When the block ends, each ticker is recorded as covered from
+        its first to its last row (as :meth:`put_prices` does without ``start`` and ``end``) and,
+        if the block set ``writer.sha256``, the file as stored (:meth:`has_price_file`); all of
+        it is committed at once, and an exception in the block leaves the store as it was."""
+        with self._write() as conn:
+            writer = PriceWriter(conn, source)
+            yield writer
+            writer.cover([(t, lo, hi) for t, (lo, hi) in writer.bounds.items()])
+            conn.execute("DELETE FROM price_files")
+            if writer.sha256:
+                conn.execute(
+                    "INSERT INTO price_files (sha256, source, rows, stored_at) VALUES (?, ?, ?, ?)",
+                    (writer.sha256, source, writer.rows, writer.fetched_at),
+                )
+
+    def has_price_file(self, sha256: str, source: str) -> bool:
+        """Whether the price file with this SHA-256 was stored from ``source`` by
+        :meth:`price_file_writer` and no price was written since: its rows are all stored as it
+        has them."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT 1 FROM price_files WHERE sha256 = ? AND source = ?", (sha256, source)
+            ).fetchone()
+        return row is not None
 
     def get_prices(
         self, tickers: Iterable[str], start: object = None, end: object = None
@@ -643,4 +654,92 @@ class PriceStore:
             deleted = conn.execute(f"DELETE FROM prices {where}", args).rowcount
             for table in ("coverage", "shares", "shares_coverage"):
                 conn.execute(f"DELETE FROM {table} {where}", args)
+            conn.execute("DELETE FROM price_files")
         return deleted
+
+
+class PriceWriter:
+    """Writes price rows in a write transaction of a :class:`PriceStore`
+    (:meth:`PriceStore.price_file_writer`, :meth:`PriceStore.put_prices`): ``rows`` written so
+    far, ``bounds`` (each ticker's first and last date written, ``YYYY-MM-DD``)."""
+
+    def __init__(self, conn: sqlite3.Connection, source: str) -> None:
+        self._conn = conn
+        self.source = source
+        self.fetched_at = _now()
+        self.rows = 0
+        self.bounds: dict[str, tuple[str, str]] = {}
+        #: The SHA-256 of the file written, set once it was written whole.
+        self.sha256 = ""
+
+    def add(self, frame: pd.DataFrame, columns: Sequence[str] | None = None) -> None:
+        """Insert or replace the rows of a :data:`PRICE_COLUMNS` frame; ``columns`` as in
+        :meth:`PriceStore.put_prices`. The rows go in sorted by ticker and date, the order of
+        the table's key, which SQLite inserts several times faster than another (a file sorted
+        by date, say); of two rows of one ticker and day the later one is kept."""
+        what = f"prices from {self.source}"
+        _require(frame, PRICE_COLUMNS, what)
+        if frame["ticker"].isna().any():
+            raise DataError(f"{what}: rows without a ticker")
+        names = frame["ticker"].astype(str).to_numpy(dtype=object)
+        days = _days(frame["date"], what)
+        try:
+            values = [_float_array(frame[c]) for c in VALUE_COLUMNS]
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"{what}: non-numeric values ({exc})") from None
+        codes, _ = pd.factorize(names, sort=True)
+        order = np.lexsort((days, codes))  # stable
+        if np.any(np.diff(order) < 0):
+            names, days, codes = names[order], days[order], codes[order]
+            values = [v[order] for v in values]
+        dates = np.datetime_as_string(days, unit="D").astype(object)
+        if len(names):
+            last = np.flatnonzero(np.r_[codes[1:] != codes[:-1], True])
+            first = np.r_[0, last[:-1] + 1]
+            for t, lo, hi in zip(names[first], dates[first], dates[last], strict=True):
+                known = self.bounds.get(t)
+                if known is not None:
+                    lo, hi = min(known[0], lo), max(known[1], hi)
+                self.bounds[t] = (lo, hi)
+        # Plain Python floats bind as IEEE doubles, so they come back bit for bit. NaN is stored
+        # as NULL and read back as NaN; -0.0 comes back as 0.0 (SQLite folds the sign).
+        self._conn.executemany(
+            _insert_statement(columns),
+            zip(
+                names.tolist(),
+                dates.tolist(),
+                *(v.tolist() for v in values),
+                repeat(self.source),
+                repeat(self.fetched_at),
+                strict=False,
+            ),
+        )
+        self.rows += len(names)
+
+    def cover(self, spans: Sequence[tuple[str, str, str]]) -> None:
+        """Record ``(ticker, first, last)`` date ranges as covered by this source; ranges inside
+        them are superseded (dropping them keeps repeated refreshes from growing the table)."""
+        self._conn.executemany(
+            'DELETE FROM coverage WHERE ticker = ? AND start >= ? AND "end" <= ?', spans
+        )
+        self._conn.executemany(
+            'INSERT INTO coverage (ticker, start, "end", source, fetched_at) '
+            "VALUES (?, ?, ?, ?, ?)",
+            [(t, lo, hi, self.source, self.fetched_at) for t, lo, hi in spans],
+        )
+
+
+def _insert_statement(columns: Sequence[str] | None) -> str:
+    """The INSERT of price rows: whole rows replaced, or only ``columns`` of a stored row."""
+    insert = (
+        "INSERT INTO prices (ticker, date, close, adj_close, volume, source, fetched_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)"
+    )
+    if columns is None or set(columns) >= set(VALUE_COLUMNS):
+        return insert.replace("INSERT", "INSERT OR REPLACE", 1)
+    unknown = sorted(set(columns) - set(VALUE_COLUMNS))
+    if unknown:
+        raise ValueError(f"put_prices: unknown column(s) {', '.join(unknown)}")
+    updates = [f"{c} = excluded.{c}" for c in VALUE_COLUMNS if c in columns]
+    updates += ["source = excluded.source", "fetched_at = excluded.fetched_at"]
+    return insert + f" ON CONFLICT (ticker, date) DO UPDATE SET {', '.join(updates)}"

@@ -3,9 +3,9 @@
 :func:`atomic_file` writes one file (a temporary file beside it, moved into place);
 :func:`staged` writes a set of files (a hidden staging folder inside the destination, its files
 moved into place only once everything has been written, a chosen few last): a run that fails
-part-way leaves the previous outputs untouched and no half-written file behind. :func:`write_csv`
-and :func:`json_text` are the CSV and JSON writers of the results folder
-(:mod:`eventstudy.output.folder`).
+part-way leaves the previous outputs untouched and no half-written file behind. :func:`write_csv`,
+:func:`write_parquet` and :func:`json_text` are the CSV, Parquet and JSON writers of the results
+folder (:mod:`eventstudy.output.folder`).
 """
 
 from __future__ import annotations
@@ -180,6 +180,16 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
     with open(path, "wb") as fh:
         fh.write(header.getvalue().encode("utf-8"))
         pa_csv.write_csv(table, fh, write_options=options)
+
+
+def write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    """``frame`` (index left out) as a Parquet file, through Arrow: the columns keep their types
+    (numbers, text, dates as timestamps) and values exactly; text is written as it is (the
+    spreadsheet-safe ``'`` of :func:`write_csv` is for CSV only)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path)
 
 
 def json_text(value: Any, indent: int = 2) -> str:

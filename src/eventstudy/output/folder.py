@@ -26,7 +26,7 @@ from eventstudy.errors import EventStudyError
 from eventstudy.explain.groups import GROUP_MEANS_COLUMNS, GROUP_TESTS_COLUMNS
 from eventstudy.explain.regression import REGRESSION_COLUMNS
 from eventstudy.inference.calendar_time import CALENDAR_RETURNS_COLUMNS, CALENDAR_TIME_COLUMNS
-from eventstudy.output.files import json_text, staged, unneutralise, write_csv
+from eventstudy.output.files import json_text, staged, unneutralise, write_csv, write_parquet
 from eventstudy.output.journal import settled
 from eventstudy.output.summary import summary_dict
 from eventstudy.study import DEFAULT_MIN_ESTIMATION_OBS, DEFAULTS, ResolvedEvent
@@ -47,6 +47,7 @@ __all__ = [
     "SUMMARY_FILE",
     "TABLES",
     "TABLE_FILES",
+    "TABLE_FORMATS",
     "StoredResults",
     "TableFile",
     "write_tables",
@@ -147,6 +148,10 @@ class TableFile:
             or self.asked_by is not None
         )
 
+    def file_name(self, format: str = "csv") -> str:
+        """The file's name in a folder of ``format`` tables (``car.csv``, ``car.parquet``)."""
+        return self.name if format == "csv" else f"{Path(self.name).stem}.{format}"
+
 
 #: Every table of a results folder (see the README, "Outputs").
 TABLE_FILES = (
@@ -191,7 +196,12 @@ TABLES: dict[str, Callable[[ResultSource], pd.DataFrame | None]] = {
 REQUIRED_TABLES = tuple(t.name for t in TABLE_FILES if t.required)
 #: The study, its events and the headline results, written last (a folder with it is complete).
 SUMMARY_FILE = "summary.json"
+#: Formats of the table files: ``csv`` (the default) or ``parquet`` (smaller, and read back
+#: several times faster: for large studies). ``summary.json`` says which (``format``; absent:
+#: csv).
+TABLE_FORMATS = ("csv", "parquet")
 _COLUMNS = {t.name: list(t.columns or ()) for t in TABLE_FILES}
+_FILES = {t.name: t for t in TABLE_FILES}
 #: Columns read as text whatever they hold (a ticker "NA", an event "2024", a note).
 _TEXT_COLUMNS = {
     "event",
@@ -229,25 +239,42 @@ def write_tables(
     figures_dir: Path | None = None,
     *,
     final_dir: Path | None = None,
+    format: str = "csv",
 ) -> list[Path]:
     """Write every table and ``summary.json`` into ``out_dir``; returns the paths written.
     ``figures_dir``: where the run's charts go, recorded in ``summary.json`` (``figures``,
     relative to the folder: ``final_dir`` when ``out_dir`` is a staging folder that will be moved
-    there) so that ``eventstudy report`` finds them."""
+    there) so that ``eventstudy report`` finds them. ``format``: of the tables
+    (:data:`TABLE_FORMATS`)."""
+    if format not in TABLE_FORMATS:
+        raise ValueError(f"format must be one of {', '.join(TABLE_FORMATS)}, not {format!r}")
+    write = write_csv if format == "csv" else write_parquet
     out_dir = Path(out_dir)
-    summary = summary_dict(results)
-    if figures_dir is not None:
-        base = Path(final_dir or out_dir).absolute()
-        summary["figures"] = Path(os.path.relpath(Path(figures_dir).absolute(), base)).as_posix()
     with staged(out_dir, last=(SUMMARY_FILE,)) as stage:
-        for name, frame_of in TABLES.items():
-            frame = frame_of(results)
+        for table in TABLE_FILES:
+            frame = TABLES[table.name](results)
             if frame is not None:  # None: a measure or table the study did not ask for
-                write_csv(frame, stage / name)
+                write(frame, stage / table.file_name(format))
+        summary = summary_dict(results)  # from the frames the tables cached
+        if figures_dir is not None:
+            base = Path(final_dir or out_dir).absolute()
+            where = os.path.relpath(Path(figures_dir).absolute(), base)
+            summary["figures"] = Path(where).as_posix()
+        if format != "csv":
+            summary["format"] = format
         text = json_text(summary)
         (stage / SUMMARY_FILE).write_text(text + "\n", encoding="utf-8")
         names = [p.name for p in stage.iterdir()]
     return [out_dir / n for n in sorted(names)]
+
+
+def stale_tables(directory: Path, written: set[str]) -> list[Path]:
+    """The table files in ``directory`` that a run which wrote the files ``written`` (names) did
+    not write: the other format's, left by an earlier run (nothing when it wrote no table)."""
+    every = {t.file_name(f) for t in TABLE_FILES for f in TABLE_FORMATS}
+    if not every & written:
+        return []
+    return [directory / n for n in sorted(every - written) if (directory / n).is_file()]
 
 
 # ----------------------------------------------------------------------------- reading back
@@ -270,7 +297,7 @@ class StoredResults:
     min_obs_known: bool = False
     #: Where the run drew its charts (``summary.json``'s ``figures``), if it drew any.
     figures_dir: Path | None = None
-    #: The tables read, by file name.
+    #: The tables read, by their CSV file name (:attr:`TableFile.name`).
     frames: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
     #: The calendar-time regression's settings (``summary.json``'s ``calendar_time``), if any.
     calendar_time_info: dict[str, Any] | None = None
@@ -278,6 +305,8 @@ class StoredResults:
     _measure_tables: dict[str, pd.DataFrame | None] = field(
         default_factory=dict, init=False, repr=False
     )
+    #: The tables' format (:data:`TABLE_FORMATS`).
+    format: str = "csv"
 
     @classmethod
     def load(cls, directory: Path | str) -> StoredResults:
@@ -301,17 +330,22 @@ class StoredResults:
             summary = json.loads(summary_path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise EventStudyError(f"{summary_path}: cannot read ({exc})") from None
+        table_format = summary.get("format", "csv") if isinstance(summary, dict) else "csv"
+        if table_format not in TABLE_FORMATS:
+            raise EventStudyError(f"{summary_path}: unexpected content (format {table_format!r})")
         frames = {
-            t.name: _read_table(directory / t.name) for t in TABLE_FILES if not t.optional
+            t.name: _read(directory, t.name, table_format) for t in TABLE_FILES if not t.optional
         }
-        missing = [name for name in REQUIRED_TABLES if frames[name] is None]
+        missing = [
+            _FILES[name].file_name(table_format) for name in REQUIRED_TABLES if frames[name] is None
+        ]
         if missing:
             raise EventStudyError(
                 f"{directory}: {', '.join(missing)} missing (not a complete `eventstudy run` "
                 "output)"
             )
         bhar = frames["bhar.csv"]
-        quality = _read_table(directory / "data_quality.csv")
+        quality = _read(directory, "data_quality.csv", table_format)
         min_obs_of: dict[str, int] = {}
         if quality is not None and {"event", "min_obs"} <= set(quality.columns):
             for event, value in zip(quality["event"], quality["min_obs"], strict=True):
@@ -377,6 +411,7 @@ class StoredResults:
             figures_dir=(directory / summary["figures"]) if summary.get("figures") else None,
             frames={k: v for k, v in frames.items() if v is not None},
             calendar_time_info=summary.get("calendar_time"),
+            format=table_format,
         )
 
     def _frame(self, name: str) -> pd.DataFrame:
@@ -475,7 +510,7 @@ class StoredResults:
 
     @cached_property
     def _tests(self) -> pd.DataFrame | None:
-        return _read_table(self.directory / "tests.csv")
+        return _read(self.directory, "tests.csv", self.format)
 
     def tests_frame(self) -> pd.DataFrame | None:
         """The test battery (``tests.csv``), or None when the run did not write it."""
@@ -483,7 +518,7 @@ class StoredResults:
 
     @cached_property
     def _quality(self) -> pd.DataFrame | None:
-        return _read_table(self.directory / "data_quality.csv")
+        return _read(self.directory, "data_quality.csv", self.format)
 
     def quality_frame(self) -> pd.DataFrame | None:
         """The data-quality checks (``data_quality.csv``), or None."""
@@ -514,6 +549,37 @@ def _check_complete(path: Path) -> None:
         expected = [c for c in expected if c not in _LATER_COLUMNS[path.name]]
     if expected and first.split(",")[: len(expected)] != expected:
         raise EventStudyError(f"{path}: not the table eventstudy writes (its header differs)")
+
+
+def _read(directory: Path, name: str, table_format: str) -> pd.DataFrame | None:
+    """The table ``name`` (its CSV name) of a folder of ``table_format`` tables, or None."""
+    path = directory / _FILES[name].file_name(table_format)
+    return _read_table(path) if table_format == "csv" else _read_parquet(path)
+
+
+def _read_parquet(path: Path) -> pd.DataFrame | None:
+    """A results table in Parquet, as written (types kept); None when the file does not exist."""
+    if not path.is_file():
+        return None
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        frame = pq.read_table(path).to_pandas()
+    except (OSError, pa.ArrowException) as exc:
+        raise EventStudyError(f"{path}: cannot read ({exc})") from None
+    expected = _COLUMNS.get(path.with_suffix(".csv").name)
+    if path.stem == "params":  # the model's parameters stand between sigma and skipped
+        expected = PARAMS_COLUMNS[:-1]
+    if expected and list(frame.columns[: len(expected)]) != expected:
+        raise EventStudyError(f"{path}: not the table eventstudy writes (its columns differ)")
+    # As a CSV table reads back: dates as dates, an empty text as missing.
+    for column in frame.columns:
+        if column in _DATE_COLUMNS and not pd.api.types.is_datetime64_any_dtype(frame[column]):
+            frame[column] = pd.to_datetime(frame[column], errors="coerce")
+        elif column in _TEXT_COLUMNS and (frame[column] == "").any():
+            frame[column] = frame[column].where(frame[column] != "")
+    return frame
 
 
 def _read_table(path: Path) -> pd.DataFrame | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import textwrap
 from dataclasses import dataclass, replace
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -62,15 +63,9 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows of ``frame`` as JSON-ready dicts (:func:`_clean`'s rules, column by column)."""
-    names = [str(c) for c in frame.columns]
-    columns = [_json_column(frame[c]) for c in frame.columns]
-    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
-
-
 def _records_by_event(frame: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
-    """:func:`_records` of each event's rows (``event`` left out), in one pass over the frame."""
+    """Each event's rows as JSON-ready dicts (:func:`_clean`'s rules; ``event`` left out), in
+    one pass over the frame."""
     out: dict[str, list[dict[str, Any]]] = {}
     if frame.empty:
         return out
@@ -525,24 +520,97 @@ def _summary_tests(results: ResultSource, measure: str = "return") -> pd.DataFra
     if "measure" in tests.columns:  # older folders have returns only
         tests = tests[tests["measure"].to_numpy() == measure].drop(columns="measure")
     wanted = {(0, 0)} | {w for e in results.events for w in e.windows}
-    keep = [(a, b) in wanted for a, b in zip(tests["start"], tests["end"], strict=True)]
+    start = tests["start"].to_numpy(dtype=np.int64)
+    end = tests["end"].to_numpy(dtype=np.int64)
+    keep = np.zeros(len(tests), dtype=bool)
+    for a, b in wanted:
+        keep |= (start == a) & (end == b)
     return tests[keep]
 
 
-def summary_dict(results: ResultSource) -> dict[str, Any]:
-    """What ``summary.json`` holds: the study, per-event day-0 and CAR results, skipped firms."""
-    ar = results.ar_frame()
-    frames = {
-        "day0_results": _records_by_event(ar[ar["rel_day"].to_numpy() == 0]),
-        "car": _records_by_event(results.car_frame()),
-        "aar": _records_by_event(results.aar_frame()),
-        "caar": _records_by_event(results.caar_frame()),
-        "valuation": _records_by_event(results.valuation_frame()),
-        "tests": _records_by_event(_summary_tests(results)),
-    }
+#: ``summary.json`` gives the per-event AAR path and test battery (``aar``, ``tests``) of this
+#: many events, the first ones; every event's are in ``aar.csv`` and ``tests.csv``. With the
+#: per-event CAARs, counts and dollar totals of every event, this keeps ``summary.json`` small
+#: whatever the size of the study (a few MB at 100,000 firm-events).
+DETAILED_EVENTS = 100
+
+
+def _value_totals(valuation: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
+    """Per event and CAR window: the raw and abnormal dollar change summed over its stocks
+    (None where no stock has one), how many stocks the window has and how many have a value.
+    Summed as ``Series.sum`` sums (numpy's sum of the values in row order, missing ones as 0),
+    so the totals are those the terminal summary prints, to the last bit."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    if valuation.empty:
+        return out
+    keys = valuation[["event", "start", "end"]]
+    group = keys.groupby(["event", "start", "end"], sort=False).ngroup().to_numpy()
+    order = np.argsort(group, kind="stable")  # each group's rows together, in row order
+    bounds = np.flatnonzero(np.r_[True, group[order][1:] != group[order][:-1], True])
+    raw = valuation["raw_dollar_change"].to_numpy(dtype=float)[order]
+    abnormal = valuation["abnormal_dollar_change"].to_numpy(dtype=float)[order]
+    events = keys["event"].to_numpy(dtype=object)[order]
+    starts, ends = keys["start"].to_numpy()[order], keys["end"].to_numpy()[order]
+    for lo, hi in pairwise(bounds.tolist()):
+        known = np.isfinite(raw[lo:hi])
+        out.setdefault(str(events[lo]), []).append(
+            {
+                "start": _clean(starts[lo]),
+                "end": _clean(ends[lo]),
+                "raw_dollar_change": _total(raw[lo:hi]),
+                "abnormal_dollar_change": _total(abnormal[lo:hi]),
+                "stocks": int(hi - lo),
+                "stocks_valued": int(known.sum()),
+            }
+        )
+    return out
+
+
+def _total(values: np.ndarray) -> float | None:
+    """``Series.sum(min_count=1)`` of a float array, None where it is NaN."""
+    known = ~np.isnan(values)
+    if not known.any():
+        return None
+    return _clean(np.where(known, values, 0.0).sum())
+
+
+def _firm_event_counts(results: ResultSource) -> dict[str, dict[str, int]]:
+    """Per event: firm-events fitted and skipped (left out before the fit, or not fitted)."""
+    skipped = results.skipped_frame()
+    by_event: dict[str, list[str]] = {}
+    for event, ticker in zip(skipped["event"].tolist(), skipped["ticker"].tolist(), strict=True):
+        by_event.setdefault(str(event), []).append(str(ticker))
+    counts = {}
+    for e in results.events:
+        gone = by_event.get(e.name, [])
+        listed = set(e.tickers)  # the tickers fitted or tried (those left out before are not)
+        not_fitted = sum(t in listed for t in gone)
+        counts[e.name] = {"fitted": len(e.tickers) - not_fitted, "skipped": len(gone)}
+    return counts
+
+
+def summary_dict(results: ResultSource, detailed_events: int = DETAILED_EVENTS) -> dict[str, Any]:
+    """What ``summary.json`` holds: the study and its events, and per event its firm-event
+    counts, CAARs and dollar totals; the AAR path and test battery (day 0, CAR and BHAR windows)
+    of the first ``detailed_events`` events; the pooled CAARs and tests. Per-firm-event numbers
+    are not in it (they are in the tables: README, "Outputs"), so it stays small whatever the
+    number of firm-events."""
+    caar = _records_by_event(results.caar_frame())
+    tests_frame = _summary_tests(results)
+    detailed = {e.name for e in results.events[:detailed_events]}
+    if len(results.events) > detailed_events and not tests_frame.empty:
+        tests_frame = tests_frame[tests_frame["event"].isin(detailed | {POOLED})]
+    aar_frame = results.aar_frame()
+    if len(results.events) > detailed_events:
+        aar_frame = aar_frame[aar_frame["event"].isin(detailed)]
+    aar = _records_by_event(aar_frame)
+    tests = _records_by_event(tests_frame)
+    values = _value_totals(results.valuation_frame())
+    counts = _firm_event_counts(results)
     measured = [m for m in ("volume", "volatility") if any(m in e.measures for e in results.events)]
-    for m in measured:
-        frames[f"{m}_tests"] = _records_by_event(_summary_tests(results, m))
+    measure_tests = {
+        m: _records_by_event(_summary_tests(results, m)) for m in measured
+    }  # each measure's day-0 and window tests (the first events', as the return tests)
     events = []
     for i, e in enumerate(results.events):
         entry: dict[str, Any] = {
@@ -561,6 +629,9 @@ def summary_dict(results: ResultSource) -> dict[str, Any]:
             "dimson_lags": e.dimson_lags,
             "min_estimation_obs": e.min_estimation_obs,
             "tickers": list(e.tickers),
+            "firm_events": counts[e.name],
+            "caar": caar.get(e.name, []),
+            "value_totals": values.get(e.name, []),
         }
         if e.multiple_testing != DEFAULTS.multiple_testing:
             entry["multiple_testing"] = e.multiple_testing
@@ -576,8 +647,11 @@ def summary_dict(results: ResultSource) -> dict[str, Any]:
                 "reference_portfolio": list(e.reference_portfolio),
                 "bhar_resamples": e.bhar_resamples,
             }
-        for key, records in frames.items():
-            entry[key] = records.get(e.name, [])
+        if e.name in detailed:
+            entry["aar"] = aar.get(e.name, [])
+            entry["tests"] = tests.get(e.name, [])
+            for m in measured:
+                entry[f"{m}_tests"] = measure_tests[m].get(e.name, [])
         events.append(entry)
     extra: dict[str, Any] = {}
     calendar = getattr(results, "calendar_time_result", lambda: None)()
@@ -596,8 +670,13 @@ def summary_dict(results: ResultSource) -> dict[str, Any]:
         "study": results.title,
         "meta": {k: _clean(v) for k, v in results.meta.items()},
         **extra,
+        "firm_events": {
+            "fitted": sum(c["fitted"] for c in counts.values()),
+            "skipped": sum(c["skipped"] for c in counts.values()),
+        },
+        "detailed_events": min(detailed_events, len(results.events)),
         "events": events,
-        "pooled_tests": frames["tests"].get(POOLED, []),
-        **{f"pooled_{m}_tests": frames[f"{m}_tests"].get(POOLED, []) for m in measured},
-        "skipped": _records(results.skipped_frame()),
+        "pooled_caar": caar.get(POOLED, []),
+        "pooled_tests": tests.get(POOLED, []),
+        **{f"pooled_{m}_tests": measure_tests[m].get(POOLED, []) for m in measured},
     }

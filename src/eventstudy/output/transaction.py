@@ -19,7 +19,7 @@ from functools import partial
 from pathlib import Path
 
 from eventstudy.errors import EventStudyError
-from eventstudy.output.folder import SUMMARY_FILE
+from eventstudy.output.folder import SUMMARY_FILE, stale_tables
 from eventstudy.output.journal import Step, commit, staging
 from eventstudy.output.plots.figures import stale_charts
 
@@ -76,6 +76,8 @@ def _steps(stage: RunStage, out_dir: Path, figures_dir: Path | None) -> list[Ste
     files = sorted(p.name for p in stage.tables.iterdir() if p.is_file())
     files = [n for n in files if n != SUMMARY_FILE] + [n for n in files if n == SUMMARY_FILE]
     steps += [Step(out_dir / name, f"tables/{name}") for name in files]
+    # the other format's tables an earlier run left (car.parquet beside a new car.csv)
+    steps += [Step(path) for path in stale_tables(out_dir, set(files))]
     for folder in folders:
         folder.mkdir(parents=True, exist_ok=True)
         if not os.access(folder, os.W_OK):  # found before the commit point, not half-way

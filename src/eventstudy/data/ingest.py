@@ -1,0 +1,125 @@
+"""A long price file into the local price store (``run --prices FILE``, ``cache import FILE``).
+
+The file is read chunk by chunk (:class:`~eventstudy.data.sources.longfile.LongPriceFile`), so
+memory stays bounded whatever its size, and its rows are stored as they are read, in one
+transaction: a file with a bad line stores nothing. The store keeps the SHA-256 of a file it
+stored whole (:meth:`~eventstudy.data.store.PriceStore.has_price_file`), so a second run with the
+same file reads it but does not store its rows again. See docs/data.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from eventstudy.data.sources.longfile import (
+    CHUNK_ROWS,
+    LongPriceFile,
+    UncleanFileError,
+    file_sha256,
+)
+from eventstudy.data.store import PriceStore, PriceWriter
+from eventstudy.errors import DataError
+
+
+@dataclass
+class IngestedFile:
+    """What :func:`ingest_price_file` read and stored."""
+
+    path: Path
+    #: The rows asked for (``tickers`` between ``start`` and ``end``), sorted by ticker and date;
+    #: None when none were asked for.
+    prices: pd.DataFrame | None
+    rows: int
+    #: Distinct tickers in the file.
+    tickers: int
+    #: The price columns the file has (a stored row keeps its others).
+    columns: tuple[str, ...]
+    #: False when the store held the file already and nothing was written.
+    stored: bool
+    sha256: str
+    #: Prices of zero or less (a study that uses them stops with an error).
+    nonpositive: int = 0
+
+
+def ingest_price_file(
+    path: Path | str,
+    store: PriceStore | None,
+    source: str,
+    *,
+    tickers: Sequence[str] | None = None,
+    start: pd.Timestamp | None = None,
+    end: pd.Timestamp | None = None,
+    skip_stored: bool = False,
+    chunk_rows: int = CHUNK_ROWS,
+) -> IngestedFile:
+    """Read the long price file ``path`` and store its rows as from ``source``, in one
+    transaction, each ticker covered from its first to its last row (``store`` None: only read
+    it).
+
+    ``tickers`` (with ``start`` and ``end``): keep their rows in that range for the caller
+    (``IngestedFile.prices``); a ticker the file lacks is a :class:`DataError` and nothing is
+    stored. ``skip_stored``: when the store holds this very file from ``source`` already (same
+    SHA-256, and no price written since), read it without storing its rows again."""
+    path = Path(path)
+    stored = (
+        store is not None
+        and skip_stored
+        and path.is_file()
+        and store.has_price_file(file_sha256(path), source)
+    )
+    for careful in (False, True):
+        reader = LongPriceFile(path, careful=careful, chunk_rows=chunk_rows)
+        try:
+            if store is None or stored:
+                return _read(reader, None, tickers, start, end)
+            with store.price_file_writer(source) as writer:
+                got = _read(reader, writer, tickers, start, end)
+                writer.sha256 = got.sha256
+            return got
+        except UncleanFileError:
+            continue  # the careful reader reads it again from the start; nothing was stored
+    raise AssertionError("the careful reader reads every file or raises a DataError")
+
+
+def _read(
+    reader: LongPriceFile,
+    writer: PriceWriter | None,
+    tickers: Sequence[str] | None,
+    start: pd.Timestamp | None,
+    end: pd.Timestamp | None,
+) -> IngestedFile:
+    wanted = list(dict.fromkeys(tickers)) if tickers is not None else None
+    kept: list[pd.DataFrame] = []
+    names: set[str] = set()
+    nonpositive = 0
+    for chunk in reader:
+        if writer is not None:
+            writer.add(chunk, reader.columns)
+        names.update(chunk["ticker"].unique().tolist())
+        with np.errstate(invalid="ignore"):
+            nonpositive += int((chunk[["close", "adj_close"]].to_numpy() <= 0).sum())
+        if wanted is not None:
+            mask = chunk["ticker"].isin(wanted) & chunk["date"].between(start, end)
+            kept.append(chunk.loc[mask])
+    prices = None
+    if wanted is not None:
+        unknown = [t for t in wanted if t not in names]
+        if unknown:
+            raise DataError(f"{reader.path}: no prices for ticker(s) {', '.join(unknown)}")
+        prices = pd.concat(kept, ignore_index=True) if len(kept) > 1 else kept[0]
+        prices = prices.sort_values(["ticker", "date"], ignore_index=True)
+    return IngestedFile(
+        path=reader.path,
+        prices=prices,
+        rows=reader.rows,
+        tickers=len(names),
+        columns=reader.columns,
+        stored=writer is not None,
+        sha256=reader.sha256,
+        nonpositive=nonpositive,
+    )
