@@ -449,7 +449,7 @@ class StoredResults:
     def _measure_table(self, name: str) -> pd.DataFrame | None:
         """A measure's table, read once (the charts and tables ask per event), or None."""
         if name not in self._measure_tables:
-            frame = _read_table(self.directory / name)
+            frame = _read(self.directory, name, self.format)
             if frame is not None and frame.empty and not len(frame.columns):
                 frame = pd.DataFrame(columns=_COLUMNS[name])
             self._measure_tables[name] = frame
@@ -486,16 +486,21 @@ class StoredResults:
         others text), or None when the study had no characteristics."""
         from eventstudy.explain.characteristics import characteristics_table
 
-        path = self.directory / "characteristics.csv"
+        path = self.directory / _FILES["characteristics.csv"].file_name(self.format)
         if not path.is_file():
             return None
-        _check_complete(path)
-        try:
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-        except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-            raise EventStudyError(f"{path}: cannot read ({exc})") from None
-        for column in frame.columns:
-            frame[column] = unneutralise(frame[column])
+        if self.format == "csv":
+            _check_complete(path)
+            try:
+                frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+            except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+                raise EventStudyError(f"{path}: cannot read ({exc})") from None
+            for column in frame.columns:
+                frame[column] = unneutralise(frame[column])
+        else:  # as text, as the CSV reads (the table parses numbers itself)
+            read = _read_parquet(path)
+            assert read is not None
+            frame = read.astype(object).where(read.notna(), "").map(str)
         try:
             return characteristics_table(frame, str(path))
         except EventStudyError as exc:
