@@ -178,8 +178,6 @@ def run_cli(folder: str, cache: str, out: str, table_format: str = "csv") -> dic
     stages.wrap(eventstudy.pipeline, "ingest_price_file", "prices: read")
     stages.wrap(eventstudy.data.store.PriceWriter, "add", "prices: store")
     stages.wrap_commit(eventstudy.data.store.PriceStore, "price_file_writer", "prices: store")
-    stages.wrap(eventstudy.data.ingest.BackgroundStore, "start", "prices: read")
-    stages.wrap(eventstudy.data.ingest.BackgroundStore, "wait", "store: wait")
     stages.wrap(eventstudy.pipeline, "build_panel", "panel")
     stages.wrap(eventstudy.pipeline, "fit_events", "fit")
     stages.wrap(eventstudy.inference.battery, "test_battery", "tests")
