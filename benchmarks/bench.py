@@ -476,6 +476,7 @@ def _worker(job: dict[str, Any]) -> None:
         job.pop("kind")
         result = run_dask_scenario(**job)
     elif kind == "measures":
+        job.pop("kind")
         result = run_measures_scenario(**job)
     else:
         job.pop("kind")
