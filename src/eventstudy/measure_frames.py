@@ -34,16 +34,9 @@ from eventstudy.output.folder import (
 if TYPE_CHECKING:
     from eventstudy.study import ResolvedEvent
 
-#: ``(values, take) -> text column`` and ``(parts, keys, columns) -> frame`` of the results module.
-Text = Callable[[np.ndarray, np.ndarray | None], Any]
-Sorter = Callable[
-    [list[pd.DataFrame], Sequence[tuple[np.ndarray, ...]], Sequence[str]], pd.DataFrame
-]
-
 
 def volume_frame(
-    fit: StudyFit, volume: VolumePanel, date_at: Callable[[np.ndarray], np.ndarray],
-    text: Text, ordered: Sorter,
+    fit: StudyFit, volume: VolumePanel, date_at: Callable[[np.ndarray], np.ndarray]
 ) -> pd.DataFrame:
     """``abnormal_volume.csv``: one row per fitted firm-event and event-window day."""
     names = fit.event_names
@@ -63,26 +56,27 @@ def volume_frame(
         parts.append(
             pd.DataFrame(
                 {
-                    "event": text(names, b.event[per_row]),
-                    "ticker": text(np.asarray(b.ticker, dtype=object), per_row),
+                    "event": text_column(names, b.event[per_row]),
+                    "ticker": text_column(np.asarray(b.ticker, dtype=object), per_row),
                     "date": date_at(rows).ravel(),
                     "rel_day": np.tile(days, len(idx)),
                     "volume": levels.ravel(),
                     "log_volume": f.ret[idx].ravel(),
                     "normal_log_volume": f.normal[idx].ravel(),
                     "av": f.ar[idx].ravel(),
-                    "model": text(models, b.event[per_row]),
+                    "model": text_column(models, b.event[per_row]),
                 },
                 copy=False,
             )
         )
         keys.append((np.repeat(b.order[idx], len(days)), np.tile(days, len(idx))))
-    return ordered(parts, keys, VOLUME_COLUMNS)
+    return sorted_parts(parts, keys, VOLUME_COLUMNS)
 
 
 def volatility_frame(
-    batches: Sequence[VolatilityBatch], names: np.ndarray,
-    date_at: Callable[[np.ndarray], np.ndarray], text: Text, ordered: Sorter,
+    batches: Sequence[VolatilityBatch],
+    names: np.ndarray,
+    date_at: Callable[[np.ndarray], np.ndarray],
 ) -> pd.DataFrame:
     """``abnormal_volatility.csv``: one row per firm-event and event-window day of the
     firm-events measured (``garch_variance`` and ``garch_ratio`` when a GARCH model was asked
@@ -97,31 +91,33 @@ def volatility_frame(
         days = f.rel_days
         per_row = np.repeat(idx, len(days))
         columns: dict[str, Any] = {
-            "event": text(names, b.event[per_row]),
-            "ticker": text(np.asarray(b.ticker, dtype=object), per_row),
+            "event": text_column(names, b.event[per_row]),
+            "ticker": text_column(np.asarray(b.ticker, dtype=object), per_row),
             "date": date_at(f.day0[idx, None] + days).ravel(),
             "rel_day": np.tile(days, len(idx)),
             "ar": v.ar[idx].ravel(),
             "u": v.u[idx].ravel(),
-            "model": text(np.array([v.model], dtype=object), np.zeros(len(per_row), np.intp)),
+            "model": text_column(
+                np.array([v.model], dtype=object), np.zeros(len(per_row), np.intp)
+            ),
             "u_adj": v.u_adj[idx].ravel(),
             "null_mean": np.repeat(v.null_mean[idx], len(days)),
         }
         if garch:
             g = v.garch_variance if v.garch_variance is not None else np.full_like(v.ar, np.nan)
             columns["garch_variance"] = g[idx].ravel()
-            columns["garch_ratio"] = v.ratio[idx].ravel() if v.garch_variance is not None else (
-                np.full(len(per_row), np.nan)
+            columns["garch_ratio"] = (
+                v.ratio[idx].ravel()
+                if v.garch_variance is not None
+                else (np.full(len(per_row), np.nan))
             )
         parts.append(pd.DataFrame(columns, copy=False))
         keys.append((np.repeat(b.order[idx], len(days)), np.tile(days, len(idx))))
     columns_out = VOLATILITY_COLUMNS + (["garch_variance", "garch_ratio"] if garch else [])
-    return ordered(parts, keys, columns_out)
+    return sorted_parts(parts, keys, columns_out)
 
 
-def variance_ratio_frame(
-    batches: Sequence[VolatilityBatch], fit: StudyFit, text: Text, ordered: Sorter,
-) -> pd.DataFrame:
+def variance_ratio_frame(batches: Sequence[VolatilityBatch], fit: StudyFit) -> pd.DataFrame:
     """``variance_ratio.csv``: per measured firm-event and CAR window, the mean ratio over the
     window (the variance ratio), its F distribution's degrees of freedom and the two-sided
     p-value."""
@@ -148,21 +144,23 @@ def variance_ratio_frame(
         parts.append(
             pd.DataFrame(
                 {
-                    "event": text(names, b.event[fe]),
-                    "ticker": text(np.asarray(b.ticker, dtype=object), fe),
+                    "event": text_column(names, b.event[fe]),
+                    "ticker": text_column(np.asarray(b.ticker, dtype=object), fe),
                     "start": starts[wi],
                     "end": ends[wi],
                     "variance_ratio": ratio,
                     "df1": n.astype(int),
                     "df2": df2,
                     "p": p,
-                    "model": text(np.array([v.model], dtype=object), np.zeros(len(fe), np.intp)),
+                    "model": text_column(
+                        np.array([v.model], dtype=object), np.zeros(len(fe), np.intp)
+                    ),
                 },
                 copy=False,
             )
         )
         keys.append((b.order[fe], starts[wi], ends[wi]))
-    return ordered(parts, keys, VARIANCE_RATIO_COLUMNS)
+    return sorted_parts(parts, keys, VARIANCE_RATIO_COLUMNS)
 
 
 class MeasureMethods:
@@ -227,7 +225,7 @@ class MeasureMethods:
         if fit is None or self.volume is None:
             return None
 
-        return volume_frame(fit, self.volume, self._date_at, text_column, sorted_parts)
+        return volume_frame(fit, self.volume, self._date_at)
 
     def cav_frame(self) -> pd.DataFrame | None:
         """Cumulative abnormal log volume per firm-event and CAR window, with its standard error
@@ -245,9 +243,7 @@ class MeasureMethods:
         if "volatility" not in self.measures:
             return None
 
-        return volatility_frame(
-            self.volatility_batches, self._event_names, self._date_at, text_column, sorted_parts
-        )
+        return volatility_frame(self.volatility_batches, self._event_names, self._date_at)
 
     def variance_ratio_frame(self) -> pd.DataFrame | None:
         """Event-window variance ratio per firm-event and CAR window with its F test
@@ -255,9 +251,7 @@ class MeasureMethods:
         if "volatility" not in self.measures:
             return None
 
-        return variance_ratio_frame(
-            self.volatility_batches, self.study_fit, text_column, sorted_parts
-        )
+        return variance_ratio_frame(self.volatility_batches, self.study_fit)
 
     def _measure_batches(self, measure: str) -> list[Batch]:
         if measure == "volume":
@@ -306,33 +300,26 @@ class MeasureMethods:
 
     def _measure_skips(self) -> list[pd.DataFrame]:
         """Firm-events fitted for returns but left out of the volume or volatility measure, the
-        reason prefixed with the measure (``volume: no trading volume ...``)."""
-        out = []
-        for measure in ("volume", "volatility"):
-            if measure not in self.measures:
-                continue
-            for b in self._measure_batches(measure):
-                returns_ok = self._fitted_for_returns(b)
-                rows = [
-                    (self._event_names[e], t, f"{measure}: {why}")
-                    for e, t, why, ok in zip(
-                        b.event, b.ticker, b.fit.skip_reason, returns_ok, strict=True
-                    )
-                    if why is not None and ok
-                ]
-                if rows:
-                    out.append(pd.DataFrame(rows, columns=["event", "ticker", "reason"]))
-        return out
-
-    def _fitted_for_returns(self, batch: Batch) -> np.ndarray:
-        """Whether each firm-event of a measure's batch was fitted for returns (those that were
-        not are in skipped.csv already, with the returns' reason)."""
-        fitted = {
+        reason prefixed with the measure (``volume: no trading volume ...``); those not fitted
+        for returns are in skipped.csv already, with the returns' reason."""
+        out: list[pd.DataFrame] = []
+        if self.measures == ("return",):
+            return out
+        fitted = {  # (event index, ticker) of every firm-event fitted for returns
             (int(e), t)
             for b in self.batches
             for e, t, ok in zip(b.event, b.ticker, b.fit.fitted, strict=True)
             if ok
         }
-        pairs = zip(batch.event, batch.ticker, strict=True)
-        return np.array([(int(e), t) in fitted for e, t in pairs], dtype=bool)
-
+        for measure in ("volume", "volatility"):
+            if measure not in self.measures:
+                continue
+            for b in self._measure_batches(measure):
+                rows = [
+                    (self._event_names[e], t, f"{measure}: {why}")
+                    for e, t, why in zip(b.event, b.ticker, b.fit.skip_reason, strict=True)
+                    if why is not None and (int(e), t) in fitted
+                ]
+                if rows:
+                    out.append(pd.DataFrame(rows, columns=["event", "ticker", "reason"]))
+        return out
