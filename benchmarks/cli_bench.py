@@ -9,13 +9,11 @@ Then, each in its own process:
 1. ``eventstudy run study.yaml --prices prices.csv --offline --no-figures -q`` in-process (the
    command's own code through ``eventstudy.cli.main``) with a fresh price store in a temporary
    folder, every table written; each stage timed by wrapping the function that does it: import,
-   study file, prices (read; store: rows into SQLite and commit, when this process stores them),
-   returns panel, fit, test battery, tables (CSV), ``summary.json`` (and its size), and the
-   wait at the end for the second process that stores a large price file meanwhile;
-   (a price file this large is stored by a second process while the study runs: CPU time
-   includes it);
+   study file, prices (read, the rows staged beside the store as they are read), returns panel,
+   fit, test battery, tables (CSV), ``summary.json`` (and its size), and storing the staged file
+   once the study ran ("prices: store");
 2. the same command again on the same store: the price file is stored already and is only read
-   (the study's own cost, what the second process can at best bring the first run down to); and
+   (its SHA-256 is read and no row staged: the study's own cost); and
    once more with ``--format parquet``;
 3. the floor, the same study through the documented library path: the price file read with
    pyarrow, wide prices and returns (``EventStudy.from_prices``), the events frame, the fit, the
@@ -33,8 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +48,6 @@ CLI_STAGES = (
     "tests",
     "tables",
     "summary.json",
-    "store: wait",
     "other",
 )
 LIBRARY_STAGES = ("import", "read", "returns", "events", "fit", "car frame", "tests")
@@ -63,8 +59,7 @@ def _peak_rss_mib() -> float:
 
 def _cpu_seconds() -> float:
     """User and system CPU time of this process so far (all its threads) and of the processes
-    it waited for (the command line's second process storing the price file): on a shared
-    machine less disturbed by other processes than wall time."""
+    it waited for: on a shared machine less disturbed by other processes than wall time."""
     return sum(
         usage.ru_utime + usage.ru_stime
         for usage in map(resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
@@ -137,27 +132,6 @@ class _Stages:
 
         setattr(owner, name, timed)
 
-    def wrap_commit(self, owner: Any, name: str, stage: str) -> None:
-        """Time the end of the context manager ``owner.name`` (its commit) as ``stage``."""
-        func = getattr(owner, name)
-
-        @functools.wraps(func)
-        @contextmanager
-        def timed(*args: Any, **kwargs: Any) -> Iterator[Any]:
-            manager = func(*args, **kwargs)
-            value = manager.__enter__()
-            try:
-                yield value
-            except BaseException:
-                if not manager.__exit__(*sys.exc_info()):
-                    raise
-            else:
-                t0 = time.perf_counter()
-                manager.__exit__(None, None, None)
-                self.add(stage, time.perf_counter() - t0)
-
-        setattr(owner, name, timed)
-
 
 def run_cli(folder: str, cache: str, out: str, table_format: str = "csv") -> dict[str, Any]:
     """``eventstudy run`` on the scenario in ``folder`` in this process, stage by stage."""
@@ -176,8 +150,7 @@ def run_cli(folder: str, cache: str, out: str, table_format: str = "csv") -> dic
 
     stages.wrap(eventstudy.study, "load_study", "study file")
     stages.wrap(eventstudy.pipeline, "ingest_price_file", "prices: read")
-    stages.wrap(eventstudy.data.store.PriceWriter, "add", "prices: store")
-    stages.wrap_commit(eventstudy.data.store.PriceStore, "price_file_writer", "prices: store")
+    stages.wrap(eventstudy.data.store.PriceStore, "store_staged", "prices: store")
     stages.wrap(eventstudy.pipeline, "build_panel", "panel")
     stages.wrap(eventstudy.pipeline, "fit_events", "fit")
     stages.wrap(eventstudy.inference.battery, "test_battery", "tests")
@@ -206,8 +179,7 @@ def run_cli(folder: str, cache: str, out: str, table_format: str = "csv") -> dic
         raise RuntimeError(f"eventstudy run failed with status {exc.code}") from None
     end_to_end = time.perf_counter() - t_start
     times = stages.times
-    # Nested stages: storing happens while reading, the battery and summary.json while writing.
-    times["prices: read"] -= times.get("prices: store", 0.0)
+    # Nested stages: the battery and summary.json run while the tables are written.
     times["tables"] -= times.get("tests", 0.0) + times.get("summary.json", 0.0)
     times["other"] = end_to_end - sum(v for k, v in times.items() if k != "other")
     return {

@@ -261,7 +261,9 @@ def previous(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> Path
                                        "--out", str(base / "out"), "--cache-dir",
                                        str(base / "cache"), "--report", "-q"])  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert sorted(files(base / "cache")) == [STORE_FILENAME]
+    stored = sorted(files(base / "cache"))  # the store, and the sample's prices beside it
+    assert stored[0] == STORE_FILENAME and len(stored) == 2
+    assert stored[1].startswith(f"{STORE_FILENAME}.files/") and stored[1].endswith(".parquet")
     return base
 
 

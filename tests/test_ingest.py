@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
@@ -42,17 +44,29 @@ def _stored(store: PriceStore) -> pd.DataFrame:
 
 
 def _fetched_at(store: PriceStore) -> dict[tuple[str, str], str]:
+    """When each stored row was written: rows of the prices table one by one, a side file's
+    tickers as a whole (``(ticker, "*")``)."""
     with sqlite3.connect(store.path) as conn:
         rows = conn.execute("SELECT ticker, date, fetched_at FROM prices").fetchall()
+        rows += conn.execute("SELECT ticker, '*', stored_at FROM file_tickers").fetchall()
     return {(t, d): f for t, d, f in rows}
 
 
 def _mark(store: PriceStore, ticker: str, date: str, value: float) -> None:
     """Change a stored close behind the store's back, to see whether a run writes it again."""
     with sqlite3.connect(store.path) as conn:
+        query = "SELECT file FROM file_tickers WHERE ticker = ?"
+        served = conn.execute(query, (ticker,)).fetchone()
         conn.execute(
             "UPDATE prices SET close = ? WHERE ticker = ? AND date = ?", (value, ticker, date)
         )
+    if served is not None:  # its side file, rewritten in place
+        path = store.side_folder / served[0]
+        table = pq.read_table(path).to_pandas()
+        hit = (table["ticker"] == ticker) & (table["date"].astype(str) == date)
+        assert hit.sum() == 1
+        table.loc[hit, "close"] = value
+        pq.write_table(pa.Table.from_pandas(table, schema=pq.read_schema(path)), path)
 
 
 @pytest.mark.parametrize("chunk_rows", [1_000_000, 5])
@@ -170,7 +184,7 @@ def test_a_store_of_the_previous_schema_is_upgraded_in_place(tmp_path: Path) -> 
     sha = ingest_price_file(path, reopened, "csv:prices.csv").sha256
     assert reopened.has_price_file(sha, "csv:prices.csv")
     with sqlite3.connect(store.path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
 
 
 def test_a_second_run_with_the_same_price_file_writes_no_price_row(tmp_path: Path) -> None:

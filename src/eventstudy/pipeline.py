@@ -25,7 +25,7 @@ from eventstudy.data.factors import (
     factors_from_texts,
     read_factors,
 )
-from eventstudy.data.ingest import ingest_price_file
+from eventstudy.data.ingest import DeferredStore, ingest_price_file
 from eventstudy.data.panel import ReturnsPanel, wide_prices
 from eventstudy.data.sources.csv import CSVSource, read_shares_csv
 from eventstudy.data.store import PriceStore
@@ -179,13 +179,27 @@ def load_data(
         # Every row of the file is kept (a later --offline study of other tickers or dates finds
         # them), each ticker covered from its first to its last row, as `cache import` does; a
         # file stored already is not stored again. The study's rows are read now, the file
-        # stored once the study ran (``keep``): a run that fails leaves the store as it was.
+        # stored once the study ran (``keep``): a run that fails leaves the store as it was. The
+        # rows are staged beside the store as they are read, so storing reads nothing again.
         ingested = ingest_price_file(
-            options.prices, None, source, tickers=tickers, start=start, end=end
+            options.prices,
+            store if not store.read_only else None,
+            source,
+            tickers=tickers,
+            start=start,
+            end=end,
+            skip_stored=True,
+            defer=True,
         )
         assert ingested.prices is not None
         prices = ingested.prices
-        writes.append(partial(ingest_price_file, options.prices, store, source, skip_stored=True))
+        if ingested.staged is not None:
+            writes.append(DeferredStore(store, ingested.staged))
+        elif store.read_only:  # storing fails with the store's one-line error
+            later: Callable[[], object] = partial(
+                ingest_price_file, options.prices, store, source, skip_stored=True
+            )
+            writes.append(later)
         price_source = str(options.prices)
         shares, shares_source = load_shares()
     else:
@@ -287,23 +301,28 @@ def run_study(spec: StudySpec, options: DataOptions | None = None) -> EventStudy
     characteristics = read_study_characteristics(spec)  # a bad file stops the run before fitting
     factors = load_factors(spec, options)
     keep: list[Callable[[], object]] = []
-    if spec.engine == "dask" or options.scheduler:
-        results = _run_dask(spec, options, factors)
-    else:
-        results = _run_local(spec, options, factors, keep)
-    require_fitted(results.events, results.batches, results.dropped)
-    if spec.bootstrap is not None:  # read by the results' tests (and kept in summary.json)
-        results.meta["bootstrap"] = spec.bootstrap.model_dump()
-    if characteristics is not None or spec.regressions or spec.groups:
-        results = results.with_characteristics(
-            characteristics, regressions=spec.regressions or (), groups=spec.groups or ()
-        )
-    if spec.engine != "dask" and not options.scheduler:
-        # Said only now: when nothing could be fitted, the error above lists them once.
-        warn_left_out(results.dropped, stacklevel=2)
-    for write in keep:  # the run's price and share files, into the store now that it succeeded
-        write()
-    return results
+    try:
+        if spec.engine == "dask" or options.scheduler:
+            results = _run_dask(spec, options, factors)
+        else:
+            results = _run_local(spec, options, factors, keep)
+        require_fitted(results.events, results.batches, results.dropped)
+        if spec.bootstrap is not None:  # read by the results' tests (and kept in summary.json)
+            results.meta["bootstrap"] = spec.bootstrap.model_dump()
+        if characteristics is not None or spec.regressions or spec.groups:
+            results = results.with_characteristics(
+                characteristics, regressions=spec.regressions or (), groups=spec.groups or ()
+            )
+        if spec.engine != "dask" and not options.scheduler:
+            # Said only now: when nothing could be fitted, the error above lists them once.
+            warn_left_out(results.dropped, stacklevel=2)
+        for write in keep:  # the run's price and share files, into the store now it succeeded
+            write()
+        return results
+    finally:
+        for write in keep:  # staged price files of a failed run (a no-op once stored)
+            if isinstance(write, DeferredStore):
+                write.discard()
 
 
 def read_study_characteristics(spec: StudySpec) -> pd.DataFrame | None:

@@ -61,13 +61,17 @@ def _shares_at(
         direction="backward",
     ).sort_values("_i")
     first = shares.groupby("ticker")["as_of"].min()
+    first_days = np.datetime_as_string(first.to_numpy(), unit="D")
+    earliest = dict(zip(first.index, first_days, strict=True))
     notes = np.full(len(tickers), "", dtype=object)
-    for i in np.flatnonzero(found["shares_outstanding"].isna().to_numpy()):
+    missing = np.flatnonzero(found["shares_outstanding"].isna().to_numpy())
+    days = np.datetime_as_string(dates[missing].astype("datetime64[D]"), unit="D")
+    for i, day in zip(missing, days, strict=True):  # formatted at once: 100k notes in ms
         t = tickers[i]
-        if t in first.index:
+        if t in earliest:
             notes[i] = (
-                f"no shares outstanding for {t} on or before {pd.Timestamp(dates[i]):%Y-%m-%d} "
-                f"(earliest count is as of {first[t]:%Y-%m-%d})"
+                f"no shares outstanding for {t} on or before {day} "
+                f"(earliest count is as of {earliest[t]})"
             )
         else:
             notes[i] = f"no shares outstanding for {t}"
@@ -77,19 +81,21 @@ def _shares_at(
 def _batch_effects(
     fit: StudyFit,
     b: Batch,
-    close: np.ndarray | None,
+    padded: np.ndarray | None,
     close_tickers: pd.Index | None,
     shares: pd.DataFrame | None,
+    event_dates: np.ndarray,
     dates_of_rows: pd.DatetimeIndex | None = None,
 ) -> list[dict]:
+    """``padded``: the close matrix with one more column of NaN (column -1: no prices)."""
     f = b.fit
     tickers = np.asarray(b.ticker, dtype=object)
-    dates = np.array([np.datetime64(fit.events[e].date, "ns") for e in b.event])
+    dates = event_dates[b.event]
     found, share_notes = _shares_at(shares, tickers, dates)
     n_shares = found["shares_outstanding"].to_numpy(dtype=float)
     as_of = found["as_of"].dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
     cols = None
-    if close is not None and close_tickers is not None:
+    if padded is not None and close_tickers is not None:
         index = {t: j for j, t in enumerate(close_tickers)}
         cols = np.array([index.get(t, -1) for t in tickers])
     w0 = f.event_window[0]
@@ -99,17 +105,16 @@ def _batch_effects(
     for (start, end), wanted in windows.items():
         idx = np.flatnonzero(wanted)
         rows = f.day0[idx, None] + np.arange(start - 1, end + 1)  # days start-1 .. end
-        if cols is None or close is None:
+        if cols is None or padded is None:
             price = np.full(rows.shape, np.nan)
             prior = np.full(len(idx), np.nan)
         else:
-            padded = np.column_stack([close, np.full(len(close), np.nan)])  # column -1: no prices
             price = gather(padded, rows, cols[idx])
             prior = gather(padded, f.day0[idx, None] - 1, cols[idx])[:, 0]
         mv = n_shares[idx, None] * price
         ar = f.ar[idx, start - w0 : end - w0 + 1]
         notes = share_notes[idx].copy()
-        if close is None:
+        if padded is None:
             notes[:] = "no unadjusted close prices"
         elif cols is not None:
             for i in np.flatnonzero(cols[idx] < 0):
@@ -163,10 +168,16 @@ def value_effects(
     ran on; ``close``: unadjusted closes, dates x tickers; ``shares``: share counts, long
     (``ticker, as_of, shares_outstanding, source``); ``fx``: the rates into a reporting currency,
     which append :data:`~eventstudy.currency.FX_COLUMNS` (docs/global.md)."""
-    values = None if close is None else close.reindex(dates).to_numpy(dtype=float)
+    padded = None
+    if close is not None:  # built once: a copy of the whole close matrix
+        values = close.reindex(dates).to_numpy(dtype=float)
+        padded = np.column_stack([values, np.full(len(values), np.nan)])
     tickers = None if close is None else close.columns
+    event_dates = np.array([np.datetime64(e.date, "ns") for e in fit.events])
     parts = [
-        p for b in fit.batches for p in _batch_effects(fit, b, values, tickers, shares, dates)
+        p
+        for b in fit.batches
+        for p in _batch_effects(fit, b, padded, tickers, shares, event_dates, dates)
     ]
     columns = list(VALUATION_COLUMNS)
     if fx is not None:

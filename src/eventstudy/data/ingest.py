@@ -1,10 +1,13 @@
 """A long price file into the local price store (``run --prices FILE``, ``cache import FILE``).
 
 The file is read chunk by chunk (:class:`~eventstudy.data.sources.longfile.LongPriceFile`), so
-memory stays bounded whatever its size, and its rows are stored as they are read, in one
-transaction: a file with a bad line stores nothing. The store keeps the SHA-256 of a file it
-stored whole (:meth:`~eventstudy.data.store.PriceStore.has_price_file`), so a second run with the
-same file reads it but does not store its rows again. See docs/data.md.
+memory stays bounded whatever its size, and its rows are staged as they are read (written to a
+Parquet file beside the store, :class:`~eventstudy.data.side_files.StagedFile`), then taken into
+the store in one transaction: a file with a bad line stores nothing. ``defer=True`` leaves the
+staged file for the caller to store later (:class:`DeferredStore`: ``eventstudy run`` stores it
+only once the study ran, without reading the file a second time). The store keeps the SHA-256 of
+a file it stored whole (:meth:`~eventstudy.data.store.PriceStore.has_price_file`), so a second
+run with the same file reads it but does not store its rows again. See docs/data.md.
 """
 
 from __future__ import annotations
@@ -16,13 +19,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from eventstudy.data.side_files import StagedFile
 from eventstudy.data.sources.longfile import (
     CHUNK_ROWS,
     LongPriceFile,
     UncleanFileError,
     file_sha256,
 )
-from eventstudy.data.store import PriceStore, PriceWriter
+from eventstudy.data.store import PriceStore
 from eventstudy.errors import DataError
 
 
@@ -44,6 +48,24 @@ class IngestedFile:
     sha256: str
     #: Prices of zero or less (a study that uses them stops with an error).
     nonpositive: int = 0
+    #: With ``defer=True``: the file's rows staged for :meth:`PriceStore.store_staged` (None when
+    #: the store holds the file already).
+    staged: StagedFile | None = None
+
+
+@dataclass
+class DeferredStore:
+    """A staged price file to store once the study ran: call it to store, :meth:`discard` when
+    the run failed (a no-op after storing)."""
+
+    store: PriceStore
+    staged: StagedFile
+
+    def __call__(self) -> int:
+        return self.store.store_staged(self.staged)
+
+    def discard(self) -> None:
+        self.staged.discard()
 
 
 def ingest_price_file(
@@ -55,6 +77,7 @@ def ingest_price_file(
     start: pd.Timestamp | None = None,
     end: pd.Timestamp | None = None,
     skip_stored: bool = False,
+    defer: bool = False,
     chunk_rows: int = CHUNK_ROWS,
 ) -> IngestedFile:
     """Read the long price file ``path`` and store its rows as from ``source``, in one
@@ -64,7 +87,9 @@ def ingest_price_file(
     ``tickers`` (with ``start`` and ``end``): keep their rows in that range for the caller
     (``IngestedFile.prices``); a ticker the file lacks is a :class:`DataError` and nothing is
     stored. ``skip_stored``: when the store holds this very file from ``source`` already (same
-    SHA-256, and no price written since), read it without storing its rows again."""
+    SHA-256, and no price written since), read it without storing its rows again. ``defer``:
+    stage the rows but do not store them (``IngestedFile.staged``; the caller stores or discards
+    it)."""
     path = Path(path)
     stored = (
         store is not None
@@ -77,10 +102,19 @@ def ingest_price_file(
         try:
             if store is None or stored:
                 return _read(reader, None, tickers, start, end)
-            with store.price_file_writer(source) as writer:
-                got = _read(reader, writer, tickers, start, end)
-                writer.sha256 = got.sha256
-            return got
+            staged = store.stage_price_file(source)
+            kept = False
+            try:
+                got = _read(reader, staged, tickers, start, end)
+                staged.sha256 = got.sha256
+                if defer:
+                    got.staged, kept = staged, True
+                else:
+                    store.store_staged(staged)
+                return got
+            finally:
+                if not kept:
+                    staged.discard()
         except UncleanFileError:
             continue  # the careful reader reads it again from the start; nothing was stored
     raise AssertionError("the careful reader reads every file or raises a DataError")
@@ -88,7 +122,7 @@ def ingest_price_file(
 
 def _read(
     reader: LongPriceFile,
-    writer: PriceWriter | None,
+    writer: StagedFile | None,
     tickers: Sequence[str] | None,
     start: pd.Timestamp | None,
     end: pd.Timestamp | None,

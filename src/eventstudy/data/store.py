@@ -17,7 +17,6 @@ import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from itertools import repeat
 from pathlib import Path
 from typing import TypeVar
@@ -26,6 +25,16 @@ import numpy as np
 import pandas as pd
 import platformdirs
 
+from eventstudy.data import side_files
+from eventstudy.data.price_rows import (
+    VALUE_COLUMNS,
+    PriceWriter,
+    _date_strings,
+    _floats,
+    _now,
+    _require,
+)
+from eventstudy.data.side_files import StagedFile
 from eventstudy.data.sources.base import (
     PRICE_COLUMNS,
     SHARES_COLUMNS,
@@ -35,7 +44,7 @@ from eventstudy.data.sources.base import (
 from eventstudy.errors import DataError, argument
 
 #: Bumped whenever the tables change; a store written by a newer version is refused, not guessed at.
-SCHEMA_VERSION = 3  # 2: factor_files; 3: price_files
+SCHEMA_VERSION = 4  # 2: factor_files; 3: price_files; 4: file_tickers (side files)
 STORE_FILENAME = "prices.sqlite"
 
 _SQLITE_SUFFIXES = {".sqlite", ".sqlite3", ".db"}
@@ -97,18 +106,27 @@ _SCHEMA = [
         stored_at TEXT NOT NULL,
         PRIMARY KEY (sha256, source)
     ) WITHOUT ROWID""",
+    # Tickers whose prices live in a Parquet side file (eventstudy.data.side_files).
+    side_files.SCHEMA,
 ]
 
 #: The tables a price store holds: a file with other tables is not one, and is left alone.
 _TABLES = frozenset(
-    {"prices", "coverage", "shares", "shares_coverage", "factor_files", "price_files"}
+    {
+        "prices",
+        "coverage",
+        "shares",
+        "shares_coverage",
+        "factor_files",
+        "price_files",
+        "file_tickers",
+    }
 )
 
 Range = tuple[pd.Timestamp, pd.Timestamp]
 _T = TypeVar("_T")
 
-#: Price columns a partial import may write while keeping the others (see ``put_prices``).
-VALUE_COLUMNS = ("close", "adj_close", "volume")
+__all__ = ["VALUE_COLUMNS", "PriceStore", "PriceWriter", "StagedFile", "default_cache_dir"]
 
 
 def default_cache_dir() -> Path:
@@ -133,10 +151,6 @@ def _iso(day: pd.Timestamp) -> str:
     return day.strftime("%Y-%m-%d")
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 def _unique(tickers: Iterable[str]) -> list[str]:
     """Tickers in first-seen order without repeats (a bare string is one ticker, not letters)."""
     if isinstance(tickers, str):
@@ -147,38 +161,6 @@ def _unique(tickers: Iterable[str]) -> list[str]:
 def _chunks(items: Sequence[_T], size: int = _CHUNK) -> Iterator[Sequence[_T]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
-
-
-def _days(values: pd.Series, what: str) -> np.ndarray:
-    """A date column as ``datetime64[D]``; missing or unparseable dates are a DataError."""
-    dates = pd.to_datetime(values, errors="coerce")
-    if dates.isna().any():
-        raise DataError(f"{what}: missing or unparseable dates")
-    if dates.dt.tz is not None:
-        dates = dates.dt.tz_localize(None)
-    return dates.to_numpy().astype("datetime64[D]")
-
-
-def _float_array(values: pd.Series) -> np.ndarray:
-    return pd.to_numeric(values, errors="raise").astype(float).to_numpy()
-
-
-def _date_strings(values: pd.Series, what: str) -> list[str]:
-    """``YYYY-MM-DD`` strings for a date column (see :func:`_days`)."""
-    # numpy formats a whole column at once, much faster than Series.dt.strftime on big batches.
-    return np.datetime_as_string(_days(values, what), unit="D").tolist()
-
-
-def _floats(values: pd.Series) -> list[float]:
-    # Plain Python floats bind as IEEE doubles, so they come back bit for bit. NaN is stored as
-    # NULL and read back as NaN; -0.0 comes back as 0.0 (SQLite folds the sign), equal as a float.
-    return _float_array(values).tolist()
-
-
-def _require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise DataError(f"{what}: missing column(s) {', '.join(missing)}")
 
 
 def _uncovered(intervals: Iterable[Range], start: pd.Timestamp, end: pd.Timestamp) -> list[Range]:
@@ -222,6 +204,8 @@ class PriceStore:
             self.path = base / STORE_FILENAME
         #: Seconds a writer waits for another process's write before giving up.
         self.timeout = timeout
+        #: Where large price files are kept as Parquet (:mod:`eventstudy.data.side_files`).
+        self.side_folder = side_files.side_folder(self.path)
         self._schema_checked = False
 
     def __repr__(self) -> str:
@@ -236,6 +220,11 @@ class PriceStore:
         if folder.is_dir() and not os.access(folder, os.W_OK):
             return folder
         return self.path if self.path.exists() and not os.access(self.path, os.W_OK) else None
+
+    @property
+    def read_only(self) -> bool:
+        """Whether this process cannot write to the store (it is read, not written)."""
+        return self._read_only() is not None
 
     @contextmanager
     def _connect(self, *, write: bool = False) -> Iterator[sqlite3.Connection]:
@@ -399,6 +388,9 @@ class PriceStore:
         if (start is None) != (end is None):
             raise ValueError("put_prices: give both start and end, or neither")
         with self._write() as conn:
+            if "ticker" in frame.columns:  # their prices live in one place: the prices table
+                names = _unique(frame["ticker"].dropna().unique())
+                side_files.materialize(conn, self.side_folder, names)
             writer = PriceWriter(conn, source)
             writer.add(frame, columns)
             if start is None:
@@ -417,22 +409,45 @@ class PriceStore:
         return writer.rows
 
     @contextmanager
-    def price_file_writer(self, source: str) -> Iterator[PriceWriter]:
-        """One write transaction that stores a price file chunk by chunk
-        (:meth:`PriceWriter.add`). When the block ends, each ticker is recorded as covered from
-        its first to its last row (as :meth:`put_prices` does without ``start`` and ``end``) and,
-        if the block set ``writer.sha256``, the file as stored (:meth:`has_price_file`); all of
-        it is committed at once, and an exception in the block leaves the store as it was."""
+    def price_file_writer(self, source: str) -> Iterator[StagedFile]:
+        """Store a price file chunk by chunk: the block adds the file's rows to the yielded
+        :class:`~eventstudy.data.side_files.StagedFile` (``add(frame, columns)``); when it ends
+        the file is taken into the store (:meth:`store_staged`) and, if the block set
+        ``sha256``, recorded as stored (:meth:`has_price_file`). An exception in the block
+        leaves the store as it was."""
+        staged = self.stage_price_file(source)
+        try:
+            yield staged
+            self.store_staged(staged)
+        finally:
+            staged.discard()
+
+    def stage_price_file(self, source: str, columns: Sequence[str] | None = None) -> StagedFile:
+        """A :class:`~eventstudy.data.side_files.StagedFile` for a price file from ``source``,
+        to be taken in by :meth:`store_staged` (or discarded). A store this process cannot
+        write is a one-line DataError, before anything is read."""
+        if self.read_only:
+            with self._connect(write=True):  # raises, naming what is read-only
+                pass
+        return StagedFile(self.side_folder, source, columns)
+
+    def store_staged(self, staged: StagedFile) -> int:
+        """Take a staged price file into the store in one transaction: the rows of tickers new to
+        the store stay in its Parquet file (a side file, no row copied), those of tickers stored
+        already replace their stored rows (keeping the columns the file lacks); each ticker is
+        recorded as covered from its first to its last row, and the file as stored when
+        ``staged.sha256`` is set. Returns the rows stored."""
         with self._write() as conn:
-            writer = PriceWriter(conn, source)
-            yield writer
-            writer.cover([(t, lo, hi) for t, (lo, hi) in writer.bounds.items()])
+            writer = PriceWriter(conn, staged.source)
+            bounds = side_files.adopt(conn, staged, writer)
+            writer.cover([(t, lo, hi) for t, (lo, hi) in bounds.items()])
             conn.execute("DELETE FROM price_files")
-            if writer.sha256:
+            if staged.sha256:
                 conn.execute(
                     "INSERT INTO price_files (sha256, source, rows, stored_at) VALUES (?, ?, ?, ?)",
-                    (writer.sha256, source, writer.rows, writer.fetched_at),
+                    (staged.sha256, staged.source, writer.rows, writer.fetched_at),
                 )
+        return writer.rows
 
     def has_price_file(self, sha256: str, source: str) -> bool:
         """Whether the price file with this SHA-256 was stored from ``source`` by
@@ -452,22 +467,35 @@ class PriceStore:
         names = _unique(tickers)
         lo = _iso(_day(start)) if start is not None else "0000-00-00"
         hi = _iso(_day(end)) if end is not None else "9999-99-99"
-        records: list[tuple] = []
-        with self._read() as conn:
-            for chunk in _chunks(names):
-                marks = ", ".join("?" * len(chunk))
-                records += conn.execute(
-                    "SELECT ticker, date, close, adj_close, volume FROM prices "
-                    f"WHERE ticker IN ({marks}) AND date BETWEEN ? AND ?",
-                    [*chunk, lo, hi],
-                ).fetchall()
-        if not records:
+        for attempt in range(2):
+            records: list[tuple] = []
+            with self._read() as conn:
+                for chunk in _chunks(names):
+                    marks = ", ".join("?" * len(chunk))
+                    records += conn.execute(
+                        "SELECT ticker, date, close, adj_close, volume FROM prices "
+                        f"WHERE ticker IN ({marks}) AND date BETWEEN ? AND ?",
+                        [*chunk, lo, hi],
+                    ).fetchall()
+                try:
+                    side = side_files.read_prices(conn, self.side_folder, names, lo, hi)
+                    break
+                except FileNotFoundError as exc:  # pruned by a writer after our snapshot
+                    if attempt:
+                        raise DataError(f"price store {self.path}: {exc}") from None
+        frames = [] if side is None or not len(side) else [side]
+        if records:
+            frame = pd.DataFrame.from_records(records, columns=PRICE_COLUMNS)
+            frame["ticker"] = frame["ticker"].astype(str)
+            frame["date"] = pd.to_datetime(frame["date"], format="%Y-%m-%d").astype(
+                "datetime64[ns]"
+            )
+            for column in VALUE_COLUMNS:
+                frame[column] = frame[column].astype(float)  # NULL (None) -> NaN
+            frames.insert(0, frame)
+        if not frames:
             return empty_prices()
-        frame = pd.DataFrame.from_records(records, columns=PRICE_COLUMNS)
-        frame["ticker"] = frame["ticker"].astype(str)
-        frame["date"] = pd.to_datetime(frame["date"], format="%Y-%m-%d").astype("datetime64[ns]")
-        for column in ("close", "adj_close", "volume"):
-            frame[column] = frame[column].astype(float)  # NULL (None) -> NaN
+        frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
         return frame.sort_values(["ticker", "date"], ignore_index=True)
 
     def price_sources(
@@ -490,6 +518,11 @@ class PriceStore:
                     seen = counts.setdefault(source, [0, ""])
                     seen[0] += rows
                     seen[1] = max(seen[1], fetched[:10])
+            side = side_files.source_counts(conn, self.side_folder, names, lo, hi)
+        for source, (rows, stored) in side.items():
+            seen = counts.setdefault(source, [0, ""])
+            seen[0] += rows
+            seen[1] = max(seen[1], stored)
         return sorted(((s, n, f) for s, (n, f) in counts.items()), key=lambda x: -x[1])
 
     def _missing_by_ticker(
@@ -619,9 +652,14 @@ class PriceStore:
             pairs = conn.execute(
                 "SELECT DISTINCT ticker, source FROM prices ORDER BY ticker, source"
             ).fetchall()
+            side = side_files.summary(conn)
         sources: dict[str, list[str]] = {}
         for ticker, source in pairs:
             sources.setdefault(ticker, []).append(source)
+        if side:  # a ticker lives in the prices table or in one side file, never both
+            summary = sorted([*summary, *(row[:4] for row in side)])
+            for ticker, *_, source in side:
+                sources[ticker] = [source]
         return pd.DataFrame(
             {
                 "ticker": pd.Series([r[0] for r in summary], dtype=object),
@@ -652,94 +690,11 @@ class PriceStore:
         where, args = ("WHERE ticker = ?", (ticker,)) if ticker is not None else ("", ())
         with self._write() as conn:
             deleted = conn.execute(f"DELETE FROM prices {where}", args).rowcount
+            deleted += sum(row[3] for row in side_files.summary(conn) if ticker in (None, row[0]))
+            side_files.forget(conn, ticker)
             for table in ("coverage", "shares", "shares_coverage"):
                 conn.execute(f"DELETE FROM {table} {where}", args)
             conn.execute("DELETE FROM price_files")
+        with self._write() as conn:  # the side files no ticker points to any more
+            side_files.prune(conn, self.side_folder)
         return deleted
-
-
-class PriceWriter:
-    """Writes price rows in a write transaction of a :class:`PriceStore`
-    (:meth:`PriceStore.price_file_writer`, :meth:`PriceStore.put_prices`): ``rows`` written so
-    far, ``bounds`` (each ticker's first and last date written, ``YYYY-MM-DD``)."""
-
-    def __init__(self, conn: sqlite3.Connection, source: str) -> None:
-        self._conn = conn
-        self.source = source
-        self.fetched_at = _now()
-        self.rows = 0
-        self.bounds: dict[str, tuple[str, str]] = {}
-        #: The SHA-256 of the file written, set once it was written whole.
-        self.sha256 = ""
-
-    def add(self, frame: pd.DataFrame, columns: Sequence[str] | None = None) -> None:
-        """Insert or replace the rows of a :data:`PRICE_COLUMNS` frame; ``columns`` as in
-        :meth:`PriceStore.put_prices`. The rows go in sorted by ticker and date, the order of
-        the table's key, which SQLite inserts several times faster than another (a file sorted
-        by date, say); of two rows of one ticker and day the later one is kept."""
-        what = f"prices from {self.source}"
-        _require(frame, PRICE_COLUMNS, what)
-        if frame["ticker"].isna().any():
-            raise DataError(f"{what}: rows without a ticker")
-        names = frame["ticker"].astype(str).to_numpy(dtype=object)
-        days = _days(frame["date"], what)
-        try:
-            values = [_float_array(frame[c]) for c in VALUE_COLUMNS]
-        except (TypeError, ValueError) as exc:
-            raise DataError(f"{what}: non-numeric values ({exc})") from None
-        codes, _ = pd.factorize(names, sort=True)
-        order = np.lexsort((days, codes))  # stable
-        if np.any(np.diff(order) < 0):
-            names, days, codes = names[order], days[order], codes[order]
-            values = [v[order] for v in values]
-        dates = np.datetime_as_string(days, unit="D").astype(object)
-        if len(names):
-            last = np.flatnonzero(np.r_[codes[1:] != codes[:-1], True])
-            first = np.r_[0, last[:-1] + 1]
-            for t, lo, hi in zip(names[first], dates[first], dates[last], strict=True):
-                known = self.bounds.get(t)
-                if known is not None:
-                    lo, hi = min(known[0], lo), max(known[1], hi)
-                self.bounds[t] = (lo, hi)
-        # Plain Python floats bind as IEEE doubles, so they come back bit for bit. NaN is stored
-        # as NULL and read back as NaN; -0.0 comes back as 0.0 (SQLite folds the sign).
-        self._conn.executemany(
-            _insert_statement(columns),
-            zip(
-                names.tolist(),
-                dates.tolist(),
-                *(v.tolist() for v in values),
-                repeat(self.source),
-                repeat(self.fetched_at),
-                strict=False,
-            ),
-        )
-        self.rows += len(names)
-
-    def cover(self, spans: Sequence[tuple[str, str, str]]) -> None:
-        """Record ``(ticker, first, last)`` date ranges as covered by this source; ranges inside
-        them are superseded (dropping them keeps repeated refreshes from growing the table)."""
-        self._conn.executemany(
-            'DELETE FROM coverage WHERE ticker = ? AND start >= ? AND "end" <= ?', spans
-        )
-        self._conn.executemany(
-            'INSERT INTO coverage (ticker, start, "end", source, fetched_at) '
-            "VALUES (?, ?, ?, ?, ?)",
-            [(t, lo, hi, self.source, self.fetched_at) for t, lo, hi in spans],
-        )
-
-
-def _insert_statement(columns: Sequence[str] | None) -> str:
-    """The INSERT of price rows: whole rows replaced, or only ``columns`` of a stored row."""
-    insert = (
-        "INSERT INTO prices (ticker, date, close, adj_close, volume, source, fetched_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)"
-    )
-    if columns is None or set(columns) >= set(VALUE_COLUMNS):
-        return insert.replace("INSERT", "INSERT OR REPLACE", 1)
-    unknown = sorted(set(columns) - set(VALUE_COLUMNS))
-    if unknown:
-        raise ValueError(f"put_prices: unknown column(s) {', '.join(unknown)}")
-    updates = [f"{c} = excluded.{c}" for c in VALUE_COLUMNS if c in columns]
-    updates += ["source = excluded.source", "fetched_at = excluded.fetched_at"]
-    return insert + f" ON CONFLICT (ticker, date) DO UPDATE SET {', '.join(updates)}"

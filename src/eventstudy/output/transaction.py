@@ -21,7 +21,6 @@ from pathlib import Path
 from eventstudy.errors import EventStudyError
 from eventstudy.output.folder import SUMMARY_FILE, stale_tables
 from eventstudy.output.journal import Step, commit, staging
-from eventstudy.output.plots.figures import stale_charts
 
 _REPORT = "report"
 
@@ -70,6 +69,9 @@ def _steps(stage: RunStage, out_dir: Path, figures_dir: Path | None) -> list[Ste
         new = [figures_dir / p.name for p in sorted(stage.figures.iterdir())]
         steps += [Step(path, f"figures/{path.name}") for path in new]
         if figures_dir.is_dir():
+            # imported here: a run without figures does not load matplotlib
+            from eventstudy.output.plots.figures import stale_charts
+
             steps += [Step(path) for path in stale_charts(figures_dir, set(new))]
     if (stage.tables / _REPORT).is_dir():
         steps.append(Step(out_dir / _REPORT, f"tables/{_REPORT}"))
