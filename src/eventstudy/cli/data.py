@@ -47,10 +47,18 @@ def _split_tickers(values: tuple[str, ...]) -> list[str]:
     return list(dict.fromkeys(t for t in names if t))
 
 
-def _table(frame: pd.DataFrame) -> str:
-    if frame.empty:
+def _table(rows: list[dict[str, Any]]) -> str:
+    """Records as a text table: a header, every column right-aligned (as pandas prints one),
+    without needing pandas."""
+    if not rows:
         return ""
-    return frame.to_string(index=False)
+    names = list(rows[0])
+    cells = [names, *([str(row[n]) for n in names] for row in rows)]
+    widths = [max(len(line[j]) for line in cells) for j in range(len(names))]
+    return "\n".join(
+        " ".join(cell.rjust(width) for cell, width in zip(line, widths, strict=True))
+        for line in cells
+    )
 
 
 # -- fetch -----------------------------------------------------------------------------------------
@@ -141,7 +149,7 @@ def fetch(
                 "status": status,
             }
         )
-    click.echo(_table(pd.DataFrame(rows)))
+    click.echo(_table(rows))
     n_failed = sum(t in cached.failures for t in names)
     click.echo(
         f"\n{len(names)} ticker(s) from {first:%Y-%m-%d} to {last:%Y-%m-%d}: "
@@ -166,33 +174,29 @@ def cache() -> None:
 @user_errors
 def cache_list(cache_dir: Path | None) -> None:
     """List the tickers in the store: dates, rows, sources and share counts."""
-    import pandas as pd
+    from eventstudy.data.store_file import StoreFile  # no numpy or pandas: starts at once
 
-    from eventstudy.data.store import PriceStore
-
-    store = PriceStore(cache_dir)
-    prices = store.tickers()
-    share_rows = store.shares_summary()
+    store = StoreFile(cache_dir)
+    listing = store.listing()
     click.echo(f"Store: {store.path}")
-    if prices.empty and share_rows.empty:
+    if not listing:
         click.echo("(empty)")
         return
-    table = prices.merge(share_rows, on="ticker", how="outer").sort_values("ticker")
-    table["rows"] = table["rows"].fillna(0).astype(int)
-    table["counts"] = table["counts"].fillna(0).astype(int)
-    out = pd.DataFrame(
+    rows = [
         {
-            "ticker": table["ticker"],
-            "first": table["first"].dt.strftime("%Y-%m-%d").fillna("-"),
-            "last": table["last"].dt.strftime("%Y-%m-%d").fillna("-"),
-            "rows": table["rows"],
-            "shares": table["counts"],
-            "shares_as_of": table["latest_as_of"].dt.strftime("%Y-%m-%d").fillna("-"),
-            "sources": table["sources"].fillna("-"),
+            "ticker": ticker,
+            "first": first or "-",
+            "last": last or "-",
+            "rows": n,
+            "shares": counts,
+            "shares_as_of": as_of or "-",
+            "sources": sources or "-",
         }
-    )
-    click.echo(_table(out))
-    click.echo(f"\n{len(prices)} ticker(s), {int(prices['rows'].sum())} price rows")
+        for ticker, first, last, n, sources, counts, as_of in listing
+    ]
+    click.echo(_table(rows))
+    with_prices = sum(1 for row in listing if row[3])
+    click.echo(f"\n{with_prices} ticker(s), {sum(row[3] for row in listing)} price rows")
 
 
 @cache.command("import")

@@ -36,24 +36,9 @@ from eventstudy.data.price_rows import VALUE_COLUMNS, PriceWriter, _days, _float
 from eventstudy.data.sources.base import PRICE_COLUMNS
 from eventstudy.errors import DataError
 
-#: The store's table of tickers served by side files.
-SCHEMA = """CREATE TABLE IF NOT EXISTS file_tickers (
-        ticker    TEXT PRIMARY KEY,
-        file      TEXT NOT NULL,  -- name in the side folder
-        first     TEXT NOT NULL,  -- YYYY-MM-DD
-        last      TEXT NOT NULL,
-        rows      INTEGER NOT NULL,
-        source    TEXT NOT NULL,
-        stored_at TEXT NOT NULL   -- UTC, ISO 8601
-    ) WITHOUT ROWID"""
 _STAGING = ".staging-"
 #: Staging files older than this (seconds) were left by a killed process and are removed.
 _STALE_STAGING = 24 * 3600.0
-
-
-def side_folder(store_path: Path) -> Path:
-    """The folder of a store file's side files (``prices.sqlite`` -> ``prices.sqlite.files``)."""
-    return store_path.with_name(store_path.name + ".files")
 
 
 def _names_json(names: Iterable[str]) -> str:
