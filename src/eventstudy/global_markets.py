@@ -44,7 +44,7 @@ def calendar_market(spec: StudySpec) -> str:
 
 def listings_of(spec: StudySpec) -> dict[str, str]:
     """The study's firms on another exchange than the market's, ticker -> MIC (empty: US-only)."""
-    firms = [t for e in spec.resolved() for t in e.tickers]
+    firms = list(dict.fromkeys(t for e in spec.resolved() for t in e.tickers))  # each once
     return foreign_listings(firms, calendar_market(spec), named_exchanges(spec))
 
 
@@ -87,7 +87,7 @@ def study_fx(
     fetched from Yahoo when missing (unless ``offline``)."""
     market = calendar_market(spec)
     named = named_exchanges(spec)
-    firms = [t for e in spec.resolved() for t in e.tickers]
+    firms = list(dict.fromkeys(t for e in spec.resolved() for t in e.tickers))  # each once
     exchanges = {t: listing_exchange(t, market, named) for t in firms}
     fx = study_currencies(firms, exchanges, spec.reporting_currency)
     if not fx.needed():
