@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 from openpyxl import load_workbook
 
+from eventstudy import parallel
 from eventstudy.output import plots as plotting
 from eventstudy.output.folder import StoredResults, write_tables
 from eventstudy.output.measure_data import day_averages
@@ -81,6 +82,27 @@ def stored(default: EventStudyResults, tmp_path_factory: pytest.TempPathFactory)
     out = tmp_path_factory.mktemp("stored") / "results"
     write_tables(default, out)
     return StoredResults.load(out)
+
+
+def test_tables_built_in_a_second_thread_are_the_same_files(
+    default: EventStudyResults,
+    sample_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A large study builds the next table while the current one is written (a second thread):
+    the files are byte for byte those written one after the other."""
+    serial = tmp_path / "serial"
+    write_tables(default, serial)
+    monkeypatch.setattr(parallel, "MIN_ROWS", 0)
+    monkeypatch.setattr(parallel, "THREADS", 2)
+    fresh = _run(REPO / "events.yaml", sample_dir, tmp_path / "cache")  # no table built yet
+    threaded = tmp_path / "threaded"
+    write_tables(fresh, threaded)
+    names = sorted(p.name for p in serial.iterdir())
+    assert names == sorted(p.name for p in threaded.iterdir()) and len(names) > 10
+    for name in names:
+        assert (serial / name).read_bytes() == (threaded / name).read_bytes(), name
 
 
 def _gid(fig: Figure, prefix: str) -> dict[str, Artist]:

@@ -29,6 +29,7 @@ from eventstudy.inference.calendar_time import CALENDAR_RETURNS_COLUMNS, CALENDA
 from eventstudy.output.files import json_text, staged, unneutralise, write_csv, write_parquet
 from eventstudy.output.journal import settled
 from eventstudy.output.summary import summary_dict
+from eventstudy.parallel import pipeline
 from eventstudy.study import DEFAULT_MIN_ESTIMATION_OBS, DEFAULTS, ResolvedEvent
 from eventstudy.valuation import VALUATION_COLUMNS
 
@@ -251,10 +252,19 @@ def write_tables(
     write = write_csv if format == "csv" else write_parquet
     out_dir = Path(out_dir)
     with staged(out_dir, last=(SUMMARY_FILE,)) as stage:
-        for table in TABLE_FILES:
-            frame = TABLES[table.name](results)
+
+        def build(table: TableFile) -> tuple[TableFile, pd.DataFrame | None]:
+            return table, TABLES[table.name](results)
+
+        def save(built: tuple[TableFile, pd.DataFrame | None]) -> None:
+            table, frame = built
             if frame is not None:  # None: a measure or table the study did not ask for
                 write(frame, stage / table.file_name(format))
+
+        # A large study builds the next table while Arrow writes this one (it lets go of the
+        # GIL): each file is still written whole by one thread.
+        firm_events = sum(len(e.tickers) for e in results.events)
+        pipeline(build, save, TABLE_FILES, firm_events)
         summary = summary_dict(results)  # from the frames the tables cached
         if figures_dir is not None:
             base = Path(final_dir or out_dir).absolute()
