@@ -13,6 +13,7 @@ fetch, in which batches). See docs/data.md.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import repeat
@@ -94,6 +95,16 @@ def _unique(tickers: Iterable[str]) -> list[str]:
 def _chunks(items: Sequence[_T], size: int = _CHUNK) -> Iterator[Sequence[_T]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
+
+
+def _rows_for(
+    conn: sqlite3.Connection, query: str, tickers: Sequence[str], *params: object
+) -> Iterator[tuple]:
+    """The rows of ``query`` for ``tickers`` (its ``{marks}``: their placeholders, then
+    ``params``), asked a chunk of tickers at a time."""
+    for chunk in _chunks(tickers):
+        marks = ", ".join("?" * len(chunk))
+        yield from conn.execute(query.format(marks=marks), [*chunk, *params])
 
 
 def _uncovered(intervals: Iterable[Range], start: pd.Timestamp, end: pd.Timestamp) -> list[Range]:
@@ -232,13 +243,14 @@ class PriceStore(StoreFile):
         for attempt in range(2):
             records: list[tuple] = []
             with self._read() as conn:
-                for chunk in _chunks(names):
-                    marks = ", ".join("?" * len(chunk))
-                    records += conn.execute(
-                        "SELECT ticker, date, close, adj_close, volume FROM prices "
-                        f"WHERE ticker IN ({marks}) AND date BETWEEN ? AND ?",
-                        [*chunk, lo, hi],
-                    ).fetchall()
+                records += _rows_for(
+                    conn,
+                    "SELECT ticker, date, close, adj_close, volume FROM prices "
+                    "WHERE ticker IN ({marks}) AND date BETWEEN ? AND ?",
+                    names,
+                    lo,
+                    hi,
+                )
                 try:
                     side = side_files.read_prices(conn, self.side_folder, names, lo, hi)
                     break
@@ -270,16 +282,17 @@ class PriceStore(StoreFile):
         hi = _iso(_day(end)) if end is not None else "9999-99-99"
         counts: dict[str, list] = {}
         with self._read() as conn:
-            for chunk in _chunks(names):
-                marks = ", ".join("?" * len(chunk))
-                for source, rows, fetched in conn.execute(
-                    "SELECT source, COUNT(*), MAX(fetched_at) FROM prices "
-                    f"WHERE ticker IN ({marks}) AND date BETWEEN ? AND ? GROUP BY source",
-                    [*chunk, lo, hi],
-                ):
-                    seen = counts.setdefault(source, [0, ""])
-                    seen[0] += rows
-                    seen[1] = max(seen[1], fetched[:10])
+            for source, rows, fetched in _rows_for(
+                conn,
+                "SELECT source, COUNT(*), MAX(fetched_at) FROM prices "
+                "WHERE ticker IN ({marks}) AND date BETWEEN ? AND ? GROUP BY source",
+                names,
+                lo,
+                hi,
+            ):
+                seen = counts.setdefault(source, [0, ""])
+                seen[0] += rows
+                seen[1] = max(seen[1], fetched[:10])
             side = side_files.source_counts(conn, self.side_folder, names, lo, hi)
         for source, (rows, stored) in side.items():
             seen = counts.setdefault(source, [0, ""])
@@ -292,14 +305,15 @@ class PriceStore(StoreFile):
     ) -> dict[str, list[Range]]:
         intervals: dict[str, list[Range]] = {t: [] for t in tickers}
         with self._read() as conn:
-            for chunk in _chunks(list(tickers)):
-                marks = ", ".join("?" * len(chunk))
-                for ticker, lo, hi in conn.execute(
-                    f'SELECT ticker, start, "end" FROM coverage WHERE ticker IN ({marks}) '
-                    'AND "end" >= ? AND start <= ?',
-                    [*chunk, _iso(start), _iso(end)],
-                ):
-                    intervals[ticker].append((pd.Timestamp(lo), pd.Timestamp(hi)))
+            for ticker, lo, hi in _rows_for(
+                conn,
+                'SELECT ticker, start, "end" FROM coverage WHERE ticker IN ({marks}) '
+                'AND "end" >= ? AND start <= ?',
+                list(tickers),
+                _iso(start),
+                _iso(end),
+            ):
+                intervals[ticker].append((pd.Timestamp(lo), pd.Timestamp(hi)))
         return {t: _uncovered(iv, start, end) for t, iv in intervals.items()}
 
     def missing_ranges(self, ticker: str, start: object, end: object) -> list[Range]:
@@ -350,13 +364,12 @@ class PriceStore(StoreFile):
         names = _unique(tickers)
         records: list[tuple] = []
         with self._read() as conn:
-            for chunk in _chunks(names):
-                marks = ", ".join("?" * len(chunk))
-                records += conn.execute(
-                    "SELECT ticker, as_of, shares_outstanding, source FROM shares "
-                    f"WHERE ticker IN ({marks})",
-                    list(chunk),
-                ).fetchall()
+            records += _rows_for(
+                conn,
+                "SELECT ticker, as_of, shares_outstanding, source FROM shares "
+                "WHERE ticker IN ({marks})",
+                names,
+            )
         if not records:
             return empty_shares()
         frame = pd.DataFrame.from_records(records, columns=SHARES_COLUMNS)
@@ -370,13 +383,12 @@ class PriceStore(StoreFile):
         """When each of ``tickers`` had its share history fetched (absent: never)."""
         fetched: dict[str, pd.Timestamp] = {}
         with self._read() as conn:
-            for chunk in _chunks(list(tickers)):
-                marks = ", ".join("?" * len(chunk))
-                for ticker, when in conn.execute(
-                    f"SELECT ticker, fetched_at FROM shares_coverage WHERE ticker IN ({marks})",
-                    list(chunk),
-                ):
-                    fetched[ticker] = pd.Timestamp(when)
+            for ticker, when in _rows_for(
+                conn,
+                "SELECT ticker, fetched_at FROM shares_coverage WHERE ticker IN ({marks})",
+                list(tickers),
+            ):
+                fetched[ticker] = pd.Timestamp(when)
         return fetched
 
     def has_shares(self, ticker: str) -> bool:
