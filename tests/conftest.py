@@ -6,6 +6,7 @@ source, so no test skips for want of ../shared."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -50,6 +51,15 @@ def sample_shares(sample_dir: Path) -> pd.DataFrame:
     from eventstudy.data.sources.csv import read_shares_csv
 
     return read_shares_csv(sample_dir / "shares.csv")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_session_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Keep the price stores of module- and session-scoped fixtures out of the user's cache
+    directory too (they run before a test's own monkeypatch)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("EVENTSTUDY_CACHE_DIR", str(tmp_path_factory.mktemp("session-cache")))
+        yield
 
 
 @pytest.fixture(autouse=True)
