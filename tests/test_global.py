@@ -500,3 +500,77 @@ def test_volume_and_dask_refuse_foreign_listings(long_prices: pd.DataFrame, tmp_
         run_study(parse_study({**STUDY, "measures": ["volume"]}), options)
     with pytest.raises(DataError, match="engine 'dask' fits every firm on the market's sessions"):
         run_study(parse_study({**STUDY, "engine": "dask"}), options)
+
+
+# -- the library API: the same study through EventStudy ----------------------------------------
+
+
+def _library(prices: pd.DataFrame, tickers: list[str], date: str = TOKYO_HOLIDAY, **kwargs):
+    from eventstudy import Event, EventStudy
+
+    es = EventStudy.from_prices(
+        prices, market="^GSPC", model="market", car_windows=[(0, 0), (-1, 1)],
+        title=STUDY["study"], **kwargs,
+    )  # fmt: skip
+    return es.fit([Event(name="shock", date=date, tickers=tickers)])
+
+
+def test_library_and_command_line_give_the_same_numbers(run: dict, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from eventstudy.cli import main
+
+    study = tmp_path / "study.yaml"
+    study.write_text(
+        "study: Global shock\nmarket: ^GSPC\nmodel: market\ntickers: [NVDA, 8035.T]\n"
+        "car_windows: [[0, 0], [-1, 1]]\nevents:\n  - {name: shock, date: 2025-01-13}\n"
+    )
+    cli = tmp_path / "cli"
+    args = ["run", str(study), "--offline", "--cache-dir", str(run["tmp"]), "--out", str(cli),
+            "--no-figures", "--quiet"]  # fmt: skip
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    meta = run["results"].meta
+    stored = PriceStore(run["tmp"]).get_prices(
+        ["^GSPC", "NVDA", "8035.T"], meta["data_start"], meta["data_end"]
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        lib = _library(stored, ["NVDA", "8035.T"])
+    moved = [str(w.message) for w in caught if issubclass(w.category, EventDateWarning)]
+    assert len(moved) == 1 and "shock on XTKS" in moved[0] and "2025-01-14" in moved[0]
+    assert _firm_ar(lib, "8035.T").loc[0, "date"] == pd.Timestamp("2025-01-14")
+    assert lib.meta["exchanges"] == {"8035.T": "XTKS"}
+    write_tables(lib, tmp_path / "lib")
+    for name in ("abnormal_returns.csv", "car.csv", "aar.csv", "caar.csv", "tests.csv"):
+        assert (tmp_path / "lib" / name).read_bytes() == (cli / name).read_bytes(), name
+
+
+def test_library_names_the_exchanges_argument(long_prices: pd.DataFrame) -> None:
+    from eventstudy import EventStudy
+
+    with pytest.raises(DataError, match="exchanges: unknown exchange 'XXXX' for ticker ACME"):
+        EventStudy.from_prices(long_prices, market="^GSPC", exchanges={"ACME": "XXXX"})
+    # Named explicitly, an exchange overrides the suffix: 8035.T read as a New York listing.
+    same = _library(long_prices, ["8035.T"], exchanges={"8035.T": "XNYS"})
+    assert "exchanges" not in same.meta
+    # Returns given directly are one calendar: a firm named on another exchange needs prices.
+    wide = long_prices.pivot(index="date", columns="ticker", values="adj_close")
+    es = EventStudy(wide.pct_change().iloc[1:], market="^GSPC", exchanges={"NVDA": "XTKS"})
+    with pytest.raises(DataError, match=r"exchanges: NVDA trades on XTKS.*from_prices"):
+        es.fit([{"name": "shock", "date": TOKYO_HOLIDAY, "tickers": ["NVDA"]}])
+
+
+def test_day0_warning_is_about_the_firms_own_exchange(long_prices: pd.DataFrame) -> None:
+    def moved(tickers: list[str], date: str) -> list[str]:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            _library(long_prices, tickers, date)
+        return [str(w.message) for w in caught if issubclass(w.category, EventDateWarning)]
+
+    mlk = "2025-01-20"  # Martin Luther King Jr. Day: New York closed, Tokyo open
+    assert moved(["8035.T"], mlk) == []  # no firm of the event trades in New York
+    (us,) = moved(["NVDA", "8035.T"], mlk)
+    assert "event 'shock' date 2025-01-20" in us and "Martin Luther King" in us
+    (tokyo,) = moved(["8035.T"], TOKYO_HOLIDAY)
+    assert "shock on XTKS" in tokyo and "Coming of Age Day" in tokyo

@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
+from eventstudy import global_markets
+from eventstudy.data.exchanges import check_exchange, foreign_listings
 from eventstudy.data.factors import FactorData
 from eventstudy.data.inputs import check_factor_frame, check_returns, check_shares, check_volume
 from eventstudy.data.panel import ReturnsPanel, wide_prices
@@ -80,6 +82,11 @@ class EventStudy:
     bootstrap
         ``{"reps": 999, "seed": 1}`` (either key may be left out) adds the bootstrap tests to
         ``tests_frame()`` (docs/tests.md, "Bootstrap"); None (the default): none.
+    exchanges
+        ``{ticker: MIC}``: the exchange a firm trades on where its Yahoo suffix does not say it
+        (as the study-file key; docs/global.md). With :meth:`from_prices`, a firm on another
+        exchange than the market's (named here, or by its suffix: ``8035.T``) is fitted on its
+        own exchange's sessions; ``returns`` given directly are one calendar, their dates.
     volume
         Shares traded, dates x tickers, for the volume measure (:meth:`from_prices` takes it
         from long prices' ``volume`` column).
@@ -124,7 +131,11 @@ class EventStudy:
         matches: pd.DataFrame | None = None,
         multiple_testing: str = DEFAULTS.multiple_testing,
         bootstrap: Mapping[str, int] | None = None,
+        exchanges: Mapping[str, str] | None = None,
     ) -> None:
+        #: Wide prices of the price column, kept by :meth:`from_prices` when a column trades on
+        #: another exchange than the market's (its firm-events are fitted on its own sessions).
+        self.prices: pd.DataFrame | None = None
         if isinstance(returns, ReturnsPanel):
             self.panel = returns
         else:
@@ -143,6 +154,10 @@ class EventStudy:
             "volatility_model": volatility_model,
             "multiple_testing": multiple_testing,
         }
+        if exchanges:
+            for ticker, mic in exchanges.items():
+                check_exchange(str(mic), str(ticker))
+            self.defaults["exchanges"] = {str(t): str(x) for t, x in exchanges.items()}
         self.bootstrap: dict[str, int] | None = None
         if bootstrap is not None:
             try:
@@ -221,13 +236,17 @@ class EventStudy:
         matches: pd.DataFrame | None = None,
         multiple_testing: str = DEFAULTS.multiple_testing,
         bootstrap: Mapping[str, int] | None = None,
+        exchanges: Mapping[str, str] | None = None,
     ) -> EventStudy:
         """From prices: wide (dates x tickers) or long (``ticker,date,close,adj_close,...``).
 
         Returns (``return_kind``: ``simple`` or ``log``) are computed from the ``price`` column
         (``adj_close`` or ``close``) on the market's sessions. With long prices that carry
-        ``close``, unadjusted closes are kept for market values. The other arguments are those of
-        :class:`EventStudy`. ``returns=`` is the old name of ``return_kind`` (deprecated)."""
+        ``close``, unadjusted closes are kept for market values. A firm listed on another
+        exchange than the market's (by ``exchanges``, else its Yahoo suffix: ``8035.T`` trades
+        in Tokyo) is fitted on its own exchange's sessions, from these prices (docs/global.md).
+        The other arguments are those of :class:`EventStudy`. ``returns=`` is the old name of
+        ``return_kind`` (deprecated)."""
         if returns is not None:
             warnings.warn(
                 "EventStudy.from_prices(returns=...) is now return_kind=...",
@@ -245,7 +264,7 @@ class EventStudy:
                 volume = wide_prices(prices, "volume")
             prices = wide_prices(prices, price)
         panel = ReturnsPanel.from_prices(prices, market, return_kind)
-        return cls(
+        study = cls(
             panel,
             market=market,
             model=model,
@@ -273,7 +292,12 @@ class EventStudy:
             matches=matches,
             multiple_testing=multiple_testing,
             bootstrap=bootstrap,
+            exchanges=exchanges,
         )
+        # Kept only where a firm may trade elsewhere: its own sessions come from these prices.
+        if foreign_listings([str(c) for c in prices.columns], market, exchanges):
+            study.prices = prices
+        return study
 
     def resolve(self, events: Iterable[EventSpec | dict[str, Any]]) -> StudySpec:
         """Validate ``events`` against the defaults, as a study file would be."""
@@ -293,6 +317,16 @@ class EventStudy:
             resolved = self._resolve_frame(events)
         else:
             resolved = self.resolve(events).resolved()
+        market = self.defaults["market"]
+        if self.prices is None and not self.panel.blocks:
+            named = global_markets.named_exchanges(resolved)
+            away = [t for t in global_markets.event_listings(resolved, market) if t in named]
+            if away:
+                raise DataError(
+                    f"exchanges: {away[0]} trades on {named[away[0]]}, not on the market's "
+                    "exchange; its own sessions come from its prices: use "
+                    "EventStudy.from_prices(prices, exchanges=...)"
+                )
         return fit_events(
             self.panel,
             resolved,
@@ -305,6 +339,9 @@ class EventStudy:
             volume=self.volume,
             calendar_time=self.calendar_time,
             matches=self.matches,
+            prices=self.prices,
+            calendar=market,
+            return_kind=self.return_kind,
         )
 
     def _resolve_frame(self, frame: pd.DataFrame) -> list[ResolvedEvent]:
@@ -372,12 +409,30 @@ def fit_events(
     volume: pd.DataFrame | None = None,
     calendar_time: CalendarTime | None = None,
     matches: Mapping[tuple[str, str], str] | None = None,
+    prices: pd.DataFrame | None = None,
+    calendar: str | None = None,
+    return_kind: str = DEFAULTS.returns,
 ) -> EventStudyResults:
     """Fit resolved events on ``panel`` (:func:`~eventstudy.estimation.fit.fit_batches`) and wrap
     the fits, prices and share counts in the results object; ``warn``: warn of the firm-events
     left out (a Dask partition leaves that to the client); ``volume``: shares traded (dates x
     tickers) for the events that measure volume; ``calendar_time``: the calendar-time regression
-    the results' tables hold (docs/long_horizon.md)."""
+    the results' tables hold (docs/long_horizon.md).
+
+    ``prices`` (dates x tickers of the price column ``panel``'s ``return_kind`` returns came
+    from) with ``calendar`` (the market ticker whose sessions ``panel`` holds): the events' firms
+    listed on another exchange are fitted on their own exchange's sessions, the regressors
+    aligned to them (:func:`eventstudy.global_markets.own_sessions`, docs/global.md). The library
+    and ``run_study`` both come here: one place for foreign listings."""
+    if prices is not None and calendar is not None and not panel.blocks:
+        panel = global_markets.own_sessions(panel, prices, events, calendar, return_kind)
+    if panel.blocks:
+        meta = {**(meta or {}), **global_markets.describe(panel, calendar)}
+        if any("volume" in e.measures for e in events):
+            raise DataError(
+                "measures: volume is measured on the market's sessions only; a study with "
+                "listings on other exchanges measures returns and volatility"
+            )
     fit = fit_batches(panel, events, factors=factors, unavailable=unavailable, warn=warn)
     volume_panel = None
     if volume is not None and any("volume" in e.measures for e in fit.events):
