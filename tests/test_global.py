@@ -574,3 +574,25 @@ def test_day0_warning_is_about_the_firms_own_exchange(long_prices: pd.DataFrame)
     assert "event 'shock' date 2025-01-20" in us and "Martin Luther King" in us
     (tokyo,) = moved(["8035.T"], TOKYO_HOLIDAY)
     assert "shock on XTKS" in tokyo and "Coming of Age Day" in tokyo
+
+
+def test_price_chart_draws_each_firm_on_its_own_sessions(run: dict, market: dict) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    from eventstudy.output.plots.event_charts import plot_prices
+
+    fig = plot_prices(run["results"], "shock")
+    lines = {line.get_gid(): line for line in fig.axes[0].get_lines() if line.get_gid()}
+    for ticker, mic, day0 in (("8035.T", "XTKS", "2025-01-14"), ("NVDA", "XNYS", TOKYO_HOLIDAY)):
+        days = _sessions(mic)
+        k = days.get_loc(pd.Timestamp(day0))
+        close = market[ticker].reindex(days).to_numpy()
+        want = 100 * close[k - 5 : k + 6] / close[k - 1]  # day -1 = 100 on its own sessions
+        got = lines[f"price:{ticker}"].get_ydata()
+        np.testing.assert_allclose(got, want, rtol=1e-9, err_msg=ticker)
+    (footer,) = [t for t in fig.axes[0].texts if t.get_gid() == "footer"]
+    assert "8035.T on XTKS sessions (day 0 = 2025-01-14)" in " ".join(footer.get_text().split())
+    plt.close(fig)
