@@ -596,3 +596,29 @@ def test_price_chart_draws_each_firm_on_its_own_sessions(run: dict, market: dict
     (footer,) = [t for t in fig.axes[0].texts if t.get_gid() == "footer"]
     assert "8035.T on XTKS sessions (day 0 = 2025-01-14)" in " ".join(footer.get_text().split())
     plt.close(fig)
+
+
+def test_events_frame_names_exchanges(long_prices: pd.DataFrame) -> None:
+    from eventstudy import EventStudy
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EventDateWarning)
+        suffixed = _library(long_prices, ["NVDA", "8035.T"])
+    renamed = long_prices.replace({"ticker": {"8035.T": "TEL"}})  # no suffix: named instead
+    es = EventStudy.from_prices(renamed, market="^GSPC", model="market",
+                                car_windows=[(0, 0), (-1, 1)])  # fmt: skip
+    frame = pd.DataFrame({"event": "shock", "date": TOKYO_HOLIDAY, "ticker": ["NVDA", "TEL"],
+                          "exchange": [None, "XTKS"]})  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EventDateWarning)
+        named = es.fit(frame)
+    assert named.meta["exchanges"] == {"TEL": "XTKS"}
+    got = _firm_ar(named, "TEL")
+    want = _firm_ar(suffixed, "8035.T")
+    assert got.loc[0, "date"] == pd.Timestamp("2025-01-14")
+    np.testing.assert_array_equal(got["ar"].to_numpy(), want["ar"].to_numpy())
+    twice = pd.concat([frame, frame.assign(event="other", exchange=[None, "XAMS"])])
+    with pytest.raises(StudyFileError, match="row 3: ticker TEL on two exchanges, XTKS and XAMS"):
+        es.fit(twice)
+    with pytest.raises(DataError, match="exchanges: unknown exchange 'XXXX' for ticker TEL"):
+        es.fit(frame.assign(exchange=[None, "XXXX"]))

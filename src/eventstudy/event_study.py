@@ -16,7 +16,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from eventstudy import global_markets
-from eventstudy.data.exchanges import check_exchange, foreign_listings
+from eventstudy.data.exchanges import check_exchange
 from eventstudy.data.factors import FactorData
 from eventstudy.data.inputs import check_factor_frame, check_returns, check_shares, check_volume
 from eventstudy.data.panel import ReturnsPanel, wide_prices
@@ -133,8 +133,8 @@ class EventStudy:
         bootstrap: Mapping[str, int] | None = None,
         exchanges: Mapping[str, str] | None = None,
     ) -> None:
-        #: Wide prices of the price column, kept by :meth:`from_prices` when a column trades on
-        #: another exchange than the market's (its firm-events are fitted on its own sessions).
+        #: Wide prices of the price column, kept by :meth:`from_prices`: a firm the events place
+        #: on another exchange than the market's is fitted on its own sessions from them.
         self.prices: pd.DataFrame | None = None
         if isinstance(returns, ReturnsPanel):
             self.panel = returns
@@ -294,9 +294,8 @@ class EventStudy:
             bootstrap=bootstrap,
             exchanges=exchanges,
         )
-        # Kept only where a firm may trade elsewhere: its own sessions come from these prices.
-        if foreign_listings([str(c) for c in prices.columns], market, exchanges):
-            study.prices = prices
+        # A firm the events place on another exchange takes its own sessions from these prices.
+        study.prices = prices
         return study
 
     def resolve(self, events: Iterable[EventSpec | dict[str, Any]]) -> StudySpec:
@@ -311,7 +310,9 @@ class EventStudy:
         """Fit every firm-event and return the results.
 
         ``events`` is a list of :class:`Event` (or dicts with the study-file keys), or a frame with
-        one row per firm-event (``event``, ``date``, ``ticker``), the fast path for large studies.
+        one row per firm-event (``event``, ``date``, ``ticker``, optionally ``exchange``: the
+        firm's exchange MIC where its suffix does not say it, as ``exchanges=``), the fast path
+        for large studies.
         """
         if isinstance(events, pd.DataFrame):
             resolved = self._resolve_frame(events)
@@ -385,6 +386,9 @@ class EventStudy:
             [{"name": "template", "date": first_day, "tickers": [tickers[order[0]]]}]
         ).resolved()[0]
         fields = template.model_dump()
+        if "exchange" in frame.columns:
+            named = {**dict(fields["exchanges"]), **_frame_exchanges(frame, tickers)}
+            fields["exchanges"] = tuple(named.items())
         event_days = day[starts].astype("datetime64[D]").tolist()
         groups = np.split(tickers[order], bounds)
         return [
@@ -393,6 +397,24 @@ class EventStudy:
             )
             for name, date, group in zip(uniques, event_days, groups, strict=True)
         ]
+
+
+def _frame_exchanges(frame: pd.DataFrame, tickers: np.ndarray) -> dict[str, str]:
+    """The events frame's ``exchange`` column as ticker -> MIC (blank cells: none named); a
+    ticker given two exchanges, or an exchange ``exchange_calendars`` does not know, is an
+    error naming the row."""
+    cells = frame["exchange"].to_numpy(dtype=object)
+    named: dict[str, str] = {}
+    for row in np.flatnonzero(pd.notna(cells) & (frame["exchange"].astype(str).str.strip() != "")):
+        ticker, mic = str(tickers[row]), str(cells[row]).strip()
+        if named.setdefault(ticker, mic) != mic:
+            raise StudyFileError(
+                f"events frame, row {row}: ticker {ticker} on two exchanges, "
+                f"{named[ticker]} and {mic}"
+            )
+    for row_ticker, mic in named.items():
+        check_exchange(mic, row_ticker)
+    return named
 
 
 def fit_events(
