@@ -321,7 +321,8 @@ class EventStudy:
         market = self.defaults["market"]
         if self.prices is None and not self.panel.blocks:
             named = global_markets.named_exchanges(resolved)
-            away = [t for t in global_markets.event_listings(resolved, market) if t in named]
+            listed = global_markets.event_listings(resolved, market) if named else {}
+            away = [t for t in listed if t in named]
             if away:
                 raise DataError(
                     f"exchanges: {away[0]} trades on {named[away[0]]}, not on the market's "
