@@ -145,6 +145,7 @@ def market_day0(
     away = np.array([bool(ts) and elsewhere.issuperset(ts) for ts in tickers], dtype=bool)
     rows = np.zeros(len(dates), dtype=np.intp)
     after_close = np.asarray(after_close, dtype=bool)
+
     def day0(part: np.ndarray) -> np.ndarray:
         return home.day0_many([dates[i] for i in part], after_close[part], [names[i] for i in part])
 
