@@ -500,3 +500,125 @@ def test_volume_and_dask_refuse_foreign_listings(long_prices: pd.DataFrame, tmp_
         run_study(parse_study({**STUDY, "measures": ["volume"]}), options)
     with pytest.raises(DataError, match="engine 'dask' fits every firm on the market's sessions"):
         run_study(parse_study({**STUDY, "engine": "dask"}), options)
+
+
+# -- the library API: the same study through EventStudy ----------------------------------------
+
+
+def _library(prices: pd.DataFrame, tickers: list[str], date: str = TOKYO_HOLIDAY, **kwargs):
+    from eventstudy import Event, EventStudy
+
+    es = EventStudy.from_prices(
+        prices, market="^GSPC", model="market", car_windows=[(0, 0), (-1, 1)],
+        title=STUDY["study"], **kwargs,
+    )  # fmt: skip
+    return es.fit([Event(name="shock", date=date, tickers=tickers)])
+
+
+def test_library_and_command_line_give_the_same_numbers(run: dict, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from eventstudy.cli import main
+
+    study = tmp_path / "study.yaml"
+    study.write_text(
+        "study: Global shock\nmarket: ^GSPC\nmodel: market\ntickers: [NVDA, 8035.T]\n"
+        "car_windows: [[0, 0], [-1, 1]]\nevents:\n  - {name: shock, date: 2025-01-13}\n"
+    )
+    cli = tmp_path / "cli"
+    args = ["run", str(study), "--offline", "--cache-dir", str(run["tmp"]), "--out", str(cli),
+            "--no-figures", "--quiet"]  # fmt: skip
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    meta = run["results"].meta
+    stored = PriceStore(run["tmp"]).get_prices(
+        ["^GSPC", "NVDA", "8035.T"], meta["data_start"], meta["data_end"]
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        lib = _library(stored, ["NVDA", "8035.T"])
+    moved = [str(w.message) for w in caught if issubclass(w.category, EventDateWarning)]
+    assert len(moved) == 1 and "shock on XTKS" in moved[0] and "2025-01-14" in moved[0]
+    assert _firm_ar(lib, "8035.T").loc[0, "date"] == pd.Timestamp("2025-01-14")
+    assert lib.meta["exchanges"] == {"8035.T": "XTKS"}
+    write_tables(lib, tmp_path / "lib")
+    for name in ("abnormal_returns.csv", "car.csv", "aar.csv", "caar.csv", "tests.csv"):
+        assert (tmp_path / "lib" / name).read_bytes() == (cli / name).read_bytes(), name
+
+
+def test_library_names_the_exchanges_argument(long_prices: pd.DataFrame) -> None:
+    from eventstudy import EventStudy
+
+    with pytest.raises(DataError, match="exchanges: unknown exchange 'XXXX' for ticker ACME"):
+        EventStudy.from_prices(long_prices, market="^GSPC", exchanges={"ACME": "XXXX"})
+    # Named explicitly, an exchange overrides the suffix: 8035.T read as a New York listing.
+    same = _library(long_prices, ["8035.T"], exchanges={"8035.T": "XNYS"})
+    assert "exchanges" not in same.meta
+    # Returns given directly are one calendar: a firm named on another exchange needs prices.
+    wide = long_prices.pivot(index="date", columns="ticker", values="adj_close")
+    es = EventStudy(wide.pct_change().iloc[1:], market="^GSPC", exchanges={"NVDA": "XTKS"})
+    with pytest.raises(DataError, match=r"exchanges: NVDA trades on XTKS.*from_prices"):
+        es.fit([{"name": "shock", "date": TOKYO_HOLIDAY, "tickers": ["NVDA"]}])
+
+
+def test_day0_warning_is_about_the_firms_own_exchange(long_prices: pd.DataFrame) -> None:
+    def moved(tickers: list[str], date: str) -> list[str]:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            _library(long_prices, tickers, date)
+        return [str(w.message) for w in caught if issubclass(w.category, EventDateWarning)]
+
+    mlk = "2025-01-20"  # Martin Luther King Jr. Day: New York closed, Tokyo open
+    assert moved(["8035.T"], mlk) == []  # no firm of the event trades in New York
+    (us,) = moved(["NVDA", "8035.T"], mlk)
+    assert "event 'shock' date 2025-01-20" in us and "Martin Luther King" in us
+    (tokyo,) = moved(["8035.T"], TOKYO_HOLIDAY)
+    assert "shock on XTKS" in tokyo and "Coming of Age Day" in tokyo
+
+
+def test_price_chart_draws_each_firm_on_its_own_sessions(run: dict, market: dict) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    from eventstudy.output.plots.event_charts import plot_prices
+
+    fig = plot_prices(run["results"], "shock")
+    lines = {line.get_gid(): line for line in fig.axes[0].get_lines() if line.get_gid()}
+    for ticker, mic, day0 in (("8035.T", "XTKS", "2025-01-14"), ("NVDA", "XNYS", TOKYO_HOLIDAY)):
+        days = _sessions(mic)
+        k = days.get_loc(pd.Timestamp(day0))
+        close = market[ticker].reindex(days).to_numpy()
+        want = 100 * close[k - 5 : k + 6] / close[k - 1]  # day -1 = 100 on its own sessions
+        got = lines[f"price:{ticker}"].get_ydata()
+        np.testing.assert_allclose(got, want, rtol=1e-9, err_msg=ticker)
+    (footer,) = [t for t in fig.axes[0].texts if t.get_gid() == "footer"]
+    assert "8035.T on XTKS sessions (day 0 = 2025-01-14)" in " ".join(footer.get_text().split())
+    plt.close(fig)
+
+
+def test_events_frame_names_exchanges(long_prices: pd.DataFrame) -> None:
+    from eventstudy import EventStudy
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EventDateWarning)
+        suffixed = _library(long_prices, ["NVDA", "8035.T"])
+    renamed = long_prices.replace({"ticker": {"8035.T": "TEL"}})  # no suffix: named instead
+    es = EventStudy.from_prices(renamed, market="^GSPC", model="market",
+                                car_windows=[(0, 0), (-1, 1)])  # fmt: skip
+    frame = pd.DataFrame({"event": "shock", "date": TOKYO_HOLIDAY, "ticker": ["NVDA", "TEL"],
+                          "exchange": [None, "XTKS"]})  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EventDateWarning)
+        named = es.fit(frame)
+    assert named.meta["exchanges"] == {"TEL": "XTKS"}
+    got = _firm_ar(named, "TEL")
+    want = _firm_ar(suffixed, "8035.T")
+    assert got.loc[0, "date"] == pd.Timestamp("2025-01-14")
+    np.testing.assert_array_equal(got["ar"].to_numpy(), want["ar"].to_numpy())
+    twice = pd.concat([frame, frame.assign(event="other", exchange=[None, "XAMS"])])
+    with pytest.raises(StudyFileError, match="row 3: ticker TEL on two exchanges, XTKS and XAMS"):
+        es.fit(twice)
+    with pytest.raises(DataError, match="exchanges: unknown exchange 'XXXX' for ticker TEL"):
+        es.fit(frame.assign(exchange=[None, "XXXX"]))

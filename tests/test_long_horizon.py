@@ -393,8 +393,7 @@ def _skew_t_by_hand(x: np.ndarray) -> float:
 
 
 def test_the_bootstrapped_skewness_adjusted_t_by_loops() -> None:
-    import zlib
-
+    from eventstudy.inference import bootstrap
     from eventstudy.inference.bhar_bootstrap import resampling_tests
 
     rng = np.random.default_rng(4)
@@ -402,19 +401,39 @@ def test_the_bootstrapped_skewness_adjusted_t_by_loops() -> None:
     frame = pd.DataFrame(
         {"event": "E", "ticker": [f"T{i}" for i in range(40)], "start": 0, "end": 20, "bhar": x}
     )
-    out = resampling_tests(frame, {"E": 500}).set_index(["event", "test"])
+    out = resampling_tests(frame, {"E": 500}, seed=5).set_index(["event", "test"])
     row = out.loc[("E", "bhar_bootstrap_skewness_adjusted_t")]
     assert row["statistic"] == pytest.approx(_skew_t_by_hand(list(x)), rel=1e-12)
-    # The same draws, recomputed one resample at a time.
-    draws = np.random.default_rng([1999, zlib.crc32(b"E|0|20")]).integers(0, 40, (500, 10))
-    centred = x - x.mean()
-    t_b = np.array([_skew_t_by_hand(list(centred[d])) for d in draws])
+    # The same draws, recomputed one resample at a time: uniform draws of the bootstrap's random
+    # stream (seed, the BHAR test's key, chunk), the event's 10 columns then the pooled sample's;
+    # LBT's t of each resample centred on the sample's mean, (1 + count) / (B + 1) two-sided.
+    u = np.concatenate([
+        bootstrap._generator(5, bootstrap._BHAR_SKEW, k).random((size, 20))
+        for k, size in bootstrap._chunks(500)
+    ])  # fmt: skip
+    mean = x.mean()
+
+    def t_star(resample: np.ndarray) -> float:
+        n = len(resample)
+        m = sum(resample) / n
+        s = (sum((v - m) ** 2 for v in resample) / (n - 1)) ** 0.5
+        g = sum((v - m) ** 3 for v in resample) / (n * s**3)
+        S = (m - mean) / s
+        return float(np.sqrt(n) * (S + g * S * S / 3 + g / (6 * n)))
+
     t = row["statistic"]
-    expected = min(1.0, 2 * min(np.mean(t_b <= t), np.mean(t_b >= t)))
-    assert row["p_value"] == pytest.approx(expected, abs=1e-12)
+    for name, cols in (("E", slice(0, 10)), ("all", slice(10, 20))):
+        picks = np.minimum((u[:, cols] * 40).astype(int), 39)
+        t_b = np.array([t_star(x[pick]) for pick in picks])
+        lo, hi = np.sum(t_b <= t), np.sum(t_b >= t)
+        expected = min(1.0, 2 * (1 + min(lo, hi)) / (500 + 1))
+        got = out.loc[(name, "bhar_bootstrap_skewness_adjusted_t")]
+        assert got["p_value"] == pytest.approx(expected, rel=1e-12), name
+        assert got["statistic"] == pytest.approx(t, rel=1e-12)
     assert row["n"] == 40 and row["note"] == "500 resamples of 10"
-    pooled = out.loc[("all", "bhar_bootstrap_skewness_adjusted_t")]
-    assert pooled["statistic"] == row["statistic"]
+    # One implementation: the study key ``bootstrap`` gives this row the same numbers.
+    same = bootstrap.bhar_tests(frame, "all", "bhar_bootstrap_skewness_adjusted_t", 500, 5)
+    assert same.iloc[0]["p_value"] == row["p_value"] and same.iloc[0]["note"] == row["note"]
     # The empirical p-value needs pseudo-portfolios (not given here).
     assert np.isnan(out.loc[("E", "bhar_empirical_p"), "p_value"])
 
@@ -462,6 +481,20 @@ def test_pseudo_bhars_compound_each_pool_firm_against_the_benchmark(bhar_data: A
     assert 0 <= emp["p_value"] <= 1 and emp["statistic"] == pytest.approx(frame["bhar"].mean())
     plain = _fit(returns, events, event_window=(-5, 30), bhar_windows=[BHAR_WINDOW])
     assert "bhar_empirical_p" not in set(plain.tests_frame()["test"])  # asked for only
+    # Both keys: one row per group, from the one implementation, B resamples with that seed.
+    settings = dict(event_window=(-5, 30), bhar_windows=[BHAR_WINDOW], bhar_benchmark="market",
+                    reference_portfolio=reference, bhar_resamples=200)  # fmt: skip
+    both = _fit(returns, events, bootstrap={"reps": 99, "seed": 3}, **settings).tests_frame()
+    rows = both[both["test"] == "bhar_bootstrap_skewness_adjusted_t"]
+    assert not rows.duplicated(["event", "start", "end"]).any()
+    seeded = _fit(returns, events, **settings).tests_frame()
+    from eventstudy.inference.bootstrap import bhar_tests
+
+    direct = bhar_tests(frame, "all", "bhar_bootstrap_skewness_adjusted_t", 200, 3)
+    np.testing.assert_array_equal(rows["p_value"].to_numpy(), direct["p_value"].to_numpy())
+    default = seeded[seeded["test"] == "bhar_bootstrap_skewness_adjusted_t"]
+    direct = bhar_tests(frame, "all", "bhar_bootstrap_skewness_adjusted_t", 200, 1)
+    np.testing.assert_array_equal(default["p_value"].to_numpy(), direct["p_value"].to_numpy())
 
 
 def test_the_calendar_time_simulation_runs() -> None:

@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
+from eventstudy import global_markets
+from eventstudy.data.exchanges import check_exchange
 from eventstudy.data.factors import FactorData
 from eventstudy.data.inputs import check_factor_frame, check_returns, check_shares, check_volume
 from eventstudy.data.panel import ReturnsPanel, wide_prices
@@ -80,6 +82,11 @@ class EventStudy:
     bootstrap
         ``{"reps": 999, "seed": 1}`` (either key may be left out) adds the bootstrap tests to
         ``tests_frame()`` (docs/tests.md, "Bootstrap"); None (the default): none.
+    exchanges
+        ``{ticker: MIC}``: the exchange a firm trades on where its Yahoo suffix does not say it
+        (as the study-file key; docs/global.md). With :meth:`from_prices`, a firm on another
+        exchange than the market's (named here, or by its suffix: ``8035.T``) is fitted on its
+        own exchange's sessions; ``returns`` given directly are one calendar, their dates.
     volume
         Shares traded, dates x tickers, for the volume measure (:meth:`from_prices` takes it
         from long prices' ``volume`` column).
@@ -124,7 +131,11 @@ class EventStudy:
         matches: pd.DataFrame | None = None,
         multiple_testing: str = DEFAULTS.multiple_testing,
         bootstrap: Mapping[str, int] | None = None,
+        exchanges: Mapping[str, str] | None = None,
     ) -> None:
+        #: Wide prices of the price column, kept by :meth:`from_prices`: a firm the events place
+        #: on another exchange than the market's is fitted on its own sessions from them.
+        self.prices: pd.DataFrame | None = None
         if isinstance(returns, ReturnsPanel):
             self.panel = returns
         else:
@@ -143,6 +154,10 @@ class EventStudy:
             "volatility_model": volatility_model,
             "multiple_testing": multiple_testing,
         }
+        if exchanges:
+            for ticker, mic in exchanges.items():
+                check_exchange(str(mic), str(ticker))
+            self.defaults["exchanges"] = {str(t): str(x) for t, x in exchanges.items()}
         self.bootstrap: dict[str, int] | None = None
         if bootstrap is not None:
             try:
@@ -221,13 +236,17 @@ class EventStudy:
         matches: pd.DataFrame | None = None,
         multiple_testing: str = DEFAULTS.multiple_testing,
         bootstrap: Mapping[str, int] | None = None,
+        exchanges: Mapping[str, str] | None = None,
     ) -> EventStudy:
         """From prices: wide (dates x tickers) or long (``ticker,date,close,adj_close,...``).
 
         Returns (``return_kind``: ``simple`` or ``log``) are computed from the ``price`` column
         (``adj_close`` or ``close``) on the market's sessions. With long prices that carry
-        ``close``, unadjusted closes are kept for market values. The other arguments are those of
-        :class:`EventStudy`. ``returns=`` is the old name of ``return_kind`` (deprecated)."""
+        ``close``, unadjusted closes are kept for market values. A firm listed on another
+        exchange than the market's (by ``exchanges``, else its Yahoo suffix: ``8035.T`` trades
+        in Tokyo) is fitted on its own exchange's sessions, from these prices (docs/global.md).
+        The other arguments are those of :class:`EventStudy`. ``returns=`` is the old name of
+        ``return_kind`` (deprecated)."""
         if returns is not None:
             warnings.warn(
                 "EventStudy.from_prices(returns=...) is now return_kind=...",
@@ -245,7 +264,7 @@ class EventStudy:
                 volume = wide_prices(prices, "volume")
             prices = wide_prices(prices, price)
         panel = ReturnsPanel.from_prices(prices, market, return_kind)
-        return cls(
+        study = cls(
             panel,
             market=market,
             model=model,
@@ -273,7 +292,11 @@ class EventStudy:
             matches=matches,
             multiple_testing=multiple_testing,
             bootstrap=bootstrap,
+            exchanges=exchanges,
         )
+        # A firm the events place on another exchange takes its own sessions from these prices.
+        study.prices = prices
+        return study
 
     def resolve(self, events: Iterable[EventSpec | dict[str, Any]]) -> StudySpec:
         """Validate ``events`` against the defaults, as a study file would be."""
@@ -287,12 +310,25 @@ class EventStudy:
         """Fit every firm-event and return the results.
 
         ``events`` is a list of :class:`Event` (or dicts with the study-file keys), or a frame with
-        one row per firm-event (``event``, ``date``, ``ticker``), the fast path for large studies.
+        one row per firm-event (``event``, ``date``, ``ticker``, optionally ``exchange``: the
+        firm's exchange MIC where its suffix does not say it, as ``exchanges=``), the fast path
+        for large studies.
         """
         if isinstance(events, pd.DataFrame):
             resolved = self._resolve_frame(events)
         else:
             resolved = self.resolve(events).resolved()
+        market = self.defaults["market"]
+        if self.prices is None and not self.panel.blocks:
+            named = global_markets.named_exchanges(resolved)
+            listed = global_markets.event_listings(resolved, market) if named else {}
+            away = [t for t in listed if t in named]
+            if away:
+                raise DataError(
+                    f"exchanges: {away[0]} trades on {named[away[0]]}, not on the market's "
+                    "exchange; its own sessions come from its prices: use "
+                    "EventStudy.from_prices(prices, exchanges=...)"
+                )
         return fit_events(
             self.panel,
             resolved,
@@ -305,6 +341,9 @@ class EventStudy:
             volume=self.volume,
             calendar_time=self.calendar_time,
             matches=self.matches,
+            prices=self.prices,
+            calendar=market,
+            return_kind=self.return_kind,
         )
 
     def _resolve_frame(self, frame: pd.DataFrame) -> list[ResolvedEvent]:
@@ -348,6 +387,9 @@ class EventStudy:
             [{"name": "template", "date": first_day, "tickers": [tickers[order[0]]]}]
         ).resolved()[0]
         fields = template.model_dump()
+        if "exchange" in frame.columns:
+            named = {**dict(fields["exchanges"]), **_frame_exchanges(frame, tickers)}
+            fields["exchanges"] = tuple(named.items())
         event_days = day[starts].astype("datetime64[D]").tolist()
         groups = np.split(tickers[order], bounds)
         return [
@@ -356,6 +398,24 @@ class EventStudy:
             )
             for name, date, group in zip(uniques, event_days, groups, strict=True)
         ]
+
+
+def _frame_exchanges(frame: pd.DataFrame, tickers: np.ndarray) -> dict[str, str]:
+    """The events frame's ``exchange`` column as ticker -> MIC (blank cells: none named); a
+    ticker given two exchanges, or an exchange ``exchange_calendars`` does not know, is an
+    error naming the row."""
+    cells = frame["exchange"].to_numpy(dtype=object)
+    named: dict[str, str] = {}
+    for row in np.flatnonzero(pd.notna(cells) & (frame["exchange"].astype(str).str.strip() != "")):
+        ticker, mic = str(tickers[row]), str(cells[row]).strip()
+        if named.setdefault(ticker, mic) != mic:
+            raise StudyFileError(
+                f"events frame, row {row}: ticker {ticker} on two exchanges, "
+                f"{named[ticker]} and {mic}"
+            )
+    for row_ticker, mic in named.items():
+        check_exchange(mic, row_ticker)
+    return named
 
 
 def fit_events(
@@ -372,12 +432,30 @@ def fit_events(
     volume: pd.DataFrame | None = None,
     calendar_time: CalendarTime | None = None,
     matches: Mapping[tuple[str, str], str] | None = None,
+    prices: pd.DataFrame | None = None,
+    calendar: str | None = None,
+    return_kind: str = DEFAULTS.returns,
 ) -> EventStudyResults:
     """Fit resolved events on ``panel`` (:func:`~eventstudy.estimation.fit.fit_batches`) and wrap
     the fits, prices and share counts in the results object; ``warn``: warn of the firm-events
     left out (a Dask partition leaves that to the client); ``volume``: shares traded (dates x
     tickers) for the events that measure volume; ``calendar_time``: the calendar-time regression
-    the results' tables hold (docs/long_horizon.md)."""
+    the results' tables hold (docs/long_horizon.md).
+
+    ``prices`` (dates x tickers of the price column ``panel``'s ``return_kind`` returns came
+    from) with ``calendar`` (the market ticker whose sessions ``panel`` holds): the events' firms
+    listed on another exchange are fitted on their own exchange's sessions, the regressors
+    aligned to them (:func:`eventstudy.global_markets.own_sessions`, docs/global.md). The library
+    and ``run_study`` both come here: one place for foreign listings."""
+    if prices is not None and calendar is not None and not panel.blocks:
+        panel = global_markets.own_sessions(panel, prices, events, calendar, return_kind)
+    if panel.blocks:
+        meta = {**(meta or {}), **global_markets.describe(panel, calendar)}
+        if any("volume" in e.measures for e in events):
+            raise DataError(
+                "measures: volume is measured on the market's sessions only; a study with "
+                "listings on other exchanges measures returns and volatility"
+            )
     fit = fit_batches(panel, events, factors=factors, unavailable=unavailable, warn=warn)
     volume_panel = None
     if volume is not None and any("volume" in e.measures for e in fit.events):

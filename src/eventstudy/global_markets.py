@@ -1,12 +1,15 @@
 """Global markets in a study run: which firms take their own exchange's sessions, the panel that
 holds them, and the FX rates valuing every firm in the reporting currency (docs/global.md).
 
-:mod:`eventstudy.pipeline` calls these; a US-only study in USD finds no foreign listing and no
-currency to convert, and runs exactly as before.
+:func:`eventstudy.event_study.fit_events` (under the library's ``EventStudy`` and
+:mod:`eventstudy.pipeline` alike) stacks the foreign listings' sessions with
+:func:`own_sessions`; the pipeline also fetches the FX rates here. A US-only study in USD
+finds no foreign listing and no currency to convert, and runs exactly as before.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,17 +20,21 @@ from eventstudy.data.exchanges import foreign_listings, listing_exchange
 from eventstudy.data.panel import ReturnsPanel
 from eventstudy.data.sessions import stack_panel
 from eventstudy.errors import DataError
-from eventstudy.study import StudySpec
+from eventstudy.study import ResolvedEvent, StudySpec
 
 #: Sessions of slack beyond the longest window between two blocks of a panel (Dimson lags).
 _SLACK = 12
 
 
-def named_exchanges(spec: StudySpec) -> dict[str, str]:
-    """The exchanges the study file names (``exchanges:``), ticker -> MIC; a ticker given two
-    different exchanges (study and event, or two events) is an error."""
+def _events(study: StudySpec | Sequence[ResolvedEvent]) -> Sequence[ResolvedEvent]:
+    return study.resolved() if isinstance(study, StudySpec) else study
+
+
+def named_exchanges(study: StudySpec | Sequence[ResolvedEvent]) -> dict[str, str]:
+    """The exchanges the study file (or the library's ``exchanges=``) names, ticker -> MIC; a
+    ticker given two different exchanges (study and event, or two events) is an error."""
     named: dict[str, str] = {}
-    for e in spec.resolved():
+    for e in _events(study):
         for ticker, mic in e.exchanges:
             if named.setdefault(ticker, mic) != mic:
                 raise DataError(
@@ -42,31 +49,45 @@ def calendar_market(spec: StudySpec) -> str:
     return spec.market or spec.resolved()[0].market
 
 
+def event_listings(events: Sequence[ResolvedEvent], market: str) -> dict[str, str]:
+    """The events' firms on another exchange than ``market``'s, ticker -> MIC (empty: every
+    firm trades on the market's exchange)."""
+    firms = list(dict.fromkeys(t for e in events for t in e.tickers))  # each once
+    return foreign_listings(firms, market, named_exchanges(events))
+
+
 def listings_of(spec: StudySpec) -> dict[str, str]:
     """The study's firms on another exchange than the market's, ticker -> MIC (empty: US-only)."""
-    firms = list(dict.fromkeys(t for e in spec.resolved() for t in e.tickers))  # each once
-    return foreign_listings(firms, calendar_market(spec), named_exchanges(spec))
+    return event_listings(spec.resolved(), calendar_market(spec))
 
 
-def global_panel(spec: StudySpec, panel: ReturnsPanel, prices: pd.DataFrame) -> ReturnsPanel:
-    """``panel`` with the study's foreign listings on their own sessions
-    (:func:`~eventstudy.data.sessions.stack_panel`); unchanged without any."""
-    listings = listings_of(spec)
+def own_sessions(
+    panel: ReturnsPanel,
+    prices: pd.DataFrame,
+    events: Sequence[ResolvedEvent],
+    market: str,
+    kind: str,
+) -> ReturnsPanel:
+    """``panel`` (on ``market``'s sessions) with the events' foreign listings on their own
+    sessions (:func:`~eventstudy.data.sessions.stack_panel`); unchanged without any.
+    ``prices``: dates x tickers of the price column the returns (``kind``) came from. What
+    :func:`eventstudy.event_study.fit_events` calls, for the library and ``run_study`` alike."""
+    listings = event_listings(events, market)
     if not listings:
         return panel
-    events = spec.resolved()
     regressors = list(dict.fromkeys(t for e in events for t in (e.market, *e.factors)))
     reach = max(
         max(abs(d) for d in (*e.estimation_window, *e.event_window)) + e.dimson_lags
         for e in events
     )
-    return stack_panel(panel, prices, listings, regressors, spec.returns, reach + _SLACK)
+    return stack_panel(panel, prices, listings, regressors, kind, reach + _SLACK)
 
 
-def describe(spec: StudySpec, panel: ReturnsPanel) -> dict[str, Any]:
-    """What ``summary.json`` records about the calendars of a study with foreign listings."""
+def describe(panel: ReturnsPanel, market: str | None) -> dict[str, Any]:
+    """What ``summary.json`` records about the calendars of a panel with foreign listings."""
+    home = f"sessions of {market}" if market else "the market's sessions"
     return {
-        "calendar": f"sessions of {calendar_market(spec)}; "
+        "calendar": f"{home}; "
         + "; ".join(f"{', '.join(b.tickers)} on {b.exchange} sessions" for b in panel.blocks),
         "exchanges": {t: b.exchange for b in panel.blocks for t in b.tickers},
     }

@@ -253,15 +253,14 @@ def _describe_sources(sources: list[tuple[str, int, str]]) -> str:
 def build_panel(
     spec: StudySpec, prices: pd.DataFrame
 ) -> tuple[ReturnsPanel, pd.DataFrame | None]:
-    """Returns panel on the study market's sessions, and unadjusted closes for valuation."""
+    """Returns panel on the study market's sessions, and unadjusted closes for valuation (firms
+    on other exchanges take their own sessions in :func:`~eventstudy.event_study.fit_events`)."""
     calendar_ticker = spec.resolved()[0].market if spec.market is None else spec.market
     wide = wide_prices(prices, spec.price)
     empty = [str(t) for t in wide.columns[wide.isna().all()]]
     if empty:
         raise DataError(f"no {spec.price} prices for {', '.join(empty)}")
     panel = ReturnsPanel.from_prices(wide, calendar_ticker, spec.returns)
-    # Firms on other exchanges: on their own sessions (none in a US-only study; docs/global.md).
-    panel = global_markets.global_panel(spec, panel, wide)
     close = wide_prices(prices, "close") if "close" in prices.columns else None
     return panel, close
 
@@ -347,15 +346,11 @@ def _run_local(
 ) -> EventStudyResults:
     prices, shares, meta = load_data(spec, options, keep=keep)
     panel, close = build_panel(spec, prices)
-    meta["calendar"] = f"sessions of {spec.market or spec.resolved()[0].market}"
+    calendar = global_markets.calendar_market(spec)
+    meta["calendar"] = f"sessions of {calendar}"
+    # Firms on other exchanges: on their own sessions, from these prices (docs/global.md).
+    own = wide_prices(prices, spec.price) if global_markets.listings_of(spec) else None
     firms = {t for e in spec.resolved() if "volume" in e.measures for t in e.tickers}
-    if panel.blocks:
-        meta.update(global_markets.describe(spec, panel))
-        if firms:
-            raise DataError(
-                "measures: volume is measured on the market's sessions only; a study with "
-                "listings on other exchanges measures returns and volatility"
-            )
     volume = None
     if firms:
         rows = prices["ticker"].isin(firms).to_numpy()
@@ -381,6 +376,9 @@ def _run_local(
         warn=False,  # run_study warns once the study is known to have fitted something
         calendar_time=spec.calendar_time,
         matches=study_matches(spec),
+        prices=own,
+        calendar=calendar,
+        return_kind=spec.returns,
     )
     start, end = date_range(spec.resolved())
     results.fx = global_markets.study_fx(

@@ -31,7 +31,7 @@ from eventstudy.output.folder import (
     CAAR_COLUMNS,
     CAR_COLUMNS,
 )
-from eventstudy.study import POOLED, CalendarTime, ResolvedEvent
+from eventstudy.study import DEFAULTS, POOLED, CalendarTime, ResolvedEvent
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -331,8 +331,8 @@ class EventStudyResults(MeasureMethods, ExplainMethods):
             )
         ]
         bhar = self.bhar_frame()
-        # With ``bhar_resamples`` the BHAR row comes from Lyon, Barber & Tsai's resampling tests
-        # (inference.bhar_bootstrap), with their draws: not twice.
+        # With ``bhar_resamples`` the BHAR row is among Lyon, Barber & Tsai's resampling tests
+        # (same function, their B per event, this seed): not twice.
         if len(bhar) and not any(e.bhar_resamples for e in events):
             parts.append(bootstrap.bhar_tests(bhar, POOLED, BHAR_TESTS[2].name, reps, seed))
         return [p for p in parts if len(p)]
@@ -355,7 +355,9 @@ class EventStudyResults(MeasureMethods, ExplainMethods):
 
         log = self.meta.get("returns") == "log"
         pseudo = pseudo_bhars(self.panel, self.study_fit, frame, self.matches, log)
-        return pd.concat([tests, resampling_tests(frame, resamples, pseudo)], ignore_index=True)
+        seed = self.bootstrap["seed"] if self.bootstrap else DEFAULTS.bootstrap_seed
+        lbt = resampling_tests(frame, resamples, pseudo, seed)
+        return pd.concat([tests, lbt], ignore_index=True)
 
     def aar_frame(self) -> pd.DataFrame:
         """Average AR per event and event-window day with the cross-sectional t (Brown & Warner

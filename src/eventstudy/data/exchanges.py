@@ -125,16 +125,19 @@ def listing_currency(ticker: str, exchange: str | None = None) -> str:
     return US.currency
 
 
-def check_exchange(exchange: str) -> str:
-    """``exchange`` if ``exchange_calendars`` knows it; a :class:`DataError` otherwise."""
+def check_exchange(exchange: str, ticker: str | None = None) -> str:
+    """``exchange`` if ``exchange_calendars`` knows it; otherwise a :class:`DataError` naming
+    ``exchanges`` (the study key and the library's argument alike) and the ticker."""
     from eventstudy.data.calendar import _calendar
 
     try:
         _calendar(exchange)
     except Exception:
+        whose = f" for ticker {ticker}" if ticker is not None else ""
         raise DataError(
-            f"unknown exchange {exchange!r}: name it by its ISO 10383 MIC as exchange_calendars "
-            "does (XNYS, XTKS, XAMS, XETR, XTAI, XHKG, XLON, ...)"
+            f"exchanges: unknown exchange {exchange!r}{whose}: name it by its "
+            "ISO 10383 MIC as exchange_calendars does (XNYS, XTKS, XAMS, XETR, XTAI, XHKG, "
+            "XLON, ...)"
         ) from None
     return exchange
 
@@ -149,5 +152,5 @@ def foreign_listings(
     for t in dict.fromkeys(tickers):
         exchange = listing_exchange(t, market, named)
         if exchange != home:
-            out[t] = check_exchange(exchange)
+            out[t] = check_exchange(exchange, t)
     return out

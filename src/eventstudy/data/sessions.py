@@ -34,7 +34,7 @@ import pandas as pd
 
 from eventstudy.data.calendar import _calendar
 from eventstudy.data.panel import ReturnsPanel, SessionBlock, compute_returns
-from eventstudy.errors import DataError
+from eventstudy.errors import DataError, EventDateWarning
 
 
 def _closes(exchange: str | None, dates: pd.DatetimeIndex) -> np.ndarray:
@@ -125,6 +125,38 @@ def block_view(panel: ReturnsPanel, block: SessionBlock) -> ReturnsPanel:
     """The rows of one block, as a panel on that exchange's sessions."""
     rows = slice(block.start, block.stop)
     return ReturnsPanel(panel.dates[rows], panel.tickers, panel.values[rows], block.exchange)
+
+
+def market_day0(
+    panel: ReturnsPanel,
+    dates: Sequence[dt.date],
+    after_close: np.ndarray,
+    names: Sequence[str],
+    tickers: Sequence[Sequence[str]],
+) -> np.ndarray:
+    """Each event's day-0 row on the market's sessions (the event's own day 0: ``day0_dates``,
+    ``aar.csv``'s date) by the day-0 rule. The warning that an event date is not a session is
+    about the firms' exchange: an event whose firms all trade on other exchanges (each warned
+    about on its own, :func:`firm_day0`) gives none about the market's calendar."""
+    home = panel.market_block()
+    if not panel.blocks:
+        return home.day0_many(dates, after_close, names)
+    elsewhere = {t for block in panel.blocks for t in block.tickers}
+    away = np.array([bool(ts) and elsewhere.issuperset(ts) for ts in tickers], dtype=bool)
+    rows = np.zeros(len(dates), dtype=np.intp)
+    after_close = np.asarray(after_close, dtype=bool)
+
+    def day0(part: np.ndarray) -> np.ndarray:
+        return home.day0_many([dates[i] for i in part], after_close[part], [names[i] for i in part])
+
+    mixed, foreign = np.flatnonzero(~away), np.flatnonzero(away)
+    if len(mixed):
+        rows[mixed] = day0(mixed)
+    if len(foreign):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", EventDateWarning)
+            rows[foreign] = day0(foreign)
+    return rows
 
 
 def firm_day0(

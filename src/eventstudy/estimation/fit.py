@@ -102,7 +102,7 @@ def fit_batches(
     after = np.array([e.timing == "after_close" for e in events], dtype=bool)
     names = [e.name for e in events]
     if day0 is None:
-        day0 = panel.market_block().day0_many([e.date for e in events], after, names)
+        day0 = _market_day0(panel, events, after, names)
     # Firms on another exchange than the market's: day 0 on their own sessions (docs/global.md).
     own = _own_day0(panel, events, after, names) if panel.blocks else {}
 
@@ -202,6 +202,14 @@ def warn_left_out(dropped: Sequence[tuple[str, str, str]], stacklevel: int = 2) 
                 UserWarning,
                 stacklevel=stacklevel + 1,
             )
+
+
+def _market_day0(
+    panel: ReturnsPanel, events: Sequence[ResolvedEvent], after: np.ndarray, names: list[str]
+) -> np.ndarray:
+    from eventstudy.data.sessions import market_day0
+
+    return market_day0(panel, [e.date for e in events], after, names, [e.tickers for e in events])
 
 
 def _own_day0(

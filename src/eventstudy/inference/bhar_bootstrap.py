@@ -2,20 +2,21 @@
 BHAR window (``bhar_resamples: B`` asks for them; docs/long_horizon.md).
 
 * **Bootstrapped skewness-adjusted t** (``bhar_bootstrap_skewness_adjusted_t``; LBT 1999,
-  section III.B): the skewness-adjusted t of the sample (Hall 1992) is compared with its
-  distribution under the null, estimated from ``B`` resamples of size ``n_b = max(3, floor(n /
-  4))`` drawn with replacement from the sample's BHARs *centred on their mean*. Two-sided p:
-  ``min(1, 2 min(P*(t_b <= t), P*(t_b >= t)))``.
+  section III.B): computed by :func:`eventstudy.inference.bootstrap.bhar_tests`, the one
+  implementation the study key ``bootstrap`` also uses (its formula and p-value are in
+  docs/tests.md, "Bootstrap"); ``B`` resamples per event, drawn with the ``bootstrap`` seed (its
+  default without the key).
 * **Empirical p-value from pseudo-portfolios** (``bhar_empirical_p``; LBT 1999, section III.C):
   each of ``B`` pseudo-samples replaces every firm-event by a firm drawn at random from its pool,
   held over the same sessions and compounded against the same benchmark; the p-value is where
-  the sample's mean BHAR falls in the distribution of the pseudo-samples' means (two-sided, as
-  above). LBT draw from the firms of the sample firm's size and book-to-market portfolio; here
-  the pool is the event's ``reference_portfolio`` or, without one, every firm of the study.
-  Needs a benchmark other than the normal-return model (a pseudo-firm has no fitted model).
+  the sample's mean BHAR falls in the distribution of the pseudo-samples' means (two-sided:
+  ``min(1, 2 min(P*(m_b <= m), P*(m_b >= m)))``). LBT draw from the firms of the sample firm's
+  size and book-to-market portfolio; here the pool is the event's ``reference_portfolio`` or,
+  without one, every firm of the study. Needs a benchmark other than the normal-return model (a
+  pseudo-firm has no fitted model).
 
-Resamples are drawn from a generator seeded by the event name and the window, so a run's numbers
-do not change from run to run.
+Pseudo-portfolios are drawn from a generator seeded by the event name and the window, so a run's
+numbers do not change from run to run.
 """
 
 from __future__ import annotations
@@ -29,17 +30,9 @@ import pandas as pd
 from eventstudy.data.panel import ReturnsPanel
 from eventstudy.estimation.benchmarks import benchmark_returns
 from eventstudy.estimation.fit import StudyFit
+from eventstudy.inference import bootstrap
 from eventstudy.inference.registry import BHAR_RESAMPLING_TESTS
-from eventstudy.inference.stats import skewness_adjusted_statistic
-from eventstudy.study import POOLED
-
-#: Fewest BHARs in a bootstrap resample (the skewness needs 3).
-MIN_RESAMPLE = 3
-
-
-def resample_size(n: int) -> int:
-    """LBT's bootstrap resample size ``n / 4``, at least :data:`MIN_RESAMPLE`."""
-    return max(MIN_RESAMPLE, n // 4)
+from eventstudy.study import DEFAULTS, POOLED
 
 
 def _rng(event: str, start: int, end: int) -> np.random.Generator:
@@ -52,32 +45,6 @@ def _two_sided(draws: np.ndarray, observed: float) -> float:
         return np.nan
     below, above = float(np.mean(draws <= observed)), float(np.mean(draws >= observed))
     return min(1.0, 2.0 * min(below, above))
-
-
-def skewness_adjusted_t(x: np.ndarray) -> float:
-    """Hall's skewness-adjusted t of a sample (LBT 1999, eq. 5)."""
-    n = len(x)
-    dev = x - x.mean()
-    sd = x.std(ddof=1)
-    stat = skewness_adjusted_statistic(
-        np.array([n], dtype=float), np.array([x.mean()]), np.array([sd]), np.array([(dev**3).sum()])
-    )
-    return float(stat[0])
-
-
-def bootstrap_skewness_adjusted(
-    x: np.ndarray, resamples: int, rng: np.random.Generator
-) -> tuple[float, float]:
-    """The sample's skewness-adjusted t and its bootstrap p-value (module docstring)."""
-    t = skewness_adjusted_t(x)
-    size = resample_size(len(x))
-    centred = x - x.mean()
-    draws = centred[rng.integers(0, len(x), (resamples, size))]
-    mean = draws.mean(axis=1)
-    sd = draws.std(axis=1, ddof=1)
-    cubes = ((draws - mean[:, None]) ** 3).sum(axis=1)
-    t_b = skewness_adjusted_statistic(np.full(resamples, float(size)), mean, sd, cubes)
-    return t, _two_sided(t_b, t)
 
 
 def empirical_p(
@@ -100,53 +67,45 @@ def empirical_p(
 
 
 def resampling_tests(
-    bhar: pd.DataFrame, resamples: Mapping[str, int], pseudo: np.ndarray | None = None
+    bhar: pd.DataFrame,
+    resamples: Mapping[str, int],
+    pseudo: np.ndarray | None = None,
+    seed: int = DEFAULTS.bootstrap_seed,
 ) -> pd.DataFrame:
     """Both tests per (event, window) and pooled (``all``), in the battery's columns.
 
     ``bhar``: ``event, start, end, bhar`` per firm-event and window (as ``bhar_frame()``);
     ``resamples``: ``B`` per event (0: not asked; the pooled rows take the largest);
     ``pseudo``: rows of ``bhar`` x pool firms, the pseudo-BHARs of :func:`empirical_p` (None or
-    an all-NaN row: the empirical p-value is not available)."""
-    asked = {e: int(b) for e, b in resamples.items() if b}
+    an all-NaN row: the empirical p-value is not available); ``seed``: the bootstrap's."""
+    asked = {str(e): int(b) for e, b in resamples.items() if b}
     if bhar.empty or not asked:
         return pd.DataFrame()
+    boot, emp = BHAR_RESAMPLING_TESTS
+    skew = bootstrap.bhar_tests(bhar, POOLED, boot.name, asked, seed)
     x_all = bhar["bhar"].to_numpy(dtype=float)
     if pseudo is None:
         pseudo = np.full((len(bhar), 1), np.nan)
     events = bhar["event"].astype(str).to_numpy()
-    groups: dict[tuple[str, int, int], np.ndarray] = {}
-    for name, start, end in dict.fromkeys(zip(events, bhar["start"], bhar["end"], strict=True)):
-        if name in asked:
-            keep = (events == name) & (bhar["start"] == start).to_numpy()
-            groups[(name, int(start), int(end))] = keep & (bhar["end"] == end).to_numpy()
-    for start, end in dict.fromkeys(zip(bhar["start"], bhar["end"], strict=True)):
-        in_window = (bhar["start"] == start).to_numpy() & (bhar["end"] == end).to_numpy()
-        groups[(POOLED, int(start), int(end))] = in_window & np.isin(events, list(asked))
-    boot, emp = BHAR_RESAMPLING_TESTS
+    starts, ends = bhar["start"].to_numpy(), bhar["end"].to_numpy()
     rows = []
-    for (name, start, end), mask in groups.items():
+    for row in skew.itertuples(index=False):
+        name, start, end = str(row.event), int(row.start), int(row.end)
         b = asked.get(name, max(asked.values()))
+        mask = (starts == start) & (ends == end)
+        mask &= (events == name) if name in asked else np.isin(events, list(asked))
         ok = mask & np.isfinite(x_all)
         x = x_all[ok]
         n = len(x)
-        rng = _rng(name, start, end)
-        if n >= MIN_RESAMPLE and x.std(ddof=1) > 0:
-            t, p = bootstrap_skewness_adjusted(x, b, rng)
-            note = f"{b} resamples of {resample_size(n)}"
-        else:
-            t = p = np.nan
-            note = f"needs at least {MIN_RESAMPLE} firm-events with distinct BHARs (has {n})"
-        rows.append((name, boot.name, start, end, t, p, n, np.nan, note))
-        p_emp = empirical_p(float(x.mean()) if n else np.nan, pseudo[ok], b, rng)
+        rows.append(tuple(row))
+        mean = float(x.mean()) if n else np.nan
+        p_emp = empirical_p(mean, pseudo[ok], b, _rng(name, start, end))
         if np.isfinite(p_emp):
             note = f"{b} pseudo-portfolios"
         else:
             note = "needs bhar_benchmark market, matched or portfolio (and returns of its pool)"
-        mean = float(x.mean()) if n else np.nan
         rows.append((name, emp.name, start, end, mean, p_emp, n, np.nan, note))
-    columns = ["event", "test", "start", "end", "statistic", "p_value", "n", "df", "note"]
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(rows, columns=bootstrap.COLUMNS)
 
 
 def pseudo_bhars(

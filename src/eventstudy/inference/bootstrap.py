@@ -16,7 +16,7 @@ are in docs/tests.md ("Bootstrap").
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -274,18 +274,43 @@ def window_tests(
 
 
 def bhar_tests(
-    bhar: pd.DataFrame, pooled_name: str, test: str, reps: int, seed: int
+    bhar: pd.DataFrame, pooled_name: str, test: str, reps: int | Mapping[str, int], seed: int
 ) -> pd.DataFrame:
-    """The bootstrapped skewness-adjusted t of the mean BHAR, per event and pooled, per BHAR
-    window (``bhar``: ``event, start, end, bhar`` rows, as ``bhar.csv``), in the order of
-    :func:`eventstudy.inference.bhar.bhar_tests`."""
+    """The bootstrapped skewness-adjusted t of the mean BHAR (Lyon, Barber & Tsai 1999, section
+    III.B), per event and pooled, per BHAR window: the one implementation of
+    ``bhar_bootstrap_skewness_adjusted_t``, asked for by the study key ``bootstrap`` (its
+    ``reps`` for every event) or by ``bhar_resamples`` (``reps`` per event: events not in it or
+    at 0 are left out, and the pooled rows pool the others with the largest ``B``).
+
+    ``bhar``: ``event, start, end, bhar`` rows (as ``bhar.csv``); rows in the order of
+    :func:`eventstudy.inference.bhar.bhar_tests`. Groups sharing ``B`` draw together (one random
+    stream: the seed and the test's key); ``note`` says how many resamples of which size."""
+    events = bhar["event"].astype(str)
+    if isinstance(reps, Mapping):
+        asked = {str(e): int(b) for e, b in reps.items() if b}
+    else:
+        asked = dict.fromkeys(events, int(reps))
+    bhar = bhar[events.isin(list(asked)).to_numpy()]
     if bhar.empty:
         return pd.DataFrame(columns=COLUMNS)
     both = pd.concat([bhar, bhar.assign(event=pooled_name)], ignore_index=True)
     codes, keys = pd.MultiIndex.from_frame(both[["event", "start", "end"]]).factorize()
     x = both["bhar"].to_numpy(dtype=float)
-    r = bootstrap_skewness_adjusted_t(x, codes, len(keys), reps, seed, (_BHAR_SKEW,))
-    rows = [
-        _rows(str(e), test, (int(a), int(b)), r, g, 0) for g, (e, a, b) in enumerate(keys)
-    ]
+    top = max(asked.values())
+    by_group = np.array([asked.get(str(e), top) for e, _, _ in keys])
+    rows: list[dict | None] = [None] * len(keys)
+    for b in dict.fromkeys(by_group.tolist()):
+        groups = np.flatnonzero(by_group == b)
+        local = np.full(len(keys), -1, dtype=np.intp)
+        local[groups] = np.arange(len(groups))
+        picked = local[codes] >= 0
+        r = bootstrap_skewness_adjusted_t(
+            x[picked], local[codes[picked]], len(groups), b, seed, (_BHAR_SKEW,)
+        )
+        for g, k in enumerate(groups):
+            e, start, end = keys[k]
+            row = _rows(str(e), test, (int(start), int(end)), r, g, 0)
+            if np.isfinite(row["p_value"]):
+                row["note"] = f"{b} resamples of {max(3, row['n'] // 4)}"
+            rows[k] = row
     return pd.DataFrame(rows, columns=COLUMNS)

@@ -184,19 +184,20 @@ TESTS: tuple[TestSpec, ...] = (
     ),
 )
 
-#: Tests of buy-and-hold abnormal returns (computed from the BHARs, not by the battery's engine);
-#: the last two only with the study key ``bhar_resamples`` (the bootstrapped skewness-adjusted t
-#: also with ``bootstrap``, by :mod:`eventstudy.inference.bootstrap`, when no event resamples).
+#: Tests of buy-and-hold abnormal returns (computed from the BHARs, not by the battery's engine).
 BHAR_TESTS: tuple[TestSpec, ...] = (
     TestSpec("bhar_cross_sectional_t", "BHAR: cross-sectional t", ("brown-warner-1985",)),
     TestSpec("bhar_skewness_adjusted_t", "BHAR: skewness-adjusted t", ("hall-1992", "lyon-1999")),
-    # Asked for by ``bhar_resamples`` (eventstudy.inference.bhar_bootstrap).
+    # One implementation (eventstudy.inference.bootstrap.bhar_tests), asked for by either study
+    # key: ``bhar_resamples`` (B per event, among Lyon, Barber & Tsai's resampling tests) or
+    # ``bootstrap`` (its reps, with the other bootstrap tests when no event resamples).
     TestSpec(
         "bhar_bootstrap_skewness_adjusted_t",
         "BHAR: bootstrapped skewness-adjusted t",
         ("hall-1992", "lyon-1999"),
         methods="the bootstrapped skewness-adjusted t (Lyon, Barber & Tsai 1999)",
     ),
+    # Asked for by ``bhar_resamples`` (eventstudy.inference.bhar_bootstrap).
     TestSpec(
         "bhar_empirical_p",
         "BHAR: empirical p-value (pseudo-portfolios)",

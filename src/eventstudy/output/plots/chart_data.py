@@ -71,6 +71,33 @@ def panel_of(results: ResultSource, what: str) -> ReturnsPanel:
     return panel.market_block()
 
 
+def firm_sessions(
+    results: ResultSource, i: int, ticker: str
+) -> tuple[ReturnsPanel, int, str | None] | None:
+    """The sessions a firm of event ``i`` trades on, its day-0 row there and, for a firm on
+    another exchange than the market's, that exchange (None: the market's sessions). Its day 0
+    follows the day-0 rule on its own sessions, as in the fit (docs/global.md); None when the
+    results have no panel."""
+    import warnings
+
+    from eventstudy.data.sessions import block_view
+    from eventstudy.errors import EventDateWarning
+
+    panel = results.panel
+    if panel is None:
+        return None
+    ev = results.events[i]
+    block = next((b for b in panel.blocks if ticker in b.tickers), None)
+    if block is None:
+        home = panel.market_block()
+        return home, int(home.dates.get_loc(pd.Timestamp(results.day0_dates[i]))), None
+    view = block_view(panel, block)
+    with warnings.catch_warnings():  # said once, when the study was fitted
+        warnings.simplefilter("ignore", EventDateWarning)
+        (row,) = view.day0_many([ev.date], np.array([ev.timing == "after_close"]), [ev.name])
+    return view, int(row), block.exchange
+
+
 def returns_kind(results: ResultSource) -> str:
     """``simple`` or ``log``: the kind of the panel's returns."""
     kind = str(results.meta.get("returns", "simple"))

@@ -22,6 +22,7 @@ from eventstudy.output.format import (
 from eventstudy.output.plots.chart_data import (
     average_band,
     credited,
+    firm_sessions,
     index_label,
     last_value,
     model_label,
@@ -297,8 +298,10 @@ def plot_prices(
 
     The index is built from the returns panel, cumulating ``1 + r`` (or ``exp(r)`` when
     ``results.meta["returns"] == "log"``) forward and backward from day -1; a missing return breaks
-    the chain (the index is left blank beyond it). The market index is the dashed black line; day 0
-    is shaded and dated; every line is labelled at its right-hand end.
+    the chain (the index is left blank beyond it). A firm listed on another exchange than the
+    market's is drawn on its own exchange's sessions, from its own day 0 (docs/global.md). The
+    market index is the dashed black line; day 0 is shaded and dated; every line is labelled at
+    its right-hand end.
 
     Raises
     ------
@@ -312,7 +315,15 @@ def plot_prices(
     w0, w1 = ev.event_window
     rel = np.arange(min(w0, -1), max(w1, -1) + 1)
     day0 = _iso(results.day0_dates[i])
-    series = {t: _price_index(panel.series(t), d0, rel, kind) for t in ev.tickers}
+    # A firm listed on another exchange is indexed on its own sessions, from its own day 0.
+    series, elsewhere = {}, {}
+    for t in ev.tickers:
+        own = firm_sessions(results, i, t)
+        assert own is not None  # panel_of found the panel
+        sessions, row, exchange = own
+        series[t] = _price_index(sessions.series(t), row, rel, kind)
+        if exchange is not None:
+            elsewhere[t] = f"{t} on {exchange} sessions (day 0 = {_iso(sessions.dates[row])})"
     market = _price_index(panel.series(ev.market), d0, rel, kind)
     days = rel.astype(float)
 
@@ -354,6 +365,11 @@ def plot_prices(
             f"Index = 100 at the close of day {MINUS}1, compounded with ({growth}) over the "
             f"daily {kind} returns r of the study's returns panel.",
         ]
+        if elsewhere:
+            notes.append(
+                "Days are each firm's own exchange's sessions: " + "; ".join(elsewhere.values())
+                + "; the others and the market on the market's."
+            )
         if results.meta.get("price_source"):
             notes.append(credited(results))
         decorate(fig, ax, f"{ev.name}: share prices around the event", subtitle, notes)
