@@ -622,3 +622,37 @@ def test_events_frame_names_exchanges(long_prices: pd.DataFrame) -> None:
         es.fit(twice)
     with pytest.raises(DataError, match="exchanges: unknown exchange 'XXXX' for ticker TEL"):
         es.fit(frame.assign(exchange=[None, "XXXX"]))
+
+
+def test_library_values_in_the_reporting_currency_from_fx_series_in_its_prices(
+    run: dict, market: dict
+) -> None:
+    """The library takes FX closes as any other column of its prices (Yahoo's JPYUSD=X): the
+    rates and converted values are those the command line fetched into the store."""
+    meta = run["results"].meta
+    names = ["^GSPC", "NVDA", "8035.T", "JPYUSD=X"]
+    stored = PriceStore(run["tmp"]).get_prices(names, meta["data_start"], meta["data_end"])
+    shares = run["results"].shares
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EventDateWarning)
+        lib = _library(stored, ["NVDA", "8035.T"], shares=shares, reporting_currency="USD")
+    val = lib.valuation_frame()
+    assert list(val.columns[-len(FX_COLUMNS) :]) == FX_COLUMNS
+    tel = val[(val["ticker"] == "8035.T") & (val["start"] == 0)].iloc[0]
+    rate = market["JPYUSD=X"].loc["2025-01-10"]  # Tokyo's day -1
+    assert tel["fx_rate"] == rate and tel["fx_date"] == "2025-01-10"
+    assert tel["fx_source"] == "prices:JPYUSD=X" and lib.meta["fx_sources"] == ["prices:JPYUSD=X"]
+    assert tel["market_value_reporting"] == pytest.approx(tel["market_value"] * rate, rel=1e-12)
+    cli = run["results"].valuation_frame()
+    cli_tel = cli[(cli["ticker"] == "8035.T") & (cli["start"] == 0)].iloc[0]
+    for column in ("fx_rate", "fx_date", "market_value_reporting", "raw_dollar_change_reporting"):
+        assert tel[column] == cli_tel[column], column
+    # Asked for without its rates: one line naming the series; not asked for: a warning.
+    without = stored[stored["ticker"] != "JPYUSD=X"]
+    with pytest.raises(DataError, match=r"^reporting_currency: .* needs the FX series JPYUSD=X"):
+        _library(without, ["NVDA", "8035.T"], reporting_currency="USD")
+    with pytest.warns(UserWarning, match="stay in each listing's currency"):
+        plain = _library(without, ["NVDA", "8035.T"])
+    assert "fx_rate" not in plain.valuation_frame().columns
+    with pytest.raises(DataError, match="reporting_currency: 'usd' is not an ISO 4217"):
+        _library(stored, ["NVDA"], reporting_currency="usd")

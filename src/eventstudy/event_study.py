@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -31,9 +31,13 @@ from eventstudy.study import (
     EventSpec,
     ResolvedEvent,
     StudySpec,
+    check_currency,
     format_error,
     parse_study,
 )
+
+if TYPE_CHECKING:
+    from eventstudy.currency import FxRates
 
 
 class Event(EventSpec):
@@ -132,6 +136,7 @@ class EventStudy:
         multiple_testing: str = DEFAULTS.multiple_testing,
         bootstrap: Mapping[str, int] | None = None,
         exchanges: Mapping[str, str] | None = None,
+        reporting_currency: str | None = None,
     ) -> None:
         #: Wide prices of the price column, kept by :meth:`from_prices`: a firm the events place
         #: on another exchange than the market's is fitted on its own sessions from them.
@@ -158,6 +163,14 @@ class EventStudy:
             for ticker, mic in exchanges.items():
                 check_exchange(str(mic), str(ticker))
             self.defaults["exchanges"] = {str(t): str(x) for t, x in exchanges.items()}
+        #: The currency market values are also reported in (None: USD, and only when some firm
+        #: is quoted in another; its FX series are columns of the prices, docs/global.md).
+        self.reporting_currency = None
+        if reporting_currency is not None:
+            try:
+                self.reporting_currency = check_currency(reporting_currency)
+            except ValueError as exc:
+                raise DataError(f"reporting_currency: {exc}") from None
         self.bootstrap: dict[str, int] | None = None
         if bootstrap is not None:
             try:
@@ -237,6 +250,7 @@ class EventStudy:
         multiple_testing: str = DEFAULTS.multiple_testing,
         bootstrap: Mapping[str, int] | None = None,
         exchanges: Mapping[str, str] | None = None,
+        reporting_currency: str | None = None,
     ) -> EventStudy:
         """From prices: wide (dates x tickers) or long (``ticker,date,close,adj_close,...``).
 
@@ -244,7 +258,11 @@ class EventStudy:
         (``adj_close`` or ``close``) on the market's sessions. With long prices that carry
         ``close``, unadjusted closes are kept for market values. A firm listed on another
         exchange than the market's (by ``exchanges``, else its Yahoo suffix: ``8035.T`` trades
-        in Tokyo) is fitted on its own exchange's sessions, from these prices (docs/global.md).
+        in Tokyo) is fitted on its own exchange's sessions, from these prices (docs/global.md);
+        market values are also reported in ``reporting_currency`` (default USD when a firm is
+        quoted in another currency), at the closes of the FX series among the prices (Yahoo's
+        names: ``JPYUSD=X``; one the prices lack is an error when ``reporting_currency`` is
+        given, and leaves the values in the listing currency otherwise).
         The other arguments are those of :class:`EventStudy`. ``returns=`` is the old name of
         ``return_kind`` (deprecated)."""
         if returns is not None:
@@ -293,6 +311,7 @@ class EventStudy:
             multiple_testing=multiple_testing,
             bootstrap=bootstrap,
             exchanges=exchanges,
+            reporting_currency=reporting_currency,
         )
         # A firm the events place on another exchange takes its own sessions from these prices.
         study.prices = prices
@@ -329,7 +348,7 @@ class EventStudy:
                     "exchange; its own sessions come from its prices: use "
                     "EventStudy.from_prices(prices, exchanges=...)"
                 )
-        return fit_events(
+        results = fit_events(
             self.panel,
             resolved,
             close=self.close,
@@ -345,6 +364,20 @@ class EventStudy:
             calendar=market,
             return_kind=self.return_kind,
         )
+        results.fx = self._fx(resolved, market)
+        results.meta.update(global_markets.fx_meta(results.fx))
+        return results
+
+    def _fx(self, events: Sequence[ResolvedEvent], market: str) -> FxRates | None:
+        """The rates into the reporting currency, from the FX series among the prices."""
+        reporting = self.reporting_currency or DEFAULTS.reporting_currency
+        try:
+            return global_markets.prices_fx(events, market, reporting, self.prices)
+        except DataError as exc:
+            if self.reporting_currency is not None:
+                raise
+            warnings.warn(f"{exc}; market values stay in each listing's currency", stacklevel=3)
+            return None
 
     def _resolve_frame(self, frame: pd.DataFrame) -> list[ResolvedEvent]:
         """Events from a firm-event frame, validated column-wise (no per-event model building)."""

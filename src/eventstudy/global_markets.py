@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from eventstudy.currency import FxRates, load_rates, study_currencies
@@ -93,6 +94,57 @@ def describe(panel: ReturnsPanel, market: str | None) -> dict[str, Any]:
     }
 
 
+def currencies_of(
+    events: Sequence[ResolvedEvent], market: str, reporting: str
+) -> FxRates | None:
+    """Each firm's listing currency (from its exchange) and the FX series that convert them into
+    ``reporting``, still without rates; None when nothing needs converting (every firm is quoted
+    in USD and the study reports in USD)."""
+    named = named_exchanges(events)
+    firms = list(dict.fromkeys(t for e in events for t in e.tickers))  # each once
+    exchanges = {t: listing_exchange(t, market, named) for t in firms}
+    fx = study_currencies(firms, exchanges, reporting)
+    return fx if fx.needed() else None
+
+
+def prices_fx(
+    events: Sequence[ResolvedEvent], market: str, reporting: str, prices: pd.DataFrame | None
+) -> FxRates | None:
+    """The library's rates into ``reporting``: the FX series (e.g. ``JPYUSD=X``) are columns of
+    the wide ``prices`` the study was built from, as any ticker (docs/global.md); None when
+    nothing needs converting. A series the prices lack is a :class:`DataError` naming it."""
+    fx = currencies_of(events, market, reporting)
+    if fx is None:
+        return None
+    missing = [t for t in fx.tickers if prices is None or t not in prices.columns]
+    if missing:
+        raise DataError(
+            f"reporting_currency: valuing the study in {reporting} needs the FX series "
+            f"{', '.join(missing)}: add their closes to the prices given to "
+            "EventStudy.from_prices (Yahoo's tickers)"
+        )
+    assert prices is not None
+
+    def long(tickers: list[str]) -> pd.DataFrame:
+        wide = prices[tickers]
+        return pd.DataFrame(
+            {
+                "ticker": np.repeat(np.asarray(tickers, dtype=object), len(wide)),
+                "date": np.tile(wide.index.to_numpy(), len(tickers)),
+                "close": wide.to_numpy(dtype=float).T.ravel(),
+            }
+        )
+
+    return load_rates(fx, long, source="prices")
+
+
+def fx_meta(fx: FxRates | None) -> dict[str, Any]:
+    """What the results' ``meta`` says of the reporting currency (nothing without one)."""
+    if fx is None:
+        return {}
+    return {"reporting_currency": fx.reporting, "fx_sources": sorted(fx.sources.values())}
+
+
 def study_fx(
     spec: StudySpec,
     start: pd.Timestamp,
@@ -106,12 +158,8 @@ def study_fx(
     """The rates into ``spec.reporting_currency`` (None: every firm is quoted in USD and the study
     reports in USD, so valuation.csv keeps its columns). FX series come from the local store,
     fetched from Yahoo when missing (unless ``offline``)."""
-    market = calendar_market(spec)
-    named = named_exchanges(spec)
-    firms = list(dict.fromkeys(t for e in spec.resolved() for t in e.tickers))  # each once
-    exchanges = {t: listing_exchange(t, market, named) for t in firms}
-    fx = study_currencies(firms, exchanges, spec.reporting_currency)
-    if not fx.needed():
+    fx = currencies_of(spec.resolved(), calendar_market(spec), spec.reporting_currency)
+    if fx is None:
         return None
 
     from eventstudy.data.cached import CachedSource

@@ -390,9 +390,7 @@ def _run_local(
         offline=options.offline,
         refresh=options.refresh,
     )
-    if results.fx is not None:
-        meta["reporting_currency"] = results.fx.reporting
-        meta["fx_sources"] = sorted(results.fx.sources.values())
+    results.meta.update(global_markets.fx_meta(results.fx))
     return results
 
 

@@ -268,6 +268,13 @@ class EventSpec(_Settings):
         return None if v is None else _clean_tickers(v)
 
 
+def check_currency(code: str) -> str:
+    """A reporting currency: an ISO 4217 code (``USD``, ``EUR``, ``JPY``)."""
+    if not isinstance(code, str) or not re.fullmatch(r"[A-Z]{3}", code.strip()):
+        raise ValueError(f"{shown(code)} is not an ISO 4217 currency code (e.g. USD, EUR, JPY)")
+    return code.strip()
+
+
 def check_name(name: str) -> str:
     """An event name or study title that can label files, tables and charts: no control
     characters (NUL, line breaks, escapes), at most :data:`MAX_NAME_LENGTH` characters."""
@@ -460,9 +467,7 @@ class StudySpec(_Settings):
     @field_validator("reporting_currency")
     @classmethod
     def _currency(cls, v: str) -> str:
-        if not re.fullmatch(r"[A-Z]{3}", v.strip()):
-            raise ValueError(f"{shown(v)} is not an ISO 4217 currency code (e.g. USD, EUR, JPY)")
-        return v.strip()
+        return check_currency(v)
 
     @field_validator("study")
     @classmethod
