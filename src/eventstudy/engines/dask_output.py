@@ -84,7 +84,7 @@ class PartWriter:
         seconds: dict[str, float],
     ) -> dict[str, Any]:
         """Write the partition's :data:`WORKER_TABLES` parts; return what the client needs."""
-        from dask.sizeof import sizeof
+        from eventstudy.engines.dask import sent_bytes
 
         rows, empty = {}, {}
         for name in WORKER_TABLES:
@@ -121,7 +121,7 @@ class PartWriter:
             "quality": res.quality_frame(),
             "valuation": res.valuation_frame(),
         }
-        result["bytes"] = sizeof(result)
+        result["bytes"] = sent_bytes(result)
         return result
 
 
