@@ -14,7 +14,9 @@ The client merges the partitions' batches into one :class:`~eventstudy.results.E
 with the firm-events, order and numbers of the local engine: a firm-event's fit depends only on its
 own returns column and the shared regressors, and the calendar is the market's in every partition.
 The merged results hold the returns of the study's tickers (for charts) and every fitted array, so
-the client needs memory for the results, not for the whole price history.
+the client needs memory for the results, not for the whole price history. With ``out=PATH`` the
+workers write the results folder's largest tables themselves and the client receives less
+(:mod:`eventstudy.engines.dask_output`).
 
 >>> res = fit_events_dask("s3://bucket/prices/", events, market="^GSPC")  # doctest: +SKIP
 >>> res.car_frame()                                                      # doctest: +SKIP

@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from eventstudy.data.panel import ReturnsPanel
-from eventstudy.output.files import write_parquet
+from eventstudy.output.files import atomic_file, write_parquet
 from eventstudy.output.folder import TABLES, write_tables
 from eventstudy.output.transaction import RunStage, run_transaction
 from eventstudy.results import EventStudyResults
@@ -94,7 +94,9 @@ class PartWriter:
             if len(frame):
                 folder = Path(self.tables) / Path(name).stem
                 folder.mkdir(exist_ok=True)
-                write_parquet(frame, folder / PART_NAME.format(self.part))
+                # Whole or not at all: a retried task (its worker lost) writes the part again.
+                with atomic_file(folder / PART_NAME.format(self.part)) as tmp:
+                    write_parquet(frame, tmp)
             rows[name] = len(frame)
             empty[name] = frame.iloc[:0]  # the columns and types, should no part have rows
         present = [t for t in shared if t in panel.tickers]
