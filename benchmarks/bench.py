@@ -258,10 +258,13 @@ class _Guard:
 
     stage = "setup"
     partial: ClassVar[dict[str, Any]] = {}  # what the scenario has measured so far
+    limit_mib: ClassVar[float] = 8192.0  # the limit given (a scenario's sub-jobs get it too)
 
     @classmethod
     def start(cls, limit_mib: float) -> None:
         import threading
+
+        cls.limit_mib = limit_mib
 
         def watch() -> None:
             while True:
@@ -461,47 +464,29 @@ def _dask_scaling(
     """Results folder (Parquet tables) from LocalClusters of ``processes`` worker processes of
     one thread each, two ways: ``gather`` (every fitted array back to the client, which writes
     the folder with ``save``) and ``out`` (``fit_events_dask(..., out=...)``: the workers write
-    the AR table's parts). Per run: wall time (cluster start apart), the client's peak RSS above
-    its RSS before the run, and the bytes the tasks sent back (pickled). The two folders' tables
-    must be equal. Workers are warmed (the package imported) before the clock starts."""
+    the AR table's parts), each run in a fresh interpreter (:func:`run_dask_scaling_run`) so that
+    the client's memory is its own. The two folders' tables must be equal."""
     import pandas as pd
     import pyarrow.parquet as pq
-    from distributed import Client, LocalCluster
 
-    from eventstudy.engines.dask import fit_events_dask
-
+    events_path = tmp / "events.parquet"
+    events.to_parquet(events_path)
     rows = []
     for n in processes:
-        t0 = time.perf_counter()
-        with (
-            LocalCluster(
-                n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
-            ) as cluster,
-            Client(cluster) as client,
-        ):
-            client.wait_for_workers(n)
-            # Warm workers (the package imported), as a running cluster's are.
-            client.run(importlib.import_module, "eventstudy.engines.dask_output")
-            row: dict[str, Any] = {"processes": n, "cluster_start": time.perf_counter() - t0}
-            for mode in ("gather", "out"):
-                folder = tmp / f"results-{n}-{mode}"
-                gc.collect()
-                before = _current_rss_mib() or 0.0
-                _reset_peak_rss()
-                t0 = time.perf_counter()
-                if mode == "gather":
-                    res = fit_events_dask(path, events, scheduler=client, **settings)
-                    res.save(folder, format="parquet", figures=False)
-                    sent = res.meta["engine_bytes_to_client"]
-                    del res
-                else:
-                    fit_events_dask(path, events, scheduler=client, out=folder, **settings)
-                    summary = json.loads((folder / "summary.json").read_text())
-                    sent = summary["meta"]["engine_bytes_to_client"]
-                row[f"{mode}_seconds"] = time.perf_counter() - t0
-                row[f"{mode}_client_mib"] = (_stage_peak_rss_mib() or 0.0) - before
-                row[f"{mode}_mib_to_client"] = sent / 2**20
-                gc.collect()
+        row: dict[str, Any] = {"processes": n}
+        for mode in ("gather", "out"):
+            job = {
+                "kind": "dask-scaling-run",
+                "prices": str(path),
+                "events": str(events_path),
+                "settings": settings,
+                "processes": n,
+                "mode": mode,
+                "folder": str(tmp / f"results-{n}-{mode}"),
+                "max_rss_mib": _Guard.limit_mib,
+            }
+            run = _in_subprocess(job)
+            row |= {f"{mode}_{k}": v for k, v in run.items()}
         for name in ("car", "tests", "params", "valuation"):
             pd.testing.assert_frame_equal(
                 pd.read_parquet(tmp / f"results-{n}-out" / f"{name}.parquet"),
@@ -516,10 +501,51 @@ def _dask_scaling(
     return rows
 
 
+def run_dask_scaling_run(
+    prices: str, events: str, settings: dict[str, Any], processes: int, mode: str, folder: str
+) -> dict[str, Any]:
+    """One run of the scaling table, in this (fresh) interpreter as the client: a LocalCluster of
+    ``processes`` worker processes (warmed: the package imported before the clock starts), the
+    results folder written ``mode`` way. Wall time, the client's peak RSS above its RSS before
+    the run, and the MiB the tasks sent back (pickled)."""
+    import pandas as pd
+    from distributed import Client, LocalCluster
+
+    from eventstudy.engines.dask import fit_events_dask
+
+    frame = pd.read_parquet(events)
+    t0 = time.perf_counter()
+    with (
+        LocalCluster(
+            n_workers=processes, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        client.wait_for_workers(processes)
+        client.run(importlib.import_module, "eventstudy.engines.dask_output")
+        start = time.perf_counter() - t0
+        gc.collect()
+        before = _current_rss_mib() or 0.0
+        _reset_peak_rss()
+        t0 = time.perf_counter()
+        if mode == "gather":
+            res = fit_events_dask(prices, frame, scheduler=client, **settings)
+            res.save(folder, format="parquet", figures=False)
+            sent = res.meta["engine_bytes_to_client"]
+        else:
+            fit_events_dask(prices, frame, scheduler=client, out=folder, **settings)
+            summary = json.loads((Path(folder) / "summary.json").read_text())
+            sent = summary["meta"]["engine_bytes_to_client"]
+        seconds = time.perf_counter() - t0
+        peak = (_stage_peak_rss_mib() or 0.0) - before
+    return {"seconds": seconds, "client_mib": peak, "mib_to_client": sent / 2**20,
+            "cluster_start": start}  # fmt: skip
+
+
 def format_dask_scaling(rows: list[dict[str, Any]]) -> str:
     lines = [
         "Dask scaling: results folder (Parquet) from LocalClusters of worker processes (1 thread "
-        "each);",
+        "each), each run in a fresh client process;",
         "  gather = every fitted array to the client, which writes the folder; out = the workers "
         "write the AR parts",
         "  processes   gather: time  client MiB  MiB sent    out: time  client MiB  MiB sent",
@@ -559,6 +585,9 @@ def _worker(job: dict[str, Any]) -> None:
     elif kind == "dask":
         job.pop("kind")
         result = run_dask_scenario(**job)
+    elif kind == "dask-scaling-run":
+        job.pop("kind")
+        result = run_dask_scaling_run(**job)
     elif kind == "measures":
         job.pop("kind")
         result = run_measures_scenario(**job)

@@ -267,6 +267,7 @@ def fit_resolved_dask(
             for k, (part_firms, sub_events, _) in enumerate(plan)
         ]
         parts = client.gather(futures)
+        del futures  # the cluster may let go of the results (in this process, with threads)
         merged_meta = {
             **meta,
             "engine": f"dask ({len(plan)} partitions)",
@@ -289,6 +290,8 @@ def fit_resolved_dask(
         )
         if stage is None:
             return results
+        for part in parts:  # merged: the battery's working memory can have theirs
+            part["batches"] = None
         dask_output.finish(results, parts, stage.tables)
     assert out is not None  # a stage is made for it
     return Path(out)

@@ -105,8 +105,7 @@ class PartWriter:
             f = b.fit
             if not self.keep_returns:  # then only the AR table, written here, reads them
                 f = dataclasses.replace(f, ret=f.ret[:, :0], normal=f.normal[:, :0])
-            batches.append((f, np.asarray(b.event), list(b.ticker),
-                            b.label))  # fmt: skip
+            batches.append((f, np.asarray(b.event), list(b.ticker), b.label))
         result = {
             "dates": panel.dates,
             "panel_tickers": panel.tickers,
