@@ -256,7 +256,7 @@ def fit_resolved_dask(
                 write=None
                 if stage is None
                 else dask_output.PartWriter(
-                    stage.tables,
+                    stage.tables.absolute(),  # the workers' working folder may be another
                     k,
                     _shares_of(shares, part_firms),
                     {"returns": meta["returns"]},
