@@ -442,7 +442,9 @@ def _fit_partition(
         )  # fmt: skip
         t3 = time.perf_counter()
         seconds = {"read": t1 - t0, "returns": t2 - t1, "fit": t3 - t2}
-        return write(res, panel, shared, seconds=seconds)
+        result: dict[str, Any] = write(res, panel, shared, seconds=seconds)
+        result["bytes"] = sent_bytes(result)
+        return result
     res = fit_events(panel, events, factors=factors, warn=False)  # the client warns once
     t3 = time.perf_counter()
     result = {

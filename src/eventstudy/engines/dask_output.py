@@ -84,8 +84,6 @@ class PartWriter:
         seconds: dict[str, float],
     ) -> dict[str, Any]:
         """Write the partition's :data:`WORKER_TABLES` parts; return what the client needs."""
-        from eventstudy.engines.dask import sent_bytes
-
         rows, empty = {}, {}
         for name in WORKER_TABLES:
             frame = TABLES[name](res)
@@ -106,7 +104,7 @@ class PartWriter:
             if not self.keep_returns:  # then only the AR table, written here, reads them
                 f = dataclasses.replace(f, ret=f.ret[:, :0], normal=f.normal[:, :0])
             batches.append((f, np.asarray(b.event), list(b.ticker), b.label))
-        result = {
+        return {
             "dates": panel.dates,
             "panel_tickers": panel.tickers,
             "firms": [],
@@ -122,8 +120,6 @@ class PartWriter:
             "quality": res.quality_frame(),
             "valuation": res.valuation_frame(),
         }
-        result["bytes"] = sent_bytes(result)
-        return result
 
 
 def finish(results: EventStudyResults, parts: list[dict[str, Any]], tables: Path) -> None:
