@@ -45,6 +45,8 @@ It prints both, stage by stage, and their ratio.
 from __future__ import annotations
 
 import argparse
+import gc
+import importlib
 import json
 import os
 import platform
@@ -256,10 +258,13 @@ class _Guard:
 
     stage = "setup"
     partial: ClassVar[dict[str, Any]] = {}  # what the scenario has measured so far
+    limit_mib: ClassVar[float] = 8192.0  # the limit given (a scenario's sub-jobs get it too)
 
     @classmethod
     def start(cls, limit_mib: float) -> None:
         import threading
+
+        cls.limit_mib = limit_mib
 
         def watch() -> None:
             while True:
@@ -389,11 +394,14 @@ def format_measures(r: dict[str, Any]) -> str:
 
 
 # ----------------------------------------------------------------------------- Dask scenario
-def run_dask_scenario(firm_events: int, *, seed: int = 0, workers: int = 2) -> dict[str, Any]:
+def run_dask_scenario(
+    firm_events: int, *, seed: int = 0, workers: int = 2, scaling: Sequence[int] = (1, 2, 4)
+) -> dict[str, Any]:
     """The same study from a Parquet price dataset: the local engine (read, returns, fit) against
     :func:`~eventstudy.engines.dask.fit_events_dask` on a LocalCluster of ``workers`` threads (the
     default) and of ``workers`` processes (what a multi-machine cluster pays in serialisation);
-    the CAR frames must be identical."""
+    the CAR frames must be identical. Then the scaling run (:func:`_dask_scaling`) on
+    LocalClusters of ``scaling`` worker processes."""
     import pandas as pd
     from distributed import Client, LocalCluster
 
@@ -444,9 +452,111 @@ def run_dask_scenario(firm_events: int, *, seed: int = 0, workers: int = 2) -> d
                 out[f"task_seconds_{mode}"] = remote.meta.get("engine_task_seconds")
                 del remote
             pd.testing.assert_frame_equal(remote_car, local_car, check_exact=True)
-    out["identical"] = True
+        out["identical"] = True
+        out["scaling"] = _dask_scaling(path, events, settings, scaling, Path(tmp))
     out["peak_rss_mib"] = _peak_rss_mib()
     return out
+
+
+def _dask_scaling(
+    path: Path, events: Any, settings: dict[str, Any], processes: Sequence[int], tmp: Path
+) -> list[dict[str, Any]]:
+    """Results folder (Parquet tables) from LocalClusters of ``processes`` worker processes of
+    one thread each, two ways: ``gather`` (every fitted array back to the client, which writes
+    the folder with ``save``) and ``out`` (``fit_events_dask(..., out=...)``: the workers write
+    the AR table's parts), each run in a fresh interpreter (:func:`run_dask_scaling_run`) so that
+    the client's memory is its own. The two folders' tables must be equal."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    events_path = tmp / "events.parquet"
+    events.to_parquet(events_path)
+    rows = []
+    for n in processes:
+        row: dict[str, Any] = {"processes": n}
+        for mode in ("gather", "out"):
+            job = {
+                "kind": "dask-scaling-run",
+                "prices": str(path),
+                "events": str(events_path),
+                "settings": settings,
+                "processes": n,
+                "mode": mode,
+                "folder": str(tmp / f"results-{n}-{mode}"),
+                "max_rss_mib": _Guard.limit_mib,
+            }
+            run = _in_subprocess(job)
+            row |= {f"{mode}_{k}": v for k, v in run.items()}
+        for name in ("car", "tests", "params", "valuation"):
+            pd.testing.assert_frame_equal(
+                pd.read_parquet(tmp / f"results-{n}-out" / f"{name}.parquet"),
+                pd.read_parquet(tmp / f"results-{n}-gather" / f"{name}.parquet"),
+                check_exact=True,
+            )
+        # The AR table: as many rows in the workers' parts as in the client's file.
+        parts = (tmp / f"results-{n}-out" / "abnormal_returns").iterdir()
+        whole = tmp / f"results-{n}-gather" / "abnormal_returns.parquet"
+        assert sum(pq.read_metadata(p).num_rows for p in parts) == pq.read_metadata(whole).num_rows
+        rows.append(row)
+    return rows
+
+
+def run_dask_scaling_run(
+    prices: str, events: str, settings: dict[str, Any], processes: int, mode: str, folder: str
+) -> dict[str, Any]:
+    """One run of the scaling table, in this (fresh) interpreter as the client: a LocalCluster of
+    ``processes`` worker processes (warmed: the package imported before the clock starts), the
+    results folder written ``mode`` way. Wall time, the client's peak RSS above its RSS before
+    the run, and the MiB the tasks sent back (pickled)."""
+    import pandas as pd
+    from distributed import Client, LocalCluster
+
+    from eventstudy.engines.dask import fit_events_dask
+
+    frame = pd.read_parquet(events)
+    t0 = time.perf_counter()
+    with (
+        LocalCluster(
+            n_workers=processes, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        client.wait_for_workers(processes)
+        client.run(importlib.import_module, "eventstudy.engines.dask_output")
+        start = time.perf_counter() - t0
+        gc.collect()
+        before = _current_rss_mib() or 0.0
+        _reset_peak_rss()
+        t0 = time.perf_counter()
+        if mode == "gather":
+            res = fit_events_dask(prices, frame, scheduler=client, **settings)
+            res.save(folder, format="parquet", figures=False)
+            sent = res.meta["engine_bytes_to_client"]
+        else:
+            fit_events_dask(prices, frame, scheduler=client, out=folder, **settings)
+            summary = json.loads((Path(folder) / "summary.json").read_text())
+            sent = summary["meta"]["engine_bytes_to_client"]
+        seconds = time.perf_counter() - t0
+        peak = (_stage_peak_rss_mib() or 0.0) - before
+    return {"seconds": seconds, "client_mib": peak, "mib_to_client": sent / 2**20,
+            "cluster_start": start}  # fmt: skip
+
+
+def format_dask_scaling(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "Dask scaling: results folder (Parquet) from LocalClusters of worker processes (1 thread "
+        "each), each run in a fresh client process;",
+        "  gather = every fitted array to the client, which writes the folder; out = the workers "
+        "write the AR parts",
+        "  processes   gather: time  client MiB  MiB sent    out: time  client MiB  MiB sent",
+    ]
+    for r in rows:
+        lines.append(
+            f"  {r['processes']:>9}   {r['gather_seconds']:11.2f}s {r['gather_client_mib']:11.0f} "
+            f"{r['gather_mib_to_client']:9.0f}   {r['out_seconds']:9.2f}s "
+            f"{r['out_client_mib']:11.0f} {r['out_mib_to_client']:9.0f}"
+        )
+    return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------- driver
@@ -475,6 +585,9 @@ def _worker(job: dict[str, Any]) -> None:
     elif kind == "dask":
         job.pop("kind")
         result = run_dask_scenario(**job)
+    elif kind == "dask-scaling-run":
+        job.pop("kind")
+        result = run_dask_scaling_run(**job)
     elif kind == "measures":
         job.pop("kind")
         result = run_measures_scenario(**job)
@@ -631,6 +744,7 @@ def format_dask(r: dict[str, Any]) -> str:
         f"{r['task_seconds_processes']})\n"
         f"  CAR frames identical to the local engine's: {r['identical']}; writing the Parquet "
         f"dataset took {r['write_parquet']:.2f}s"
+        + (f"\n{format_dask_scaling(r['scaling'])}" if r.get("scaling") else "")
     )
 
 

@@ -3,6 +3,7 @@ last bit, from a Parquet dataset at a local path or an fsspec URL."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +16,9 @@ distributed = pytest.importorskip(
 )
 pytest.importorskip("pyarrow", reason="Parquet needs pyarrow: pip install 'eventstudy-kit[dask]'")
 
-from eventstudy import DataError, EventStudy  # noqa: E402
+from eventstudy import DataError, EventStudy, EventStudyError  # noqa: E402
 from eventstudy.engines.dask import fit_events_dask, write_prices  # noqa: E402
+from eventstudy.output.folder import StoredResults  # noqa: E402
 from eventstudy.synthetic import SyntheticConfig, long_prices  # noqa: E402
 
 FRAMES = ("params_frame", "ar_frame", "car_frame", "aar_frame", "caar_frame", "skipped_frame")
@@ -112,6 +114,110 @@ def test_unknown_ticker_is_left_out_with_the_reason(client, data) -> None:
     assert skipped == ["no returns for ticker NOPE"]
     fitted = set(res.car_frame()["ticker"])
     assert fitted and "NOPE" not in fitted
+
+
+def _read_folder(folder: Path) -> dict[str, pd.DataFrame]:
+    """Every table of a Parquet results folder, a folder of parts read as one table."""
+    import pyarrow.parquet as pq
+
+    tables = {}
+    for path in sorted(folder.iterdir()):
+        if path.suffix == ".parquet" or path.is_dir():
+            tables[path.stem] = pq.read_table(path).to_pandas()
+    return tables
+
+
+def _in_study_order(frame: pd.DataFrame, events) -> pd.DataFrame:
+    """Rows by firm-event in study order, then event-window day (parts follow partitions)."""
+    pairs = zip(events["event"], events["ticker"], strict=True)
+    place = {(e, t): i for i, (e, t) in enumerate(pairs)}
+    key = frame["event"].combine(frame["ticker"], lambda e, t: place[(e, t)]) * 100_000
+    key += frame["rel_day"] - frame["rel_day"].min()
+    assert key.is_unique
+    return frame.iloc[np.argsort(key.to_numpy(), kind="stable")].reset_index(drop=True)
+
+
+@pytest.mark.parametrize("measures", [("return",), ("return", "volatility")])
+def test_out_writes_the_local_engine_tables_from_the_workers(
+    client, data, tmp_path, measures
+) -> None:
+    """``out=``: the workers write the AR (and abnormal-volatility) tables as Parquet parts, the
+    client the rest; every table equals the local engine's Parquet table to the last bit."""
+    prices, events, path = data
+    settings = {
+        "market": "MKT",
+        "car_windows": [(0, 0), (-1, 1), (-5, 5)],
+        "bhar_windows": [(0, 5)],
+        "measures": list(measures),
+    }
+    local = EventStudy.from_prices(prices, **settings).fit(events)
+    local.save(tmp_path / "local", format="parquet", figures=False)
+    out = fit_events_dask(
+        path, events, scheduler=client, partitions=3, out=tmp_path / "dask", **settings
+    )
+    assert out == tmp_path / "dask"
+    parts = sorted(p.name for p in (out / "abnormal_returns").iterdir())
+    assert parts == ["part-00000.parquet", "part-00001.parquet", "part-00002.parquet"]
+    want, got = _read_folder(tmp_path / "local"), _read_folder(out)
+    assert set(got) == set(want)
+    split = {"abnormal_returns", "abnormal_volatility"}
+    assert ("abnormal_volatility" in got) == ("volatility" in measures)
+    for name, frame in want.items():
+        mine = got[name]
+        if name in split:  # parts in partition order: put in study order to compare
+            assert not mine.equals(frame)  # (so the sort below is what makes them equal)
+            mine = _in_study_order(mine, events)
+        pd.testing.assert_frame_equal(mine, frame, check_exact=True, obj=name)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["meta"]["engine"] == "dask (3 partitions)"
+    assert summary["meta"]["engine_bytes_to_client"] > 0
+    # The folder reads back as a results folder (the report reads it so).
+    stored = StoredResults.load(out)
+    local_ar = StoredResults.load(tmp_path / "local").ar_frame()
+    pd.testing.assert_frame_equal(_in_study_order(stored.ar_frame(), events), local_ar)
+
+
+def test_out_sends_less_to_the_client(client, data, tmp_path) -> None:
+    """Without BHARs the client gets neither the firms' returns and closes nor the event-window
+    returns: fewer bytes than the gathering engine's results."""
+    _, events, path = data
+    kept = fit_events_dask(path, events, market="MKT", scheduler=client, partitions=3)
+    fit_events_dask(path, events, market="MKT", scheduler=client, partitions=3, out=tmp_path)
+    sent = json.loads((tmp_path / "summary.json").read_text())["meta"]["engine_bytes_to_client"]
+    assert sent < 0.9 * kept.meta["engine_bytes_to_client"]
+
+
+def test_out_is_written_whole_or_not_at_all(client, data, tmp_path, monkeypatch) -> None:
+    """A run that fails after the workers wrote their parts leaves the earlier folder as it was
+    and no staging folder; a later run replaces a table written whole by its parts."""
+    from eventstudy.engines import dask_output
+
+    prices, events, path = data
+    out = tmp_path / "res"
+    EventStudy.from_prices(prices, market="MKT").fit(events).save(
+        out, format="parquet", figures=False
+    )
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def broken(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(dask_output, "write_tables", broken)
+    with pytest.raises(EventStudyError, match="No space left on device"):
+        fit_events_dask(path, events, market="MKT", scheduler=client, partitions=2, out=out)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["res"]  # no staging folder left
+
+    monkeypatch.undo()
+    fit_events_dask(path, events, market="MKT", scheduler=client, partitions=2, out=out)
+    assert (out / "abnormal_returns").is_dir()
+    assert not (out / "abnormal_returns.parquet").exists()  # the earlier run's, replaced
+    # And the other way round: a run writing the table whole removes the parts.
+    EventStudy.from_prices(prices, market="MKT").fit(events).save(
+        out, format="parquet", figures=False
+    )
+    assert (out / "abnormal_returns.parquet").is_file()
+    assert not (out / "abnormal_returns").exists()
 
 
 def test_engine_dask_from_a_study_file_matches_the_local_run(

@@ -14,7 +14,9 @@ The client merges the partitions' batches into one :class:`~eventstudy.results.E
 with the firm-events, order and numbers of the local engine: a firm-event's fit depends only on its
 own returns column and the shared regressors, and the calendar is the market's in every partition.
 The merged results hold the returns of the study's tickers (for charts) and every fitted array, so
-the client needs memory for the results, not for the whole price history.
+the client needs memory for the results, not for the whole price history. With ``out=PATH`` the
+workers write the results folder's largest tables themselves and the client receives less
+(:mod:`eventstudy.engines.dask_output`).
 
 >>> res = fit_events_dask("s3://bucket/prices/", events, market="^GSPC")  # doctest: +SKIP
 >>> res.car_frame()                                                      # doctest: +SKIP
@@ -27,11 +29,12 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import pickle
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import pandas as pd
@@ -52,6 +55,22 @@ FIRM_EVENTS_PER_PARTITION = 50_000
 PRICE_COLUMNS = ("ticker", "date", "close", "adj_close", "volume")
 
 
+@overload
+def fit_events_dask(
+    prices: str | Path,
+    events: pd.DataFrame | Iterable[EventSpec | dict[str, Any]],
+    *,
+    out: None = None,
+    **settings: Any,
+) -> EventStudyResults: ...
+@overload
+def fit_events_dask(
+    prices: str | Path,
+    events: pd.DataFrame | Iterable[EventSpec | dict[str, Any]],
+    *,
+    out: str | Path,
+    **settings: Any,
+) -> Path: ...
 def fit_events_dask(
     prices: str | Path,
     events: pd.DataFrame | Iterable[EventSpec | dict[str, Any]],
@@ -64,9 +83,15 @@ def fit_events_dask(
     scheduler: Any = None,
     partitions: int | None = None,
     storage_options: dict[str, Any] | None = None,
+    out: str | Path | None = None,
     **settings: Any,
-) -> EventStudyResults:
+) -> EventStudyResults | Path:
     """``EventStudy.from_prices(prices, market=..., **settings).fit(events)`` over a Dask cluster.
+
+    Returns the :class:`~eventstudy.results.EventStudyResults` (every fitted array gathered on
+    the client), or with ``out`` the results folder written there (a :class:`~pathlib.Path`):
+    the workers write the per-firm-event-day tables, the client the rest (see
+    :func:`fit_resolved_dask`).
 
     Parameters
     ----------
@@ -88,6 +113,9 @@ def fit_events_dask(
         :data:`FIRM_EVENTS_PER_PARTITION` firm-events each, and at least one per worker thread.
     storage_options
         Passed to fsspec for remote datasets (credentials, endpoint, ...).
+    out
+        A results folder (Parquet tables) to write instead of returning the results; it must be
+        on a file system the workers and the client share (a local disk for a LocalCluster).
     """
     calendar = read_prices(prices, [market], storage_options=storage_options)
     if calendar.empty:
@@ -112,9 +140,64 @@ def fit_events_dask(
         partitions=partitions,
         storage_options=storage_options,
         has_close="close" in calendar.columns,
+        out=out,
     )
 
 
+@overload
+def fit_resolved_dask(
+    prices: str | Path,
+    events: Sequence[ResolvedEvent],
+    *,
+    calendar: str,
+    price: str = ...,
+    returns: str = ...,
+    shares: pd.DataFrame | None = ...,
+    factors: FactorData | None = ...,
+    title: str = ...,
+    meta: dict[str, Any] | None = ...,
+    scheduler: Any = ...,
+    partitions: int | None = ...,
+    storage_options: dict[str, Any] | None = ...,
+    has_close: bool = ...,
+    out: None = None,
+) -> EventStudyResults: ...
+@overload
+def fit_resolved_dask(
+    prices: str | Path,
+    events: Sequence[ResolvedEvent],
+    *,
+    calendar: str,
+    price: str = ...,
+    returns: str = ...,
+    shares: pd.DataFrame | None = ...,
+    factors: FactorData | None = ...,
+    title: str = ...,
+    meta: dict[str, Any] | None = ...,
+    scheduler: Any = ...,
+    partitions: int | None = ...,
+    storage_options: dict[str, Any] | None = ...,
+    has_close: bool = ...,
+    out: str | Path,
+) -> Path: ...
+@overload
+def fit_resolved_dask(
+    prices: str | Path,
+    events: Sequence[ResolvedEvent],
+    *,
+    calendar: str,
+    price: str = ...,
+    returns: str = ...,
+    shares: pd.DataFrame | None = ...,
+    factors: FactorData | None = ...,
+    title: str = ...,
+    meta: dict[str, Any] | None = ...,
+    scheduler: Any = ...,
+    partitions: int | None = ...,
+    storage_options: dict[str, Any] | None = ...,
+    has_close: bool = ...,
+    out: str | Path | None = None,
+) -> EventStudyResults | Path: ...
 def fit_resolved_dask(
     prices: str | Path,
     events: Sequence[ResolvedEvent],
@@ -130,21 +213,33 @@ def fit_resolved_dask(
     partitions: int | None = None,
     storage_options: dict[str, Any] | None = None,
     has_close: bool = True,
-) -> EventStudyResults:
+    out: str | Path | None = None,
+) -> EventStudyResults | Path:
     """The engine proper, on already resolved events (a study file's ``spec.resolved()``): what
     :func:`~eventstudy.event_study.fit_events` does with a panel in memory, with the panel read and
     the firm-events fitted partition by partition on the cluster. ``calendar`` is the ticker
-    whose sessions are the calendar (the study's market)."""
+    whose sessions are the calendar (the study's market).
+
+    Without ``out``: the :class:`~eventstudy.results.EventStudyResults`, every partition's fits,
+    returns and closes gathered on the client. With ``out``: the results folder written there,
+    its path returned; see :mod:`eventstudy.engines.dask_output` for who writes what."""
     if not events:
         raise DataError("no events to fit")
     shared = list(dict.fromkeys([calendar, *(t for e in events for t in (e.market, *e.factors))]))
     firms = list(dict.fromkeys(t for e in events for t in e.tickers if t not in shared))
-    with _client(scheduler) as client:
+    meta = {**(meta or {}), "returns": (meta or {}).get("returns", returns)}
+    with ExitStack() as stack:
+        client = stack.enter_context(_client(scheduler))
         threads = sum(client.nthreads().values()) or 1
         n_fe = sum(len(e.tickers) for e in events)
         n_parts = partitions or max(threads, math.ceil(n_fe / FIRM_EVENTS_PER_PARTITION))
         plan = _partition(events, firms, shared, max(1, min(n_parts, len(firms) or 1)))
         columns = ["ticker", "date", price, *(["close"] if has_close and price != "close" else [])]
+        stage = None
+        if out is not None:
+            from eventstudy.engines import dask_output
+
+            stage = stack.enter_context(dask_output.staged_run(out))
         futures = [
             client.submit(
                 _fit_partition,
@@ -158,28 +253,55 @@ def fit_resolved_dask(
                 factors=factors,
                 columns=columns,
                 storage_options=storage_options,
+                write=None
+                if stage is None
+                else dask_output.PartWriter(
+                    stage.tables.absolute(),  # the workers' working folder may be another
+                    k,
+                    _shares_of(shares, part_firms),
+                    {"returns": meta["returns"]},
+                    keep_returns=any(e.bhar_windows for e in events),
+                ),
                 pure=False,
             )
-            for part_firms, sub_events, _ in plan
+            for k, (part_firms, sub_events, _) in enumerate(plan)
         ]
         parts = client.gather(futures)
-    return _merge(
-        events,
-        parts,
-        [index for _, _, index in plan],
-        shared,
-        shares=shares,
-        factors=factors,
-        title=title,
-        meta={
-            **(meta or {}),
+        del futures  # the cluster may let go of the results (in this process, with threads)
+        merged_meta = {
+            **meta,
             "engine": f"dask ({len(plan)} partitions)",
             # The slowest task's seconds per step: where a partition's time goes.
             "engine_task_seconds": {
                 k: round(max(p["seconds"][k] for p in parts), 3) for k in parts[0]["seconds"]
             },
-        },
-    )
+            # What the tasks sent back to the client, pickled.
+            "engine_bytes_to_client": int(sum(p["bytes"] for p in parts)),
+        }
+        results = _merge(
+            events,
+            parts,
+            [index for _, _, index in plan],
+            shared,
+            shares=None if stage is not None else shares,
+            factors=factors,
+            title=title,
+            meta=merged_meta,
+        )
+        if stage is None:
+            return results
+        for part in parts:  # merged: the battery's working memory can have theirs
+            part["batches"] = None
+        dask_output.finish(results, parts, stage.tables)
+    assert out is not None  # a stage is made for it
+    return Path(out)
+
+
+def _shares_of(shares: pd.DataFrame | None, firms: Sequence[str]) -> pd.DataFrame | None:
+    """The share counts of ``firms`` (what a partition's valuation reads)."""
+    if shares is None or "ticker" not in shares.columns:
+        return shares
+    return shares[shares["ticker"].isin(set(firms))]
 
 
 # ----------------------------------------------------------------------------- Parquet
@@ -299,20 +421,33 @@ def _fit_partition(
     factors: FactorData | None,
     columns: list[str],
     storage_options: dict[str, Any] | None,
+    write: Any = None,
 ) -> dict[str, Any]:
-    """One task: returns of ``firms`` on the calendar and the local engine's fit of ``events``."""
+    """One task: returns of ``firms`` on the calendar and the local engine's fit of ``events``.
+    ``write``: a :class:`~eventstudy.engines.dask_output.PartWriter` (``out`` given), which
+    writes the partition's large tables here and slims what goes back to the client."""
     t0 = time.perf_counter()
     frame = read_prices(prices, [*shared, *firms], columns=columns, storage_options=storage_options)
     t1 = time.perf_counter()
     panel = ReturnsPanel.from_prices(wide_prices(frame, price), calendar, returns)
     t2 = time.perf_counter()
-    res = fit_events(panel, events, factors=factors, warn=False)  # the client warns once
-    t3 = time.perf_counter()
     present = [t for t in firms if t in panel.tickers]
     close = None
     if "close" in frame.columns:
         close = wide_prices(frame, "close")[present]
-    return {
+    if write is not None:
+        res = fit_events(
+            panel, events, factors=factors, close=close, shares=write.shares, meta=write.meta,
+            warn=False,
+        )  # fmt: skip
+        t3 = time.perf_counter()
+        seconds = {"read": t1 - t0, "returns": t2 - t1, "fit": t3 - t2}
+        result: dict[str, Any] = write(res, panel, shared, seconds=seconds)
+        result["bytes"] = sent_bytes(result)
+        return result
+    res = fit_events(panel, events, factors=factors, warn=False)  # the client warns once
+    t3 = time.perf_counter()
+    result = {
         "dates": panel.dates,
         "panel_tickers": panel.tickers,
         "firms": present,
@@ -324,6 +459,14 @@ def _fit_partition(
         "dropped": res.dropped,
         "seconds": {"read": t1 - t0, "returns": t2 - t1, "fit": t3 - t2},
     }
+    result["bytes"] = sent_bytes(result)
+    return result
+
+
+def sent_bytes(result: dict[str, Any]) -> int:
+    """Bytes of a task's result as pickled for the trip to the client (what a worker process
+    sends; dask's ``sizeof`` does not see inside the fits' dataclasses)."""
+    return len(pickle.dumps(result, protocol=5))
 
 
 # ----------------------------------------------------------------------------- merge
@@ -356,8 +499,11 @@ def _merge(
         if not part["dates"].equals(dates):  # the calendar is the market's in every partition
             raise DataError("partitions disagree on the trading calendar")
     first = parts[0]
-    tickers = [*first["shared"], *(t for p in parts for t in p["firms"])]
-    values = np.concatenate([first["shared_values"], *(p["firm_values"] for p in parts)], axis=1)
+    # With ``out`` the firms' returns stayed on the workers: the client's panel holds the shared
+    # tickers only (the calendar and regressors), and the fits' columns of firms become -1.
+    kept = [p for p in parts if p.get("firm_values") is not None]
+    tickers = [*first["shared"], *(t for p in kept for t in p["firms"])]
+    values = np.concatenate([first["shared_values"], *(p["firm_values"] for p in kept)], axis=1)
     panel = ReturnsPanel(dates=dates, tickers=tuple(tickers), values=np.ascontiguousarray(values))
     column = {t: j for j, t in enumerate(tickers)}
 
@@ -395,7 +541,7 @@ def _merge(
             )
         )
 
-    closes = [p["close"] for p in parts if p["close"] is not None]
+    closes = [p["close"] for p in parts if p.get("close") is not None]
     close = pd.concat(closes, axis=1).sort_index().sort_index(axis=1) if closes else None
     day0 = np.array([panel.day0(e.date, e.timing, e.name) for e in events], dtype=np.intp)
     return _make(

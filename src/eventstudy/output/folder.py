@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from operator import methodcaller
@@ -241,12 +241,14 @@ def write_tables(
     *,
     final_dir: Path | None = None,
     format: str = "csv",
+    skip: Collection[str] = (),
 ) -> list[Path]:
     """Write every table and ``summary.json`` into ``out_dir``; returns the paths written.
     ``figures_dir``: where the run's charts go, recorded in ``summary.json`` (``figures``,
     relative to the folder: ``final_dir`` when ``out_dir`` is a staging folder that will be moved
     there) so that ``eventstudy report`` finds them. ``format``: of the tables
-    (:data:`TABLE_FORMATS`)."""
+    (:data:`TABLE_FORMATS`). ``skip``: tables (their CSV names) written by someone else into
+    ``out_dir`` (the Dask engine's workers write their parts of the largest ones)."""
     if format not in TABLE_FORMATS:
         raise ValueError(f"format must be one of {', '.join(TABLE_FORMATS)}, not {format!r}")
     write = write_csv if format == "csv" else write_parquet
@@ -264,7 +266,8 @@ def write_tables(
         # A large study builds the next table while Arrow writes this one (it lets go of the
         # GIL): each file is still written whole by one thread.
         firm_events = sum(len(e.tickers) for e in results.events)
-        pipeline(build, save, TABLE_FILES, firm_events)
+        tables = [t for t in TABLE_FILES if t.name not in skip]
+        pipeline(build, save, tables, firm_events)
         summary = summary_dict(results)  # from the frames the tables cached
         if figures_dir is not None:
             base = Path(final_dir or out_dir).absolute()
@@ -280,11 +283,24 @@ def write_tables(
 
 def stale_tables(directory: Path, written: set[str]) -> list[Path]:
     """The table files in ``directory`` that a run which wrote the files ``written`` (names) did
-    not write: the other format's, left by an earlier run (nothing when it wrote no table)."""
+    not write: the other format's, left by an earlier run (nothing when it wrote no table), and
+    the folders of Parquet parts the Dask engine writes (``abnormal_returns/``), which a table
+    written whole replaces (and the other way round)."""
     every = {t.file_name(f) for t in TABLE_FILES for f in TABLE_FORMATS}
+    every |= {_part_folder(t.name) for t in TABLE_FILES}
     if not every & written:
         return []
-    return [directory / n for n in sorted(every - written) if (directory / n).is_file()]
+    return [directory / n for n in sorted(every - written) if _is_table(directory / n)]
+
+
+def _is_table(path: Path) -> bool:
+    """A table file, or a folder of Parquet parts (a folder holding other things is not ours)."""
+    return path.is_file() or (path.is_dir() and any(path.glob("part-*.parquet")))
+
+
+def _part_folder(name: str) -> str:
+    """The folder of Parquet parts of the table ``name`` (its CSV name): ``abnormal_returns``."""
+    return Path(name).stem
 
 
 # ----------------------------------------------------------------------------- reading back
@@ -567,14 +583,20 @@ def _check_complete(path: Path) -> None:
 
 
 def _read(directory: Path, name: str, table_format: str) -> pd.DataFrame | None:
-    """The table ``name`` (its CSV name) of a folder of ``table_format`` tables, or None."""
+    """The table ``name`` (its CSV name) of a folder of ``table_format`` tables, or None; a
+    Parquet table may be a folder of parts (the Dask engine's workers write them), read as one
+    table in the parts' order."""
     path = directory / _FILES[name].file_name(table_format)
+    parts = directory / _part_folder(name)
+    if table_format == "parquet" and not path.exists() and parts.is_dir():
+        path = parts
     return _read_table(path) if table_format == "csv" else _read_parquet(path)
 
 
 def _read_parquet(path: Path) -> pd.DataFrame | None:
-    """A results table in Parquet, as written (types kept); None when the file does not exist."""
-    if not path.is_file():
+    """A results table in Parquet, as written (types kept); None when the file does not exist.
+    ``path`` may be a folder of parts (read in the order of their names)."""
+    if not path.exists():
         return None
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -583,7 +605,7 @@ def _read_parquet(path: Path) -> pd.DataFrame | None:
         frame = pq.read_table(path).to_pandas()
     except (OSError, pa.ArrowException) as exc:
         raise EventStudyError(f"{path}: cannot read ({exc})") from None
-    expected = _COLUMNS.get(path.with_suffix(".csv").name)
+    expected = _COLUMNS.get(f"{path.stem}.csv")
     if path.stem == "params":  # the model's parameters stand between sigma and skipped
         expected = PARAMS_COLUMNS[:-1]
     if expected and list(frame.columns[: len(expected)]) != expected:

@@ -22,8 +22,6 @@ from eventstudy.errors import EventStudyError
 from eventstudy.output.folder import SUMMARY_FILE, stale_tables
 from eventstudy.output.journal import Step, commit, staging
 
-_REPORT = "report"
-
 
 @dataclass(frozen=True)
 class RunStage:
@@ -73,13 +71,14 @@ def _steps(stage: RunStage, out_dir: Path, figures_dir: Path | None) -> list[Ste
             from eventstudy.output.plots.figures import stale_charts
 
             steps += [Step(path) for path in stale_charts(figures_dir, set(new))]
-    if (stage.tables / _REPORT).is_dir():
-        steps.append(Step(out_dir / _REPORT, f"tables/{_REPORT}"))
+    # Folders swapped whole: the report, and a table's Parquet parts (the Dask engine's).
+    folders_in = sorted(p.name for p in stage.tables.iterdir() if p.is_dir())
+    steps += [Step(out_dir / name, f"tables/{name}") for name in folders_in]
     files = sorted(p.name for p in stage.tables.iterdir() if p.is_file())
     files = [n for n in files if n != SUMMARY_FILE] + [n for n in files if n == SUMMARY_FILE]
     steps += [Step(out_dir / name, f"tables/{name}") for name in files]
     # the other format's tables an earlier run left (car.parquet beside a new car.csv)
-    steps += [Step(path) for path in stale_tables(out_dir, set(files))]
+    steps += [Step(path) for path in stale_tables(out_dir, {*files, *folders_in})]
     for folder in folders:
         folder.mkdir(parents=True, exist_ok=True)
         if not os.access(folder, os.W_OK):  # found before the commit point, not half-way
