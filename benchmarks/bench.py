@@ -624,7 +624,7 @@ def format_table(results: Sequence[dict[str, Any]]) -> str:
             verdict = "within" if gib <= TARGET_GIB else "OVER"
             lines.append(
                 f"  {r['firm_events']:>9,}: {gib:.2f} GiB peak from outside, {verdict} the "
-                f"{TARGET_GIB:.0f} GB target; {r['end_to_end']:.1f}s end to end (target "
+                f"{TARGET_GIB:.0f} GiB target; {r['end_to_end']:.1f}s end to end (target "
                 f"{TARGET_SECONDS:.0f}s)"
             )
     lines.append("")
