@@ -385,3 +385,26 @@ def test_a_study_gives_the_same_tables_with_residuals_computed_on_demand(monkeyp
     assert stored[1]["p_sq_lower"].notna().any()
     for a, b in zip(stored, lazy, strict=True):
         pd.testing.assert_frame_equal(a, b, check_exact=True)
+
+
+def test_a_fit_with_residuals_on_demand_pickles_small_and_reads_the_same(monkeypatch) -> None:
+    """A fit sent to another process (the Dask engine's worker processes) carries its padded
+    panel, not the sliding-window views over it (numpy would copy every window whole), and
+    reads the same residuals after the round trip."""
+    import pickle
+
+    from eventstudy.estimation import kernel
+    from eventstudy.estimation.kernel import Design
+
+    returns, events = _lazy_study()
+    values = returns.to_numpy()
+    col = returns.columns.get_indexer(events["ticker"])
+    day0 = returns.index.get_indexer(events["date"])
+    design = Design(regressors=values[:, [-1]], names=("MKT",))
+    monkeypatch.setattr(kernel, "STORE_RESID_MAX", 0)
+    fit = fit_batch(values, design, col, day0, (-120, -11), (-5, 5), 60)
+    blob = pickle.dumps(fit)
+    resid_bytes = len(col) * 110 * 8  # far below every window of the panel copied
+    assert len(blob) < 4 * resid_bytes + 4 * values.nbytes
+    again = pickle.loads(blob)
+    np.testing.assert_array_equal(np.asarray(again.resid), np.asarray(fit.resid))

@@ -284,6 +284,11 @@ class _Windows:
         )  # fmt: skip
         self._views: dict[int, tuple] = {}  # sliding-window views by window length
 
+    def __getstate__(self) -> dict:
+        # Pickled without the views: numpy would copy a sliding-window view whole (every window
+        # of every series), and they are rebuilt on the next take (a fit sent between processes).
+        return {**self.__dict__, "_views": {}}
+
     def take(self, rows: slice | np.ndarray, day0: np.ndarray, first: int, length: int) -> tuple:
         """Firm returns (c, L), regressors (k, c, L) and offset (c, L) or None of the window
         ``first .. first + length - 1`` relative to each ``day0``."""
