@@ -135,6 +135,22 @@ def test_same_seed_same_p_whatever_the_threads(monkeypatch) -> None:
     np.testing.assert_array_equal(s1, s2)
 
 
+def test_same_p_whatever_the_replications_worked_on_at_once(monkeypatch) -> None:
+    """A chunk's replications handled a few at a time (BLOCK_REPS, for memory) give the numbers
+    of the whole chunk at once (BLOCK_REPS = CHUNK_REPS) and of one at a time, bit for bit."""
+    x, labels = _sample(5)
+    out = {}
+    for block in (bootstrap.CHUNK_REPS, 1, 3):
+        monkeypatch.setattr(bootstrap, "BLOCK_REPS", block)
+        wild = bootstrap.wild_bootstrap_t(x, labels, 3, 70, 2)
+        skew = bootstrap.bootstrap_skewness_adjusted_t(x[:, 1], labels, 3, 70, 2, (2, 1))
+        out[block] = (wild.statistic, wild.p_value, skew.statistic, skew.p_value)
+    for block in (1, 3):
+        for a, b in zip(out[bootstrap.CHUNK_REPS], out[block], strict=True):
+            np.testing.assert_array_equal(a, b)
+    assert np.isfinite(out[1][3]).all() and np.isfinite(out[1][1]).all()
+
+
 # ----------------------------------------------------------------------------- in a study
 SEMIS = ["NVDA", "AVGO", "TSM", "ASML", "AMD", "MU", "MRVL", "ARM", "SMCI"]
 OTHERS = ["VST", "CEG", "ORCL", "MSFT", "GOOGL", "META", "AMZN", "AAPL"]

@@ -286,3 +286,125 @@ def test_unknown_and_market_tickers_are_left_out_with_the_reason(sample_prices) 
         assert sorted(res.car_frame()["ticker"].unique()) == ["AMD", "NVDA"]
         aar = res.aar_frame().query("rel_day == 0").iloc[0]
         assert aar["n"] == 2
+
+
+def _lazy_study():
+    """Returns with gaps and short histories (so chunks mix complete and incomplete rows, and
+    some firm-events are skipped), with its events as a frame."""
+    from eventstudy.synthetic import SyntheticConfig
+
+    return SyntheticConfig(
+        n_firms=30, n_days=500, n_events=12, firms_per_event=20, seed=3, missing=0.05,
+        late_listing=0.2, estimation_window=(-120, -11), event_window=(-5, 5),
+    ).generate()  # fmt: skip
+
+
+def test_residuals_computed_on_demand_equal_the_stored_ones(monkeypatch) -> None:
+    """A fit too large to store its residuals (the threshold patched to 0) computes them from
+    the panel when read: every way of reading them (all, slices, indices, masks, one row, one
+    value, take, concatenation) gives the stored fit's numbers bit for bit, with tiny chunks;
+    two regressors, an offset and given parameters included."""
+    from eventstudy.estimation import kernel
+    from eventstudy.estimation.kernel import Design, Residuals, concat_fits
+
+    returns, events = _lazy_study()
+    values = returns.to_numpy()
+    col = returns.columns.get_indexer(events["ticker"])
+    day0 = returns.index.get_indexer(events["date"])
+    rng = np.random.default_rng(0)
+    second = rng.normal(0, 0.01, len(values))
+    designs = [
+        Design(regressors=values[:, [-1]], names=("MKT",)),
+        Design(
+            regressors=np.column_stack([values[:, -1], second]),
+            names=("MKT", "F"),
+            offset=np.full(len(values), 1e-4),
+        ),
+        Design(
+            regressors=values[:, [-1]], names=("MKT",), estimate=False, fixed_coef=np.array([1.0])
+        ),
+    ]
+    for design in designs:
+        args = (values, design, col, day0, (-120, -11), (-5, 5), 60)
+        given = None
+        if design.k == 2:
+            given = rng.normal(0, 0.5, (len(col), 3))
+        stored = fit_batch(*args, given)
+        assert isinstance(stored.resid, np.ndarray)
+        monkeypatch.setattr(kernel, "STORE_RESID_MAX", 0)
+        monkeypatch.setattr(kernel, "CHUNK", 3)
+        lazy = fit_batch(*args, given, chunk_size=5)
+        monkeypatch.undo()
+        assert isinstance(lazy.resid, Residuals)
+        assert lazy.resid.shape == stored.resid.shape == (len(col), 110)
+        assert (~stored.fitted).any() and np.isnan(stored.resid).any()  # skips and gaps covered
+        want = stored.resid
+        np.testing.assert_array_equal(np.asarray(lazy.resid), want)
+        np.testing.assert_array_equal(lazy.resid[7:31], want[7:31])
+        np.testing.assert_array_equal(lazy.resid[::-3], want[::-3])
+        idx = rng.permutation(len(col))[:50]
+        np.testing.assert_array_equal(lazy.resid[idx], want[idx])
+        np.testing.assert_array_equal(lazy.resid[~stored.fitted], want[~stored.fitted])
+        np.testing.assert_array_equal(lazy.resid[-1], want[-1])
+        np.testing.assert_array_equal(lazy.resid[4, 10:20], want[4, 10:20])
+        for name in ("params", "sigma2", "n_obs", "df", "ar", "h", "s_inv"):
+            np.testing.assert_array_equal(getattr(lazy, name), getattr(stored, name), name)
+        part = lazy.take(idx)
+        assert isinstance(part.resid, Residuals)
+        np.testing.assert_array_equal(part.resid[5:9], want[idx][5:9])
+        np.testing.assert_array_equal(part.take(np.arange(3)).resid[:], want[idx[:3]])
+        both = concat_fits([lazy.take(idx[:20]), stored.take(idx[20:])])
+        np.testing.assert_array_equal(both.resid, want[idx])
+
+
+def test_a_study_gives_the_same_tables_with_residuals_computed_on_demand(monkeypatch) -> None:
+    """The whole study through the public API (AR, CAR with the sample-quantile p-values, the
+    test battery with its residual pass, BHARs and volatility) is identical when no fit
+    stores its residuals, with tiny chunks wherever the residuals are read."""
+    from eventstudy import EventStudy
+    from eventstudy.estimation import kernel
+    from eventstudy.inference import sample, single_firm
+
+    returns, events = _lazy_study()
+
+    def tables() -> list[pd.DataFrame]:
+        res = EventStudy(
+            returns, market="MKT", estimation_window=(-120, -11), event_window=(-5, 5),
+            car_windows=((0, 0), (-1, 1), (-5, 5)), bhar_windows=((0, 5),), min_estimation_obs=60,
+            measures=("return", "volatility"),
+        ).fit(events)  # fmt: skip
+        return [res.ar_frame(), res.car_frame(), res.tests_frame(), res.bhar_frame(),
+                res.volatility_frame()]  # fmt: skip
+
+    stored = tables()
+    monkeypatch.setattr(kernel, "STORE_RESID_MAX", 0)
+    monkeypatch.setattr(kernel, "CHUNK", 4)
+    monkeypatch.setattr(sample, "CHUNK_ROWS", 7)
+    monkeypatch.setattr(single_firm, "CHUNK_ROWS", 5)
+    lazy = tables()
+    assert stored[1]["p_sq_lower"].notna().any()
+    for a, b in zip(stored, lazy, strict=True):
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
+
+
+def test_a_fit_with_residuals_on_demand_pickles_small_and_reads_the_same(monkeypatch) -> None:
+    """A fit sent to another process (the Dask engine's worker processes) carries its padded
+    panel, not the sliding-window views over it (numpy would copy every window whole), and
+    reads the same residuals after the round trip."""
+    import pickle
+
+    from eventstudy.estimation import kernel
+    from eventstudy.estimation.kernel import Design
+
+    returns, events = _lazy_study()
+    values = returns.to_numpy()
+    col = returns.columns.get_indexer(events["ticker"])
+    day0 = returns.index.get_indexer(events["date"])
+    design = Design(regressors=values[:, [-1]], names=("MKT",))
+    monkeypatch.setattr(kernel, "STORE_RESID_MAX", 0)
+    fit = fit_batch(values, design, col, day0, (-120, -11), (-5, 5), 60)
+    blob = pickle.dumps(fit)
+    resid_bytes = len(col) * 110 * 8  # far below every window of the panel copied
+    assert len(blob) < 4 * resid_bytes + 4 * values.nbytes
+    again = pickle.loads(blob)
+    np.testing.assert_array_equal(np.asarray(again.resid), np.asarray(fit.resid))

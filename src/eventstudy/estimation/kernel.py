@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -82,7 +83,9 @@ class BatchFit:
     params: np.ndarray  # (n, p) alpha then betas (empty for fixed models)
     sigma2: np.ndarray  # (n,)
     df: np.ndarray  # (n,) residual degrees of freedom, M - p (M - 1 for fixed models)
-    resid: np.ndarray  # (n, L_est) estimation-window residuals
+    #: (n, L_est) estimation-window residuals: an array, or for large fits a
+    #: :class:`Residuals` that computes the rows read from the panel (see :func:`fit_batch`).
+    resid: np.ndarray | Residuals
     ret: np.ndarray  # (n, L_ev) event-window returns
     normal: np.ndarray  # (n, L_ev)
     ar: np.ndarray  # (n, L_ev)
@@ -113,9 +116,11 @@ class BatchFit:
         if rows.dtype == bool:
             rows = np.flatnonzero(rows)
         extra = self.extra_params
+        resid = self.resid
         return replace(
             self,
             **{name: getattr(self, name)[rows] for name in _ROW_ARRAYS},
+            resid=resid.take(rows) if isinstance(resid, Residuals) else resid[rows],
             skip_reason=[self.skip_reason[i] for i in rows],
             ar_var=None if self.ar_var is None else self.ar_var[rows],
             extra_params=None if extra is None else {k: v[rows] for k, v in extra.items()},
@@ -211,6 +216,7 @@ def concat_fits(fits: Sequence[BatchFit]) -> BatchFit:
         raise ValueError("no fits to concatenate")
     first = fits[0]
     arrays = {name: np.concatenate([getattr(f, name) for f in fits]) for name in _ROW_ARRAYS}
+    arrays["resid"] = np.concatenate([np.asarray(f.resid) for f in fits])
     ar_var = None
     if any(f.ar_var is not None for f in fits):
         ar_var = np.concatenate([_or_nan(f.ar_var, f.ar.shape) for f in fits])
@@ -236,16 +242,22 @@ def _or_nan(a: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
     return np.full(shape, np.nan) if a is None else a
 
 
-#: BatchFit fields with one row per firm-event.
+#: BatchFit fields with one row per firm-event that are arrays (``resid`` may not be one).
 _ROW_ARRAYS = (
-    "col", "day0", "n_obs", "params", "sigma2", "df", "resid", "ret", "normal", "ar", "h",
-    "xc_event", "s_inv",
+    "col", "day0", "n_obs", "params", "sigma2", "df", "ret", "normal", "ar", "h", "xc_event",
+    "s_inv",
 )  # fmt: skip
 
 #: Firm-events per chunk of :func:`fit_batch`. A chunk's temporaries are (chunk, L_est) arrays of
 #: about half a MB: they stay in cache and are re-used by malloc, where n-sized temporaries would
 #: cost memory and a page fault per fresh page at every step (measured best between 128 and 512).
 CHUNK = 256
+
+#: Largest residual array (firm-events x estimation days) :func:`fit_batch` stores; a larger
+#: fit keeps a :class:`Residuals` instead, which computes the rows read from the panel. 2**25
+#: values are 256 MiB: 100k firm-events of a 250-day window are stored, 1M (1.9 GB) are not.
+#: Read at each call (tests set it to 0: the numbers do not depend on it).
+STORE_RESID_MAX = 2**25
 
 _TOO_FEW, _COLLINEAR = 1, 2
 
@@ -264,7 +276,7 @@ class _Windows:
         after = max(0, hi + span.stop - T)
         ucol, self.cidx = np.unique(col, return_inverse=True)
         width = self.pad + T + after
-        self.y = _padded(returns[:, ucol].T, self.pad, width)
+        self.y = _padded_columns(returns, ucol, self.pad, width)
         self.x = _padded(np.asarray(design.regressors, dtype=float).T, self.pad, width)
         self.offset = (
             None if design.offset is None
@@ -272,7 +284,12 @@ class _Windows:
         )  # fmt: skip
         self._views: dict[int, tuple] = {}  # sliding-window views by window length
 
-    def take(self, rows: slice, day0: np.ndarray, first: int, length: int) -> tuple:
+    def __getstate__(self) -> dict:
+        # Pickled without the views: numpy would copy a sliding-window view whole (every window
+        # of every series), and they are rebuilt on the next take (a fit sent between processes).
+        return {**self.__dict__, "_views": {}}
+
+    def take(self, rows: slice | np.ndarray, day0: np.ndarray, first: int, length: int) -> tuple:
         """Firm returns (c, L), regressors (k, c, L) and offset (c, L) or None of the window
         ``first .. first + length - 1`` relative to each ``day0``."""
         start = day0 + (first + self.pad)
@@ -296,8 +313,112 @@ def _padded(a: np.ndarray, pad: int, width: int) -> np.ndarray:
     return out
 
 
+#: Panel columns per block of :func:`_padded_columns`' transposition.
+_BLOCK = 128
+
+
+def _padded_columns(values: np.ndarray, cols: np.ndarray, pad: int, width: int) -> np.ndarray:
+    """``_padded(values[:, cols].T, pad, width)`` for sorted ``cols``, transposed by blocks of
+    :data:`_BLOCK` panel columns: whole, the gather and transposition of a wide panel (1M
+    firm-events: 20,000 columns, 160 kB a row) read each value from another page (a cache
+    and TLB miss each, and the fit stage's one step that grew faster than the panel)."""
+    t = values.shape[0]
+    out = np.empty((len(cols), width))
+    out[:, :pad] = np.nan
+    out[:, pad + t :] = np.nan
+    buf = np.empty((_BLOCK, t))
+    for c0 in range(0, values.shape[1], _BLOCK):
+        lo, hi = np.searchsorted(cols, [c0, c0 + _BLOCK])
+        if lo == hi:
+            continue
+        w = min(_BLOCK, values.shape[1] - c0)
+        np.copyto(buf[:w], values[:, c0 : c0 + w].T)  # a block that stays in cache
+        out[lo:hi, pad : pad + t] = buf[cols[lo:hi] - c0]
+    return out
+
+
 def _windows(a: np.ndarray, length: int) -> np.ndarray:
     return np.lib.stride_tricks.sliding_window_view(a, length, axis=-1)
+
+
+class Residuals:
+    """The estimation-window residuals of a large fit, ``(n, L_est)``, computed from the panel
+    when rows are read instead of stored (1M firm-events of a 250-day window would hold 1.9 GB).
+
+    Reading rows (``resid[a:b]``, ``resid[indices]``, ``resid[i, j]``) returns a new array with
+    the numbers :func:`fit_batch` computed for those rows, bit for bit: the same parameters and
+    the same operations (:func:`_residuals`), element by element. ``np.asarray(resid)`` builds
+    the whole array. The readers of the package (the battery's residual pass, the
+    sample-quantile p-values) read chunks of rows."""
+
+    def __init__(
+        self,
+        src: _Windows,
+        day0: np.ndarray,
+        first: int,
+        length: int,
+        alpha: np.ndarray,
+        beta: np.ndarray,
+        status: np.ndarray,
+        rows: np.ndarray | None = None,
+    ) -> None:
+        self._src, self._day0, self._first, self._length = src, day0, first, length
+        self._alpha, self._beta, self._status = alpha, beta, status
+        #: Rows of the fit this holds (``take``), None for all of them.
+        self._rows = rows
+        self.shape = (len(day0) if rows is None else len(rows), length)
+
+    dtype = np.dtype(float)
+    ndim = 2
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def take(self, rows: np.ndarray) -> Residuals:
+        """The rows ``rows`` (indices), still computed when read."""
+        rows = np.asarray(rows, dtype=np.intp)
+        held = rows if self._rows is None else self._rows[rows]
+        return Residuals(
+            self._src, self._day0, self._first, self._length, self._alpha, self._beta,
+            self._status, held,
+        )  # fmt: skip
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        rest: tuple = ()
+        if isinstance(key, tuple):
+            key, rest = key[0], key[1:]
+        n = self.shape[0]
+        if isinstance(key, slice):
+            idx = np.arange(*key.indices(n), dtype=np.intp)
+        elif isinstance(key, (int, np.integer)):
+            idx = np.arange(n, dtype=np.intp)[np.array([key])]
+        else:
+            idx = np.arange(n, dtype=np.intp)[key]
+        out = self._compute(idx if self._rows is None else self._rows[idx])
+        if isinstance(key, (int, np.integer)):
+            out = out[0]
+        return out[rest] if rest else out
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        out = self[:]
+        return out if dtype is None else out.astype(dtype)
+
+    def _compute(self, idx: np.ndarray) -> np.ndarray:
+        """Residuals of the fit's rows ``idx``, in pieces of :data:`CHUNK` rows (their
+        temporaries stay in cache)."""
+        out = np.empty((len(idx), self._length))
+        for lo in range(0, len(idx), CHUNK):
+            rows = idx[lo : lo + CHUNK]
+            y, x, off = self._src.take(rows, self._day0[rows], self._first, self._length)
+            if off is not None:
+                y = y - off
+            mask, complete, y0, x0 = _masked(y, x)
+            part = out[lo : lo + len(rows)]
+            _residuals(y0, x0, mask, complete, self._alpha[rows], self._beta[rows], part)
+            if not complete:
+                np.copyto(part, np.nan, where=~mask)
+            part[self._status[rows] != 0] = np.nan
+        return out
 
 
 def fit_batch(
@@ -325,6 +446,7 @@ def fit_batch(
     (e0, e1), (w0, w1) = estimation_window, event_window
     le, lv = e1 - e0 + 1, w1 - w0 + 1
     src = _Windows(returns, design, col, day0, range(min(e0, w0), max(e1, w1) + 1))
+    status = np.zeros(n, dtype=np.int8)  # the fit's outcome per firm-event (_TOO_FEW, ...)
     out = BatchFit(
         design=design,
         col=col,
@@ -335,7 +457,9 @@ def fit_batch(
         params=np.empty((n, p)),
         sigma2=np.empty(n),
         df=np.empty(n, dtype=int),
-        resid=np.empty((n, le)),
+        resid=np.empty((n, le))
+        if n * le <= STORE_RESID_MAX
+        else Residuals(src, day0, e0, le, np.empty(n), np.empty((n, k)), status),
         ret=np.empty((n, lv)),
         normal=np.empty((n, lv)),
         ar=np.empty((n, lv)),
@@ -344,7 +468,6 @@ def fit_batch(
         s_inv=np.full((n, k, k), np.nan),
         skip_reason=[],
     )
-    status = np.zeros(n, dtype=np.int8)
     chunk_size = max(1, chunk_size)
 
     def fit_chunk(lo: int) -> None:
@@ -382,21 +505,17 @@ def _fit_chunk(
     y, x, off = src.take(rows, day0, e0, e1 - e0 + 1)  # (c, Le), (k, c, Le), (c, Le)
     if off is not None:
         y = y - off
-    mask = np.isfinite(y)
-    for a in range(k):
-        mask &= np.isfinite(x[a])
-    # A chunk without missing values (the usual case) skips the masking: the same numbers.
-    complete = bool(mask.all())
+    mask, complete, y0, x0 = _masked(y, x)
     m = np.count_nonzero(mask, axis=1).astype(float)
-    y0 = y if complete else np.where(mask, y, 0.0)
-    x0 = x if complete else np.where(mask, x, 0.0)  # (k, c, Le)
     with np.errstate(invalid="ignore", divide="ignore"):
         xbar = x0.sum(axis=2) / m  # (k, c)
         ybar = y0.sum(axis=1) / m
     st = status[rows]
     st[m < min_obs] = _TOO_FEW
 
-    resid = out.resid[rows]  # written in place
+    # Written in place when stored; else a chunk's buffer (Residuals recomputes rows on demand).
+    stored = isinstance(out.resid, np.ndarray)
+    resid = out.resid[rows] if isinstance(out.resid, np.ndarray) else np.empty((c, e1 - e0 + 1))
     if design.estimate:
         beta = np.zeros((c, k))
         s_inv = np.full((c, k, k), np.nan)
@@ -433,14 +552,12 @@ def _fit_chunk(
         beta = np.broadcast_to(np.asarray(design.fixed_coef, dtype=float), (c, k))
         alpha = np.zeros(c)
 
+    if not stored:
+        assert isinstance(out.resid, Residuals)
+        out.resid._alpha[rows] = alpha
+        out.resid._beta[rows] = beta
     # Residuals on the non-missing days (zero elsewhere, for the sums), then NaN where missing.
-    if complete:
-        resid[...] = alpha[:, None]
-    else:
-        np.multiply(mask, alpha[:, None], out=resid)
-    for a in range(k):
-        resid += x0[a] * beta[:, a, None]
-    np.subtract(y0, resid, out=resid)
+    _residuals(y0, x0, mask, complete, alpha, beta, resid)
     with np.errstate(invalid="ignore", divide="ignore"):
         if design.estimate:
             df = m - design.n_params
@@ -450,7 +567,7 @@ def _fit_chunk(
             df = m - 1
             dev = resid - np.where(mask, (resid.sum(axis=1) / m)[:, None], 0.0)
             sigma2 = np.einsum("nl,nl->n", dev, dev) / df
-    if not complete:
+    if stored and not complete:
         np.copyto(resid, np.nan, where=~mask)
     del x0, y0, y, mask
 
@@ -473,7 +590,8 @@ def _fit_chunk(
     out.params[rows][bad] = np.nan
     normal[bad] = np.nan
     h[bad] = np.nan
-    resid[bad] = np.nan
+    if stored:
+        resid[bad] = np.nan
     out.n_obs[rows] = m
     out.df[rows] = df
     out.sigma2[rows] = np.where(bad, np.nan, sigma2)
@@ -483,6 +601,42 @@ def _fit_chunk(
     out.h[rows] = h
     out.xc_event[rows] = np.moveaxis(xc_ev, 0, 2)
     status[rows] = st
+
+
+def _masked(
+    y: np.ndarray, x: np.ndarray
+) -> tuple[np.ndarray, bool, np.ndarray, np.ndarray]:
+    """The days where the return and every regressor exist (``mask``, (c, L)), whether that is
+    every day, and ``y``, ``x`` with zeros elsewhere (for the sums)."""
+    mask = np.isfinite(y)
+    for a in range(x.shape[0]):
+        mask &= np.isfinite(x[a])
+    # A chunk without missing values (the usual case) skips the masking: the same numbers.
+    complete = bool(mask.all())
+    y0 = y if complete else np.where(mask, y, 0.0)
+    x0 = x if complete else np.where(mask, x, 0.0)  # (k, c, L)
+    return mask, complete, y0, x0
+
+
+def _residuals(
+    y0: np.ndarray,
+    x0: np.ndarray,
+    mask: np.ndarray,
+    complete: bool,
+    alpha: np.ndarray,
+    beta: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """``y - alpha - x @ beta`` on the days of ``mask``, 0 elsewhere, into ``out`` (c, L): the
+    one computation of the estimation residuals (the fit and :class:`Residuals` both call it,
+    so a recomputed row equals the fitted one bit for bit)."""
+    if complete:
+        out[...] = alpha[:, None]
+    else:
+        np.multiply(mask, alpha[:, None], out=out)
+    for a in range(x0.shape[0]):
+        out += x0[a] * beta[:, a, None]
+    np.subtract(y0, out, out=out)
 
 
 def _linear(alpha: np.ndarray, x: np.ndarray, beta: np.ndarray) -> np.ndarray:

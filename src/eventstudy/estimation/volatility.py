@@ -103,7 +103,7 @@ def _measure(b: Batch, rows: np.ndarray, model: str) -> VolatilityBatch:
     skip = list(f.skip_reason)
     garch = z = None
     if model == "garch":
-        garch, z, failed = _garch(f.resid, f.estimation_window, f.event_window)
+        garch, z, failed = _garch(np.asarray(f.resid), f.estimation_window, f.event_window)
         for i in np.flatnonzero(failed):
             skip[i] = skip[i] or GARCH_FAILED
         null = np.ones(len(df))
@@ -114,7 +114,7 @@ def _measure(b: Batch, rows: np.ndarray, model: str) -> VolatilityBatch:
             null = np.where(df > 2, df / (df - 2), np.nan)
         tested = u_adj
     fitted = np.array([r is None for r in skip], dtype=bool)
-    centred, spread, mean = _centred(f.resid, f.sigma2, fitted, z)
+    centred, spread, mean = _centred(np.asarray(f.resid), f.sigma2, fitted, z)
     x = np.where(fitted[:, None], tested - null[:, None], np.nan)
     # The rank test ranks x among the estimation values: both on one scale, z / mean(z) against
     # ratio / null mean (a shift of one of them alone would move the event days in the ranks).

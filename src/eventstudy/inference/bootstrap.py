@@ -28,6 +28,10 @@ from eventstudy.inference.stats import grouped_cross_sectional_t, skewness_adjus
 
 #: Replications per chunk (memory: a chunk holds chunk x firm-events draws).
 CHUNK_REPS = 32
+#: Replications a chunk works on at once (its random draws are made for the whole chunk, so the
+#: numbers do not depend on this): 1M firm-events would otherwise hold several arrays of
+#: 32 x 1M float64 per thread. Read at each call (tests set it to 1).
+BLOCK_REPS = 4
 #: Random streams: one per test (and grouping, window), see :func:`_generator`.
 _WILD, _SKEW, _BHAR_SKEW = 1, 2, 3
 #: Relative days are shifted by this to key a random stream (keys are non-negative).
@@ -107,12 +111,18 @@ def wild_bootstrap_t(
     def chunk(job: tuple[int, int]) -> np.ndarray:
         number, size = job
         bits = _generator(seed, _WILD, number).integers(0, 2, size=(n_fe, size), dtype=np.int8)
-        weights = 1.0 - 2.0 * bits
-        s = by_group @ weights  # (groups x windows, size)
         nn, ss = n.ravel()[:, None], squares.ravel()[:, None]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            t = np.abs(_t_from_sums(s, ss, nn))
-            return (np.nan_to_num(t, nan=np.inf) >= (obs - tol)[:, None]).sum(axis=1)
+        out = np.zeros(len(obs), dtype=np.intp)
+        step = max(1, BLOCK_REPS)
+        for a in range(0, size, step):
+            # A few replications' weights at a time: each column of the product is summed
+            # over the same entries in the same order whatever the columns beside it.
+            weights = 1.0 - 2.0 * bits[:, a : a + step]
+            s = by_group @ weights  # (groups x windows, replications)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                t = np.abs(_t_from_sums(s, ss, nn))
+                out += (np.nan_to_num(t, nan=np.inf) >= (obs - tol)[:, None]).sum(axis=1)
+        return out
 
     counts = np.zeros(len(obs))
     for part in parallel.ordered_map(chunk, _chunks(reps), n_fe * reps):
@@ -176,22 +186,31 @@ def bootstrap_skewness_adjusted_t(
 
         def chunk(job: tuple[int, int]) -> tuple[np.ndarray, ...]:
             number, reps_here = job
-            u = _generator(seed, *key, number).random((reps_here, len(first)))
-            pick = np.minimum((u * count).astype(np.intp), count - 1) + first
-            yb = y[pick]
-            y2 = yb * yb
-            s1 = np.add.reduceat(yb, seg, axis=1)
-            s2 = np.add.reduceat(y2, seg, axis=1)
-            s3 = np.add.reduceat(y2 * yb, seg, axis=1)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                m1 = s1 / nb
-                var = (s2 - nb * m1 * m1) / (nb - 1.0)
-                # A resample of one value repeated: its variance is rounding noise; left out.
-                sd_b = np.sqrt(np.where(var > 1e-12 * s2 / nb, var, np.nan))
-                cube = s3 - 3.0 * m1 * s2 + 2.0 * nb * m1**3
-                t = skewness_adjusted_statistic(nb, m1, sd_b, cube)
-            finite = np.isfinite(t)
-            return (finite & (t <= t_obs)).sum(0), (finite & (t >= t_obs)).sum(0), finite.sum(0)
+            gen = _generator(seed, *key, number)
+            below, above, counted = (np.zeros(len(groups), dtype=np.intp) for _ in range(3))
+            step = max(1, BLOCK_REPS)
+            for a in range(0, reps_here, step):
+                # The chunk's uniforms a few replications (rows) at a time: the same stream
+                # as all rows at once, and each row's statistics are its own.
+                u = gen.random((min(step, reps_here - a), len(first)))
+                pick = np.minimum((u * count).astype(np.intp), count - 1) + first
+                yb = y[pick]
+                y2 = yb * yb
+                s1 = np.add.reduceat(yb, seg, axis=1)
+                s2 = np.add.reduceat(y2, seg, axis=1)
+                s3 = np.add.reduceat(y2 * yb, seg, axis=1)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    m1 = s1 / nb
+                    var = (s2 - nb * m1 * m1) / (nb - 1.0)
+                    # A resample of one value repeated: its variance is rounding noise; left out.
+                    sd_b = np.sqrt(np.where(var > 1e-12 * s2 / nb, var, np.nan))
+                    cube = s3 - 3.0 * m1 * s2 + 2.0 * nb * m1**3
+                    t = skewness_adjusted_statistic(nb, m1, sd_b, cube)
+                finite = np.isfinite(t)
+                below += (finite & (t <= t_obs)).sum(0)
+                above += (finite & (t >= t_obs)).sum(0)
+                counted += finite.sum(0)
+            return below, above, counted
 
         work = int(nb.sum()) * reps
         for a, b, c in parallel.ordered_map(chunk, _chunks(reps), work):

@@ -111,9 +111,10 @@ class FirmEventSample:
             s0 = f.estimation_window[0] - int(self.est_days[0]) if le else 0
             contiguous = len(rows) > 0 and rows[-1] - rows[0] == len(rows) - 1
             width = f.resid.shape[1]
+            # A stored array (not a Residuals, which computes the rows read) can lend a view.
             view = (
-                contiguous and s0 == 0 and width == le and f.resid.dtype == np.float64
-                and f.resid.flags.c_contiguous
+                contiguous and s0 == 0 and width == le and isinstance(f.resid, np.ndarray)
+                and f.resid.dtype == np.float64 and f.resid.flags.c_contiguous
             )
             at = int(here[0]) if len(here) else 0
             out.append((at, len(rows), s0, width, contiguous, view))

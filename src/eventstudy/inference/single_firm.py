@@ -7,22 +7,27 @@ Gelbach, Helland & Klick (2013) and the multiple-testing adjustment of the firm-
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from eventstudy import parallel
 
+if TYPE_CHECKING:
+    from eventstudy.estimation.kernel import Residuals
+
 #: Firm-events per chunk of the sample-quantile pass (a chunk's cumulative sums stay small).
 CHUNK_ROWS = 4096
 
 
 def sample_quantile_p(
-    resid: np.ndarray, car: np.ndarray, lengths: Sequence[int]
+    resid: np.ndarray | Residuals, car: np.ndarray, lengths: Sequence[int]
 ) -> tuple[np.ndarray, np.ndarray]:
     """The sample-quantile p-values of Gelbach, Helland & Klick (2013), one-sided each way.
 
-    ``resid``: estimation-window residuals, firm-events x estimation days (NaN where missing);
+    ``resid``: estimation-window residuals, firm-events x estimation days (NaN where missing;
+    an array or a fit's :class:`~eventstudy.estimation.kernel.Residuals`, read by chunks);
     ``car``: firm-events x windows, the event's CAR of each window; ``lengths``: each window's
     length ``L`` in days. For firm-event ``i`` and window ``k`` the reference distribution is
     the sums of ``L`` consecutive estimation residuals (the ``M - L + 1`` overlapping runs of
