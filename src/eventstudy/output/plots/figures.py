@@ -5,13 +5,15 @@ atomically."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import matplotlib as mpl
 import numpy as np
 
 from eventstudy.errors import EventStudyError
@@ -35,6 +37,7 @@ from eventstudy.output.plots.study_charts import (
 )
 from eventstudy.output.plots.style import FigureSize, figure_size, house_style, size_of
 from eventstudy.output.plots.value_heatmap import plot_ar_heatmap, plot_value
+from eventstudy.output.plots.workers import ChartWorkers, process_count
 from eventstudy.progress import progress_bar
 from eventstudy.study import slugify
 
@@ -197,6 +200,7 @@ def save_figures(
     max_events: int | None = None,
     progress: bool | None = False,
     replace: bool = False,
+    jobs: int | None = None,
 ) -> list[Path]:
     """Write every chart of :func:`chart_plan` (or only the named ``charts``) in ``formats``.
 
@@ -214,6 +218,10 @@ def save_figures(
     for the whole-study charts. ``formats``: any of ``png`` (200 dpi), ``svg``, ``pdf``.
     ``size``: one of :data:`SIZES`. Every file is cropped to its content and written atomically
     (:func:`eventstudy.output.files.atomic_file`). Returns the paths written, in order.
+
+    ``jobs``: processes drawing the charts (:mod:`.workers`: forked, each writing its own
+    files; the files are byte for byte those drawn here). None: one per CPU where the platform
+    can fork, there are a few charts and no other thread runs here; 1: in this process.
 
     Raises
     ------
@@ -236,18 +244,39 @@ def save_figures(
     if wanted is not None and wanted - set(CHARTS):
         bad = ", ".join(sorted(wanted - set(CHARTS)))
         raise ValueError(f"unknown chart(s) {bad} (charts: {', '.join(CHARTS)})")
-    _writable_dir(directory)
-    written: list[Path] = []
     plan = [
         spec for spec in chart_plan(results, max_events) if wanted is None or spec.chart in wanted
     ]
-    with progress_bar(progress, len(plan), "charts", "chart") as bar:
-        for spec in plan:
-            written += _save_chart(results, spec, spec_size, directory, fmts)
-            bar.update(1)
+    processes = process_count(jobs, len(plan))
+    _writable_dir(directory)
+    if processes > 1:
+        _share_frames(results, plan)
+
+    def draw(k: int) -> list[Path]:
+        return _save_chart(results, plan[k], spec_size, directory, fmts)
+
+    # The workers start before the progress bar (whose thread they need not inherit).
+    with (
+        ChartWorkers(draw, len(plan), processes) as workers,
+        progress_bar(progress, len(plan), "charts", "chart") as bar,
+    ):
+        written = [path for paths in workers.results(bar.update) for path in paths]
     if replace:
         remove_stale_charts(directory, set(written))
     return written
+
+
+def _share_frames(results: ResultSource, plan: Sequence[ChartSpec]) -> None:
+    """Compute, once here, the frames that several charts read and that the results compute on
+    first use (the plan has already made the AR and valuation frames), so that the forked
+    workers inherit them instead of each computing them again."""
+    charts = {spec.chart for spec in plan}
+    if charts & {"volume", "volatility"}:
+        results.tests_frame()
+    if charts & set(EXPLAIN_CHARTS):
+        results.car_frame()
+        results.params_frame()
+        results.bhar_frame()
 
 
 def stale_charts(directory: Path, written: set[Path]) -> list[Path]:
@@ -285,7 +314,7 @@ def _save_chart(
         bbox = _freeze_layout(fig)
         for fmt in fmts:
             path = directory / f"{spec.stem}.{fmt}"
-            with atomic_file(path) as tmp, house_style(size_of(fig)):
+            with atomic_file(path) as tmp, house_style(size_of(fig)), _printing(fig, fmt):
                 fig.savefig(
                     tmp, format=fmt, dpi=PNG_DPI, bbox_inches=bbox, metadata=_NO_DATE.get(fmt)
                 )
@@ -299,7 +328,7 @@ def figure_png(fig: Figure, dpi: int = PNG_DPI) -> bytes:
     """The figure as PNG bytes, laid out and cropped as :func:`save_figures` does."""
     bbox = _freeze_layout(fig)
     buffer = io.BytesIO()
-    with house_style(size_of(fig)):
+    with house_style(size_of(fig)), _printing(fig, "png"):
         fig.savefig(buffer, format="png", dpi=dpi, bbox_inches=bbox)
     return buffer.getvalue()
 
@@ -312,6 +341,30 @@ def _freeze_layout(fig: Figure) -> Bbox:
         bbox = fig.get_tightbbox().padded(_PAD_INCHES)
         fig.set_layout_engine("none")
     return bbox
+
+
+@contextlib.contextmanager
+def _printing(fig: Figure, fmt: str) -> Iterator[None]:
+    """Save a laid-out figure (:func:`_freeze_layout`) as ``fmt``; call inside
+    :func:`house_style` (its lock).
+
+    Before it prints a figure that has a layout engine (even the placeholder that ``"none"``
+    leaves), matplotlib's ``savefig`` draws the whole figure once more without rendering it. For
+    a PNG that draw changes nothing (the files are byte for byte the same without it, whatever
+    the size and whichever format was saved before) and costs about a third of the time of
+    saving, so the engine is taken off while a PNG is printed. Vector files keep the draw: it
+    puts the figure at their 72 dpi first, and they come out different without it."""
+    if fmt != "png":
+        yield
+        return
+    engine = fig.get_layout_engine()
+    # None means "the rcParams' engine" unless both are off (the house style turns one on).
+    with mpl.rc_context({"figure.autolayout": False, "figure.constrained_layout.use": False}):
+        fig.set_layout_engine(None)
+    try:
+        yield
+    finally:
+        fig.set_layout_engine(engine)
 
 
 def _writable_dir(directory: Path) -> None:
