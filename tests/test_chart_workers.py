@@ -195,12 +195,12 @@ def test_how_many_processes_draw(
     assert not (tmp_path / "figs").exists()
 
 
-def test_pngs_skip_savefigs_extra_draw_and_are_the_same_files(
+def test_files_saved_without_savefigs_extra_draw_are_the_same(
     small: EventStudyResults, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """matplotlib's savefig draws a figure with a layout engine once more before printing it;
-    save_figures takes the engine off for PNGs (one draw per file, not two), and the bytes are
-    those of matplotlib's own way."""
+    save_figures leaves that draw out of PNGs, and of SVGs without pixels in them (saved at the
+    SVG's 72 dpi instead), and the bytes are those of matplotlib's own way."""
     saving: list[str] = []  # per draw while saving, the format's renderer
     real_draw = Figure.draw
 
@@ -209,19 +209,28 @@ def test_pngs_skip_savefigs_extra_draw_and_are_the_same_files(
             saving.append(type(renderer).__name__)
         real_draw(self, renderer)  # type: ignore[arg-type]
 
-    plan = [s for s in plotting.chart_plan(small) if s.chart in ("car", "ar_heatmap", "timeline")]
+    charts = ("car", "ar_heatmap", "timeline")
+    plan = [s for s in plotting.chart_plan(small) if s.chart in charts]
     monkeypatch.setattr(Figure, "draw", counted)
-    written = plotting.save_figures(
-        small, tmp_path, formats=("png", "svg"), charts=("car", "ar_heatmap", "timeline"), jobs=1
-    )
+    written = plotting.save_figures(small, tmp_path, formats=("png", "svg"), charts=charts, jobs=1)
     monkeypatch.undo()
-    # Saving each chart: one draw for the PNG (matplotlib's way: two), two for the SVG.
-    assert Counter(saving) == {"RendererAgg": len(plan), "MixedModeRenderer": 2 * len(plan)}
+    assert len(written) == 2 * len(plan)
+    pixels = 0
     for spec in plan:
         fig = plotting.draw_chart(small, spec)
         bbox = figures._freeze_layout(fig)
-        buffer = io.BytesIO()
-        with house_style(size_of(fig)):  # the engine left on: savefig's extra draw
-            fig.savefig(buffer, format="png", dpi=plotting.PNG_DPI, bbox_inches=bbox)
-        assert (tmp_path / f"{spec.stem}.png").read_bytes() == buffer.getvalue(), spec.stem
-    assert len(written) == 2 * len(plan)
+        pixels += figures._has_pixels(fig)  # the heatmaps' colorbars are rasterized
+        for fmt in ("png", "svg"):
+            buffer = io.BytesIO()
+            with house_style(size_of(fig)):  # the engine left on: savefig's extra draw
+                fig.savefig(
+                    buffer,
+                    format=fmt,
+                    dpi=plotting.PNG_DPI,
+                    bbox_inches=bbox,
+                    metadata=figures._NO_DATE.get(fmt),
+                )
+            assert (tmp_path / f"{spec.stem}.{fmt}").read_bytes() == buffer.getvalue(), spec.stem
+    assert 0 < pixels < len(plan)  # both kinds of SVG
+    # Saving: one draw per PNG (matplotlib's way: two), one per SVG without pixels, two with.
+    assert Counter(saving) == {"RendererAgg": len(plan), "MixedModeRenderer": len(plan) + pixels}

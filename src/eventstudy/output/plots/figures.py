@@ -60,6 +60,8 @@ PANEL_CHARTS = frozenset({"prices", "timeline", "calendar_time"})
 FORMATS = ("png", "svg", "pdf")
 #: Resolution of PNG files.
 PNG_DPI = 200
+#: The resolution of matplotlib's SVG files (its SVG canvas's fixed dpi).
+_VECTOR_DPI = 72
 #: Margin (inches) around a figure's content when it is cropped.
 _PAD_INCHES = 0.08
 #: Metadata that would make the same chart a different file on every run, left out.
@@ -314,10 +316,8 @@ def _save_chart(
         bbox = _freeze_layout(fig)
         for fmt in fmts:
             path = directory / f"{spec.stem}.{fmt}"
-            with atomic_file(path) as tmp, house_style(size_of(fig)), _printing(fig, fmt):
-                fig.savefig(
-                    tmp, format=fmt, dpi=PNG_DPI, bbox_inches=bbox, metadata=_NO_DATE.get(fmt)
-                )
+            with atomic_file(path) as tmp, house_style(size_of(fig)), _printing(fig, fmt) as dpi:
+                fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches=bbox, metadata=_NO_DATE.get(fmt))
             written.append(path)
     finally:
         fig.clear()  # not registered with pyplot: clearing frees the artists
@@ -328,8 +328,8 @@ def figure_png(fig: Figure, dpi: int = PNG_DPI) -> bytes:
     """The figure as PNG bytes, laid out and cropped as :func:`save_figures` does."""
     bbox = _freeze_layout(fig)
     buffer = io.BytesIO()
-    with house_style(size_of(fig)), _printing(fig, "png"):
-        fig.savefig(buffer, format="png", dpi=dpi, bbox_inches=bbox)
+    with house_style(size_of(fig)), _printing(fig, "png", dpi) as png_dpi:
+        fig.savefig(buffer, format="png", dpi=png_dpi, bbox_inches=bbox)
     return buffer.getvalue()
 
 
@@ -344,27 +344,42 @@ def _freeze_layout(fig: Figure) -> Bbox:
 
 
 @contextlib.contextmanager
-def _printing(fig: Figure, fmt: str) -> Iterator[None]:
-    """Save a laid-out figure (:func:`_freeze_layout`) as ``fmt``; call inside
-    :func:`house_style` (its lock).
+def _printing(fig: Figure, fmt: str, dpi: float = PNG_DPI) -> Iterator[float]:
+    """Save a laid-out figure (:func:`_freeze_layout`) as ``fmt``: yields the ``dpi`` to pass to
+    ``savefig``; call inside :func:`house_style` (its lock).
 
     Before it prints a figure that has a layout engine (even the placeholder that ``"none"``
-    leaves), matplotlib's ``savefig`` draws the whole figure once more without rendering it. For
-    a PNG that draw changes nothing (the files are byte for byte the same without it, whatever
-    the size and whichever format was saved before) and costs about a third of the time of
-    saving, so the engine is taken off while a PNG is printed. Vector files keep the draw: it
-    puts the figure at their 72 dpi first, and they come out different without it."""
-    if fmt != "png":
-        yield
+    leaves), matplotlib's ``savefig`` draws the whole figure once more without rendering it.
+    That draw changes no byte of a PNG, so the engine is taken off while a PNG is printed (a
+    quarter of its time). For an SVG, what it does is put the figure at the SVG's fixed 72 dpi
+    before the file's crop box is set; saving at 72 dpi without it gives the same file, unless
+    something in the figure is rendered as pixels at the given dpi (a rasterized artist, an
+    image: at 72 dpi they would be coarser), which keeps the draw. PDF files keep it too.
+    Checked byte for byte on every chart of the three example studies at the three sizes, in
+    either order of formats (tests/test_chart_workers.py pins it)."""
+    if fmt == "svg" and not _has_pixels(fig):
+        dpi = _VECTOR_DPI
+    elif fmt != "png":
+        yield dpi
         return
     engine = fig.get_layout_engine()
     # None means "the rcParams' engine" unless both are off (the house style turns one on).
     with mpl.rc_context({"figure.autolayout": False, "figure.constrained_layout.use": False}):
         fig.set_layout_engine(None)
     try:
-        yield
+        yield dpi
     finally:
         fig.set_layout_engine(engine)
+
+
+def _has_pixels(fig: Figure) -> bool:
+    """Whether a vector file of ``fig`` holds pixels drawn at the dpi of the save: a rasterized
+    artist (a long colorbar's gradient), an image, axes that rasterize below a zorder."""
+    from matplotlib.image import _ImageBase
+
+    if any(ax.get_rasterization_zorder() is not None for ax in fig.axes):
+        return True
+    return any(a.get_rasterized() or isinstance(a, _ImageBase) for a in fig.findobj())
 
 
 def _writable_dir(directory: Path) -> None:
