@@ -9,11 +9,13 @@ that finishes early takes the next chart) and gets back the paths written, in an
 paths are returned in the charts' order. Each worker writes its files itself, through the same
 atomic writer as this process would (:func:`eventstudy.output.files.atomic_file`).
 
-Where there is no ``fork`` (Windows, and macOS's default would be unsafe anyway: ``fork`` is
-used only where :func:`multiprocessing.get_all_start_methods` offers it), with one CPU, for
-fewer than :data:`MIN_CHARTS` charts, or when other threads are running in this process (in the
-automatic mode: a thread could hold a lock at the moment of the fork that the worker then waits
-for forever), the charts are drawn here, one after the other, as before.
+Where there is no safe ``fork`` (Windows has none; on macOS system libraries may have started
+threads, and Python calls it unsafe there), with one CPU, for fewer than :data:`MIN_CHARTS`
+charts, or when other threads are running in this process (in the automatic mode: a thread could
+hold a lock at the moment of the fork that the worker then waits for forever), the charts are
+drawn here, one after the other, as before. The workers gain only where a CPU is idle: the
+kernel may schedule a session's processes as one group (Linux's autogroup), so on a machine
+other sessions keep busy two workers get no more time than one process.
 
 What a worker raises comes back as the same exception (its traceback text attached as the
 cause of anything but an :class:`~eventstudy.errors.EventStudyError`, which stays one line);
@@ -54,8 +56,8 @@ _PR_SET_PDEATHSIG = 1
 
 
 def can_fork() -> bool:
-    """Whether this platform offers the ``fork`` start method."""
-    return "fork" in multiprocessing.get_all_start_methods()
+    """Whether this platform offers the ``fork`` start method, and it is safe (not macOS)."""
+    return "fork" in multiprocessing.get_all_start_methods() and sys.platform != "darwin"
 
 
 def cpu_count() -> int:
