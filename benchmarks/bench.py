@@ -7,10 +7,14 @@
     python -m benchmarks.bench --profile DIR   # pyinstrument profiles of every stage
     python -m benchmarks.bench --no-measures   # without the volume and volatility scenario
     python -m benchmarks.bench --no-cli        # without the command-line scenario
+    python -m benchmarks.bench --no-demo       # without the demo's charts scenario
 
 The command-line scenario (:mod:`benchmarks.cli_bench`: ``eventstudy run`` on a price file and
 a study file of 100k firm-events, stage by stage, against the same study through the library,
 and ``eventstudy --help`` against ``import click``) runs last; ``--cli-size N`` changes its size.
+The demo scenario (:mod:`benchmarks.demo_bench`: ``eventstudy run events.yaml --sample deepseek``
+with its charts, drawn by worker processes and in one process, against ``--no-figures``, each run
+a fresh process) runs after it.
 
 Each scenario (:func:`eventstudy.synthetic.scenario`: events of 100 firms, each firm in about 50
 events at different dates, six years of sessions, market model, estimation window [-250, -11],
@@ -831,6 +835,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--cli-size", type=int, help="firm-events of the command-line scenario (default 100k)"
     )
+    parser.add_argument(
+        "--no-demo", action="store_true", help="skip the demo's charts scenario (about a minute)"
+    )
     parser.add_argument("--profile", type=Path, help="write pyinstrument profiles to this folder")
     parser.add_argument("--json", type=Path, help="also write the raw numbers as JSON")
     parser.add_argument(
@@ -947,6 +954,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if isinstance(cli_result.get(key), dict) and "outside_peak_rss_mib" in cli_result[key]
         )
         print(f"  peak RSS from outside (os.wait4) per process: {peaks}")
+    demo_result = None
+    if not args.no_demo:
+        demo_result = _demo(args.repeat)
     if args.profile:
         print(f"\nprofiles: {args.profile}/<firm-events>-<stage>.txt (timings above include them)")
     if args.json:
@@ -958,11 +968,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "measures": measures_result,
                     "dask": dask_result,
                     "cli": cli_result,
+                    "demo": demo_result,
                 },
                 indent=2,
             )
         )
     return 0
+
+
+def _demo(repeat: int) -> dict[str, Any]:
+    """The demo's charts scenario (:mod:`benchmarks.demo_bench`), printed; its numbers."""
+    from benchmarks import demo_bench
+
+    result = demo_bench.run_demo(repeat)
+    print()
+    print(demo_bench.format_demo(result))
+    return result
 
 
 if __name__ == "__main__":

@@ -109,7 +109,7 @@ def test_per_event_charts_only_for_the_first_events(run_args, tmp_path: Path) ->
     code, out, err = _run(
         run_args(
             REPO / "events.yaml", "--max-event-figures", "1", "--figures", str(figures),
-            "--progress",
+            "--progress", "--jobs", "2",
         )
     )  # fmt: skip
     assert code == 0, err
@@ -123,6 +123,8 @@ def test_per_event_charts_only_for_the_first_events(run_args, tmp_path: Path) ->
         "--max-event-figures for more)" in out
     )
     assert "charts:" in err  # the progress bar
+    code, _, err = _run(run_args(REPO / "events.yaml", "--jobs", "0"))
+    assert code == 2 and "Invalid value for '--jobs'" in err
 
 
 def test_valuation_columns_contract(run_args, tmp_path: Path) -> None:

@@ -66,8 +66,17 @@ class Case:
 CASES = {
     "fit": Case(REPORT, "eventstudy.pipeline:fit_events:1", False),
     "tables": Case(REPORT, "eventstudy.output.folder:write_csv:4", False),
-    "figures": Case(
-        ("--max-event-figures", "1"), "eventstudy.output.plots.figures:_save_chart:3", False
+    "figures": Case(  # drawn in this process (--jobs 1): killed as it draws the third chart
+        ("--max-event-figures", "1", "--jobs", "1"),
+        "eventstudy.output.plots.figures:_save_chart:3",
+        False,
+    ),
+    # Drawn by two worker processes: the run is killed as it takes the second chart's report;
+    # its workers die with it (they must not go on writing into the staging folder).
+    "figures, drawn by workers": Case(
+        ("--max-event-figures", "1", "--jobs", "2"),
+        "eventstudy.output.plots.workers:_receive:2",
+        False,
     ),
     "report": Case(REPORT, "eventstudy.output.report:write_xlsx:1", False),
     "commit, journal written": Case(REPORT, f"{COMMIT}:1", True),

@@ -27,6 +27,7 @@ FLAGS: dict[str, str] = {
     "ticker": "--ticker",
     "column": "--column",
     "cache_dir": "--cache-dir",
+    "jobs": "--jobs",
 }
 _MARKED = re.compile(r"`([a-z_]+)(?:=([^`]*))?`")
 

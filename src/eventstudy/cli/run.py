@@ -61,6 +61,11 @@ from eventstudy.cli.common import cli_text, user_errors
     help="Per-event charts for the first N events only (the study charts cover every event).",
 )
 @click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    help="Processes drawing the charts (default: one per CPU; 1: draw them in this process).",
+)
+@click.option(
     "--report",
     "make_report",
     is_flag=True,
@@ -115,6 +120,7 @@ def run(
     table_format: str,
     no_figures: bool,
     max_event_figures: int,
+    jobs: int | None,
     make_report: bool,
     offline: bool,
     refresh: bool,
@@ -175,7 +181,7 @@ def run(
             from eventstudy.output.plots import save_figures
 
             figures = save_figures(
-                results, stage.figures, max_events=max_event_figures, progress=progress
+                results, stage.figures, max_events=max_event_figures, progress=progress, jobs=jobs
             )
         if make_report:
             from eventstudy.output.report import build_report

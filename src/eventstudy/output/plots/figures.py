@@ -5,13 +5,15 @@ atomically."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import matplotlib as mpl
 import numpy as np
 
 from eventstudy.errors import EventStudyError
@@ -35,6 +37,7 @@ from eventstudy.output.plots.study_charts import (
 )
 from eventstudy.output.plots.style import FigureSize, figure_size, house_style, size_of
 from eventstudy.output.plots.value_heatmap import plot_ar_heatmap, plot_value
+from eventstudy.output.plots.workers import ChartWorkers, process_count
 from eventstudy.progress import progress_bar
 from eventstudy.study import slugify
 
@@ -57,6 +60,8 @@ PANEL_CHARTS = frozenset({"prices", "timeline", "calendar_time"})
 FORMATS = ("png", "svg", "pdf")
 #: Resolution of PNG files.
 PNG_DPI = 200
+#: The resolution of matplotlib's SVG files (its SVG canvas's fixed dpi).
+_VECTOR_DPI = 72
 #: Margin (inches) around a figure's content when it is cropped.
 _PAD_INCHES = 0.08
 #: Metadata that would make the same chart a different file on every run, left out.
@@ -197,6 +202,7 @@ def save_figures(
     max_events: int | None = None,
     progress: bool | None = False,
     replace: bool = False,
+    jobs: int | None = None,
 ) -> list[Path]:
     """Write every chart of :func:`chart_plan` (or only the named ``charts``) in ``formats``.
 
@@ -214,6 +220,10 @@ def save_figures(
     for the whole-study charts. ``formats``: any of ``png`` (200 dpi), ``svg``, ``pdf``.
     ``size``: one of :data:`SIZES`. Every file is cropped to its content and written atomically
     (:func:`eventstudy.output.files.atomic_file`). Returns the paths written, in order.
+
+    ``jobs``: processes drawing the charts (:mod:`.workers`: forked, each writing its own
+    files; the files are byte for byte those drawn here). None: one per CPU where the platform
+    can fork, there are a few charts and no other thread runs here; 1: in this process.
 
     Raises
     ------
@@ -236,18 +246,39 @@ def save_figures(
     if wanted is not None and wanted - set(CHARTS):
         bad = ", ".join(sorted(wanted - set(CHARTS)))
         raise ValueError(f"unknown chart(s) {bad} (charts: {', '.join(CHARTS)})")
-    _writable_dir(directory)
-    written: list[Path] = []
     plan = [
         spec for spec in chart_plan(results, max_events) if wanted is None or spec.chart in wanted
     ]
-    with progress_bar(progress, len(plan), "charts", "chart") as bar:
-        for spec in plan:
-            written += _save_chart(results, spec, spec_size, directory, fmts)
-            bar.update(1)
+    processes = process_count(jobs, len(plan))
+    _writable_dir(directory)
+    if processes > 1:
+        _share_frames(results, plan)
+
+    def draw(k: int) -> list[Path]:
+        return _save_chart(results, plan[k], spec_size, directory, fmts)
+
+    # The workers start before the progress bar (whose thread they need not inherit).
+    with (
+        ChartWorkers(draw, len(plan), processes) as workers,
+        progress_bar(progress, len(plan), "charts", "chart") as bar,
+    ):
+        written = [path for paths in workers.results(bar.update) for path in paths]
     if replace:
         remove_stale_charts(directory, set(written))
     return written
+
+
+def _share_frames(results: ResultSource, plan: Sequence[ChartSpec]) -> None:
+    """Compute, once here, the frames that several charts read and that the results compute on
+    first use (the plan has already made the AR and valuation frames), so that the forked
+    workers inherit them instead of each computing them again."""
+    charts = {spec.chart for spec in plan}
+    if charts & {"volume", "volatility"}:
+        results.tests_frame()
+    if charts & set(EXPLAIN_CHARTS):
+        results.car_frame()
+        results.params_frame()
+        results.bhar_frame()
 
 
 def stale_charts(directory: Path, written: set[Path]) -> list[Path]:
@@ -285,10 +316,8 @@ def _save_chart(
         bbox = _freeze_layout(fig)
         for fmt in fmts:
             path = directory / f"{spec.stem}.{fmt}"
-            with atomic_file(path) as tmp, house_style(size_of(fig)):
-                fig.savefig(
-                    tmp, format=fmt, dpi=PNG_DPI, bbox_inches=bbox, metadata=_NO_DATE.get(fmt)
-                )
+            with atomic_file(path) as tmp, house_style(size_of(fig)), _printing(fig, fmt) as dpi:
+                fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches=bbox, metadata=_NO_DATE.get(fmt))
             written.append(path)
     finally:
         fig.clear()  # not registered with pyplot: clearing frees the artists
@@ -299,8 +328,8 @@ def figure_png(fig: Figure, dpi: int = PNG_DPI) -> bytes:
     """The figure as PNG bytes, laid out and cropped as :func:`save_figures` does."""
     bbox = _freeze_layout(fig)
     buffer = io.BytesIO()
-    with house_style(size_of(fig)):
-        fig.savefig(buffer, format="png", dpi=dpi, bbox_inches=bbox)
+    with house_style(size_of(fig)), _printing(fig, "png", dpi) as png_dpi:
+        fig.savefig(buffer, format="png", dpi=png_dpi, bbox_inches=bbox)
     return buffer.getvalue()
 
 
@@ -312,6 +341,45 @@ def _freeze_layout(fig: Figure) -> Bbox:
         bbox = fig.get_tightbbox().padded(_PAD_INCHES)
         fig.set_layout_engine("none")
     return bbox
+
+
+@contextlib.contextmanager
+def _printing(fig: Figure, fmt: str, dpi: float = PNG_DPI) -> Iterator[float]:
+    """Save a laid-out figure (:func:`_freeze_layout`) as ``fmt``: yields the ``dpi`` to pass to
+    ``savefig``; call inside :func:`house_style` (its lock).
+
+    Before it prints a figure that has a layout engine (even the placeholder that ``"none"``
+    leaves), matplotlib's ``savefig`` draws the whole figure once more without rendering it.
+    That draw changes no byte of a PNG, so the engine is taken off while a PNG is printed (a
+    quarter of its time). For an SVG, what it does is put the figure at the SVG's fixed 72 dpi
+    before the file's crop box is set; saving at 72 dpi without it gives the same file, unless
+    something in the figure is rendered as pixels at the given dpi (a rasterized artist, an
+    image: at 72 dpi they would be coarser), which keeps the draw. PDF files keep it too.
+    Checked byte for byte on every chart of the three example studies at the three sizes, in
+    either order of formats (tests/test_chart_workers.py pins it)."""
+    if fmt == "svg" and not _has_pixels(fig):
+        dpi = _VECTOR_DPI
+    elif fmt != "png":
+        yield dpi
+        return
+    engine = fig.get_layout_engine()
+    # None means "the rcParams' engine" unless both are off (the house style turns one on).
+    with mpl.rc_context({"figure.autolayout": False, "figure.constrained_layout.use": False}):
+        fig.set_layout_engine(None)
+    try:
+        yield dpi
+    finally:
+        fig.set_layout_engine(engine)
+
+
+def _has_pixels(fig: Figure) -> bool:
+    """Whether a vector file of ``fig`` holds pixels drawn at the dpi of the save: a rasterized
+    artist (a long colorbar's gradient), an image, axes that rasterize below a zorder."""
+    from matplotlib.image import _ImageBase
+
+    if any(ax.get_rasterization_zorder() is not None for ax in fig.axes):
+        return True
+    return any(a.get_rasterized() or isinstance(a, _ImageBase) for a in fig.findobj())
 
 
 def _writable_dir(directory: Path) -> None:

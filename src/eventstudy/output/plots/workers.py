@@ -1,0 +1,338 @@
+"""Charts drawn in worker processes (:class:`ChartWorkers`): the charts of a study are independent,
+and drawing one is matplotlib's pure-Python work (layout, text, rasterising) that holds the GIL,
+so threads would not draw two at once; processes do.
+
+Workers are *forked* from the process holding the results (start method ``fork``), so they
+inherit the results, the returns panel and every frame already computed: nothing is pickled on
+the way in. The parent hands out chart numbers one at a time over a pipe per worker (a worker
+that finishes early takes the next chart) and gets back the paths written, in any order; the
+paths are returned in the charts' order. Each worker writes its files itself, through the same
+atomic writer as this process would (:func:`eventstudy.output.files.atomic_file`).
+
+Where there is no safe ``fork`` (Windows has none; on macOS system libraries may have started
+threads, and Python calls it unsafe there), with one CPU, for fewer than :data:`MIN_CHARTS`
+charts, or when other threads are running in this process (in the automatic mode: a thread could
+hold a lock at the moment of the fork that the worker then waits for forever), the charts are
+drawn here, one after the other, as before. The workers gain only where a CPU is idle: the
+kernel may schedule a session's processes as one group (Linux's autogroup), so on a machine
+other sessions keep busy two workers get no more time than one process.
+
+What a worker raises comes back as the same exception (its traceback text attached as the
+cause of anything but an :class:`~eventstudy.errors.EventStudyError`, which stays one line);
+the first failing chart in the charts' order is the one reported, as drawing them in order
+would; no further chart is handed out, the charts being drawn are finished, and the workers are
+waited for, so no worker outlives the call and no temporary file stays behind. A worker's
+warnings are re-issued here. A killed worker is an error naming ``jobs=1``; a killed parent takes
+its workers with it (Linux: ``PR_SET_PDEATHSIG``; elsewhere they stop before their next chart).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import multiprocessing
+import os
+import pickle
+import signal
+import sys
+import threading
+import traceback
+import warnings
+from collections.abc import Callable
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from types import TracebackType
+from typing import Any, NoReturn
+
+from eventstudy.errors import EventStudyError, argument
+from eventstudy.output.plots.style import _STYLE_LOCK
+
+#: Below this many charts they are drawn in this process: starting workers (each loads its own
+#: fonts and file writers) costs more than the second process saves.
+MIN_CHARTS = 3
+#: What a worker reports for chart ``k``: ``(k, paths, failure, warnings)``.
+_Report = tuple[int, list[Path] | None, tuple[BaseException, str] | None, list[Any]]
+_PR_SET_PDEATHSIG = 1
+
+
+def can_fork() -> bool:
+    """Whether this platform offers the ``fork`` start method, and it is safe (not macOS)."""
+    return "fork" in multiprocessing.get_all_start_methods() and sys.platform != "darwin"
+
+
+def cpu_count() -> int:
+    """The CPUs this process may run on (its affinity where the platform tells it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on macOS or Windows
+        return os.cpu_count() or 1
+
+
+def process_count(jobs: int | None, charts: int) -> int:
+    """How many processes draw ``charts`` charts; 1 means this process, without workers.
+
+    ``jobs``: None for automatic (one per CPU when there are at least :data:`MIN_CHARTS` charts
+    and no other thread runs here: :func:`_other_threads`), else at most that many (never more
+    than the charts). Always 1 where the platform cannot fork."""
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
+        raise ValueError(f"jobs must be a whole number of at least 1 or None, not {jobs!r}")
+    if not can_fork():
+        return 1
+    if jobs is None:
+        if charts < MIN_CHARTS or _other_threads():
+            return 1
+        jobs = cpu_count()
+    return max(1, min(jobs, charts))
+
+
+def _other_threads() -> list[threading.Thread]:
+    """The threads running besides this one, but for tqdm's monitor: a daemon that sleeps and
+    now and then looks at the progress bars under tqdm's lock, which the workers never take (it
+    outlives the bars, so every run that showed one would otherwise draw in one process)."""
+    tqdm = getattr(sys.modules.get("tqdm"), "tqdm", None)
+    monitor = getattr(tqdm, "monitor", None)
+    me = threading.current_thread()
+    return [t for t in threading.enumerate() if t is not me and t is not monitor]
+
+
+class _RemoteTracebackError(Exception):
+    """A worker's traceback, as text: the cause of the exception it raised."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class ChartWorkers:
+    """``count`` charts, ``draw(k)`` each (it writes chart ``k``'s files and returns their paths),
+    drawn by ``processes`` forked workers, or in this process when ``processes`` is 1.
+
+    Use as a context manager: entering forks the workers (before anything else, such as a
+    progress bar's thread, starts), :meth:`results` hands out the charts and collects the paths,
+    leaving stops and waits for every worker whatever happened."""
+
+    def __init__(self, draw: Callable[[int], list[Path]], count: int, processes: int) -> None:
+        self._draw = draw
+        self._count = count
+        self._processes = max(1, min(processes, count))
+        self._workers: dict[Connection, int] = {}  # this process's end of a worker's pipe, pid
+        self._pids: list[int] = []
+
+    @property
+    def processes(self) -> int:
+        """The processes drawing the charts (1: this one)."""
+        return self._processes
+
+    def __enter__(self) -> ChartWorkers:
+        if self._processes > 1:
+            try:
+                self._fork()
+            except BaseException:
+                self._stop()
+                raise
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop()
+
+    # --------------------------------------------------------------------------------- parent
+    def _fork(self) -> None:
+        parent = os.getpid()
+        # Buffered output would be written again by every worker; no other thread of this
+        # package may hold the house style's lock at the fork (a worker would wait for it forever).
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(AttributeError, ValueError, OSError):
+                stream.flush()
+        with _STYLE_LOCK, warnings.catch_warnings():
+            # Python 3.12+ warns of fork in a process with threads: numpy's BLAS threads, idle
+            # here, are reset by BLAS itself at the fork.
+            warnings.filterwarnings("ignore", r".*fork\(\)", DeprecationWarning)
+            for _ in range(self._processes):
+                ours, theirs = multiprocessing.Pipe(duplex=True)
+                try:
+                    pid = os.fork()
+                except OSError:  # out of processes or memory: draw with the workers there are
+                    ours.close()
+                    theirs.close()
+                    break
+                if pid == 0:  # the worker: never returns
+                    ours.close()
+                    self._work(theirs, parent)
+                theirs.close()
+                self._workers[ours] = pid
+                self._pids.append(pid)
+        self._processes = max(1, len(self._pids))  # 1: none could start, drawn here
+
+    def results(self, done: Callable[[int], object] = lambda n: None) -> list[list[Path]]:
+        """The paths each chart's ``draw`` returned, in the charts' order; ``done(1)`` as each
+        chart is drawn. Raises what the first failing chart (in order) raised."""
+        if self._processes == 1:
+            out = []
+            for k in range(self._count):
+                out.append(self._draw(k))
+                done(1)
+            return out
+        paths: dict[int, list[Path]] = {}
+        failures: dict[int, BaseException] = {}
+        busy: dict[Connection, int] = {}  # a worker's pipe -> the chart it draws
+        tasks = iter(range(self._count))
+        for conn in self._workers:
+            self._hand_out(conn, tasks, busy)
+        while busy:
+            ready: list[Any] = wait(list(busy))  # the workers that reported (or died)
+            for conn in ready:
+                k = busy.pop(conn)
+                try:
+                    got, written, failure, caught = _receive(conn)
+                except (EOFError, OSError):  # the worker died drawing chart k
+                    failures[k] = self._died(conn)
+                    continue
+                for w in caught:
+                    warnings.warn_explicit(w[0], w[1], w[2], w[3])
+                if failure is not None:
+                    failures[got] = _reraisable(*failure)
+                    tasks = iter(())  # hand out nothing more
+                else:
+                    assert written is not None
+                    paths[got] = written
+                    done(1)
+                self._hand_out(conn, tasks, busy)
+        self._stop()
+        if failures:
+            raise failures[min(failures)]
+        return [paths[k] for k in range(self._count)]
+
+    def _hand_out(self, conn: Connection, tasks: Any, busy: dict[Connection, int]) -> None:
+        """Give the worker behind ``conn`` the next chart, or tell it to stop (None)."""
+        k = next(tasks, None)
+        try:
+            conn.send(k)
+        except OSError:  # it died between two charts
+            if k is not None:
+                busy[conn] = k  # recv() sees the end of its pipe and reports it
+            return
+        if k is not None:
+            busy[conn] = k
+
+    def _died(self, conn: Connection) -> EventStudyError:
+        """The error for a worker that ended without reporting its chart."""
+        pid = self._workers.pop(conn)
+        conn.close()
+        status = _reap(pid)
+        self._pids.remove(pid)
+        how = f"signal {-status}" if status < 0 else f"exit status {status}"
+        return EventStudyError(
+            f"a process drawing the charts ended unexpectedly ({how}); {argument('jobs=1')} "
+            "draws them in this process"
+        )
+
+    def _stop(self) -> None:
+        """Tell every worker to stop, then wait for all of them: none outlives the call. A worker
+        finishes the chart it draws (a Ctrl-C in a terminal has interrupted it already: it goes
+        to the whole process group; a second interruption could cut short the removal of its
+        temporary file)."""
+        for conn in self._workers:
+            with contextlib.suppress(OSError, ValueError):
+                conn.send(None)
+            conn.close()
+        self._workers.clear()
+        for pid in self._pids:
+            _reap(pid)
+        self._pids.clear()
+
+    # --------------------------------------------------------------------------------- worker
+    def _work(self, conn: Connection, parent: int) -> NoReturn:
+        """A worker's life: draw the charts it is handed until told to stop; then exit without
+        running this process's exit handlers (they belong to the parent)."""
+        status = 0
+        try:
+            for other in self._workers:  # the parent's ends of earlier workers' pipes
+                other.close()
+            _die_with(parent)
+            while True:
+                k = conn.recv()
+                if k is None or os.getppid() != parent:
+                    break
+                report = _draw_one(self._draw, k)
+                conn.send(_portable(report))
+                if report[2] is not None:
+                    break
+        except BaseException:  # the parent is gone or interrupted us: just end
+            status = 1
+        finally:
+            os._exit(status)
+
+
+def _receive(conn: Connection) -> _Report:
+    """A worker's report (in the parent; tests/test_kill.py kills the run here)."""
+    report: _Report = conn.recv()
+    return report
+
+
+def _draw_one(draw: Callable[[int], list[Path]], k: int) -> _Report:
+    """Draw chart ``k`` in a worker: its paths or its exception, and the warnings it gave."""
+    with warnings.catch_warnings(record=True) as caught:
+        try:
+            written: list[Path] | None = draw(k)
+            failure = None
+        except BaseException as exc:  # re-raised by the parent
+            written = None
+            failure = (exc, "".join(traceback.format_exception(exc)))
+    shown = [(w.message, w.category, w.filename, w.lineno) for w in caught]
+    return k, written, failure, shown
+
+
+def _portable(report: _Report) -> _Report:
+    """``report`` with whatever cannot be pickled turned into plain text (an exception into a
+    RuntimeError of the same message, a warning into its text)."""
+    k, written, failure, shown = report
+    if failure is not None and not _pickles(failure[0]):
+        exc = failure[0]
+        failure = (RuntimeError(f"{type(exc).__name__}: {exc}"), failure[1])
+    shown = [w if _pickles(w) else (str(w[0]), UserWarning, w[2], w[3]) for w in shown]
+    return k, written, failure, shown
+
+
+def _pickles(value: object) -> bool:
+    try:
+        pickle.loads(pickle.dumps(value))
+    except Exception:  # any failure means: send it as text
+        return False
+    return True
+
+
+def _reraisable(exc: BaseException, text: str) -> BaseException:
+    """A worker's exception, ready to raise here: one line for the package's own errors (as in
+    the worker), with the worker's traceback as the cause of anything else."""
+    if isinstance(exc, EventStudyError):
+        exc.__cause__ = None
+        exc.__suppress_context__ = True
+    else:
+        exc.__cause__ = _RemoteTracebackError(f"\n\"\"\"\n{text}\"\"\"")
+    return exc
+
+
+def _reap(pid: int) -> int:
+    """Wait for worker ``pid`` to end: its exit status, or minus the signal that killed it."""
+    while True:
+        try:
+            _pid, status = os.waitpid(pid, 0)
+        except ChildProcessError:
+            return 0
+        except InterruptedError:  # pragma: no cover  # retried by Python itself since 3.5
+            continue
+        return os.waitstatus_to_exitcode(status)
+
+
+def _die_with(parent: int) -> None:
+    """Have this worker killed when the parent dies (Linux), and end it now if the parent is
+    already gone: a killed run must not leave workers writing into its folder."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(1)

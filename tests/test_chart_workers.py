@@ -1,0 +1,236 @@
+"""Charts drawn in worker processes (eventstudy.output.plots.workers): the same files, byte for
+byte and in the same order, as drawn in one process; a worker's error, warning or death surfaces
+as drawing in one process would show it (or as one line), and nothing is left behind. And PNGs
+saved without matplotlib's extra draw are the files it would have written."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import threading
+import warnings
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from eventstudy.errors import EventStudyError
+from eventstudy.event_study import Event, EventStudy
+from eventstudy.output import plots as plotting
+from eventstudy.output.plots import figures, workers
+from eventstudy.output.plots.style import house_style, size_of
+from eventstudy.progress import progress_bar
+from eventstudy.results import EventStudyResults
+
+pytestmark = [
+    pytest.mark.sample,
+    pytest.mark.skipif(not workers.can_fork(), reason="workers are forked"),
+]
+
+
+@pytest.fixture(scope="module")
+def small(sample_prices: pd.DataFrame, sample_shares: pd.DataFrame) -> EventStudyResults:
+    """Two events, the second without any shares outstanding (so without a value chart)."""
+    study = EventStudy.from_prices(
+        sample_prices, market="^GSPC", shares=sample_shares, title="Small study"
+    )
+    return study.fit(
+        [
+            Event(name="V3 release", date="2024-12-26", tickers=["NVDA", "AVGO", "TSM"]),
+            Event(name="No shares: R1", date="2025-01-27", tickers=["ASML"]),
+        ]
+    )
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_workers_write_the_same_files_in_the_same_order(
+    small: EventStudyResults, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    serial = plotting.save_figures(small, tmp_path / "serial", jobs=1)
+    drawn = plotting.save_figures(small, tmp_path / "workers", jobs=2, progress=True)
+    assert "charts:" in capsys.readouterr().err  # the progress bar
+    assert [p.name for p in drawn] == [p.name for p in serial]
+    assert [p.parent for p in drawn] == [tmp_path / "workers"] * len(serial)
+    # Byte for byte (PNG and SVG carry no date), and no temporary file beside them.
+    assert _files(tmp_path / "workers") == _files(tmp_path / "serial")
+    per_event = Counter(p.name.split("_", 1)[0] for p in drawn)
+    # Five charts for V3 (car, day0_ar, ar_heatmap, prices, value), four without shares (no
+    # value chart), the timeline and the CAAR comparison; each as PNG and SVG.
+    assert per_event == {"v3-release": 10, "no-shares-r1": 8, "study": 4}
+
+
+def test_workers_are_forked_processes_reporting_in_order(tmp_path: Path) -> None:
+    """The task is a closure (inherited by the fork, never pickled); each chart's paths come back
+    in the charts' order whichever worker drew it, and every chart advances the count."""
+
+    def draw(k: int) -> list[Path]:
+        path = tmp_path / f"{k}.txt"
+        path.write_text(str(os.getpid()))
+        return [path]
+
+    done: list[int] = []
+    with workers.ChartWorkers(draw, 7, 2) as pool:
+        assert pool.processes == 2
+        out = pool.results(done.append)
+    assert out == [[tmp_path / f"{k}.txt"] for k in range(7)]
+    assert done == [1] * 7
+    pids = {int((tmp_path / f"{k}.txt").read_text()) for k in range(7)}
+    assert os.getpid() not in pids and len(pids) == 2
+    for pid in pids:  # waited for: none outlives the call
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+def _failing_savefig(monkeypatch: pytest.MonkeyPatch, error: Exception) -> None:
+    real = Figure.savefig
+
+    def failing(self: Figure, fname: object, *args: object, **kwargs: object) -> None:
+        if "_car." in Path(str(fname)).name:  # the temporary file beside <slug>_car.png
+            raise error
+        real(self, fname, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Figure, "savefig", failing)
+
+
+def test_a_failing_worker_gives_the_one_line_error_drawing_in_order_gives(
+    small: EventStudyResults, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both events' CAR charts fail (a full disk); the first in the charts' order is reported,
+    as one line, by either way of drawing; no temporary file stays."""
+    _failing_savefig(monkeypatch, OSError(28, "No space left on device"))
+    messages = {}
+    for jobs in (1, 2):
+        folder = tmp_path / str(jobs)
+        with pytest.raises(EventStudyError) as info:
+            plotting.save_figures(
+                small, folder, formats=("png",), charts=("car", "day0_ar"), jobs=jobs
+            )
+        messages[jobs] = str(info.value).replace(str(folder), "FOLDER")
+        assert info.value.__cause__ is None
+        assert not [p for p in folder.iterdir() if p.name.endswith(".tmp")]
+    expected = "cannot write FOLDER/v3-release_car.png: No space left on device"
+    assert messages[2] == messages[1] == expected
+
+
+def test_other_errors_of_a_worker_keep_its_traceback(
+    small: EventStudyResults, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _failing_savefig(monkeypatch, RuntimeError("renderer broke"))
+    with pytest.raises(RuntimeError, match=r"^renderer broke$") as info:
+        plotting.save_figures(small, tmp_path, formats=("png",), charts=("car",), jobs=2)
+    assert "Traceback" in str(info.value.__cause__) and "failing" in str(info.value.__cause__)
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_killed_worker_is_a_one_line_error_naming_jobs(
+    small: EventStudyResults, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parent, real = os.getpid(), figures._save_chart
+
+    def dying(results: EventStudyResults, spec: figures.ChartSpec, *args: object) -> list[Path]:
+        if os.getpid() != parent and spec.stem == "no-shares-r1_car":
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(results, spec, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(figures, "_save_chart", dying)
+    with pytest.raises(EventStudyError) as info:
+        plotting.save_figures(small, tmp_path, formats=("png",), charts=("car",), jobs=2)
+    message = str(info.value)
+    assert "\n" not in message
+    assert "ended unexpectedly (signal 9); `jobs=1` draws them in this process" in message
+    assert (tmp_path / "v3-release_car.png").is_file()  # the other worker's chart
+
+
+def test_a_workers_warnings_are_given_here(
+    small: EventStudyResults, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = figures._save_chart
+
+    def warning(results: EventStudyResults, spec: figures.ChartSpec, *args: object) -> list[Path]:
+        warnings.warn(f"glyph missing in {spec.stem}", UserWarning, stacklevel=1)
+        return real(results, spec, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(figures, "_save_chart", warning)
+    with pytest.warns(UserWarning) as caught:
+        plotting.save_figures(small, tmp_path, formats=("png",), charts=("day0_ar",), jobs=2)
+    assert sorted(str(w.message) for w in caught) == [
+        "glyph missing in no-shares-r1_day0_ar",
+        "glyph missing in v3-release_day0_ar",
+    ]
+
+
+def test_how_many_processes_draw(
+    small: EventStudyResults, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(workers, "cpu_count", lambda: 2)
+    assert workers.process_count(None, 23) == 2
+    assert workers.process_count(None, workers.MIN_CHARTS - 1) == 1  # too few to gain
+    assert workers.process_count(1, 23) == 1
+    assert workers.process_count(8, 3) == 3  # never more than the charts
+    with progress_bar(True, 1, "bar", "step") as bar:  # its monitor thread outlives it
+        bar.update(1)
+    assert workers.process_count(None, 23) == 2  # the monitor does not count
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:  # another thread could hold a lock at the fork: automatic means one process
+        assert workers.process_count(None, 23) == 1
+        assert workers.process_count(2, 23) == 2  # asked for
+    finally:
+        stop.set()
+        other.join()
+    monkeypatch.setattr(workers, "can_fork", lambda: False)
+    assert workers.process_count(4, 23) == 1
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="jobs must be"):
+            workers.process_count(bad, 23)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="jobs must be"):
+        plotting.save_figures(small, tmp_path / "figs", jobs=0)
+    assert not (tmp_path / "figs").exists()
+
+
+def test_files_saved_without_savefigs_extra_draw_are_the_same(
+    small: EventStudyResults, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """matplotlib's savefig draws a figure with a layout engine once more before printing it;
+    save_figures leaves that draw out of PNGs, and of SVGs without pixels in them (saved at the
+    SVG's 72 dpi instead), and the bytes are those of matplotlib's own way."""
+    saving: list[str] = []  # per draw while saving, the format's renderer
+    real_draw = Figure.draw
+
+    def counted(self: Figure, renderer: object) -> None:
+        if getattr(self.canvas, "_is_saving", False):  # what print_figure sets while it saves
+            saving.append(type(renderer).__name__)
+        real_draw(self, renderer)  # type: ignore[arg-type]
+
+    charts = ("car", "ar_heatmap", "timeline")
+    plan = [s for s in plotting.chart_plan(small) if s.chart in charts]
+    monkeypatch.setattr(Figure, "draw", counted)
+    written = plotting.save_figures(small, tmp_path, formats=("png", "svg"), charts=charts, jobs=1)
+    monkeypatch.undo()
+    assert len(written) == 2 * len(plan)
+    pixels = 0
+    for spec in plan:
+        fig = plotting.draw_chart(small, spec)
+        bbox = figures._freeze_layout(fig)
+        pixels += figures._has_pixels(fig)  # the heatmaps' colorbars are rasterized
+        for fmt in ("png", "svg"):
+            buffer = io.BytesIO()
+            with house_style(size_of(fig)):  # the engine left on: savefig's extra draw
+                fig.savefig(
+                    buffer,
+                    format=fmt,
+                    dpi=plotting.PNG_DPI,
+                    bbox_inches=bbox,
+                    metadata=figures._NO_DATE.get(fmt),
+                )
+            assert (tmp_path / f"{spec.stem}.{fmt}").read_bytes() == buffer.getvalue(), spec.stem
+    assert 0 < pixels < len(plan)  # both kinds of SVG
+    # Saving: one draw per PNG (matplotlib's way: two), one per SVG without pixels, two with.
+    assert Counter(saving) == {"RendererAgg": len(plan), "MixedModeRenderer": len(plan) + pixels}
