@@ -35,8 +35,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-ESTIMATION, EVENT = (-250, -11), (-5, 5)
-CAR_WINDOWS = ((0, 0), (-1, 1), (-5, 5))
+from benchmarks.common import CAR_WINDOWS, ESTIMATION, EVENT, _peak_rss_mib
+
 #: CLI stages in the order they run, as printed.
 CLI_STAGES = (
     "import",
@@ -51,10 +51,6 @@ CLI_STAGES = (
     "other",
 )
 LIBRARY_STAGES = ("import", "read", "returns", "events", "fit", "car frame", "tests")
-
-
-def _peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def _cpu_seconds() -> float:
