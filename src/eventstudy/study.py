@@ -665,8 +665,38 @@ class _StudyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: igno
 
 
 class _DuplicateKeyError(Exception):
-    def __init__(self, key: Any, line: int) -> None:
+    def __init__(self, key: Any, line: int | None) -> None:
         self.key, self.line = key, line
+
+
+def _json_study(text: str) -> Any:
+    """A study file written as JSON (JSON is YAML; scripts that write large studies often do),
+    read by the JSON parser: 1 MB in milliseconds, not the YAML constructor's half second. The
+    same values as YAML for what a study holds (quoted text, whole numbers, decimals, true,
+    false, null); a key given twice is refused as YAML's is. :data:`None` when the text is not
+    plain JSON (YAML's flow style allows more): the YAML loader reads it."""
+    import json
+
+    if not text.lstrip().startswith("{"):
+        return None
+
+    def mapping(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in out:
+                raise _DuplicateKeyError(key, None)
+            out[key] = value
+        return out
+
+    def number(text: str) -> Any:  # as YAML 1.1 reads it (1e5, without a dot, is text there)
+        return yaml.load(text, Loader=_StudyLoader)
+
+    try:
+        return json.loads(
+            text, object_pairs_hook=mapping, parse_float=number, parse_constant=str
+        )
+    except json.JSONDecodeError:
+        return None
 
 
 _StudyLoader.yaml_implicit_resolvers = {
@@ -700,12 +730,15 @@ def load_study(path: str | Path) -> StudySpec:
         raise StudyFileError(f"{path}: study file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise StudyFileError(f"{path}: cannot read study file ({exc})") from None
-    _refuse_aliases(text, path)
     try:
-        data = yaml.load(text, Loader=_StudyLoader)
+        data = _json_study(text)
+        if data is None:
+            _refuse_aliases(text, path)
+            data = yaml.load(text, Loader=_StudyLoader)
     except _DuplicateKeyError as dup:
+        where = f", line {dup.line}" if dup.line is not None else ""
         raise StudyFileError(
-            f"{path}, line {dup.line}: key {shown(dup.key)} is given twice in the same mapping"
+            f"{path}{where}: key {shown(dup.key)} is given twice in the same mapping"
         ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
