@@ -91,9 +91,13 @@ def ingest_price_file(
     stage the rows but do not store them (``IngestedFile.staged``; the caller stores or discards
     it)."""
     path = Path(path)
+    # Deferred, the file is hashed as it is read and staged (its rows are read anyway): a file
+    # stored already is found then, and its staging thrown away. Stored at once, it is hashed
+    # first, so that a stored file is only read.
     stored = (
         store is not None
         and skip_stored
+        and not defer
         and path.is_file()
         and store.has_price_file(file_sha256(path), source)
     )
@@ -107,7 +111,9 @@ def ingest_price_file(
             try:
                 got = _read(reader, staged, tickers, start, end)
                 staged.sha256 = got.sha256
-                if defer:
+                if defer and skip_stored and store.has_price_file(got.sha256, source):
+                    got.stored = False  # stored already: nothing to store
+                elif defer:
                     got.staged, kept = staged, True
                 else:
                     store.store_staged(staged)
