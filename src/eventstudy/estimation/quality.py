@@ -131,10 +131,15 @@ def _blocks(n: int) -> Iterator[slice]:
 
 def _split_like(log_ret: np.ndarray, tolerance: float) -> np.ndarray:
     """Cells whose one-day log return is near a split ratio and is not a reversal."""
+    logs = np.log(np.asarray(SPLIT_RATIOS))
     with np.errstate(invalid="ignore"):
+        # Only moves at least as large as the smallest ratio's can be near one: look at those.
+        size = np.abs(log_ret)
+        candidates = np.flatnonzero(size > np.abs(logs).min() - tolerance)
         near = np.zeros(log_ret.shape, dtype=bool)
-        for ratio in SPLIT_RATIOS:
-            near |= np.abs(log_ret - np.log(ratio)) < tolerance
+        moves = log_ret.ravel()[candidates]
+        hit = (np.abs(moves[:, None] - logs[None, :]) < tolerance).any(axis=1)
+        near.ravel()[candidates[hit]] = True
         two_day = log_ret[1:] + log_ret[:-1]  # row t: days t and t+1
         reverts = np.abs(two_day) < tolerance
     undone_next = np.zeros_like(near)
@@ -177,7 +182,9 @@ def data_quality(
     have = _prefix(finite)
     extremes = _prefix(extreme_cells)
     splits = _prefix(_split_like(log_ret, split_tolerance))
-    runs = _run_lengths(values == 0.0)
+    zero = values == 0.0
+    zeros = _prefix(zero)
+    runs = _run_lengths(zero)
 
     close_prefix = close_known = None
     if close is not None:
@@ -205,9 +212,16 @@ def data_quality(
             else [(np.minimum(est_lo, ev_lo), np.maximum(est_hi, ev_hi))]
         )
 
-        longest = np.maximum.reduce(
-            [_longest(runs, col, lo, int(hi[0] - lo[0]) + 1) for lo, hi in spans]
-        )
+        # Runs are looked for only where the windows hold a zero return (few firm-events).
+        longest = np.zeros(len(col), dtype=np.int32)
+        some = np.flatnonzero(_over(zeros, col, spans) > 0)
+        if len(some):
+            longest[some] = np.maximum.reduce(
+                [
+                    _longest(runs, col[some], lo[some], int(hi[0] - lo[0]) + 1)
+                    for lo, hi in spans
+                ]
+            )
         frame = pd.DataFrame(
             {
                 "event": names_of_events[b.event],
