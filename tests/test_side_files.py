@@ -146,7 +146,7 @@ def test_a_failed_ingest_leaves_no_file_and_a_killed_ones_staging_is_swept(
     path = _write(_prices(["A"], "2024-01-02", 10), tmp_path / "p.csv")
     with pytest.raises(RuntimeError), store.price_file_writer("p") as staged:
         staged.add(read_long_prices(path))
-        assert staged.path.exists()
+        assert staged.tickers()["rows"].tolist() == [10] and staged.path.exists()
         raise RuntimeError("stop")
     assert list(store.side_folder.iterdir()) == [] and store.tickers().empty
     # A staging file left by a killed process: removed by a later write once a day old.

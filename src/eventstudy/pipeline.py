@@ -190,6 +190,7 @@ def load_data(
             end=end,
             skip_stored=True,
             defer=True,
+            sort=False,  # pivoted to dates x tickers next: any order does
         )
         assert ingested.prices is not None
         prices = ingested.prices

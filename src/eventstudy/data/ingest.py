@@ -35,8 +35,8 @@ class IngestedFile:
     """What :func:`ingest_price_file` read and stored."""
 
     path: Path
-    #: The rows asked for (``tickers`` between ``start`` and ``end``), sorted by ticker and date;
-    #: None when none were asked for.
+    #: The rows asked for (``tickers`` between ``start`` and ``end``), sorted by ticker and date
+    #: (in the file's order with ``sort=False``); None when none were asked for.
     prices: pd.DataFrame | None
     rows: int
     #: Distinct tickers in the file.
@@ -78,6 +78,7 @@ def ingest_price_file(
     end: pd.Timestamp | None = None,
     skip_stored: bool = False,
     defer: bool = False,
+    sort: bool = True,
     chunk_rows: int = CHUNK_ROWS,
 ) -> IngestedFile:
     """Read the long price file ``path`` and store its rows as from ``source``, in one
@@ -89,7 +90,8 @@ def ingest_price_file(
     stored. ``skip_stored``: when the store holds this very file from ``source`` already (same
     SHA-256, and no price written since), read it without storing its rows again. ``defer``:
     stage the rows but do not store them (``IngestedFile.staged``; the caller stores or discards
-    it)."""
+    it). ``sort=False``: the rows asked for in the file's order (a caller that pivots them
+    need not pay for sorting millions of rows)."""
     path = Path(path)
     # Deferred, the file is hashed as it is read and staged (its rows are read anyway): a file
     # stored already is found then, and its staging thrown away. Stored at once, it is hashed
@@ -105,11 +107,11 @@ def ingest_price_file(
         reader = LongPriceFile(path, careful=careful, chunk_rows=chunk_rows)
         try:
             if store is None or stored:
-                return _read(reader, None, tickers, start, end)
+                return _read(reader, None, tickers, start, end, sort)
             staged = store.stage_price_file(source)
             kept = False
             try:
-                got = _read(reader, staged, tickers, start, end)
+                got = _read(reader, staged, tickers, start, end, sort)
                 staged.sha256 = got.sha256
                 if defer and skip_stored and store.has_price_file(got.sha256, source):
                     got.stored = False  # stored already: nothing to store
@@ -132,6 +134,7 @@ def _read(
     tickers: Sequence[str] | None,
     start: pd.Timestamp | None,
     end: pd.Timestamp | None,
+    sort: bool = True,
 ) -> IngestedFile:
     wanted = list(dict.fromkeys(tickers)) if tickers is not None else None
     kept: list[pd.DataFrame] = []
@@ -145,14 +148,15 @@ def _read(
             nonpositive += int((chunk[["close", "adj_close"]].to_numpy() <= 0).sum())
         if wanted is not None:
             mask = chunk["ticker"].isin(wanted) & chunk["date"].between(start, end)
-            kept.append(chunk.loc[mask])
+            kept.append(chunk if mask.all() else chunk.loc[mask])
     prices = None
     if wanted is not None:
         unknown = [t for t in wanted if t not in names]
         if unknown:
             raise DataError(f"{reader.path}: no prices for ticker(s) {', '.join(unknown)}")
         prices = pd.concat(kept, ignore_index=True) if len(kept) > 1 else kept[0]
-        prices = prices.sort_values(["ticker", "date"], ignore_index=True)
+        if sort:
+            prices = prices.sort_values(["ticker", "date"], ignore_index=True)
     return IngestedFile(
         path=reader.path,
         prices=prices,

@@ -27,6 +27,7 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -68,8 +69,12 @@ class StagedFile:
         self.rows = 0
         #: The SHA-256 of the price file, once it was read whole.
         self.sha256 = ""
-        self._stats: list[pd.DataFrame] = []
+        self._stats: list[Any] = []
         self._writer: Any = None
+        # Arrow writes (and counts) a chunk in a second thread while the next one is read: at
+        # most one chunk waits (memory stays bounded).
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: Future[None] | None = None
 
     def __repr__(self) -> str:
         return f"StagedFile({str(self.path)!r}, rows={self.rows})"
@@ -78,7 +83,6 @@ class StagedFile:
         """Append the rows of a :data:`PRICE_COLUMNS` frame (checked as the store checks any)."""
         import pyarrow as pa
         import pyarrow.compute as pc
-        import pyarrow.parquet as pq
 
         if columns is not None:
             self.columns = tuple(columns)
@@ -106,6 +110,16 @@ class StagedFile:
                 **values,
             }
         )
+        self._wait()
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="staging")
+        self._pending = self._pool.submit(self._write, table)
+        self.rows += len(frame)
+
+    def _write(self, table: Any) -> None:
+        """Write one chunk and count its tickers' rows (in the staging thread)."""
+        import pyarrow.parquet as pq
+
         try:
             if self._writer is None:
                 self.folder.mkdir(parents=True, exist_ok=True)
@@ -120,12 +134,26 @@ class StagedFile:
                 f"price store: cannot write {self.folder} ({exc.strerror or exc}); choose "
                 "another cache folder (EVENTSTUDY_CACHE_DIR)"
             ) from None
-        self.rows += len(frame)
         per_ticker = [("date", "min"), ("date", "max"), ("date", "count")]
         self._stats.append(table.group_by("ticker").aggregate(per_ticker))
 
+    def _wait(self) -> None:
+        """Until the chunk being written is written (its error, if any, raised here)."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def _stop(self) -> None:
+        try:
+            self._wait()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown()
+                self._pool = None
+
     def close(self) -> None:
         """Finish the Parquet file and sync it to disk (before the store may point to it)."""
+        self._stop()
         if self._writer is not None:
             self._writer.close()
             self._writer = None
@@ -133,6 +161,8 @@ class StagedFile:
 
     def discard(self) -> None:
         """Remove the staging file (a no-op once :func:`adopt` moved it into place)."""
+        with contextlib.suppress(Exception):  # it is being thrown away
+            self._stop()
         if self._writer is not None:
             with contextlib.suppress(Exception):  # it is being thrown away
                 self._writer.close()
@@ -143,6 +173,7 @@ class StagedFile:
         """Per ticker: ``ticker, first, last`` (``YYYY-MM-DD``) and ``rows``, by ticker."""
         import pyarrow as pa
 
+        self._wait()
         if not self._stats:
             return pd.DataFrame({"ticker": [], "first": [], "last": [], "rows": []})
         stats = pa.concat_tables(self._stats).group_by("ticker").aggregate(
