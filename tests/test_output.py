@@ -306,7 +306,10 @@ def test_caar_frame_pools_every_firm_event_after_the_events() -> None:
         assert battery["statistic"] == pytest.approx(row.t, rel=1e-10)
 
 
-def test_text_cells_that_would_run_as_formulas_are_neutralised(tmp_path: Path) -> None:
+@pytest.mark.parametrize("repeat", [1, 1000])  # 7 rows, and 7,000 (read by distinct values)
+def test_text_cells_that_would_run_as_formulas_are_neutralised(
+    tmp_path: Path, repeat: int
+) -> None:
     """CSV injection: text starting with = + - @ tab or CR gets a leading ' (numbers never);
     reading the folder back gives the text as it was."""
     from eventstudy.output.files import unneutralise, write_csv
@@ -326,6 +329,7 @@ def test_text_cells_that_would_run_as_formulas_are_neutralised(tmp_path: Path) -
             "car": [-0.5, 1.0, -2.0, 0.0, 3.0, -1e-7, 2.0],
         }
     )
+    frame = pd.concat([frame] * repeat, ignore_index=True)
     write_csv(frame, tmp_path / "t.csv")
     back = pd.read_csv(tmp_path / "t.csv", keep_default_na=False)
     assert back["event"].tolist() == [
@@ -336,6 +340,6 @@ def test_text_cells_that_would_run_as_formulas_are_neutralised(tmp_path: Path) -
         "'\tx",
         "plain",
         "a-b",
-    ]
+    ] * repeat
     assert back["car"].tolist() == frame["car"].tolist()  # numbers untouched, minus included
     assert unneutralise(back["event"]).tolist() == frame["event"].tolist()

@@ -160,8 +160,11 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
         if pa.types.is_timestamp(column.type):
             column = column.cast(pa.date32(), safe=False)  # the date; times are not kept
         elif pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-            risky = pc.match_substring_regex(column, FORMULA_START)
-            if pc.any(risky).as_py():
+            # Looked for among the distinct values (a million event or ticker cells hold a
+            # few thousand): the column itself only when one would run as a formula.
+            distinct = pc.unique(column) if len(column) > 4096 else column
+            if pc.any(pc.match_substring_regex(distinct, FORMULA_START)).as_py():
+                risky = pc.match_substring_regex(column, FORMULA_START)
                 quote_mark = pa.scalar("'", type=column.type)
                 column = pc.if_else(
                     risky,
@@ -170,7 +173,7 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
                     ),
                     column,
                 )
-            quote = quote or pc.any(pc.match_substring_regex(column, r'[",\r\n]')).as_py() is True
+            quote = quote or pc.any(pc.match_substring_regex(distinct, r'[",\r\n]')).as_py() is True
         columns.append(column)
     names = [str(c) for c in frame.columns]
     table = pa.table(columns, names=names)
