@@ -624,6 +624,7 @@ def test_events_frame_names_exchanges(long_prices: pd.DataFrame) -> None:
         es.fit(frame.assign(exchange=[None, "XXXX"]))
 
 
+@pytest.mark.filterwarnings("ignore::eventstudy.errors.EventDateWarning")
 def test_library_values_in_the_reporting_currency_from_fx_series_in_its_prices(
     run: dict, market: dict
 ) -> None:
@@ -633,9 +634,7 @@ def test_library_values_in_the_reporting_currency_from_fx_series_in_its_prices(
     names = ["^GSPC", "NVDA", "8035.T", "JPYUSD=X"]
     stored = PriceStore(run["tmp"]).get_prices(names, meta["data_start"], meta["data_end"])
     shares = run["results"].shares
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", EventDateWarning)
-        lib = _library(stored, ["NVDA", "8035.T"], shares=shares, reporting_currency="USD")
+    lib = _library(stored, ["NVDA", "8035.T"], shares=shares, reporting_currency="USD")
     val = lib.valuation_frame()
     assert list(val.columns[-len(FX_COLUMNS) :]) == FX_COLUMNS
     tel = val[(val["ticker"] == "8035.T") & (val["start"] == 0)].iloc[0]
