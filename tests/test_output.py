@@ -343,3 +343,30 @@ def test_text_cells_that_would_run_as_formulas_are_neutralised(
     ] * repeat
     assert back["car"].tolist() == frame["car"].tolist()  # numbers untouched, minus included
     assert unneutralise(back["event"]).tolist() == frame["event"].tolist()
+
+
+def test_a_large_table_formatted_in_parts_and_threads_is_the_same_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Formatted a part at a time in two threads (as a table of a million rows is), written in
+    order: byte for byte the file written in one piece."""
+    from eventstudy import parallel
+    from eventstudy.output import files
+
+    rng = np.random.default_rng(3)
+    n = 2_537
+    frame = pd.DataFrame(
+        {
+            "event": [f"ev, {i % 7}" for i in range(n)],  # commas: every text value quoted
+            "date": pd.Timestamp("2025-01-27") + pd.to_timedelta(np.arange(n) % 40, unit="D"),
+            "ar": np.where(rng.random(n) < 0.1, np.nan, rng.normal(size=n)),
+            "rel_day": np.arange(n) % 11 - 5,
+        }
+    )
+    write_csv(frame, tmp_path / "whole.csv")
+    monkeypatch.setattr(files, "CSV_PART_ROWS", 100)
+    monkeypatch.setattr(parallel, "MIN_ROWS", 0)
+    monkeypatch.setattr(parallel, "THREADS", 2)
+    write_csv(frame, tmp_path / "parts.csv")
+    whole = (tmp_path / "whole.csv").read_bytes()
+    assert (tmp_path / "parts.csv").read_bytes() == whole and whole.count(b"\n") == n + 1

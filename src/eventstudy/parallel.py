@@ -15,8 +15,9 @@ Two knobs, read at each call (tests patch them): :data:`THREADS` and :data:`MIN_
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -78,3 +79,23 @@ def pipeline(
             if k + 1 < len(items):
                 nxt = pool.submit(produce, items[k + 1])
             consume(current)
+
+
+def ordered_stream(func: Callable[[T], R], items: Iterable[T], size: int) -> Iterator[R]:
+    """``func(item)`` for every item, yielded in order, computed in :data:`THREADS` threads when
+    the work is large enough (:func:`threaded`), with at most one result per thread waiting to
+    be taken (memory stays bounded however many items there are)."""
+    items = list(items)
+    if not threaded(size, len(items)):
+        for item in items:
+            yield func(item)
+        return
+    with ThreadPoolExecutor(min(THREADS, len(items))) as pool:
+        pending: deque[Future[R]] = deque()
+        for item in items:
+            pending.append(pool.submit(func, item))
+            if len(pending) > THREADS:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+

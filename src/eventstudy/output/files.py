@@ -24,6 +24,7 @@ from typing import Any
 
 import pandas as pd
 
+from eventstudy import parallel
 from eventstudy.errors import EventStudyError
 
 
@@ -136,6 +137,10 @@ def unneutralise(values: pd.Series) -> pd.Series:
     return values.where(~risky, values.str.slice(1)) if risky.any() else values
 
 
+#: Rows of a large table formatted as CSV at a time (a part is about 25 MB of text).
+CSV_PART_ROWS = 100_000
+
+
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
     """``frame`` (index left out) as CSV, through Arrow's writer: six to eight times faster than
     ``DataFrame.to_csv`` on the large tables (1.1M rows of abnormal returns: 2 s, not 15 s).
@@ -182,7 +187,20 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
     options = pa_csv.WriteOptions(include_header=False, quoting_style="needed" if quote else "none")
     with open(path, "wb") as fh:
         fh.write(header.getvalue().encode("utf-8"))
-        pa_csv.write_csv(table, fh, write_options=options)
+        if table.num_rows < 2 * CSV_PART_ROWS:
+            pa_csv.write_csv(table, fh, write_options=options)
+            return
+
+        def text(start: int) -> bytes:
+            buffer = io.BytesIO()
+            pa_csv.write_csv(table.slice(start, CSV_PART_ROWS), buffer, write_options=options)
+            return buffer.getvalue()
+
+        # A large table is formatted a part at a time in several threads (Arrow lets go of the
+        # GIL) and written in order: the same bytes as in one piece.
+        starts = range(0, table.num_rows, CSV_PART_ROWS)
+        for chunk in parallel.ordered_stream(text, starts, table.num_rows):
+            fh.write(chunk)
 
 
 def write_parquet(frame: pd.DataFrame, path: Path) -> None:
