@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -68,3 +69,20 @@ def _isolated_cache(
 ) -> None:
     """Keep every test's price store out of the user's cache directory."""
     monkeypatch.setenv("EVENTSTUDY_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+
+
+@pytest.fixture(scope="session")
+def small(sample_prices: pd.DataFrame, sample_shares: pd.DataFrame) -> Any:
+    """A small study of the sample for the chart tests: two events, the second without any
+    shares outstanding (so without a value chart)."""
+    from eventstudy.event_study import Event, EventStudy
+
+    study = EventStudy.from_prices(
+        sample_prices, market="^GSPC", shares=sample_shares, title="Small study"
+    )
+    return study.fit(
+        [
+            Event(name="V3 release", date="2024-12-26", tickers=["NVDA", "AVGO", "TSM"]),
+            Event(name="No shares: R1", date="2025-01-27", tickers=["ASML"]),
+        ]
+    )

@@ -13,12 +13,10 @@ import warnings
 from collections import Counter
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
 from eventstudy.errors import EventStudyError
-from eventstudy.event_study import Event, EventStudy
 from eventstudy.output import plots as plotting
 from eventstudy.output.plots import figures, workers
 from eventstudy.output.plots.style import house_style, size_of
@@ -29,20 +27,6 @@ pytestmark = [
     pytest.mark.sample,
     pytest.mark.skipif(not workers.can_fork(), reason="workers are forked"),
 ]
-
-
-@pytest.fixture(scope="module")
-def small(sample_prices: pd.DataFrame, sample_shares: pd.DataFrame) -> EventStudyResults:
-    """Two events, the second without any shares outstanding (so without a value chart)."""
-    study = EventStudy.from_prices(
-        sample_prices, market="^GSPC", shares=sample_shares, title="Small study"
-    )
-    return study.fit(
-        [
-            Event(name="V3 release", date="2024-12-26", tickers=["NVDA", "AVGO", "TSM"]),
-            Event(name="No shares: R1", date="2025-01-27", tickers=["ASML"]),
-        ]
-    )
 
 
 def _files(folder: Path) -> dict[str, bytes]:

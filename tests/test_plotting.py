@@ -60,20 +60,6 @@ def res(sample_prices: pd.DataFrame, sample_shares: pd.DataFrame) -> EventStudyR
 
 
 @pytest.fixture(scope="module")
-def small(sample_prices: pd.DataFrame, sample_shares: pd.DataFrame) -> EventStudyResults:
-    """Two events, the second without any shares outstanding (so without a value chart)."""
-    study = EventStudy.from_prices(
-        sample_prices, market="^GSPC", shares=sample_shares, title="Small study"
-    )
-    return study.fit(
-        [
-            Event(name="V3 release", date="2024-12-26", tickers=["NVDA", "AVGO", "TSM"]),
-            Event(name="No shares: R1", date="2025-01-27", tickers=["ASML"]),
-        ]
-    )
-
-
-@pytest.fixture(scope="module")
 def models(sample_prices: pd.DataFrame) -> EventStudyResults:
     """The R1 sell-off for four stocks under three models (same day 0 and tickers), plus V3."""
     study = EventStudy.from_prices(
