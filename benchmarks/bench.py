@@ -66,6 +66,7 @@ from benchmarks.common import (
     CAR_WINDOWS,
     ESTIMATION,
     EVENT,
+    WINDOWS,
     _current_rss_mib,
     _Guard,
     _in_subprocess,
@@ -116,9 +117,7 @@ def run_scenario(
                 returns,
                 market=cfg.market,
                 model="market",
-                estimation_window=ESTIMATION,
-                event_window=EVENT,
-                car_windows=CAR_WINDOWS,
+                **WINDOWS,
             )
             res = study.fit(events)
         with timer("frames"):
@@ -268,9 +267,7 @@ def run_measures_scenario(
                     returns,
                     market=cfg.market,
                     model="market",
-                    estimation_window=ESTIMATION,
-                    event_window=EVENT,
-                    car_windows=CAR_WINDOWS,
+                    **WINDOWS,
                     measures=measures,
                     volume=None if measures == ("return",) else volume,
                 ).fit(events)

@@ -35,7 +35,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import CAR_WINDOWS, ESTIMATION, EVENT, _peak_rss_mib
+from benchmarks.common import CAR_WINDOWS, ESTIMATION, EVENT, WINDOWS, _peak_rss_mib
 
 #: CLI stages in the order they run, as printed.
 CLI_STAGES = (
@@ -208,9 +208,7 @@ def run_library(folder: str, market: str) -> dict[str, Any]:
         wide,
         market=market,
         model="market",
-        estimation_window=ESTIMATION,
-        event_window=EVENT,
-        car_windows=CAR_WINDOWS,
+        **WINDOWS,
     )
     times["returns"] = time.perf_counter() - t0
     t0 = time.perf_counter()

@@ -18,6 +18,12 @@ from typing import Any, ClassVar
 
 ESTIMATION, EVENT = (-250, -11), (-5, 5)
 CAR_WINDOWS = ((0, 0), (-1, 1), (-5, 5))
+#: The study's windows, as the library takes them (``EventStudy(..., **WINDOWS)``).
+WINDOWS: dict[str, Any] = {
+    "estimation_window": ESTIMATION,
+    "event_window": EVENT,
+    "car_windows": CAR_WINDOWS,
+}
 
 
 _PEAK = {"mib": 0.0}  # the process's peak before the last per-stage reset

@@ -15,9 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import (
-    CAR_WINDOWS,
-    ESTIMATION,
-    EVENT,
+    WINDOWS,
     _current_rss_mib,
     _Guard,
     _in_subprocess,
@@ -44,12 +42,7 @@ def run_dask_scenario(
 
     cfg = scenario(firm_events, seed=seed)
     returns, events = cfg.generate()
-    settings: dict[str, Any] = {
-        "market": cfg.market,
-        "estimation_window": ESTIMATION,
-        "event_window": EVENT,
-        "car_windows": CAR_WINDOWS,
-    }
+    settings: dict[str, Any] = {"market": cfg.market, **WINDOWS}
     out: dict[str, Any] = {"firm_events": len(events), "workers": workers}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "prices.parquet"

@@ -17,7 +17,6 @@ import pytest
 import yaml
 from matplotlib.artist import Artist
 from matplotlib.figure import Figure
-from matplotlib.text import Text
 from openpyxl import load_workbook
 
 from eventstudy import parallel
@@ -29,6 +28,7 @@ from eventstudy.output.summary import summarize, text_summary
 from eventstudy.pipeline import DataOptions, run_study
 from eventstudy.results import EventStudyResults
 from eventstudy.study import load_study
+from tests.figure_checks import assert_texts_inside
 
 pytestmark = pytest.mark.sample
 
@@ -125,21 +125,7 @@ def _tests(results: Any, measure: str, test: str) -> pd.DataFrame:
 def _inside(fig: Figure) -> None:
     """Every text of the figure but the tick labels lies on its canvas (nothing clipped)."""
     fig.draw_without_rendering()
-    canvas = fig.bbox.padded(1.0)
-    ticks = {
-        id(label)
-        for ax in fig.axes
-        for axis in (ax.xaxis, ax.yaxis)
-        for tick in axis.get_major_ticks() + axis.get_minor_ticks()
-        for label in (tick.label1, tick.label2)
-    }
-    for text in fig.findobj(Text):
-        if id(text) in ticks or not text.get_visible() or not text.get_text().strip():
-            continue
-        box = text.get_window_extent()
-        assert canvas.contains(box.x0, box.y0) and canvas.contains(box.x1, box.y1), (
-            text.get_text()[:40]
-        )
+    assert_texts_inside(fig)
 
 
 # ----------------------------------------------------------------------------- charts

@@ -36,6 +36,7 @@ from eventstudy.output import plots as plotting
 from eventstudy.output.format import significance_mark
 from eventstudy.output.plots.style import NEGATIVE, POSITIVE
 from eventstudy.results import EventStudyResults
+from tests.figure_checks import assert_texts_inside
 
 pytestmark = pytest.mark.sample
 
@@ -168,21 +169,8 @@ def test_charts_can_be_drawn_from_several_threads(res: EventStudyResults) -> Non
 def test_every_text_lies_inside_the_figure(figs: dict[str, Figure]) -> None:
     """Nothing is clipped: titles, footers, direct and bar labels, ticks stay on the canvas."""
     for name, fig in figs.items():
+        assert_texts_inside(fig, name)
         canvas = fig.bbox.padded(1.0)
-        ticks = {
-            id(label)
-            for ax in fig.axes
-            for axis in (ax.xaxis, ax.yaxis)
-            for tick in axis.get_major_ticks() + axis.get_minor_ticks()
-            for label in (tick.label1, tick.label2)
-        }
-        for text in fig.findobj(Text):
-            if id(text) in ticks or not text.get_visible() or not text.get_text().strip():
-                continue
-            box = text.get_window_extent()
-            assert canvas.contains(box.x0, box.y0) and canvas.contains(box.x1, box.y1), (
-                f"{name}: {text.get_text()[:40]!r} at {box} outside {fig.bbox}"
-            )
         # Drawn tick labels included (stale ones outside the view limits are not drawn).
         tight = fig.get_tightbbox().transformed(fig.dpi_scale_trans)
         assert canvas.contains(tight.x0, tight.y0) and canvas.contains(tight.x1, tight.y1), name

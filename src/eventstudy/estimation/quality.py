@@ -184,7 +184,7 @@ def data_quality(
     splits = _prefix(_split_like(log_ret, split_tolerance))
     zero = values == 0.0
     zeros = _prefix(zero)
-    runs = _run_lengths(zero)
+    runs = _run_lengths(zero) if zero.any() else None  # a step per session: only if needed
 
     close_prefix = close_known = None
     if close is not None:
@@ -215,7 +215,7 @@ def data_quality(
         # Runs are looked for only where the windows hold a zero return (few firm-events).
         longest = np.zeros(len(col), dtype=np.int32)
         some = np.flatnonzero(_over(zeros, col, spans) > 0)
-        if len(some):
+        if len(some) and runs is not None:
             longest[some] = np.maximum.reduce(
                 [
                     _longest(runs, col[some], lo[some], int(hi[0] - lo[0]) + 1)
