@@ -390,13 +390,46 @@ def test_large_files_go_through_chunks_and_sort(tmp_path: Path) -> None:
         "ticker,as_of,shares_outstanding\nA,2024-01-02,5\n",  # not a long file
         "ticker,date\nA,2024-01-02\n",  # no price
         "ticker,date,close\n",  # no rows
+        'ticker,date,close,note\nA,2024-01-02,1,"a\nb"\nA,2024-01-03,1,c\n',  # a line break
     ],
 )
-def test_anything_else_goes_to_the_careful_reader(tmp_path: Path, text: str) -> None:
+@pytest.mark.parametrize("chunk_rows", [1_000_000, 1])
+def test_anything_else_goes_to_the_careful_reader(
+    tmp_path: Path, text: str, chunk_rows: int
+) -> None:
     from eventstudy.data.sources import longfile
 
     with pytest.raises(longfile.UncleanFileError):
-        list(longfile.LongPriceFile(write(tmp_path, text)))
+        list(longfile.LongPriceFile(write(tmp_path, text), chunk_rows=chunk_rows))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"ticker,date\nA,1\nB,2\n",
+        b"ticker,date\r\nA,1\r\nB,2\r\n",
+        b"ticker,date\rA,1\rB,2",  # old Mac line breaks, no break at the end
+        b"ticker,date\n" + b"A" * 50 + b",1\nB,2\n",  # a line longer than a block
+        b"",
+    ],
+)
+@pytest.mark.parametrize("size", [1, 3, 8, 1 << 20])
+def test_the_fast_reader_cuts_blocks_at_line_breaks(tmp_path: Path, text: bytes, size: int) -> None:
+    """Arrow parses a file a block at a time: together the blocks are the file, each ends at a
+    line break, and the bytes were hashed as read."""
+    from eventstudy.data.sources import longfile
+
+    path = tmp_path / "f.csv"
+    path.write_bytes(text)
+    raw = longfile._HashingFile(path)
+    try:
+        blocks = list(longfile._line_blocks(raw, size))
+        assert raw.hexdigest() == hashlib.sha256(text).hexdigest()
+    finally:
+        raw.release()
+    assert b"".join(blocks) == text
+    assert all(b[-1:] in (b"\n", b"\r") for b in blocks[:-1])
+    assert all(blocks)
 
 
 @pytest.mark.sample

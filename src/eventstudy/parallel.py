@@ -14,11 +14,14 @@ Two knobs, read at each call (tests patch them): :data:`THREADS` and :data:`MIN_
 
 from __future__ import annotations
 
+import contextlib
 import os
+import queue
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -99,3 +102,48 @@ def ordered_stream(func: Callable[[T], R], items: Iterable[T], size: int) -> Ite
         while pending:
             yield pending.popleft().result()
 
+
+
+def read_ahead(items: Iterable[T], ahead: int = 1) -> Iterator[T]:
+    """The items of ``items`` in order, the next ``ahead`` of them produced in a second thread
+    while the caller works on the current one (reading a file while its last chunk is stored).
+
+    An exception raised while producing is raised here, in order; when the caller stops early
+    (an exception of its own, or closing this generator), the thread stops after the item it is
+    producing and ``items`` is closed. Serial when :data:`THREADS` is 1."""
+    iterator = iter(items)
+    if THREADS < 2:
+        yield from iterator
+        return
+    ready: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=ahead)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in iterator:
+                ready.put((True, item))
+                if stop.is_set():
+                    return
+            ready.put((False, None))
+        except BaseException as error:  # handed to the caller, who raises it
+            ready.put((False, error))
+
+    thread = threading.Thread(target=produce, name="eventstudy-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            more, item = ready.get()
+            if not more:
+                if item is not None:
+                    raise item
+                return
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # make room for the item being produced, so the thread ends
+            with contextlib.suppress(queue.Empty):
+                ready.get(timeout=0.05)
+        thread.join()
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            close()  # the producer has ended: closing runs the items' own cleanup here

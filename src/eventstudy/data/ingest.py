@@ -28,6 +28,7 @@ from eventstudy.data.sources.longfile import (
 )
 from eventstudy.data.store import PriceStore
 from eventstudy.errors import DataError
+from eventstudy.parallel import read_ahead
 
 
 @dataclass
@@ -140,7 +141,8 @@ def _read(
     kept: list[pd.DataFrame] = []
     names: set[str] = set()
     nonpositive = 0
-    for chunk in reader:
+    # The next chunk is parsed and checked while this one is staged and filtered.
+    for chunk in read_ahead(reader):
         if writer is not None:
             writer.add(chunk, reader.columns)
         names.update(chunk["ticker"].unique().tolist())

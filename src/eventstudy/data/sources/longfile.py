@@ -100,6 +100,23 @@ class _HashingFile(io.RawIOBase):
         self._file.close()
 
 
+def _line_blocks(raw: _HashingFile, size: int) -> Iterator[bytes]:
+    """The file's bytes in blocks of about ``size`` bytes, each ending at a line break (the last:
+    at the end of the file). This is where Arrow's own reader cuts a file when values hold no
+    line breaks (``newlines_in_values=False``); one that does is caught by :meth:`_fast_chunk`."""
+    rest = b""
+    while data := raw.read(size):
+        data = rest + data if rest else data
+        cut = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
+        if not cut:  # a line longer than a block: read on
+            rest = data
+            continue
+        rest = data[cut:]
+        yield data[:cut]
+    if rest:
+        yield rest
+
+
 def file_sha256(path: Path) -> str:
     """The SHA-256 of the bytes of ``path`` (hex)."""
     check_file(path)
@@ -178,8 +195,9 @@ class LongPriceFile:
             raise DataError(f"{self.path}, line {line}: duplicate row for {ticker} on {day}")
 
     def _block_bytes(self) -> int:
-        """What Arrow parses at a time: about a chunk, at most 16 MB (a row longer than this
-        makes Arrow give up, and the careful reader reads the file)."""
+        """What Arrow parses at a time: about a chunk, at most 16 MB (in pieces of a megabyte, one
+        per thread: a row longer than that makes Arrow give up, and the careful reader reads the
+        file)."""
         return min(_BLOCK_BYTES, max(64, self.chunk_rows * 32))
 
     def _index(self, header: list[str]) -> dict[str, int]:
@@ -260,30 +278,29 @@ class LongPriceFile:
         numeric = {f"c{j}" for j, name in enumerate(names) if name in _NUMBER_COLUMNS}
         columns = [f"c{j}" for j in range(len(header))]
         raw = _HashingFile(self.path)
+        read_options = pa_csv.ReadOptions(column_names=columns, skip_rows=1)
+        # Arrow refuses rows of another width, and numbers it cannot parse exactly as such.
+        convert_options = pa_csv.ConvertOptions(
+            column_types={c: pa.float64() if c in numeric else pa.string() for c in columns},
+            null_values=_NA_SPELLINGS,
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        )
         try:
-            # Arrow refuses rows of another width, and numbers it cannot parse exactly as such.
-            reader = pa_csv.open_csv(
-                raw,
-                read_options=pa_csv.ReadOptions(
-                    column_names=columns, skip_rows=1, block_size=self._block_bytes()
-                ),
-                convert_options=pa_csv.ConvertOptions(
-                    column_types={
-                        c: pa.float64() if c in numeric else pa.string() for c in columns
-                    },
-                    null_values=_NA_SPELLINGS,
-                    strings_can_be_null=False,
-                    quoted_strings_can_be_null=False,
-                ),
-            )
-            batches: list[Any] = []
-            for batch in reader:
-                batches.append(batch)
-                if sum(b.num_rows for b in batches) >= self.chunk_rows:
-                    yield self._fast_chunk(pa.Table.from_batches(batches), index, numeric, keys)
-                    batches = []
-            if batches:
-                yield self._fast_chunk(pa.Table.from_batches(batches), index, numeric, keys)
+            tables: list[Any] = []
+            for block in _line_blocks(raw, self._block_bytes()):
+                # A block is parsed by Arrow's threads (its streaming reader has one).
+                table = pa_csv.read_csv(
+                    pa.py_buffer(block), read_options=read_options, convert_options=convert_options
+                )
+                if table.num_rows:
+                    tables.append(table)
+                read_options = pa_csv.ReadOptions(column_names=columns)  # the header was first
+                if sum(t.num_rows for t in tables) >= self.chunk_rows:
+                    yield self._fast_chunk(pa.concat_tables(tables), index, numeric, keys)
+                    tables = []
+            if tables:
+                yield self._fast_chunk(pa.concat_tables(tables), index, numeric, keys)
             if not self.rows:
                 raise UncleanFileError  # a header and no rows: the careful reader says so
             self.sha256 = raw.hexdigest()
