@@ -662,7 +662,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         size = args.cli_size or (10_000 if args.quick else 100_000)
         limit = args.max_rss_gib * 1024
         cli_result = cli_bench.run_all(
-            size, lambda job: _in_subprocess({**job, "max_rss_mib": limit})
+            size, lambda job: _in_subprocess({**job, "max_rss_mib": limit}), args.repeat
         )
         print()
         print(cli_bench.format_cli(cli_result))

@@ -264,9 +264,14 @@ def write_tables(
                 write(frame, stage / table.file_name(format))
 
         # A large study builds the next table while Arrow writes this one (it lets go of the
-        # GIL): each file is still written whole by one thread.
+        # GIL): each file is still written whole by one thread. The test battery, the longest
+        # to build, is built while the abnormal returns, the longest to write, are written.
         firm_events = sum(len(e.tickers) for e in results.events)
-        tables = [t for t in TABLE_FILES if t.name not in skip]
+        first = ("ar_frame", "tests_frame")
+        tables = sorted(
+            (t for t in TABLE_FILES if t.name not in skip),
+            key=lambda t: first.index(t.method) if t.method in first else len(first),
+        )
         pipeline(build, save, tables, firm_events)
         summary = summary_dict(results)  # from the frames the tables cached
         if figures_dir is not None:
