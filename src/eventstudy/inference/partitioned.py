@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from eventstudy.inference.engine import _GroupPlan, _Groups, _run_pass
+from eventstudy.inference.engine import EXACT_CORRELATION_MAX, _GroupPlan, _Groups, _run_pass
 from eventstudy.inference.residual_pass import _Shared
 from eventstudy.inference.sample import FirmEventSample, HeldResiduals, Window, _RowStats
 
@@ -236,6 +236,18 @@ def prepare_partitioned(
         shared.store[shared.store_pos[kept]] = part.store
         for p, sums, have in zip(plans, part.plans, seen, strict=True):
             _add(p, sums, rows, have)
+    # The groups whose mean correlation is the exact pairwise one read their rows: in one
+    # request per fit rather than one per group (a host keeps what it fetched).
+    exact = np.zeros(sample.n, dtype=bool)
+    for p in plans:
+        n_use = p.groups.sum(p.groups.take(shared.use))
+        pairs = (p.ragged > 0) & (n_use >= 2) & (n_use <= EXACT_CORRELATION_MAX)
+        exact |= pairs[p.g_sample]
+    exact &= ~fetched
+    for f, fit_rows, here in sample.parts:
+        sel = np.flatnonzero(exact[here])
+        if len(sel):
+            f.resid[fit_rows[sel]]
     for p in plans:
         p.finish(shared)
 
