@@ -370,6 +370,67 @@ events:
         pd.testing.assert_frame_equal(frame, tables["dask"][name], check_exact=False, rtol=1e-12)
 
 
+def test_engine_dask_parquet_tables_only_are_written_from_the_workers(
+    sample_prices, sample_dir, tmp_path, client, monkeypatch
+) -> None:
+    """`engine: dask` with `--format parquet --no-figures` (no report): the workers write the
+    folder (`fit_resolved_dask(..., out=)`); its tables equal the local run's (the tests within
+    1e-12) and the terminal summary is printed from the folder. A study where nothing can be
+    fitted is the local run's one-line error and writes nothing."""
+    from click.testing import CliRunner
+
+    from eventstudy.cli import main
+    from eventstudy.engines import dask as dask_engine
+
+    parquet = tmp_path / "prices.parquet"
+    write_prices(sample_prices, parquet)
+    study = """study: Dask folder
+market: ^GSPC
+engine: {engine}
+car_windows: [[0, 0], [-1, 1]]
+events:
+  - name: R1
+    date: 2025-01-27
+    tickers: [{tickers}]
+"""
+    outs = []
+    real = dask_engine.fit_resolved_dask
+
+    def spy(*args, **kwargs):
+        outs.append(kwargs.get("out"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(dask_engine, "fit_resolved_dask", spy)
+    runs = {}
+    for engine, prices in (("local", sample_dir / "prices.csv"), ("dask", parquet)):
+        path = tmp_path / f"{engine}.yaml"
+        path.write_text(study.format(engine=engine, tickers="NVDA, AVGO, TSM, MU, AAPL"))
+        args = ["run", str(path), "--prices", str(prices), "--offline", "--no-figures",
+                "--format", "parquet", "--out", str(tmp_path / engine)]  # fmt: skip
+        if engine == "dask":
+            args += ["--scheduler", client.scheduler.address]
+        runs[engine] = CliRunner().invoke(main, args, catch_exceptions=False)
+        assert runs[engine].exit_code == 0, runs[engine].stderr
+    assert outs == [tmp_path / "dask"]
+    assert "written from the Dask workers" in runs["dask"].stdout
+    assert "R1" in runs["dask"].stdout
+    want, got = _read_folder(tmp_path / "local"), _read_folder(tmp_path / "dask")
+    for name in ("car", "params", "aar", "caar"):
+        pd.testing.assert_frame_equal(got[name], want[name], check_exact=True, obj=name)
+    _assert_tests_close(got["tests"], want["tests"])
+    assert (tmp_path / "dask" / "abnormal_returns").is_dir()
+
+    path = tmp_path / "none.yaml"
+    path.write_text(study.format(engine="dask", tickers="NOPE1, NOPE2"))
+    args = ["run", str(path), "--prices", str(parquet), "--offline", "--no-figures",
+            "--format", "parquet", "--out", str(tmp_path / "none"),
+            "--scheduler", client.scheduler.address]  # fmt: skip
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    assert "could be fitted" in result.stderr, result.stderr
+    assert not (tmp_path / "none").exists()
+
+
 def test_engine_dask_needs_parquet(sample_dir, tmp_path) -> None:
     from eventstudy.pipeline import DataOptions, run_study
     from eventstudy.study import parse_study

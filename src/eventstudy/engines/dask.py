@@ -31,7 +31,7 @@ import math
 import os
 import pickle
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, overload
@@ -161,6 +161,7 @@ def fit_resolved_dask(
     partitions: int | None = ...,
     storage_options: dict[str, Any] | None = ...,
     has_close: bool = ...,
+    check: Callable[[EventStudyResults], None] | None = ...,
     out: None = None,
 ) -> EventStudyResults: ...
 @overload
@@ -179,6 +180,7 @@ def fit_resolved_dask(
     partitions: int | None = ...,
     storage_options: dict[str, Any] | None = ...,
     has_close: bool = ...,
+    check: Callable[[EventStudyResults], None] | None = ...,
     out: str | Path,
 ) -> Path: ...
 @overload
@@ -197,6 +199,7 @@ def fit_resolved_dask(
     partitions: int | None = ...,
     storage_options: dict[str, Any] | None = ...,
     has_close: bool = ...,
+    check: Callable[[EventStudyResults], None] | None = ...,
     out: str | Path | None = None,
 ) -> EventStudyResults | Path: ...
 def fit_resolved_dask(
@@ -215,6 +218,7 @@ def fit_resolved_dask(
     storage_options: dict[str, Any] | None = None,
     has_close: bool = True,
     out: str | Path | None = None,
+    check: Callable[[EventStudyResults], None] | None = None,
 ) -> EventStudyResults | Path:
     """The engine proper, on already resolved events (a study file's ``spec.resolved()``): what
     :func:`~eventstudy.event_study.fit_events` does with a panel in memory, with the panel read and
@@ -223,7 +227,9 @@ def fit_resolved_dask(
 
     Without ``out``: the :class:`~eventstudy.results.EventStudyResults`, every partition's fits,
     returns and closes gathered on the client. With ``out``: the results folder written there,
-    its path returned; see :mod:`eventstudy.engines.dask_output` for who writes what."""
+    its path returned; see :mod:`eventstudy.engines.dask_output` for who writes what. ``check``
+    is called with the merged results before anything is written (an error leaves ``out`` as it
+    was: the command line's "nothing could be fitted")."""
     if not events:
         raise DataError("no events to fit")
     shared = list(dict.fromkeys([calendar, *(t for e in events for t in (e.market, *e.factors))]))
@@ -305,6 +311,8 @@ def fit_resolved_dask(
             meta=merged_meta,
             host=host,
         )
+        if check is not None:
+            check(results)
         if stage is None:
             return results
         for part in parts:  # merged: the battery's working memory can have theirs
