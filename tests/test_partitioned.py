@@ -17,6 +17,8 @@ from eventstudy.inference.partitioned import (
     PartRequest,
     PartSums,
     _compact,
+    _pack_signs,
+    _unpack_signs,
     held_summary,
     partition_sums,
 )
@@ -116,3 +118,12 @@ def test_compact_keeps_the_numbers() -> None:
     assert _compact(sums) is sums
     with_nan = np.array([1.0, np.nan])
     assert _compact(with_nan) is with_nan
+
+
+def test_signs_travel_as_int8_and_come_back_the_same() -> None:
+    signs = np.array([[-1.0, 0.0, np.nan], [1.0, 1.0, -1.0]])
+    packed = _pack_signs(signs)
+    assert packed.dtype == np.int8
+    np.testing.assert_array_equal(_unpack_signs(packed), signs)
+    other = np.array([0.5, -1.0])
+    assert _pack_signs(other) is other and _unpack_signs(other) is other

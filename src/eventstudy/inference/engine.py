@@ -277,6 +277,9 @@ class _GroupPlan:
         self.vcount = np.zeros((nw, G, le), dtype=np.int32) if self.counting else None
         self.dirty: set[tuple[int, int]] = set()
         self.u0 = np.zeros((nw, n))  # U of the window's own value (sample order)
+        #: Per window and group, the sum of ``u0``, when given (the partitions' sums added up,
+        #: :mod:`eventstudy.inference.partitioned`); None: summed from ``u0``.
+        self.u0_sum: np.ndarray | None = None
         self.ragged = np.zeros(G)
         self.first_valid = np.zeros((G, le), dtype=bool)
         self.first_use = np.zeros(G, dtype=bool)
@@ -525,7 +528,8 @@ class _GroupPlan:
         u_sum = u_sum + self._window_sums(j)
         n0 = groups.sum(ok)
         with np.errstate(invalid="ignore", divide="ignore"):
-            ubar0 = groups.sum(groups.take(self.u0[j])) / n0
+            u0_sum = groups.sum(groups.take(self.u0[j])) if self.u0_sum is None else self.u0_sum[j]
+            ubar0 = u0_sum / n0
             has = cnt > 0.5
             big_t = has.sum(axis=1) + 1.0
             day_terms = np.where(has, u_sum**2 / (np.where(has, cnt, 1.0) * n0[:, None]), 0.0)

@@ -66,12 +66,13 @@ class PartRequest:
 class PlanSums:
     """One grouping's sums over a partition's firm-events: ``ids`` (the groups present, as the
     client numbers them), :data:`SUMS` (``bcnt``, ``v``/``vcount`` too), the exact ties
-    ``dirty`` (window, group), each firm-event's ``u0`` and what tells ragged groups apart."""
+    ``dirty`` (window, group), the sums of ``u0`` (window x group) and what tells ragged groups
+    apart."""
 
     ids: np.ndarray
     sums: dict[str, np.ndarray]
     dirty: list[tuple[int, int]]
-    u0: np.ndarray
+    u0_sum: np.ndarray
     ragged: np.ndarray
     first_valid: np.ndarray
     first_use: np.ndarray
@@ -119,7 +120,7 @@ def partition_sums(fits: Sequence[BatchFit], request: PartRequest) -> PartSums:
     _run_pass(sample, plans, shared)
     return PartSums(
         [_plan_sums(p) for p in plans],
-        shared.u_ev, shared.sign_ev, shared.resid_var, shared.use, shared.store,
+        shared.u_ev, _pack_signs(shared.sign_ev), shared.resid_var, shared.use, shared.store,
     )  # fmt: skip
 
 
@@ -136,7 +137,7 @@ def _plan_sums(p: _GroupPlan) -> PlanSums:
         ids,
         sums,
         [(j, int(ids[g])) for j, g in sorted(p.dirty)],
-        p.u0,
+        np.array([p.groups.sum(p.groups.take(u)) for u in p.u0]).reshape(len(p.u0), p.groups.G),
         _compact(p.ragged),
         p.first_valid,
         p.first_use,
@@ -155,6 +156,27 @@ def _compact(a: np.ndarray) -> np.ndarray:
         if np.iinfo(t).min <= lo and hi <= np.iinfo(t).max:
             return a.astype(t)
     return a
+
+
+#: A missing sign, packed (:func:`_pack_signs`).
+_NO_SIGN = np.int8(2)
+
+
+def _pack_signs(a: np.ndarray) -> np.ndarray:
+    """Signs (-1, 0, 1, NaN where missing) as int8, NaN as :data:`_NO_SIGN`: an eighth of the
+    bytes, the same numbers back (:func:`_unpack_signs`); other values stay as they are."""
+    missing = np.isnan(a)
+    if not (np.isin(a[~missing], (-1.0, 0.0, 1.0)).all() and not np.signbit(a[a == 0]).any()):
+        return a
+    out = np.where(missing, 0.0, a).astype(np.int8)
+    out[missing] = _NO_SIGN
+    return out
+
+
+def _unpack_signs(a: np.ndarray) -> np.ndarray:
+    if a.dtype != np.int8:
+        return a
+    return np.where(a == _NO_SIGN, np.nan, a.astype(float))
 
 
 def _on_axes(sample: FirmEventSample, est_days: np.ndarray, ev_days: np.ndarray) -> FirmEventSample:
@@ -229,13 +251,13 @@ def prepare_partitioned(
     for k in sorted(got):  # partition order: the same sums on every run
         part, rows = got[k], rows_of[k]
         shared.u_ev[rows] = part.u_ev
-        shared.sign_ev[rows] = part.sign_ev
+        shared.sign_ev[rows] = _unpack_signs(part.sign_ev)
         shared.resid_var[rows] = part.resid_var
         shared.use[rows] = part.use
         kept = rows[need[rows]]
         shared.store[shared.store_pos[kept]] = part.store
         for p, sums, have in zip(plans, part.plans, seen, strict=True):
-            _add(p, sums, rows, have)
+            _add(p, sums, have)
     # The groups whose mean correlation is the exact pairwise one read their rows: in one
     # request per fit rather than one per group (a host keeps what it fetched).
     exact = np.zeros(sample.n, dtype=bool)
@@ -282,8 +304,8 @@ def _request(
     )
 
 
-def _add(p: _GroupPlan, part: PlanSums, rows: np.ndarray, seen: np.ndarray) -> None:
-    """Add a partition's sums to plan ``p`` (its firm-events are ``rows`` of the sample)."""
+def _add(p: _GroupPlan, part: PlanSums, seen: np.ndarray) -> None:
+    """Add a partition's sums to plan ``p`` (``seen``: the groups a partition before had)."""
     ids = part.ids
     for name in SUMS:
         getattr(p, name)[ids] += part.sums[name]
@@ -297,7 +319,9 @@ def _add(p: _GroupPlan, part: PlanSums, rows: np.ndarray, seen: np.ndarray) -> N
     elif p.v is not None:
         p.v[:, ids] += part.sums["v"]
     p.dirty.update(part.dirty)
-    p.u0[:, rows] = part.u0
+    if p.u0_sum is None:
+        p.u0_sum = np.zeros((len(p.windows), p.groups.G))
+    p.u0_sum[:, ids] += part.u0_sum
     # Ragged: a firm-event unlike its group's first (its days with residuals, whether it enters
     # the correlation). Within a partition the partition counted it; across, the partitions'
     # first firm-events are compared ("unlike" is an equivalence: its class is the key).
