@@ -91,11 +91,13 @@ def _dask_scaling(
     one thread each, two ways: ``gather`` (every fitted array back to the client, which writes
     the folder with ``save``) and ``out`` (``fit_events_dask(..., out=...)``: the workers write
     the AR table's parts), each run in a fresh interpreter (:func:`run_dask_scaling_run`) so that
-    the client's memory is its own. The two folders' tables must be equal (the tests
-    within a relative 1e-12: with ``out`` the battery's residual pass runs on the workers)."""
+    the client's memory is its own. The two folders' tables must be equal (the tests within
+    ``partitioned.TOLERANCE``: with ``out`` the battery's residual pass runs on the workers)."""
     import numpy as np
     import pandas as pd
     import pyarrow.parquet as pq
+
+    from eventstudy.inference.partitioned import TOLERANCE
 
     events_path = tmp / "events.parquet"
     events.to_parquet(events_path)
@@ -118,10 +120,10 @@ def _dask_scaling(
         for name in ("car", "tests", "params", "valuation"):
             got = pd.read_parquet(tmp / f"results-{n}-out" / f"{name}.parquet")
             want = pd.read_parquet(tmp / f"results-{n}-gather" / f"{name}.parquet")
-            if name == "tests":  # the partitions' sums added in another order: to 1e-12
+            if name == "tests":  # the partitions' sums added in another order
                 numbers = ["statistic", "p_value"]
                 for column in numbers:
-                    np.testing.assert_allclose(got[column], want[column], rtol=1e-12, atol=0)
+                    np.testing.assert_allclose(got[column], want[column], **TOLERANCE)
                 got, want = got.drop(columns=numbers), want.drop(columns=numbers)
             pd.testing.assert_frame_equal(got, want, check_exact=True)
         # The AR table: as many rows in the workers' parts as in the client's file.

@@ -18,6 +18,7 @@ pytest.importorskip("pyarrow", reason="Parquet needs pyarrow: pip install 'event
 
 from eventstudy import DataError, EventStudy, EventStudyError  # noqa: E402
 from eventstudy.engines.dask import fit_events_dask, write_prices  # noqa: E402
+from eventstudy.inference.partitioned import TOLERANCE  # noqa: E402
 from eventstudy.output.folder import StoredResults  # noqa: E402
 from eventstudy.synthetic import SyntheticConfig, long_prices  # noqa: E402
 
@@ -130,13 +131,13 @@ def _read_folder(folder: Path) -> dict[str, pd.DataFrame]:
 def _assert_tests_close(got: pd.DataFrame, want: pd.DataFrame) -> None:
     """The tests frame of the Dask engine's pass on the workers: the local engine's rows, notes,
     ``n`` and ``df``; statistics and p-values the partitions' sums added in another order, so
-    equal to a relative 1e-12 (docs/performance.md)."""
+    equal within ``partitioned.TOLERANCE``: relative 1e-12 (docs/performance.md)."""
     numbers = ["statistic", "p_value"]
     pd.testing.assert_frame_equal(
         got.drop(columns=numbers), want.drop(columns=numbers), check_exact=True
     )
     for column in numbers:
-        np.testing.assert_allclose(got[column], want[column], rtol=1e-12, atol=0, err_msg=column)
+        np.testing.assert_allclose(got[column], want[column], **TOLERANCE, err_msg=column)
 
 
 def _in_study_order(frame: pd.DataFrame, events) -> pd.DataFrame:

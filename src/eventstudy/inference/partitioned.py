@@ -41,6 +41,11 @@ from eventstudy.inference.sample import FirmEventSample, HeldResiduals, Window, 
 if TYPE_CHECKING:
     from eventstudy.estimation.kernel import BatchFit
 
+#: How far the tests of the partitioned pass may be from the local engine's (its sums added in
+#: another order): relative 1e-12; absolute 1e-13 for statistics that are zero up to rounding
+#: (a sum that cancels leaves a few 1e-16 whose relative difference means nothing).
+TOLERANCE = {"rtol": 1e-12, "atol": 1e-13}
+
 #: The running sums of a plan that add up over partitions (group x day arrays).
 SUMS = ("ts", "z", "base", "u", "g", "cnt")
 
