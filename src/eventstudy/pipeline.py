@@ -302,8 +302,10 @@ def run_study(spec: StudySpec, options: DataOptions | None = None) -> EventStudy
     factors = load_factors(spec, options)
     keep: list[Callable[[], object]] = []
     try:
-        if spec.engine == "dask" or options.scheduler:
-            results = _run_dask(spec, options, factors)
+        if uses_dask(spec, options):
+            gathered = _run_dask(spec, options, factors)
+            assert isinstance(gathered, EventStudyResults)  # no ``out``: gathered on the client
+            results = gathered
         else:
             results = _run_local(spec, options, factors, keep)
         require_fitted(results.events, results.batches, results.dropped)
@@ -403,11 +405,35 @@ def default_figures_dir(spec: StudySpec) -> Path:
     return Path("figures") / spec.slug
 
 
+def uses_dask(spec: StudySpec, options: DataOptions) -> bool:
+    """Whether the study runs on the Dask engine (``engine: dask`` or a scheduler given)."""
+    return spec.engine == "dask" or bool(options.scheduler)
+
+
+def run_study_to_folder(spec: StudySpec, options: DataOptions, out: Path) -> None:
+    """``engine: dask`` writing the results folder from the workers
+    (:func:`~eventstudy.engines.dask.fit_resolved_dask` with ``out``: Parquet tables, the AR
+    table as the workers' parts, the residuals and the battery's pass left on the workers). For
+    a run whose outputs are those tables only: no charts or report (they read the firms' returns
+    and the whole AR table, which the client then does not hold) and no characteristics (whose
+    tables are made from the results after the fit). A study in which nothing could be fitted
+    is the :class:`DataError` :func:`run_study` gives, and leaves ``out`` as it was."""
+    factors = load_factors(spec, options)
+    meta = {} if spec.bootstrap is None else {"bootstrap": spec.bootstrap.model_dump()}
+    _run_dask(spec, options, factors, out=out, meta=meta)
+
+
 def _run_dask(
-    spec: StudySpec, options: DataOptions, factors: FactorData | None
-) -> EventStudyResults:
+    spec: StudySpec,
+    options: DataOptions,
+    factors: FactorData | None,
+    out: Path | None = None,
+    meta: dict[str, Any] | None = None,
+) -> EventStudyResults | Path:
     """``engine: dask``: the same fit, partitioned by firm over a Dask cluster (a LocalCluster,
-    or the scheduler at ``--scheduler``/``scheduler:``), reading prices from a Parquet dataset."""
+    or the scheduler at ``--scheduler``/``scheduler:``), reading prices from a Parquet dataset;
+    with ``out`` the results folder written there from the workers (:func:`run_study_to_folder`)
+    and its path returned."""
     if global_markets.listings_of(spec):
         raise DataError(
             "engine 'dask' fits every firm on the market's sessions: run a study with listings "
@@ -445,6 +471,7 @@ def _run_dask(
         "price_column": spec.price,
         "returns": spec.returns,
         "calendar": f"sessions of {calendar}",
+        **(meta or {}),
     }
     return fit_resolved_dask(
         source,
@@ -457,4 +484,10 @@ def _run_dask(
         title=spec.study,
         meta=meta,
         scheduler=options.scheduler or spec.scheduler,
+        out=out,
+        check=None if out is None else _require_fitted,
     )
+
+
+def _require_fitted(results: EventStudyResults) -> None:
+    require_fitted(results.events, results.batches, results.dropped)

@@ -269,6 +269,19 @@ class EventStudyResults(MeasureMethods, ExplainMethods):
 
         return add_volume_quality(quality, volume_quality(self.volume, self.volume_fit))
 
+    def use_rows(
+        self, *, quality: pd.DataFrame | None = None, valuation: pd.DataFrame | None = None
+    ) -> None:
+        """Take :meth:`quality_frame`'s and :meth:`valuation_frame`'s rows as computed elsewhere
+        instead of computing them here: the Dask engine's workers compute them from the firms'
+        returns and closes, which these results then do not hold
+        (:mod:`eventstudy.engines.dask_output`). The frames must have the frames' columns, one
+        row per firm-event (and CAR window) in study order; given before the frame is first
+        read."""
+        for name, frame in (("_quality", quality), ("_valuation", valuation)):
+            if frame is not None:
+                self.__dict__[name] = frame  # the cached_property's value
+
     def quality_frame(self) -> pd.DataFrame:
         """Data quality per firm-event (missing returns, stale prices, extreme moves, suspected
         unadjusted splits; see :mod:`eventstudy.estimation.quality` and docs/data.md)."""

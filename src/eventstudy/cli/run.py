@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from eventstudy.cli.common import cli_text, user_errors
+
+if TYPE_CHECKING:
+    from eventstudy.pipeline import DataOptions
+    from eventstudy.study import StudySpec
 
 
 @click.command()
@@ -136,7 +141,13 @@ def run(
     from eventstudy.output.folder import write_tables
     from eventstudy.output.journal import finish_interrupted
     from eventstudy.output.transaction import run_transaction
-    from eventstudy.pipeline import DataOptions, default_figures_dir, default_out_dir, run_study
+    from eventstudy.pipeline import (
+        DataOptions,
+        default_figures_dir,
+        default_out_dir,
+        run_study,
+        uses_dask,
+    )
     from eventstudy.study import load_study
 
     spec = load_study(study)
@@ -166,6 +177,17 @@ def run(
         # tests hand a fake Yahoo session through the click context, as to `fetch`
         session=ctx.obj.get("session") if isinstance(ctx.obj, dict) else None,
     )
+    if (
+        uses_dask(spec, options)
+        and table_format == "parquet"
+        and no_figures
+        and not make_report
+        and spec.characteristics_path is None
+        and not (spec.regressions or spec.groups)
+    ):
+        # Tables only: the workers write the folder, the client never holds the residuals.
+        _run_on_workers(spec, options, out_dir, quiet)
+        return
     results = run_study(spec, options)
     if figures_dir is None:
         figures_dir = out_dir / "figures" if out is not None else default_figures_dir(spec)
@@ -209,6 +231,31 @@ def run(
             click.echo(f"Figures: {len(figures)} files in {figures_dir}/{note}")
         if report_path is not None:
             click.echo(f"Report: {report_path}")
+
+
+def _run_on_workers(
+    spec: StudySpec, options: DataOptions, out_dir: Path, quiet: bool
+) -> None:
+    """``engine: dask`` with Parquet tables only (no charts, report or characteristics): the
+    results folder written from the workers (:func:`eventstudy.pipeline.run_study_to_folder`),
+    the terminal summary read back from it."""
+    from eventstudy.estimation.quality import quality_summary
+    from eventstudy.output.folder import StoredResults
+    from eventstudy.output.summary import summarize
+    from eventstudy.pipeline import run_study_to_folder
+
+    run_study_to_folder(spec, options, out_dir)
+    if quiet:
+        return
+    stored = StoredResults.load(out_dir)
+    click.echo(cli_text(str(summarize(stored))))
+    click.echo("")
+    quality = stored.quality_frame()
+    if quality is not None:
+        click.echo(quality_summary(quality))
+        click.echo("")
+    tables = [p for p in out_dir.iterdir() if p.suffix == ".parquet" or p.is_dir()]
+    click.echo(f"Tables: {len(tables)} files in {out_dir}/ (written from the Dask workers)")
 
 
 @click.command()

@@ -31,7 +31,7 @@ import math
 import os
 import pickle
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, overload
@@ -45,6 +45,7 @@ from eventstudy.errors import DataError
 from eventstudy.estimation.fit import Batch, warn_left_out
 from eventstudy.estimation.kernel import BatchFit, concat_fits
 from eventstudy.event_study import EventStudy, fit_events
+from eventstudy.inference.partitioned import PartitionedResiduals
 from eventstudy.results import EventStudyResults
 from eventstudy.study import EventSpec, ResolvedEvent
 
@@ -160,6 +161,7 @@ def fit_resolved_dask(
     partitions: int | None = ...,
     storage_options: dict[str, Any] | None = ...,
     has_close: bool = ...,
+    check: Callable[[EventStudyResults], None] | None = ...,
     out: None = None,
 ) -> EventStudyResults: ...
 @overload
@@ -178,6 +180,7 @@ def fit_resolved_dask(
     partitions: int | None = ...,
     storage_options: dict[str, Any] | None = ...,
     has_close: bool = ...,
+    check: Callable[[EventStudyResults], None] | None = ...,
     out: str | Path,
 ) -> Path: ...
 @overload
@@ -196,6 +199,7 @@ def fit_resolved_dask(
     partitions: int | None = ...,
     storage_options: dict[str, Any] | None = ...,
     has_close: bool = ...,
+    check: Callable[[EventStudyResults], None] | None = ...,
     out: str | Path | None = None,
 ) -> EventStudyResults | Path: ...
 def fit_resolved_dask(
@@ -214,6 +218,7 @@ def fit_resolved_dask(
     storage_options: dict[str, Any] | None = None,
     has_close: bool = True,
     out: str | Path | None = None,
+    check: Callable[[EventStudyResults], None] | None = None,
 ) -> EventStudyResults | Path:
     """The engine proper, on already resolved events (a study file's ``spec.resolved()``): what
     :func:`~eventstudy.event_study.fit_events` does with a panel in memory, with the panel read and
@@ -222,7 +227,9 @@ def fit_resolved_dask(
 
     Without ``out``: the :class:`~eventstudy.results.EventStudyResults`, every partition's fits,
     returns and closes gathered on the client. With ``out``: the results folder written there,
-    its path returned; see :mod:`eventstudy.engines.dask_output` for who writes what."""
+    its path returned; see :mod:`eventstudy.engines.dask_output` for who writes what. ``check``
+    is called with the merged results before anything is written (an error leaves ``out`` as it
+    was: the command line's "nothing could be fitted")."""
     if not events:
         raise DataError("no events to fit")
     shared = list(dict.fromkeys([calendar, *(t for e in events for t in (e.market, *e.factors))]))
@@ -236,6 +243,9 @@ def fit_resolved_dask(
         plan = _partition(events, firms, shared, max(1, min(n_parts, len(firms) or 1)))
         columns = ["ticker", "date", price, *(["close"] if has_close and price != "close" else [])]
         stage = None
+        # With ``out`` the fits' residuals stay on the workers, and so does the battery's pass
+        # over them (unless the client derives the volatility measure from them).
+        hold = out is not None and not any("volatility" in e.measures for e in events)
         if out is not None:
             from eventstudy.engines import dask_output
 
@@ -261,12 +271,24 @@ def fit_resolved_dask(
                     _shares_of(shares, part_firms),
                     {"returns": meta["returns"]},
                     keep_returns=any(e.bhar_windows for e in events),
+                    hold=hold,
                 ),
                 pure=False,
             )
             for k, (part_firms, sub_events, _) in enumerate(plan)
         ]
-        parts = client.gather(futures)
+        host = None
+        if hold:  # the tasks' results stay on the workers; the client gets them without residuals
+            car_windows = sorted({(int(a), int(b)) for e in events for a, b in e.car_windows})
+            slim = [
+                client.submit(dask_output.slim_part, f, k, car_windows, pure=False)
+                for k, f in enumerate(futures)
+            ]
+            parts = client.gather(slim)
+            del slim
+            host = dask_output.WorkerHost(client, futures)
+        else:
+            parts = client.gather(futures)
         del futures  # the cluster may let go of the results (in this process, with threads)
         merged_meta = {
             **meta,
@@ -287,12 +309,16 @@ def fit_resolved_dask(
             factors=factors,
             title=title,
             meta=merged_meta,
+            host=host,
         )
+        if check is not None:
+            check(results)
         if stage is None:
             return results
         for part in parts:  # merged: the battery's working memory can have theirs
             part["batches"] = None
-        dask_output.finish(results, parts, stage.tables)
+        dask_output.finish(results, parts, stage.tables, host)
+        del host  # the workers may let go of the partitions' fits
     assert out is not None  # a stage is made for it
     return Path(out)
 
@@ -443,7 +469,8 @@ def _fit_partition(
         t3 = time.perf_counter()
         seconds = {"read": t1 - t0, "returns": t2 - t1, "fit": t3 - t2}
         result: dict[str, Any] = write(res, panel, shared, seconds=seconds)
-        result["bytes"] = sent_bytes(result)
+        if not write.hold:  # else what goes to the client is :func:`dask_output.slim_part`'s
+            result["bytes"] = sent_bytes(result)
         return result
     res = fit_events(panel, events, factors=factors, warn=False)  # the client warns once
     t3 = time.perf_counter()
@@ -482,10 +509,13 @@ def _merge(
     factors: FactorData | None,
     title: str,
     meta: dict[str, Any],
+    host: Any = None,
 ) -> EventStudyResults:
     """One EventStudyResults from the partitions, laid out as :func:`fit_events` lays it out:
     one batch per configuration in order of first appearance, firm-events in study order, the
-    firm-events a partition left out listed (and warned of) once."""
+    firm-events a partition left out listed (and warned of) once. Fits whose residuals stayed
+    on the workers (:class:`~eventstudy.inference.partitioned.PartitionedResiduals`) are merged
+    with them still there, reached through ``host``."""
     dropped = [d for p in parts for d in p["dropped"]]
     gone = {(name, ticker) for name, ticker, _ in dropped}
     if gone:
@@ -513,14 +543,17 @@ def _merge(
         for t in e.tickers:
             order[(i, t)] = len(order)
 
-    pieces: dict[tuple, list[tuple[BatchFit, np.ndarray, list[str], str]]] = {}
+    pieces: dict[tuple, list[tuple[BatchFit, np.ndarray, list[str], str, Any]]] = {}
     first_seen = {e.config_key(): i for i, e in reversed(list(enumerate(events)))}
     for part, index in zip(parts, indices, strict=True):
         remap = np.array([column.get(t, -1) for t in part["panel_tickers"]], dtype=np.intp)
         for fit, ev, tick, label in part["batches"]:
             ev = index[ev]
-            fit = dataclasses.replace(fit, col=remap[fit.col])
-            pieces.setdefault(events[ev[0]].config_key(), []).append((fit, ev, tick, label))
+            held = fit.resid if isinstance(fit.resid, PartitionedResiduals) else None
+            fit = dataclasses.replace(
+                fit, col=remap[fit.col], resid=fit.resid if held is None else np.empty((fit.n, 0))
+            )
+            pieces.setdefault(events[ev[0]].config_key(), []).append((fit, ev, tick, label, held))
 
     batches = []
     for key in sorted(pieces, key=first_seen.__getitem__):
@@ -530,10 +563,15 @@ def _merge(
         tick = [t for g in group for t in g[2]]
         pos = np.array([order[(int(i), t)] for i, t in zip(ev, tick, strict=True)], dtype=np.intp)
         perm = np.argsort(pos, kind="stable")
+        fit = fit.take(perm)
+        if group[0][4] is not None:
+            held = PartitionedResiduals.concat([g[4] for g in group], host)
+            # BatchFit.resid stands for what PartitionedResiduals stands in for
+            fit = dataclasses.replace(fit, resid=held.take(perm))  # type: ignore[arg-type]
         batches.append(
             _make(
                 Batch,
-                fit=fit.take(perm),
+                fit=fit,
                 event=ev[perm],
                 ticker=[tick[i] for i in perm],
                 order=pos[perm],

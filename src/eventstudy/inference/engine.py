@@ -178,10 +178,23 @@ def _prepare(groupings: Sequence[_Groups], windows: Sequence[Window]) -> None:
     gets its own pass in its sorted order. Each chunk's residuals are gathered, sorted once per
     firm-event and reduced into per-group running sums (:class:`_RowPass`)."""
     sample = groupings[0].sample
+    held = _sample.held_residuals(sample)
+    if held is not None:  # the residuals are on the Dask engine's workers: the pass runs there
+        held.prepare(groupings, windows)
+        return
     shared = _Shared(sample)
     if parallel.threaded(sample.n, len(groupings)):
         _build_lazy_state(groupings, windows)  # before the threads share it
     plans = parallel.ordered_map(lambda g: _GroupPlan(g, windows), groupings, sample.n)
+    _run_pass(sample, plans, shared)
+    for p in plans:
+        p.finish(shared)
+
+
+def _run_pass(sample: FirmEventSample, plans: Sequence[_GroupPlan], shared: _Shared) -> None:
+    """The residual pass of ``plans`` over ``sample``: their running sums and ``shared``'s per
+    firm-event outputs (what :func:`_prepare` does between making the plans and finishing them;
+    also the per-partition half of :mod:`eventstudy.inference.partitioned`)."""
     need = np.zeros(sample.n, dtype=bool)
     for p in plans:
         need |= p.need
@@ -193,15 +206,23 @@ def _prepare(groupings: Sequence[_Groups], windows: Sequence[Window]) -> None:
         if p not in together:
             p.set_order(p.groups.order)
             _RowPass(sample, [p], shared, p.groups.order).run()
-    for p in plans:
-        p.finish(shared)
 
 
 class _GroupPlan:
     """One grouping's inputs to the pass (the generalised-rank thresholds of every window), its
     running sums, and what is made of them at the end (:meth:`finish`)."""
 
-    def __init__(self, groups: _Groups, windows: Sequence[Window]) -> None:
+    def __init__(
+        self,
+        groups: _Groups,
+        windows: Sequence[Window],
+        given: tuple[np.ndarray, np.ndarray] | None = None,
+        counting: bool | None = None,
+    ) -> None:
+        """``given``: the thresholds ``(x, ok)`` (sample order), computed for the whole sample
+        (a partition's plan: :mod:`eventstudy.inference.partitioned`; x* needs its group's sd of
+        SCAR over every partition); ``counting=False``: sum the generalised-rank window sums
+        instead of counting them."""
         self.groups = groups
         s = groups.sample
         n, le, lc = s.n, len(s.est_days), len(s.est_days) + len(s.ev_days)
@@ -216,6 +237,9 @@ class _GroupPlan:
         self.ok = np.empty((nw, n), dtype=bool)
         self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         for j, window in enumerate(self.windows):
+            if given is not None:
+                self.x[j], self.ok[j] = given[0][j], given[1][j]
+                continue
             car, var, _ = s._car(window)
             with np.errstate(invalid="ignore", divide="ignore"):
                 scar = groups.take(car) / np.sqrt(groups.take(var))  # as in _window
@@ -247,12 +271,15 @@ class _GroupPlan:
         lo, hi = np.fmin.reduceat(inv, groups.starts), np.fmax.reduceat(inv, groups.starts)
         self.counting = bool(
             nw and not stats.irregular.any() and np.all((lo == hi) | np.isnan(lo))
-        )
+        ) and counting is not False
         self.group_inv = lo
         self.v = np.zeros((nw, G, le)) if not self.counting else None
         self.vcount = np.zeros((nw, G, le), dtype=np.int32) if self.counting else None
         self.dirty: set[tuple[int, int]] = set()
         self.u0 = np.zeros((nw, n))  # U of the window's own value (sample order)
+        #: Per window and group, the sum of ``u0``, when given (the partitions' sums added up,
+        #: :mod:`eventstudy.inference.partitioned`); None: summed from ``u0``.
+        self.u0_sum: np.ndarray | None = None
         self.ragged = np.zeros(G)
         self.first_valid = np.zeros((G, le), dtype=bool)
         self.first_use = np.zeros(G, dtype=bool)
@@ -501,7 +528,8 @@ class _GroupPlan:
         u_sum = u_sum + self._window_sums(j)
         n0 = groups.sum(ok)
         with np.errstate(invalid="ignore", divide="ignore"):
-            ubar0 = groups.sum(groups.take(self.u0[j])) / n0
+            u0_sum = groups.sum(groups.take(self.u0[j])) if self.u0_sum is None else self.u0_sum[j]
+            ubar0 = u0_sum / n0
             has = cnt > 0.5
             big_t = has.sum(axis=1) + 1.0
             day_terms = np.where(has, u_sum**2 / (np.where(has, cnt, 1.0) * n0[:, None]), 0.0)

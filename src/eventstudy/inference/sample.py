@@ -11,10 +11,11 @@ firm-event counts over the residuals (:class:`_RowStats`) and the row ranks the 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -185,7 +186,16 @@ class FirmEventSample:
 
     @cached_property
     def row_stats(self) -> _RowStats:
-        """Per firm-event counts over the estimation residuals (one chunked pass)."""
+        """Per firm-event counts over the estimation residuals (one chunked pass; counted where
+        the residuals are when they are held elsewhere, :class:`HeldResiduals`)."""
+        if held_residuals(self) is not None:
+            got = [f.resid.row_stats.take(rows) for f, rows, _ in self.parts]  # type: ignore[union-attr]
+            return _RowStats(
+                *(
+                    np.concatenate(a)
+                    for a in zip(*(dataclasses.astuple(g) for g in got), strict=True)
+                )
+            )
         return _RowStats.compute(self)
 
     @property
@@ -227,6 +237,59 @@ class _RowStats:
         with np.errstate(invalid="ignore", divide="ignore"):
             frac = positive / m_resid
         return cls(m.astype(float), m_resid, frac, irregular)
+
+    def take(self, rows: np.ndarray) -> _RowStats:
+        """The firm-events ``rows``."""
+        return _RowStats(self.m[rows], self.m_resid[rows], self.frac_positive[rows],
+                         self.irregular[rows])  # fmt: skip
+
+
+class HeldResiduals:
+    """The estimation residuals of a fit held elsewhere (the Dask engine's workers,
+    :mod:`eventstudy.inference.partitioned`), standing in for ``BatchFit.resid``. The battery does
+    not read them row by row: :attr:`row_stats` were counted where they are, the residual pass
+    runs there (:meth:`prepare`) and the sample-quantile p-values were computed there
+    (:meth:`quantile_p`). Reading rows (``resid[rows]``) fetches them: the rare reads of a few
+    groups' rows (exact pairwise correlations, exact ties) only."""
+
+    shape: tuple[int, int]
+    row_stats: _RowStats
+    dtype = np.dtype(float)
+    ndim = 2
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def take(self, rows: np.ndarray) -> HeldResiduals:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __getitem__(self, key: object) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def prepare(self, groupings: Sequence[object], windows: Sequence[Window]) -> None:
+        """Fill in the residual-based quantities of ``groupings`` (of a sample whose fits all
+        hold :class:`HeldResiduals`), as :func:`eventstudy.inference.engine._prepare` does."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def quantile_p(
+        self, car: np.ndarray, lengths: Sequence[int]
+    ) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - abstract
+        """:func:`eventstudy.inference.single_firm.sample_quantile_p` of these rows."""
+        raise NotImplementedError
+
+
+def held_residuals(sample: FirmEventSample) -> HeldResiduals | None:
+    """The first fit's :class:`HeldResiduals` when every fit of ``sample`` holds its residuals
+    elsewhere; None when they are all here. A mix is an error of the caller."""
+    # (BatchFit.resid's type leaves them out: they stand in for it)
+    held: list[HeldResiduals] = [
+        r for f, _, _ in sample.parts if isinstance(r := cast(object, f.resid), HeldResiduals)
+    ]
+    if not held:
+        return None
+    if len(held) != len(sample.parts):
+        raise ValueError("fits whose residuals are held elsewhere mixed with fits holding them")
+    return held[0]
 
 
 def row_ranks(values: np.ndarray) -> np.ndarray:

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from eventstudy import parallel
+from eventstudy.inference.sample import HeldResiduals
 
 if TYPE_CHECKING:
     from eventstudy.estimation.kernel import Residuals
@@ -22,7 +23,7 @@ CHUNK_ROWS = 4096
 
 
 def sample_quantile_p(
-    resid: np.ndarray | Residuals, car: np.ndarray, lengths: Sequence[int]
+    resid: np.ndarray | Residuals | HeldResiduals, car: np.ndarray, lengths: Sequence[int]
 ) -> tuple[np.ndarray, np.ndarray]:
     """The sample-quantile p-values of Gelbach, Helland & Klick (2013), one-sided each way.
 
@@ -35,6 +36,8 @@ def sample_quantile_p(
     the shares of those sums ``<= CAR`` and ``>= CAR`` (NaN without a CAR or without any
     complete run). The sums come from one cumulative sum per firm-event, by chunks (in threads,
     :mod:`eventstudy.parallel`)."""
+    if isinstance(resid, HeldResiduals):  # computed where the residuals are (Dask workers)
+        return resid.quantile_p(car, lengths)
     n, days = resid.shape
     lower = np.full(car.shape, np.nan)
     upper = np.full(car.shape, np.nan)
