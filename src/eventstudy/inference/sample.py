@@ -32,6 +32,15 @@ Window = tuple[int, int]
 CHUNK_ROWS = 1024
 
 
+def row_counts(mask: np.ndarray) -> np.ndarray:
+    """``np.count_nonzero(mask, axis=1)`` of a 2-D boolean array: its bytes summed along each
+    row into the smallest integer that holds the row's width (about three times faster than
+    ``count_nonzero``, which sums into a 64-bit integer per value)."""
+    wide = mask.shape[1] >= 2**16
+    counts = np.add.reduce(mask.view(np.uint8), axis=1, dtype=np.int64 if wide else np.uint16)
+    return counts.astype(np.intp, copy=False)
+
+
 def _uint_for(largest: int) -> type:
     """The smallest unsigned integer type that holds 0 .. ``largest``."""
     return np.uint8 if largest < 2**8 else np.uint16 if largest < 2**16 else np.uint32
@@ -212,21 +221,52 @@ class _RowStats:
         m, m_resid, positive = (np.zeros(n, dtype=np.intp) for _ in range(3))
         irregular = np.zeros(n, dtype=bool)
 
-        def count(a: int) -> None:
-            rows = slice(a, min(n, a + CHUNK_ROWS))
+        def count(rows: slice | np.ndarray) -> None:
             resid = sample.resid_block(rows)
-            m_resid[rows] = np.count_nonzero(np.isfinite(resid), axis=1)
-            positive[rows] = np.count_nonzero(resid > 0, axis=1)
+            m_resid[rows] = row_counts(np.isfinite(resid))
+            positive[rows] = row_counts(resid > 0)
             with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
                 e = resid / sample.sigma[rows, None]
-            m[rows] = np.count_nonzero(np.isfinite(e), axis=1)
+            m[rows] = row_counts(np.isfinite(e))
             irregular[rows] = np.isinf(e).any(axis=1)
 
-        parallel.for_each(count, range(0, n, CHUNK_ROWS), n)  # chunks write their own rows
+        largest = _counted(sample, m_resid, positive)
+        if largest is None:
+            chunks = (slice(a, min(n, a + CHUNK_ROWS)) for a in range(0, n, CHUNK_ROWS))
+            parallel.for_each(count, chunks, n)  # chunks write their own rows
+        else:
+            # e = resid / sigma is finite where the residual is, unless sigma is 0 or not finite
+            # or the division overflows (then the largest |resid| / sigma does too): those rows,
+            # if any, are counted from their residuals.
+            sigma = sample.sigma
+            with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+                plain = np.isfinite(largest / sigma) & (sigma > 0) & np.isfinite(sigma)
+            m[plain] = m_resid[plain]
+            rest = np.flatnonzero(~plain)
+            for a in range(0, len(rest), CHUNK_ROWS):
+                count(rest[a : a + CHUNK_ROWS])
         irregular |= (m != m_resid) & (m != 0)
         with np.errstate(invalid="ignore", divide="ignore"):
             frac = positive / m_resid
         return cls(m.astype(float), m_resid, frac, irregular)
+
+
+def _counted(
+    sample: FirmEventSample, m_resid: np.ndarray, positive: np.ndarray
+) -> np.ndarray | None:
+    """When every fit of ``sample`` counted its residuals while fitting them (a large fit's
+    :class:`~eventstudy.estimation.kernel.Residuals`), their counts written into ``m_resid``
+    and ``positive``, and each firm-event's largest absolute residual returned; else None
+    (the residuals are then read and counted)."""
+    from eventstudy.estimation.kernel import Residuals
+
+    if not all(isinstance(f.resid, Residuals) for f, _, _ in sample.parts):
+        return None
+    largest = np.zeros(sample.n)
+    for f, rows, here in sample.parts:
+        assert isinstance(f.resid, Residuals)
+        m_resid[here], positive[here], largest[here] = f.resid.counts(rows)
+    return largest
 
 
 def row_ranks(values: np.ndarray) -> np.ndarray:
