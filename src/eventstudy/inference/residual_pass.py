@@ -84,8 +84,9 @@ class _RowPass:
     firm-event for both rank tests, the centred unit-norm residuals, every window's x* against
     the ranks of ``e``) and then added to every plan's running sums, chunk after chunk
     (``add_chunk`` of each plan, :class:`_Plan`). With threads
-    (:func:`eventstudy.parallel.pipeline`) the next chunk is prepared in a second thread while the
-    current one is added; the sums, and so the results, are the same."""
+    (:func:`eventstudy.parallel.ordered_stream`) the next chunks are prepared in other threads
+    while the current one is added, always in pass order; the sums, and so the results, are the
+    same."""
 
     def __init__(
         self,
@@ -104,11 +105,16 @@ class _RowPass:
         for p in self.plans:
             cols[p] = slice(at, at + len(p.windows))
             at += len(p.windows)
-        # Two workspaces when the next chunk is prepared while the current one is added.
-        two = parallel.threaded(n, len(starts))
-        spaces = [_Chunk(self, size, cols) for _ in range(2 if two else 1)]
+        # The next chunks are prepared in THREADS threads while the current one is added (in
+        # order, in this thread): a workspace for each chunk being prepared or waiting
+        # (:func:`~eventstudy.parallel.ordered_stream` holds at most THREADS of them) and one for
+        # the chunk being added. Preparing a chunk costs more than adding it, so one thread
+        # preparing would leave the other core waiting for it.
+        threaded = parallel.threaded(n, len(starts))
+        spaces = [_Chunk(self, size, cols) for _ in range(parallel.THREADS + 1 if threaded else 1)]
         jobs = [(spaces[k % len(spaces)], a, min(n, a + size)) for k, a in enumerate(starts)]
-        parallel.pipeline(lambda job: job[0].prepare(job[1], job[2]), self._add, jobs, n)
+        for chunk in parallel.ordered_stream(lambda job: job[0].prepare(job[1], job[2]), jobs, n):
+            self._add(chunk)
 
     def _add(self, ch: _Chunk) -> None:
         if ch.regular and ch.windows:
