@@ -30,7 +30,6 @@ class _Plan(Protocol):
     windows: list[Window]  # the windows of the generalised rank test
     x: np.ndarray  # (W, n) x* per window, +inf where undefined
     ok: np.ndarray  # (W, n) x* defined
-    u0: np.ndarray  # (W, n) written by the pass: U of the window's own value
     bcnt: np.ndarray | None  # not None: the plan wants each firm-event's finite ranks (fbuf)
 
     def add_chunk(self, ch: _Chunk) -> None:
@@ -144,6 +143,7 @@ class _Chunk:
         self.cvs = np.full((size, 1 << lc.bit_length()), np.nan)  # e, NaN-padded (_count_le)
         self.offsets = np.arange(size)[:, None]
         self.pos_c = np.arange(lc)
+        self.u0: dict[_Plan, np.ndarray] = {}  # set by thresholds()
         self.need_f = any(p.bcnt is not None for p in owner.plans)
         self.windows = sum(len(p.windows) for p in owner.plans)
 
@@ -337,12 +337,15 @@ class _Chunk:
         self.any_tie = bool(tie.any())
         above = (self.me[:, None] - k_le) + 0.5 * (k_le - k_lt)  # values above x*, ties 1/2
         self.kk = np.ascontiguousarray(k_le.T, dtype=self.l1buf.dtype)  # (W, c)
+        # Each plan's U of the window's own value (0 where x* is undefined), (c, W): the plan
+        # adds it to its group sums (``add_chunk``).
+        self.u0.clear()
         for p in plans:
             sl = self.col[p]
             if sl.stop > sl.start:
                 ok = p.ok[:, rows].T
-                u0 = np.where(ok, (self.me[:, None] - above[:, sl] + 1.0) * self.inv[:, None]
-                              - 0.5, 0.0)
-                p.u0[:, rows] = u0.T
+                self.u0[p] = np.where(
+                    ok, (self.me[:, None] - above[:, sl] + 1.0) * self.inv[:, None] - 0.5, 0.0
+                )
 
 

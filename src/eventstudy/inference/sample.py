@@ -85,6 +85,10 @@ class FirmEventSample:
         est_days = np.arange(est_lo, est_hi + 1)
         ev_days = np.arange(ev_lo, ev_hi + 1)
         n = sum(len(r) for _, r in fits)
+        if len(fits) == 1 and _every_row(fits[0][0].ar, fits[0][1]):
+            # One fit, every firm-event of it, in order: its ARs and leverages as they are
+            # (read only; 16 bytes a firm-event-day not copied).
+            return cls._whole(fits[0][0], est_days, ev_days)
         ar = np.full((n, len(ev_days)), np.nan)
         sar = np.full_like(ar, np.nan)
         lev = np.full_like(ar, np.nan)
@@ -108,6 +112,20 @@ class FirmEventSample:
             lo[here], hi[here] = f.event_window
             parts.append((f, rows, here))
         return cls(est_days, ev_days, ar, sar, lev, sigma, df, lo, hi, parts)
+
+    @classmethod
+    def _whole(cls, f: BatchFit, est_days: np.ndarray, ev_days: np.ndarray) -> FirmEventSample:
+        """:meth:`from_fits` of every firm-event of one fit, in order (the same numbers)."""
+        n = len(f.ar)
+        var = f.ar_variance() if hasattr(f, "ar_variance") else f.sigma2[:, None] * (1 + f.h)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sar = f.ar / np.sqrt(var)
+        rows = np.arange(n)
+        return cls(
+            est_days, ev_days, np.asarray(f.ar, dtype=float), sar, np.asarray(f.h, dtype=float),
+            np.sqrt(f.sigma2), np.asarray(f.df, dtype=float),
+            np.full(n, f.event_window[0]), np.full(n, f.event_window[1]), [(f, rows, rows)],
+        )  # fmt: skip
 
     @cached_property
     def _layout(self) -> list[tuple[int, int, int, int, bool, bool]]:
@@ -192,6 +210,19 @@ class FirmEventSample:
             self._cars[window] = (car, var, length)
         return self._cars[window]
 
+    def cars(self, windows: Sequence[Window]) -> dict[Window, np.ndarray]:
+        """The CAR of each window per firm-event (as :meth:`car`), without keeping the
+        variances and lengths :meth:`car` keeps for the battery (the bootstrap tests need the
+        CARs alone: 16 bytes a firm-event and window less)."""
+        out = {}
+        for w in windows:
+            key = (int(w[0]), int(w[1]))
+            kept = key in self._cars
+            out[w] = self._car(key)[0]
+            if not kept:
+                del self._cars[key]
+        return out
+
     @cached_property
     def row_stats(self) -> _RowStats:
         """Per firm-event counts over the estimation residuals (one chunked pass)."""
@@ -249,6 +280,12 @@ class _RowStats:
         with np.errstate(invalid="ignore", divide="ignore"):
             frac = positive / m_resid
         return cls(m.astype(float), m_resid, frac, irregular)
+
+
+def _every_row(values: np.ndarray, rows: np.ndarray) -> bool:
+    """Whether ``rows`` are every row of ``values``, in order."""
+    n = len(values)
+    return len(rows) == n and (n == 0 or bool((rows == np.arange(n)).all()))
 
 
 def _counted(
