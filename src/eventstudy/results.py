@@ -243,7 +243,7 @@ class EventStudyResults(MeasureMethods, ExplainMethods):
             fit is not self.study_fit
         ) else self._event_models
         parts, keys, event_of = [], [], []
-        quantile_jobs = []  # the sample-quantile p-values of each part, computed below
+        quantile_jobs = []  # what each part's sample-quantile p-values need, computed below
         for b in fit.batches:
             f = b.fit
             windows = fit.windows_of(kind, b)
@@ -288,21 +288,13 @@ class EventStudyResults(MeasureMethods, ExplainMethods):
             keys.append((b.order[fe], starts[wi], ends[wi]))
             event_of.append(b.event[fe])
         if value == "car" and fit is self.study_fit and parts:
-            # The sample-quantile p-values (threads over chunks of firm-events) while the
-            # adjusted p-values (one sort, in one thread) are computed beside them.
-            def quantiles(job: tuple) -> tuple[np.ndarray, np.ndarray]:
-                resid, car, lengths, fe, wi = job
+            # One after the other, not beside each other in threads: both are memory-hungry
+            # (1M firm-events: the sort of 3M p-values beside the quantile pass passed 4 GB).
+            for c, (resid, car, lengths, fe, wi) in zip(parts, quantile_jobs, strict=True):
                 lower, upper = sample_quantile_p(resid, car, lengths)
-                return lower[fe, wi], upper[fe, wi]
-
-            def run(job: tuple | None) -> Any:
-                return _adjusted_p_parts(parts, event_of) if job is None else quantiles(job)
-
-            *sq, adjusted = parallel.ordered_map(
-                run, [*quantile_jobs, None], sum(len(c["p"]) for c in parts)
-            )
-            for c, (lower, upper), (holm, bh) in zip(parts, sq, adjusted, strict=True):
-                c["p_sq_lower"], c["p_sq_upper"], c["p_holm"], c["p_bh"] = lower, upper, holm, bh
+                c["p_sq_lower"], c["p_sq_upper"] = lower[fe, wi], upper[fe, wi]
+            for c, (holm, bh) in zip(parts, _adjusted_p_parts(parts, event_of), strict=True):
+                c["p_holm"], c["p_bh"] = holm, bh
         frames = [pd.DataFrame(columns, copy=False) for columns in parts]
         return _sorted(frames, keys, CAR_COLUMNS if value == "car" else BHAR_COLUMNS)
 
@@ -719,6 +711,7 @@ def _adjusted_p_parts(
         np.concatenate([c[k] for c in parts]).astype(np.int64) + (1 << 15) for k in ("start", "end")
     )
     group = (event << 32) | (start << 16) | end  # window ends are within +-10,000 days of day 0
+    del event, start, end
     holm, bh = adjusted_p(np.concatenate([c["p"] for c in parts]), group)
     at = np.cumsum([0, *(len(c["p"]) for c in parts)])
     return [(holm[at[k] : at[k + 1]], bh[at[k] : at[k + 1]]) for k in range(len(parts))]
