@@ -387,6 +387,99 @@ def test_a_study_gives_the_same_tables_with_residuals_computed_on_demand(monkeyp
         pd.testing.assert_frame_equal(a, b, check_exact=True)
 
 
+def test_row_counts_kept_by_the_fit_equal_the_counts_of_the_residuals(monkeypatch) -> None:
+    """A fit that does not store its residuals counts each row while fitting it (finite, > 0,
+    largest |resid|): the battery's row statistics from those counts equal the ones counted
+    from the residuals, which are then read only for rows whose ``resid / sigma`` is not
+    plainly finite (here a firm with zero residuals, sigma 0), with taken and reordered rows."""
+    from eventstudy.estimation import kernel
+    from eventstudy.estimation.kernel import Design, Residuals
+    from eventstudy.inference.sample import FirmEventSample
+
+    returns, events = _lazy_study()
+    values = returns.to_numpy(copy=True)
+    values[:, 0] = 0.0  # the first firm: zero returns, zero residuals
+    col = returns.columns.get_indexer(events["ticker"])
+    day0 = returns.index.get_indexer(events["date"])
+    design = Design(regressors=values[:, [-1]], names=("MKT",))
+    args = (values, design, col, day0, (-120, -11), (-5, 5), 60)
+    stored = fit_batch(*args)
+    monkeypatch.setattr(kernel, "STORE_RESID_MAX", 0)
+    monkeypatch.setattr(kernel, "CHUNK", 7)
+    lazy = fit_batch(*args)
+    assert isinstance(lazy.resid, Residuals)
+    rows = np.flatnonzero(stored.fitted)[::-1]  # reordered
+    pick = rows[: len(rows) // 2]
+    zero = stored.fitted & (col == 0)
+    assert zero.any() and (stored.sigma2[zero] == 0).all()
+    read: list[int] = []
+    block = FirmEventSample.resid_block
+
+    def counting(self, r, out=None):  # type: ignore[no-untyped-def]
+        read.append(len(np.arange(self.n)[r]))
+        return block(self, r, out)
+
+    for parts in ([(stored, rows)], [(stored.take(pick), np.arange(len(pick)))]):
+        want = FirmEventSample.from_fits(parts).row_stats
+        fits = [(lazy if f is stored else lazy.take(pick), r) for f, r in parts]
+        read.clear()
+        monkeypatch.setattr(FirmEventSample, "resid_block", counting)
+        got = FirmEventSample.from_fits(fits).row_stats
+        monkeypatch.setattr(FirmEventSample, "resid_block", block)
+        for name in ("m", "m_resid", "frac_positive", "irregular"):
+            np.testing.assert_array_equal(getattr(got, name), getattr(want, name), name)
+        assert 0 < sum(read) <= int(zero.sum())  # only the sigma-0 rows read again
+
+
+@pytest.mark.parametrize("skips", [False, True])
+def test_the_ar_frame_is_the_same_built_in_threads_and_again_after_the_battery(
+    monkeypatch, skips: bool
+) -> None:
+    """The AR frame's columns are built in threads (its flat views of the fit's arrays when
+    every firm-event is fitted, copies of the fitted rows when some are skipped): the same
+    frame as one thread builds. A large AR frame (the limit patched to 0) is let go when the
+    battery runs and built again, the same, when asked for after it; a copy the caller holds
+    is not changed, nor are the fit's arrays when the caller changes its copy."""
+    from eventstudy import EventStudy, parallel, results
+
+    returns, events = _lazy_study()
+    if not skips:
+        returns = returns.fillna(0.0)
+
+    def study():  # type: ignore[no-untyped-def]
+        return EventStudy(
+            returns, market="MKT", estimation_window=(-120, -11), event_window=(-5, 5),
+            min_estimation_obs=60 if skips else 20,
+        ).fit(events)  # fmt: skip
+
+    monkeypatch.setattr(parallel, "THREADS", 1)
+    one = study().ar_frame()
+    monkeypatch.setattr(parallel, "THREADS", 3)
+    monkeypatch.setattr(parallel, "MIN_ROWS", 0)
+    res = study()
+    assert (~res.batches[0].fit.fitted).any() == skips
+    held = res.ar_frame()
+    pd.testing.assert_frame_equal(held, one, check_exact=True)
+    monkeypatch.setattr(results, "AR_FRAME_KEEP_ROWS", len(held))
+    res.tests_frame()
+    assert "_ar" in res.__dict__  # not larger than the limit: kept
+    res.__dict__.pop("_tests")
+    monkeypatch.setattr(results, "AR_FRAME_KEEP_ROWS", 0)
+    res.tests_frame()
+    assert "_ar" not in res.__dict__
+    pd.testing.assert_frame_equal(held, one, check_exact=True)
+    again = res.ar_frame()
+    pd.testing.assert_frame_equal(again, one, check_exact=True)
+    fit = res.batches[0].fit
+    ar_before, ret_before = fit.ar.copy(), fit.ret.copy()
+    again.loc[:, "ar"] = 1.0
+    again["ret"] *= 2.0
+    again.iloc[0, again.columns.get_loc("normal_ret")] = 5.0
+    np.testing.assert_array_equal(fit.ar, ar_before)
+    np.testing.assert_array_equal(fit.ret, ret_before)
+    pd.testing.assert_frame_equal(res.ar_frame(), one, check_exact=True)
+
+
 def test_a_fit_with_residuals_on_demand_pickles_small_and_reads_the_same(monkeypatch) -> None:
     """A fit sent to another process (the Dask engine's worker processes) carries its padded
     panel, not the sliding-window views over it (numpy would copy every window whole), and

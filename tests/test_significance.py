@@ -730,7 +730,7 @@ def test_pass_handles_ties_missing_and_degenerate_sigma() -> None:
                         [(0, 0)])
 
 
-@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("threads", [1, 2, 3])
 def test_chunking_and_threads_do_not_change_results(synthetic, real, monkeypatch, threads) -> None:
     monkeypatch.setattr(parallel, "MIN_ROWS", 0)
     expected = [_battery(res) for res in (synthetic, real)]

@@ -37,7 +37,7 @@ def sorted_parts(
     if not parts:
         return pd.DataFrame(columns=columns)
     frame = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
-    stacked = [np.concatenate(k) for k in zip(*keys, strict=True)]
+    stacked = [k[0] if len(k) == 1 else np.concatenate(k) for k in zip(*keys, strict=True)]
     if lexsorted(stacked):  # one batch in study order: no copy
         return frame
     order = np.lexsort(stacked[::-1])

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from eventstudy import parallel
 from eventstudy.data.panel import ReturnsPanel
 from eventstudy.estimation.fit import StudyFit
 from eventstudy.explain.methods import ExplainMethods, Explanation
@@ -42,6 +43,12 @@ if TYPE_CHECKING:
     from eventstudy.estimation.volume import VolumePanel
     from eventstudy.inference.calendar_time import CalendarTimeResult
     from eventstudy.output.summary import Summary
+
+
+#: An AR frame of more rows than this (11 rows a firm-event with an 11-day event window) is let go
+#: when the test battery runs (:meth:`EventStudyResults._release_large_ar_frame`). Read at each
+#: call (tests set it to 0).
+AR_FRAME_KEEP_ROWS = 2_000_000
 
 
 @dataclass(repr=False)
@@ -123,9 +130,17 @@ class EventStudyResults(MeasureMethods, ExplainMethods):
 
     # ------------------------------------------------------------------ frames
     def _date_at(self, rows: np.ndarray) -> np.ndarray:
-        inside = (rows >= 0) & (rows < len(self.panel.dates))
-        dates = self.panel.dates.to_numpy()[np.clip(rows, 0, len(self.panel.dates) - 1)]
-        return np.where(inside, dates, np.datetime64("NaT"))
+        """The panel's date of each row number, NaT outside the panel (one take from the dates
+        padded with NaT: no clipped copy of the rows and no second pass to blank them)."""
+        dates = self.panel.dates.to_numpy()
+        if not rows.size:
+            return np.empty(rows.shape, dtype=dates.dtype)
+        before = max(0, -int(rows.min()))
+        after = max(0, int(rows.max()) - len(dates) + 1)
+        if before or after:
+            nat = np.full(before + after, np.datetime64("NaT"), dtype=dates.dtype)
+            dates = np.concatenate([nat[:before], dates, nat[before:]])
+        return dates.take(rows + before if before else rows)
 
     @cached_property
     def _ar(self) -> pd.DataFrame:
@@ -135,43 +150,86 @@ class EventStudyResults(MeasureMethods, ExplainMethods):
             idx = np.flatnonzero(f.fitted)
             if not len(idx):
                 continue
-            days = f.rel_days
-            n_days = len(days)
-            ar_se = np.sqrt(f.ar_variance()[idx])
-            car, car_var = f.car_path()
-            with np.errstate(invalid="ignore", divide="ignore"):
-                ar_t = f.ar[idx] / ar_se
-            rows = f.day0[idx, None] + days
-            per_row = np.repeat(idx, n_days)
-            parts.append(
-                pd.DataFrame(
-                    {
-                        "event": _text(self._event_names, b.event[per_row]),
-                        "ticker": _text(np.asarray(b.ticker, dtype=object), per_row),
-                        "date": self._date_at(rows).ravel(),
-                        "rel_day": np.tile(days, len(idx)),
-                        "ret": f.ret[idx].ravel(),
-                        "normal_ret": f.normal[idx].ravel(),
-                        "ar": f.ar[idx].ravel(),
-                        "ar_se": ar_se.ravel(),
-                        "ar_t": ar_t.ravel(),
-                        "ar_p": t_pvalue(ar_t, f.df[idx, None]).ravel(),
-                        "car": car[idx].ravel(),
-                        "car_se": np.sqrt(car_var[idx]).ravel(),
-                        "model": _text(self._event_models, b.event[per_row]),
-                    },
-                    copy=False,
-                )
-            )
-            keys.append((np.repeat(b.order[idx], n_days), np.tile(days, len(idx))))
+            parts.append(pd.DataFrame(self._ar_columns(b, idx), copy=False))
+            n_days = len(f.rel_days)
+            keys.append((np.repeat(b.order[idx], n_days), np.tile(f.rel_days, len(idx))))
         return _sorted(parts, keys, AR_COLUMNS)
+
+    def _ar_columns(self, b: Batch, idx: np.ndarray) -> dict[str, Any]:
+        """The AR frame's columns for the fitted firm-events ``idx`` of batch ``b``. With every
+        firm-event fitted, the returns, normal returns and ARs are flat views of the fit's arrays
+        (not copies: 24 bytes a row less). The independent columns (the three text columns, the
+        dates, the CAR path, the p-values) are built in threads (:mod:`eventstudy.parallel`:
+        numpy, scipy and Arrow let go of the GIL); each column's numbers do not depend on it."""
+        f = b.fit
+        every = len(idx) == f.n
+
+        def rows(a: np.ndarray) -> np.ndarray:
+            return a if every else a[idx]
+
+        days = f.rel_days
+        n_days = len(days)
+        per_row = np.repeat(idx, n_days)
+        ar = rows(f.ar)
+        ar_se = np.sqrt(rows(f.ar_variance()))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ar_t = ar / ar_se
+        event_of = np.repeat(b.event[idx], n_days)
+
+        def car_path() -> tuple[np.ndarray, np.ndarray]:
+            car, car_var = f.car_path()
+            car, car_var = rows(car), rows(car_var)
+            return car.ravel(), np.sqrt(car_var, out=car_var).ravel()
+
+        jobs: dict[str, Any] = {
+            "ar_p": lambda: t_pvalue(ar_t, rows(f.df)[:, None]).ravel(),
+            "event": lambda: _text(self._event_names, event_of),
+            "ticker": lambda: _text(np.asarray(b.ticker, dtype=object), per_row),
+            "model": lambda: _text(self._event_models, event_of),
+            "date": lambda: self._date_at(f.day0[idx, None] + days).ravel(),
+            "car": car_path,
+        }
+        built = parallel.ordered_map(lambda job: job(), jobs.values(), len(per_row))
+        done = dict(zip(jobs, built, strict=True))
+        car, car_se = done["car"]
+        return {
+            "event": done["event"],
+            "ticker": done["ticker"],
+            "date": done["date"],
+            "rel_day": np.tile(days, len(idx)),
+            "ret": rows(f.ret).ravel(),
+            "normal_ret": rows(f.normal).ravel(),
+            "ar": ar.ravel(),
+            "ar_se": ar_se.ravel(),
+            "ar_t": ar_t.ravel(),
+            "ar_p": done["ar_p"],
+            "car": car,
+            "car_se": car_se,
+            "model": done["model"],
+        }
 
     def ar_frame(self) -> pd.DataFrame:
         """Abnormal returns: one row per firm-event and event-window day.
 
         ``ar_se`` includes the prediction error; ``car``/``car_se`` cumulate from the first day of
-        the event window."""
+        the event window. Built once and kept; a frame of more than :data:`AR_FRAME_KEEP_ROWS`
+        rows is let go when the test battery runs (and built again if asked for after it)."""
         return _copy(self._ar)
+
+    def _release_large_ar_frame(self) -> None:
+        """Let go of the kept AR frame when it is large (more than :data:`AR_FRAME_KEEP_ROWS`
+        rows), and hand Arrow's freed text buffers back to the system: the test battery's working
+        memory is about that of the AR frame (1M firm-events of 11 days: a 1.3 GB frame, a 1 GB
+        battery), and the two together passed issue #16's 4 GB. A frame the caller still holds
+        stays alive (it shares the cached frame's columns); building it again costs what
+        building it did the first time, so small frames are kept."""
+        frame = self.__dict__.get("_ar")
+        if frame is None or len(frame) <= AR_FRAME_KEEP_ROWS:
+            return
+        del self.__dict__["_ar"], frame
+        import pyarrow as pa
+
+        pa.default_memory_pool().release_unused()
 
     def _window_frame(self, kind: str, value: str, fit: StudyFit | None = None) -> pd.DataFrame:
         """CAR (``kind="car_windows"``) or BHAR rows for every firm-event and window, built in
@@ -185,6 +243,7 @@ class EventStudyResults(MeasureMethods, ExplainMethods):
             fit is not self.study_fit
         ) else self._event_models
         parts, keys, event_of = [], [], []
+        quantile_jobs = []  # what each part's sample-quantile p-values need, computed below
         for b in fit.batches:
             f = b.fit
             windows = fit.windows_of(kind, b)
@@ -200,7 +259,6 @@ class EventStudyResults(MeasureMethods, ExplainMethods):
                 "start": starts[wi],
                 "end": ends[wi],
             }
-            quantiles: dict[str, Any] = {}
             if value == "car":
                 full = [np.column_stack(a) for a in zip(*(f.car(*w) for w in windows), strict=True)]
                 car, var, length = (a[fe, wi] for a in full)
@@ -210,8 +268,7 @@ class EventStudyResults(MeasureMethods, ExplainMethods):
                 df = f.df[fe]
                 columns |= {"car": car, "se": se, "t": t, "p": t_pvalue(t, df), "df": df}
                 if fit is self.study_fit:
-                    lower, upper = sample_quantile_p(f.resid, full[0], ends - starts + 1)
-                    quantiles = {"p_sq_lower": lower[fe, wi], "p_sq_upper": upper[fe, wi]}
+                    quantile_jobs.append((f.resid, full[0], ends - starts + 1, fe, wi))
             else:
                 from eventstudy.estimation.benchmarks import benchmark_returns
 
@@ -227,12 +284,17 @@ class EventStudyResults(MeasureMethods, ExplainMethods):
                 columns["bhar"] = bhar
             columns["n_days"] = length.astype(int)
             columns["model"] = _text(models, b.event[fe])
-            columns |= quantiles
             parts.append(columns)
             keys.append((b.order[fe], starts[wi], ends[wi]))
             event_of.append(b.event[fe])
         if value == "car" and fit is self.study_fit and parts:
-            _add_adjusted_p(parts, event_of)
+            # One after the other, not beside each other in threads: both are memory-hungry
+            # (1M firm-events: the sort of 3M p-values beside the quantile pass passed 4 GB).
+            for c, (resid, car, lengths, fe, wi) in zip(parts, quantile_jobs, strict=True):
+                lower, upper = sample_quantile_p(resid, car, lengths)
+                c["p_sq_lower"], c["p_sq_upper"] = lower[fe, wi], upper[fe, wi]
+            for c, (holm, bh) in zip(parts, _adjusted_p_parts(parts, event_of), strict=True):
+                c["p_holm"], c["p_bh"] = holm, bh
         frames = [pd.DataFrame(columns, copy=False) for columns in parts]
         return _sorted(frames, keys, CAR_COLUMNS if value == "car" else BHAR_COLUMNS)
 
@@ -292,6 +354,7 @@ class EventStudyResults(MeasureMethods, ExplainMethods):
         from eventstudy.inference.battery import test_battery
         from eventstudy.inference.registry import tests_for
 
+        self._release_large_ar_frame()
         events = self.events
         parts = []
         for measure in self.measures:
@@ -649,17 +712,19 @@ class EventStudyResults(MeasureMethods, ExplainMethods):
         return methods[kind](event=event, **kwargs)
 
 
-def _add_adjusted_p(parts: list[dict[str, Any]], event_of: list[np.ndarray]) -> None:
-    """``p_holm`` and ``p_bh`` (:func:`~eventstudy.inference.single_firm.adjusted_p`) into each
-    part's columns (``event_of``: each row's event index), within each event and window across
-    every part: an event's firm-events may be spread over several batches (the Dask engine fits
-    by firm partitions)."""
+def _adjusted_p_parts(
+    parts: list[dict[str, Any]], event_of: list[np.ndarray]
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``p_holm`` and ``p_bh`` (:func:`~eventstudy.inference.single_firm.adjusted_p`) of each
+    part's ``p`` column (``event_of``: each row's event index), within each event and window
+    across every part: an event's firm-events may be spread over several batches (the Dask
+    engine fits by firm partitions)."""
     event = np.concatenate(event_of).astype(np.int64)
     start, end = (
         np.concatenate([c[k] for c in parts]).astype(np.int64) + (1 << 15) for k in ("start", "end")
     )
     group = (event << 32) | (start << 16) | end  # window ends are within +-10,000 days of day 0
+    del event, start, end
     holm, bh = adjusted_p(np.concatenate([c["p"] for c in parts]), group)
     at = np.cumsum([0, *(len(c["p"]) for c in parts)])
-    for k, c in enumerate(parts):
-        c["p_holm"], c["p_bh"] = holm[at[k] : at[k + 1]], bh[at[k] : at[k + 1]]
+    return [(holm[at[k] : at[k + 1]], bh[at[k] : at[k + 1]]) for k in range(len(parts))]

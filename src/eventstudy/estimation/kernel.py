@@ -367,6 +367,12 @@ class Residuals:
         #: Rows of the fit this holds (``take``), None for all of them.
         self._rows = rows
         self.shape = (len(day0) if rows is None else len(rows), length)
+        #: Per row of the fit, written by :func:`fit_batch` while the row is computed: its
+        #: number of finite residuals and of residuals > 0, and its largest absolute residual
+        #: (:meth:`counts`).
+        self._finite = np.zeros(len(day0), dtype=np.int32)
+        self._positive = np.zeros(len(day0), dtype=np.int32)
+        self._max_abs = np.zeros(len(day0))
 
     dtype = np.dtype(float)
     ndim = 2
@@ -378,10 +384,21 @@ class Residuals:
         """The rows ``rows`` (indices), still computed when read."""
         rows = np.asarray(rows, dtype=np.intp)
         held = rows if self._rows is None else self._rows[rows]
-        return Residuals(
+        out = Residuals(
             self._src, self._day0, self._first, self._length, self._alpha, self._beta,
             self._status, held,
         )  # fmt: skip
+        out._finite, out._positive, out._max_abs = self._finite, self._positive, self._max_abs
+        return out
+
+    def counts(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Of the rows ``rows`` (indices), without computing them: the number of finite
+        residuals, the number > 0 and the largest absolute residual (NaN when a residual is
+        NaN where the row has a return; 0 for an empty row). What the test battery counts
+        over every row (:class:`eventstudy.inference.sample.FirmEventSample`), counted when
+        the fit had the row at hand instead of computing every row again."""
+        at = np.asarray(rows, dtype=np.intp) if self._rows is None else self._rows[rows]
+        return self._finite[at], self._positive[at], self._max_abs[at]
 
     def __getitem__(self, key: Any) -> np.ndarray:
         rest: tuple = ()
@@ -552,12 +569,13 @@ def _fit_chunk(
         beta = np.broadcast_to(np.asarray(design.fixed_coef, dtype=float), (c, k))
         alpha = np.zeros(c)
 
+    # Residuals on the non-missing days (zero elsewhere, for the sums), then NaN where missing.
+    _residuals(y0, x0, mask, complete, alpha, beta, resid)
     if not stored:
         assert isinstance(out.resid, Residuals)
         out.resid._alpha[rows] = alpha
         out.resid._beta[rows] = beta
-    # Residuals on the non-missing days (zero elsewhere, for the sums), then NaN where missing.
-    _residuals(y0, x0, mask, complete, alpha, beta, resid)
+        _count_rows(out.resid, rows, resid, mask, complete, st != 0)
     with np.errstate(invalid="ignore", divide="ignore"):
         if design.estimate:
             df = m - design.n_params
@@ -601,6 +619,21 @@ def _fit_chunk(
     out.h[rows] = h
     out.xc_event[rows] = np.moveaxis(xc_ev, 0, 2)
     status[rows] = st
+
+
+def _count_rows(
+    into: Residuals, rows: slice, resid: np.ndarray, mask: np.ndarray, complete: bool,
+    bad: np.ndarray,
+) -> None:
+    """:meth:`Residuals.counts` of the chunk ``rows`` from its residuals (zero where ``mask``
+    has no return; the rows ``bad`` are not fitted and read as missing)."""
+    finite = np.isfinite(resid)
+    if not complete:
+        finite &= mask
+    with np.errstate(invalid="ignore"):
+        into._finite[rows] = np.where(bad, 0, np.count_nonzero(finite, axis=1))
+        into._positive[rows] = np.where(bad, 0, np.count_nonzero(resid > 0, axis=1))
+        into._max_abs[rows] = np.where(bad, 0.0, np.abs(resid).max(axis=1, initial=0.0))
 
 
 def _masked(

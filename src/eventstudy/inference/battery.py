@@ -120,7 +120,7 @@ def bootstrap_battery(
     those whose event window covers it and that have a value."""
     sample, labels = sample_from_fits(fits)
     per_event, pooled = _all_windows(event_windows, car_windows)
-    values = {w: sample._car(w)[0] for w in pooled}  # a CAR window lies in the event window
+    values = sample.cars(pooled)  # a CAR window lies in the event window
     cars = [[(int(a), int(b)) for a, b in ws] for ws in car_windows]
     wild, skew = (t.name for t in registry.BOOTSTRAP_TESTS)
     return bootstrap.window_tests(

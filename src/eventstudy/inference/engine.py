@@ -276,10 +276,10 @@ class _GroupPlan:
         self.v = np.zeros((nw, G, le)) if not self.counting else None
         self.vcount = np.zeros((nw, G, le), dtype=np.int32) if self.counting else None
         self.dirty: set[tuple[int, int]] = set()
-        self.u0 = np.zeros((nw, n))  # U of the window's own value (sample order)
-        #: Per window and group, the sum of ``u0``, when given (the partitions' sums added up,
-        #: :mod:`eventstudy.inference.partitioned`); None: summed from ``u0``.
-        self.u0_sum: np.ndarray | None = None
+        # Per group and window, the sum of the U of the window's own value over the group's
+        # firm-events, added one after the other in group order (as a bincount over the whole
+        # array adds them), chunk by chunk.
+        self.u0_sum = np.zeros((G, nw))
         self.ragged = np.zeros(G)
         self.first_valid = np.zeros((G, le), dtype=bool)
         self.first_use = np.zeros(G, dtype=bool)
@@ -351,6 +351,9 @@ class _GroupPlan:
         # The generalised rank test: sum over firm-events of inv * (e > x*) (+ 1/2 if e == x*).
         if not self.windows:
             return
+        glocal = np.repeat(gr, lens)
+        if ch.regular:
+            np.add.at(self.u0_sum, glocal, ch.u0[self])  # one firm-event after the other
         if self.counting:
             vcount = self.vcount
             assert vcount is not None  # allocated when counting
@@ -391,7 +394,8 @@ class _GroupPlan:
                 shift += 0.5 * np.equal(e, x)
                 above = shift.sum(axis=1)
                 ok = self.ok[j, ch.rows]
-                self.u0[j, ch.rows] = np.where(ok, (ch.me - above + 1.0) * ch.inv - 0.5, 0.0)
+                u0 = np.where(ok, (ch.me - above + 1.0) * ch.inv - 0.5, 0.0)
+                np.add.at(self.u0_sum[:, j], glocal, u0)  # one firm-event after the other
                 vb[...] = shift
             vbuf[0] = v[j, gr[0]] if carry else 0.0
             v[j, gr] = weights @ vbuf[: c + 1]
@@ -528,8 +532,7 @@ class _GroupPlan:
         u_sum = u_sum + self._window_sums(j)
         n0 = groups.sum(ok)
         with np.errstate(invalid="ignore", divide="ignore"):
-            u0_sum = groups.sum(groups.take(self.u0[j])) if self.u0_sum is None else self.u0_sum[j]
-            ubar0 = u0_sum / n0
+            ubar0 = self.u0_sum[:, j] / n0
             has = cnt > 0.5
             big_t = has.sum(axis=1) + 1.0
             day_terms = np.where(has, u_sum**2 / (np.where(has, cnt, 1.0) * n0[:, None]), 0.0)

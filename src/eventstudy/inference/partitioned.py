@@ -142,7 +142,7 @@ def _plan_sums(p: _GroupPlan) -> PlanSums:
         ids,
         sums,
         [(j, int(ids[g])) for j, g in sorted(p.dirty)],
-        np.array([p.groups.sum(p.groups.take(u)) for u in p.u0]).reshape(len(p.u0), p.groups.G),
+        p.u0_sum.T.copy(),
         _compact(p.ragged),
         p.first_valid,
         p.first_use,
@@ -324,9 +324,7 @@ def _add(p: _GroupPlan, part: PlanSums, seen: np.ndarray) -> None:
     elif p.v is not None:
         p.v[:, ids] += part.sums["v"]
     p.dirty.update(part.dirty)
-    if p.u0_sum is None:
-        p.u0_sum = np.zeros((len(p.windows), p.groups.G))
-    p.u0_sum[:, ids] += part.u0_sum
+    p.u0_sum[ids] += part.u0_sum.T
     # Ragged: a firm-event unlike its group's first (its days with residuals, whether it enters
     # the correlation). Within a partition the partition counted it; across, the partitions'
     # first firm-events are compared ("unlike" is an equivalence: its class is the key).

@@ -30,7 +30,6 @@ class _Plan(Protocol):
     windows: list[Window]  # the windows of the generalised rank test
     x: np.ndarray  # (W, n) x* per window, +inf where undefined
     ok: np.ndarray  # (W, n) x* defined
-    u0: np.ndarray  # (W, n) written by the pass: U of the window's own value
     bcnt: np.ndarray | None  # not None: the plan wants each firm-event's finite ranks (fbuf)
 
     def add_chunk(self, ch: _Chunk) -> None:
@@ -84,8 +83,9 @@ class _RowPass:
     firm-event for both rank tests, the centred unit-norm residuals, every window's x* against
     the ranks of ``e``) and then added to every plan's running sums, chunk after chunk
     (``add_chunk`` of each plan, :class:`_Plan`). With threads
-    (:func:`eventstudy.parallel.pipeline`) the next chunk is prepared in a second thread while the
-    current one is added; the sums, and so the results, are the same."""
+    (:func:`eventstudy.parallel.ordered_stream`) the next chunks are prepared in other threads
+    while the current one is added, always in pass order; the sums, and so the results, are the
+    same."""
 
     def __init__(
         self,
@@ -104,11 +104,16 @@ class _RowPass:
         for p in self.plans:
             cols[p] = slice(at, at + len(p.windows))
             at += len(p.windows)
-        # Two workspaces when the next chunk is prepared while the current one is added.
-        two = parallel.threaded(n, len(starts))
-        spaces = [_Chunk(self, size, cols) for _ in range(2 if two else 1)]
+        # The next chunks are prepared in THREADS threads while the current one is added (in
+        # order, in this thread): a workspace for each chunk being prepared or waiting
+        # (:func:`~eventstudy.parallel.ordered_stream` holds at most THREADS of them) and one for
+        # the chunk being added. Preparing a chunk costs more than adding it, so one thread
+        # preparing would leave the other core waiting for it.
+        threaded = parallel.threaded(n, len(starts))
+        spaces = [_Chunk(self, size, cols) for _ in range(parallel.THREADS + 1 if threaded else 1)]
         jobs = [(spaces[k % len(spaces)], a, min(n, a + size)) for k, a in enumerate(starts)]
-        parallel.pipeline(lambda job: job[0].prepare(job[1], job[2]), self._add, jobs, n)
+        for chunk in parallel.ordered_stream(lambda job: job[0].prepare(job[1], job[2]), jobs, n):
+            self._add(chunk)
 
     def _add(self, ch: _Chunk) -> None:
         if ch.regular and ch.windows:
@@ -138,6 +143,7 @@ class _Chunk:
         self.cvs = np.full((size, 1 << lc.bit_length()), np.nan)  # e, NaN-padded (_count_le)
         self.offsets = np.arange(size)[:, None]
         self.pos_c = np.arange(lc)
+        self.u0: dict[_Plan, np.ndarray] = {}  # set by thresholds()
         self.need_f = any(p.bcnt is not None for p in owner.plans)
         self.windows = sum(len(p.windows) for p in owner.plans)
 
@@ -331,12 +337,15 @@ class _Chunk:
         self.any_tie = bool(tie.any())
         above = (self.me[:, None] - k_le) + 0.5 * (k_le - k_lt)  # values above x*, ties 1/2
         self.kk = np.ascontiguousarray(k_le.T, dtype=self.l1buf.dtype)  # (W, c)
+        # Each plan's U of the window's own value (0 where x* is undefined), (c, W): the plan
+        # adds it to its group sums (``add_chunk``).
+        self.u0.clear()
         for p in plans:
             sl = self.col[p]
             if sl.stop > sl.start:
                 ok = p.ok[:, rows].T
-                u0 = np.where(ok, (self.me[:, None] - above[:, sl] + 1.0) * self.inv[:, None]
-                              - 0.5, 0.0)
-                p.u0[:, rows] = u0.T
+                self.u0[p] = np.where(
+                    ok, (self.me[:, None] - above[:, sl] + 1.0) * self.inv[:, None] - 0.5, 0.0
+                )
 
 
