@@ -27,6 +27,7 @@ from eventstudy.output.plots.explain_charts import (
     plot_groups,
     plot_scatter,
 )
+from eventstudy.output.plots.layout import lay_out
 from eventstudy.output.plots.long_horizon_charts import plot_calendar_time
 from eventstudy.output.plots.measure_charts import plot_volatility, plot_volume
 from eventstudy.output.plots.study_charts import (
@@ -337,7 +338,7 @@ def _freeze_layout(fig: Figure) -> Bbox:
     """Lay the figure out once and keep that layout, so that saving it in several formats does
     not redo it; returns the padded tight bounding box (inches) to save."""
     with house_style(size_of(fig)):
-        fig.draw_without_rendering()
+        lay_out(fig)
         bbox = fig.get_tightbbox().padded(_PAD_INCHES)
         fig.set_layout_engine("none")
     return bbox

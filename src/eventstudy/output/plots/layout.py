@@ -84,7 +84,7 @@ def decorate(
     )
     for artist, gid in ((sub, "subtitle"), (head, "title"), (note, "footer")):
         artist.set_gid(gid)
-    fig.draw_without_rendering()  # place the axes: their width does not depend on these texts
+    lay_out(fig)  # place the axes: their width does not depend on these texts
     renderer = _renderer(fig)
     avail = ax.get_window_extent(renderer).width
     for text, paragraphs in ((head, [title]), (sub, [subtitle]), (note, notes)):
@@ -139,7 +139,7 @@ def decorate_grid(
     margin = 0.06 * fig.dpi
     gap = pt(4) * fig.dpi / 72.0
     for _ in range(2):
-        fig.draw_without_rendering()
+        lay_out(fig)
         renderer = _renderer(fig)
         boxes = [ax.get_window_extent(renderer) for ax in axes]
         left = min(b.x0 for b in boxes)
@@ -167,7 +167,18 @@ def decorate_grid(
         bottom = margin + h_note + 3 * gap
         if isinstance(engine, ConstrainedLayoutEngine | TightLayoutEngine):
             engine.set(rect=(0.0, bottom / height_px, 1.0, (y - bottom) / height_px))
-    fig.draw_without_rendering()
+    lay_out(fig)
+
+
+def lay_out(fig: Figure) -> None:
+    """Place the axes as drawing the figure would (its layout engine, constrained layout here),
+    without drawing it: what the charts need before they measure a text or an axes. An
+    unrendered draw (``Figure.draw_without_rendering``) runs the same engine and then walks
+    every artist, which changes nothing measured afterwards (texts and legends measure
+    themselves on demand) and cost as much again; the files are byte for byte the same."""
+    engine = fig.get_layout_engine()
+    if fig.axes and engine is not None:  # the condition under which Figure.draw runs it
+        engine.execute(fig)
 
 
 def _renderer(fig: Figure | SubFigure) -> RendererBase:
@@ -276,7 +287,7 @@ def direct_labels(fig: Figure, ax: Axes, lines: list[LineEnd]) -> None:
         return
     ax.set_xlim(*ax.get_xlim())  # freeze the limits before converting points to data units
     ax.set_ylim(*ax.get_ylim())
-    fig.draw_without_rendering()  # settle the layout so the axes' height is known
+    lay_out(fig)  # settle the layout so the axes' height is known
     height_pt = ax.get_window_extent().height * 72.0 / fig.dpi
     lo, hi = ax.get_ylim()
     # Shrink the labels (not below 6.5 pt) when they would not fit beside the axes.
@@ -355,7 +366,7 @@ def stagger(fig: Figure, ax: Axes, labels: list[Annotation]) -> int:
     Returns the number of rows."""
     if not labels:
         return 1
-    fig.draw_without_rendering()
+    lay_out(fig)
     renderer = _renderer(fig)
     axes_box = ax.get_window_extent(renderer)
     gap = pt(8) * fig.dpi / 72.0
@@ -447,7 +458,7 @@ def fit_texts_x(fig: Figure, ax: Axes, texts: list[Annotation]) -> None:
     width in pixels: solved by fixed-point iteration, then checked after a new layout."""
     ax.set_xlim(*ax.get_xlim())
     for _ in range(3):
-        fig.draw_without_rendering()
+        lay_out(fig)
         lo, hi = ax.get_xlim()
         width_px = max(ax.get_window_extent().width, 1.0)
         right: list[tuple[float, float]] = []
