@@ -67,6 +67,10 @@ _VECTOR_DPI = 72
 _PAD_INCHES = 0.08
 #: Metadata that would make the same chart a different file on every run, left out.
 _NO_DATE: dict[str, dict[str, Any]] = {"svg": {"Date": None}, "pdf": {"CreationDate": None}}
+#: zlib's level for PNG files. Pillow's default (6) spent a third of a PNG's writing in zlib;
+#: at 3 that takes about a third less time, for files about 3% larger (the 23 PNGs of the demo:
+#: 5.15 MB -> 5.32 MB). The pixels are the same at any level.
+PNG_COMPRESSION = 3
 
 
 @dataclass(frozen=True)
@@ -318,7 +322,7 @@ def _save_chart(
         for fmt in fmts:
             path = directory / f"{spec.stem}.{fmt}"
             with atomic_file(path) as tmp, house_style(size_of(fig)), _printing(fig, fmt) as dpi:
-                fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches=bbox, metadata=_NO_DATE.get(fmt))
+                fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches=bbox, **_save_options(fmt))
             written.append(path)
     finally:
         fig.clear()  # not registered with pyplot: clearing frees the artists
@@ -330,8 +334,16 @@ def figure_png(fig: Figure, dpi: int = PNG_DPI) -> bytes:
     bbox = _freeze_layout(fig)
     buffer = io.BytesIO()
     with house_style(size_of(fig)), _printing(fig, "png", dpi) as png_dpi:
-        fig.savefig(buffer, format="png", dpi=png_dpi, bbox_inches=bbox)
+        fig.savefig(buffer, format="png", dpi=png_dpi, bbox_inches=bbox, **_save_options("png"))
     return buffer.getvalue()
+
+
+def _save_options(fmt: str) -> dict[str, Any]:
+    """``savefig``'s options for ``fmt`` beyond the dpi and the crop: no date in the metadata
+    (:data:`_NO_DATE`), zlib's level for a PNG (:data:`PNG_COMPRESSION`)."""
+    if fmt == "png":
+        return {"pil_kwargs": {"compress_level": PNG_COMPRESSION}}
+    return {"metadata": _NO_DATE.get(fmt)}
 
 
 def _freeze_layout(fig: Figure) -> Bbox:
