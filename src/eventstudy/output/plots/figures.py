@@ -351,7 +351,7 @@ def _freeze_layout(fig: Figure) -> Bbox:
     """Lay the figure out once and keep that layout, so that saving it in several formats does
     not redo it; returns the padded tight bounding box (inches) to save."""
     with house_style(size_of(fig)):
-        lay_out(fig)
+        lay_out(fig, final=True)
         bbox = fig.get_tightbbox().padded(_PAD_INCHES)
         fig.set_layout_engine("none")
     return bbox
