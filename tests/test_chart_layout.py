@@ -1,8 +1,11 @@
 """The charts' layouts (eventstudy.output.plots.layout.lay_out): the first and the final layout of a
 figure are matplotlib's constrained layout, two passes; the layouts in between, for measuring,
-one pass from where the last one left the axes, landing within a pixel of the full layout."""
+one pass from where the last one left the axes, landing within a pixel of the full layout. And
+their PNG files (eventstudy.output.plots.png): matplotlib's pixels, encoded here."""
 
 from __future__ import annotations
+
+import io
 
 import matplotlib._constrained_layout as steps
 import numpy as np
@@ -10,8 +13,9 @@ import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
+from PIL import Image
 
-from eventstudy.output.plots import layout
+from eventstudy.output.plots import layout, png
 from eventstudy.output.plots.style import house_style
 
 
@@ -90,3 +94,31 @@ def test_other_layouts_are_left_to_their_engine(
         before = len(calls)
         layout.lay_out(fig)  # the engine's own layout every time
     assert len(calls) - before == (2 if isinstance(engine, ConstrainedLayoutEngine) else 0)
+
+
+def test_png_bytes_are_a_png_of_those_pixels() -> None:
+    """png.py's encoding, read back by Pillow: the same size, RGBA pixels, dpi and software."""
+    rng = np.random.default_rng(7)
+    pixels = rng.integers(0, 256, size=(5, 3, 4), dtype=np.uint8)
+    pixels[0, :, :] = 255  # a flat row as well
+    data = png.png_bytes(pixels.reshape(5, 12), 3, 5, 200)
+    with Image.open(io.BytesIO(data)) as image:
+        image.load()  # checks every chunk's CRC and the compressed data
+        assert (image.size, image.mode) == ((3, 5), "RGBA")
+        assert np.array_equal(np.asarray(image), pixels)
+        assert image.info["dpi"] == pytest.approx((200, 200), abs=1e-3)
+        assert image.info["Software"].startswith("Matplotlib version")
+
+
+def test_print_png_gives_matplotlibs_pixels_at_its_size() -> None:
+    with house_style():
+        fig = _figure()
+        layout.lay_out(fig, final=True)
+        bbox = fig.get_tightbbox().padded(0.08)
+        fig.set_layout_engine("none")
+        ours, theirs = io.BytesIO(), io.BytesIO()
+        png.print_png(fig, ours, 150, bbox)
+        fig.savefig(theirs, format="png", dpi=150, bbox_inches=bbox)
+    with Image.open(ours) as a, Image.open(theirs) as b:
+        assert a.size == b.size and a.size[0] > 1000
+        assert a.tobytes() == b.tobytes() and a.info == b.info

@@ -1,8 +1,8 @@
 """Charts drawn in worker processes (eventstudy.output.plots.workers): the same files, byte for
 byte and in the same order, as drawn in one process; a worker's error, warning or death surfaces
 as drawing in one process would show it (or as one line), and nothing is left behind. And PNGs
-saved without matplotlib's extra draw are the files it would have written (and, at the package's
-zlib level, the pixels of its default one)."""
+saved without matplotlib's extra draw are the files it would have written (PNGs: its pixels and
+metadata, encoded by eventstudy.output.plots.png)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import threading
 import warnings
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import PIL.Image
 import pytest
@@ -31,10 +32,10 @@ pytestmark = [
 ]
 
 
-def _pixels(png: io.BytesIO) -> tuple[tuple[int, int], str, bytes]:
+def _png(png: io.BytesIO) -> tuple[tuple[int, int], str, dict[str, object], bytes]:
     png.seek(0)
     with PIL.Image.open(png) as image:
-        return image.size, image.mode, image.tobytes()
+        return image.size, image.mode, image.info, image.tobytes()
 
 
 def _files(folder: Path) -> dict[str, bytes]:
@@ -80,14 +81,15 @@ def test_workers_are_forked_processes_reporting_in_order(tmp_path: Path) -> None
 
 
 def _failing_savefig(monkeypatch: pytest.MonkeyPatch, error: Exception) -> None:
-    real = Figure.savefig
+    """Writing a CAR chart's PNG raises ``error`` (as writing its file would)."""
+    real = figures.print_png
 
-    def failing(self: Figure, fname: object, *args: object, **kwargs: object) -> None:
-        if "_car." in Path(str(fname)).name:  # the temporary file beside <slug>_car.png
+    def failing(fig: Figure, out: Any, *args: Any) -> None:
+        if "_car." in Path(str(getattr(out, "name", ""))).name:  # the file beside <slug>_car.png
             raise error
-        real(self, fname, *args, **kwargs)  # type: ignore[arg-type]
+        real(fig, out, *args)
 
-    monkeypatch.setattr(Figure, "savefig", failing)
+    monkeypatch.setattr(figures, "print_png", failing)
 
 
 def test_a_failing_worker_gives_the_one_line_error_drawing_in_order_gives(
@@ -192,7 +194,8 @@ def test_files_saved_without_savefigs_extra_draw_are_the_same(
 ) -> None:
     """matplotlib's savefig draws a figure with a layout engine once more before printing it;
     save_figures leaves that draw out of PNGs, and of SVGs without pixels in them (saved at the
-    SVG's 72 dpi instead), and the bytes are those of matplotlib's own way."""
+    SVG's 72 dpi instead), and the SVGs' bytes and the PNGs' pixels are those of matplotlib's own
+    way."""
     saving: list[str] = []  # per draw while saving, the format's renderer
     real_draw = Figure.draw
 
@@ -220,15 +223,14 @@ def test_files_saved_without_savefigs_extra_draw_are_the_same(
                     format=fmt,
                     dpi=plotting.PNG_DPI,
                     bbox_inches=bbox,
-                    **figures._save_options(fmt),
+                    metadata=figures._NO_DATE.get(fmt),
                 )
-            assert (tmp_path / f"{spec.stem}.{fmt}").read_bytes() == buffer.getvalue(), spec.stem
-            if fmt == "png":  # zlib's level changes the bytes, never a pixel
-                default = io.BytesIO()
-                with house_style(size_of(fig)):
-                    fig.savefig(default, format="png", dpi=plotting.PNG_DPI, bbox_inches=bbox)
-                assert default.getvalue() != buffer.getvalue()
-                assert _pixels(default) == _pixels(buffer), spec.stem
+            ours = (tmp_path / f"{spec.stem}.{fmt}").read_bytes()
+            if fmt == "svg":
+                assert ours == buffer.getvalue(), spec.stem
+            else:  # encoded by png.py: matplotlib's pixels and metadata, other bytes
+                assert ours != buffer.getvalue()
+                assert _png(io.BytesIO(ours)) == _png(buffer), spec.stem
     assert 0 < pixels < len(plan)  # both kinds of SVG
     # Saving: one draw per PNG (matplotlib's way: two), one per SVG without pixels, two with.
     assert Counter(saving) == {"RendererAgg": len(plan), "MixedModeRenderer": len(plan) + pixels}

@@ -30,6 +30,7 @@ from eventstudy.output.plots.explain_charts import (
 from eventstudy.output.plots.layout import lay_out
 from eventstudy.output.plots.long_horizon_charts import plot_calendar_time
 from eventstudy.output.plots.measure_charts import plot_volatility, plot_volume
+from eventstudy.output.plots.png import print_png
 from eventstudy.output.plots.study_charts import (
     model_groups,
     plot_caar_comparison,
@@ -67,11 +68,6 @@ _VECTOR_DPI = 72
 _PAD_INCHES = 0.08
 #: Metadata that would make the same chart a different file on every run, left out.
 _NO_DATE: dict[str, dict[str, Any]] = {"svg": {"Date": None}, "pdf": {"CreationDate": None}}
-#: zlib's level for PNG files. Pillow's default (6) spent a third of a PNG's writing in zlib;
-#: at 3 that takes about a third less time, for files 3-5% larger (the 23 PNGs of the demo:
-#: 5.15 MB -> 5.32 MB; the three example studies at the three sizes: 4.8%). The pixels are the
-#: same at any level.
-PNG_COMPRESSION = 3
 
 
 @dataclass(frozen=True)
@@ -323,7 +319,12 @@ def _save_chart(
         for fmt in fmts:
             path = directory / f"{spec.stem}.{fmt}"
             with atomic_file(path) as tmp, house_style(size_of(fig)), _printing(fig, fmt) as dpi:
-                fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches=bbox, **_save_options(fmt))
+                if fmt == "png":  # matplotlib's pixels, encoded by png.py
+                    with tmp.open("wb") as out:
+                        print_png(fig, out, dpi, bbox)
+                else:
+                    metadata = _NO_DATE.get(fmt)
+                    fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches=bbox, metadata=metadata)
             written.append(path)
     finally:
         fig.clear()  # not registered with pyplot: clearing frees the artists
@@ -335,16 +336,8 @@ def figure_png(fig: Figure, dpi: int = PNG_DPI) -> bytes:
     bbox = _freeze_layout(fig)
     buffer = io.BytesIO()
     with house_style(size_of(fig)), _printing(fig, "png", dpi) as png_dpi:
-        fig.savefig(buffer, format="png", dpi=png_dpi, bbox_inches=bbox, **_save_options("png"))
+        print_png(fig, buffer, png_dpi, bbox)
     return buffer.getvalue()
-
-
-def _save_options(fmt: str) -> dict[str, Any]:
-    """``savefig``'s options for ``fmt`` beyond the dpi and the crop: no date in the metadata
-    (:data:`_NO_DATE`), zlib's level for a PNG (:data:`PNG_COMPRESSION`)."""
-    if fmt == "png":
-        return {"pil_kwargs": {"compress_level": PNG_COMPRESSION}}
-    return {"metadata": _NO_DATE.get(fmt)}
 
 
 def _freeze_layout(fig: Figure) -> Bbox:
