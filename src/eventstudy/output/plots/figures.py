@@ -361,12 +361,14 @@ def _printing(fig: Figure, fmt: str, dpi: float = PNG_DPI) -> Iterator[float]:
     quarter of its time). For an SVG, what it does is put the figure at the SVG's fixed 72 dpi
     before the file's crop box is set; saving at 72 dpi without it gives the same file, unless
     something in the figure is rendered as pixels at the given dpi (a rasterized artist, an
-    image: at 72 dpi they would be coarser), which keeps the draw. PDF files keep it too.
-    Checked byte for byte on every chart of the three example studies at the three sizes, in
-    either order of formats (tests/test_chart_workers.py pins it)."""
+    image: at 72 dpi they would be coarser). Those SVGs (the heatmaps', with a rasterized
+    colorbar) are saved at the given dpi without the draw (it walked every cell label): the
+    same file but for the generated ids of its clip paths and the sign of a zero (``-0``) in the
+    background's outline. PDF files keep the draw. Checked on every chart of the three example
+    studies at the three sizes, in either order of formats (tests/test_chart_workers.py)."""
     if fmt == "svg" and not _has_pixels(fig):
         dpi = _VECTOR_DPI
-    elif fmt != "png":
+    elif fmt not in ("png", "svg"):
         yield dpi
         return
     engine = fig.get_layout_engine()
