@@ -26,7 +26,8 @@ slide) or ``"print"`` (6.5 in, a journal page's text width).
 Modules: :mod:`.style` (palette, sizes, the style in force), :mod:`.layout` (titles, axes, labels),
 :mod:`.chart_data` (what the charts read from the results), :mod:`.event_charts`,
 :mod:`.value_heatmap` and :mod:`.measure_charts` (per-event charts), :mod:`.study_charts`
-(whole-study charts) and :mod:`.figures` (the plan and the writer).
+(whole-study charts), :mod:`.figures` (the plan and the writer), :mod:`.png` (PNG files from
+matplotlib's pixels) and :mod:`.workers` (charts drawn in forked processes).
 """
 
 from eventstudy.output.plots.event_charts import plot_car, plot_day0_ar, plot_prices

@@ -27,8 +27,10 @@ from eventstudy.output.plots.explain_charts import (
     plot_groups,
     plot_scatter,
 )
+from eventstudy.output.plots.layout import lay_out
 from eventstudy.output.plots.long_horizon_charts import plot_calendar_time
 from eventstudy.output.plots.measure_charts import plot_volatility, plot_volume
+from eventstudy.output.plots.png import print_png
 from eventstudy.output.plots.study_charts import (
     model_groups,
     plot_caar_comparison,
@@ -317,7 +319,12 @@ def _save_chart(
         for fmt in fmts:
             path = directory / f"{spec.stem}.{fmt}"
             with atomic_file(path) as tmp, house_style(size_of(fig)), _printing(fig, fmt) as dpi:
-                fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches=bbox, metadata=_NO_DATE.get(fmt))
+                if fmt == "png":  # matplotlib's pixels, encoded by png.py
+                    with tmp.open("wb") as out:
+                        print_png(fig, out, dpi, bbox)
+                else:
+                    metadata = _NO_DATE.get(fmt)
+                    fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches=bbox, metadata=metadata)
             written.append(path)
     finally:
         fig.clear()  # not registered with pyplot: clearing frees the artists
@@ -329,7 +336,7 @@ def figure_png(fig: Figure, dpi: int = PNG_DPI) -> bytes:
     bbox = _freeze_layout(fig)
     buffer = io.BytesIO()
     with house_style(size_of(fig)), _printing(fig, "png", dpi) as png_dpi:
-        fig.savefig(buffer, format="png", dpi=png_dpi, bbox_inches=bbox)
+        print_png(fig, buffer, png_dpi, bbox)
     return buffer.getvalue()
 
 
@@ -337,7 +344,7 @@ def _freeze_layout(fig: Figure) -> Bbox:
     """Lay the figure out once and keep that layout, so that saving it in several formats does
     not redo it; returns the padded tight bounding box (inches) to save."""
     with house_style(size_of(fig)):
-        fig.draw_without_rendering()
+        lay_out(fig, final=True)
         bbox = fig.get_tightbbox().padded(_PAD_INCHES)
         fig.set_layout_engine("none")
     return bbox
@@ -354,12 +361,14 @@ def _printing(fig: Figure, fmt: str, dpi: float = PNG_DPI) -> Iterator[float]:
     quarter of its time). For an SVG, what it does is put the figure at the SVG's fixed 72 dpi
     before the file's crop box is set; saving at 72 dpi without it gives the same file, unless
     something in the figure is rendered as pixels at the given dpi (a rasterized artist, an
-    image: at 72 dpi they would be coarser), which keeps the draw. PDF files keep it too.
-    Checked byte for byte on every chart of the three example studies at the three sizes, in
-    either order of formats (tests/test_chart_workers.py pins it)."""
+    image: at 72 dpi they would be coarser). Those SVGs (the heatmaps', with a rasterized
+    colorbar) are saved at the given dpi without the draw (it walked every cell label): the
+    same file but for the generated ids of its clip paths and the sign of a zero (``-0``) in the
+    background's outline. PDF files keep the draw. Checked on every chart of the three example
+    studies at the three sizes, in either order of formats (tests/test_chart_workers.py)."""
     if fmt == "svg" and not _has_pixels(fig):
         dpi = _VECTOR_DPI
-    elif fmt != "png":
+    elif fmt not in ("png", "svg"):
         yield dpi
         return
     engine = fig.get_layout_engine()

@@ -32,7 +32,7 @@ from eventstudy.output.measure_data import (
     window_values,
 )
 from eventstudy.output.plots.chart_data import credited, model_text, pick_event
-from eventstudy.output.plots.layout import day_axis, decorate, mark_day0, number_ticks
+from eventstudy.output.plots.layout import day_axis, decorate, lay_out, mark_day0, number_ticks
 from eventstudy.output.plots.style import (
     BACKGROUND,
     BLACK,
@@ -340,7 +340,7 @@ def _make_room(fig: Figure, ax: Axes, legend: Legend) -> tuple[float, float]:
     at the bottom and the band of value labels at the top: nothing hides a dot. Returns the
     limits of the data's part."""
     data_limits = ax.get_ylim()
-    fig.draw_without_rendering()
+    lay_out(fig)
     bottom = legend.get_window_extent().height / max(ax.get_window_extent().height, 1.0) + 0.03
     log = ax.get_yscale() == "log"
     lo, hi = (np.log10(v) if log else v for v in ax.get_ylim())
@@ -376,7 +376,7 @@ def _label_row(
     for line in ax.lines:
         if line.get_gid() == "day0":  # the day-0 line stops below the labels
             line.set_ydata([0, 1 - _LABEL_ROOM])
-    fig.draw_without_rendering()
+    lay_out(fig)
     column = ax.get_window_extent().width / max(len(days), 1)
     if any(t.get_window_extent().width > 0.95 * column for t in labels):
         for day, label in zip(days, labels, strict=True):

@@ -38,6 +38,7 @@ from eventstudy.output.plots.layout import (
     day_ticks,
     decorate,
     fit_texts_x,
+    lay_out,
     number_ticks,
 )
 from eventstudy.output.plots.style import (
@@ -365,7 +366,7 @@ def plot_ar_heatmap(
         label_note = len(notes)
         notes.append(credited(results, model_text(results, i, ev)))
         # Decide on cell labels before wrapping the footer (their note is part of it).
-        fig.draw_without_rendering()
+        lay_out(fig)
         box = ax.get_window_extent()
         cell_w = box.width / len(days) * 72.0 / fig.dpi
         cell_h = box.height / max(n, 1) * 72.0 / fig.dpi
