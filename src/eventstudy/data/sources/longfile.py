@@ -100,6 +100,11 @@ class _HashingFile(io.RawIOBase):
         self._file.close()
 
 
+def _increasing(keys: np.ndarray) -> bool:
+    """Whether ``keys`` rise strictly (then no key is there twice)."""
+    return bool((keys[1:] > keys[:-1]).all())
+
+
 def _line_blocks(raw: _HashingFile, size: int) -> Iterator[bytes]:
     """The file's bytes in blocks of about ``size`` bytes, each ending at a line break (the last:
     at the end of the file). This is where Arrow's own reader cuts a file when values hold no
@@ -148,6 +153,9 @@ class _Keys:
         if not self.keys:
             return None
         keys = np.concatenate(self.keys)
+        u = keys.view(np.uint64)
+        if _increasing(u) or _increasing((u << np.uint64(32)) | (u >> np.uint64(32))):
+            return None  # sorted by ticker then date, or by date then ticker: no key twice
         order = np.argsort(keys, kind="stable")  # rows of one key stay in reading order
         again = keys[order[1:]] == keys[order[:-1]]
         return int(order[1:][again].min()) if again.any() else None
