@@ -362,6 +362,18 @@ def test_a_row_twice_is_found_across_chunks(tmp_path: Path, careful: bool) -> No
         read_long_prices(path)
 
 
+@pytest.mark.parametrize(
+    ("rows", "line"),
+    [
+        ("A,2024-01-02,1\nA,2024-01-02,2\nA,2024-01-03,1\nB,2024-01-02,1\n", 3),  # by ticker
+        ("A,2024-01-02,1\nB,2024-01-02,1\nB,2024-01-02,2\nA,2024-01-03,1\n", 4),  # by date
+    ],
+)
+def test_a_row_twice_is_found_in_sorted_files(tmp_path: Path, rows: str, line: int) -> None:
+    with pytest.raises(DataError, match=rf"line {line}: duplicate row for"):
+        read_long_prices(write(tmp_path, "ticker,date,close\n" + rows))
+
+
 def test_large_files_go_through_chunks_and_sort(tmp_path: Path) -> None:
     from eventstudy.data.sources import longfile
 
