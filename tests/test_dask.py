@@ -71,11 +71,10 @@ def test_dask_equals_local_engine(client, data) -> None:
         np.testing.assert_array_equal(remote.panel.series(ticker), local.panel.series(ticker))
 
 
-def test_several_configurations_and_a_scheduler_address(client, data) -> None:
-    """Per-event overrides make several batches; firms of one event span partitions."""
-    prices, events, path = data
+def _mixed_items(events: pd.DataFrame) -> list[dict]:
+    """The first 12 events as study items, three with their own model or windows."""
     groups = list(events.groupby("event", sort=False))
-    items = [
+    items: list[dict] = [
         {"name": name, "date": g["date"].iloc[0].date(), "tickers": list(g["ticker"])}
         for name, g in groups[:12]
     ]
@@ -83,6 +82,13 @@ def test_several_configurations_and_a_scheduler_address(client, data) -> None:
     items[4]["event_window"] = [-3, 3]
     items[4]["car_windows"] = [[0, 0], [-3, 3]]
     items[7]["model"] = "market-adjusted"
+    return items
+
+
+def test_several_configurations_and_a_scheduler_address(client, data) -> None:
+    """Per-event overrides make several batches; firms of one event span partitions."""
+    prices, events, path = data
+    items = _mixed_items(events)
     local = EventStudy.from_prices(prices, market="MKT").fit(items)
     remote = fit_events_dask(
         path, items, market="MKT", scheduler=client.scheduler.address, partitions=4
@@ -273,16 +279,8 @@ def test_out_several_configurations(client, data, tmp_path) -> None:
     correlations read residual rows from the workers): the local engine's tables, the tests
     within 1e-12."""
     prices, events, path = data
-    groups = list(events.groupby("event", sort=False))
-    items = [
-        {"name": name, "date": g["date"].iloc[0].date(), "tickers": list(g["ticker"])}
-        for name, g in groups[:12]
-    ]
-    items[1]["model"] = "constant-mean"
-    items[4]["event_window"] = [-3, 3]
-    items[4]["car_windows"] = [[0, 0], [-3, 3]]
+    items = _mixed_items(events)
     items[4]["estimation_window"] = [-200, -11]
-    items[7]["model"] = "market-adjusted"
     local = EventStudy.from_prices(prices, market="MKT").fit(items)
     local.save(tmp_path / "local", format="parquet", figures=False)
     fit_events_dask(path, items, market="MKT", scheduler=client, partitions=4, out=tmp_path / "d")
