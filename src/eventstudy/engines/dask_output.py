@@ -216,8 +216,12 @@ class WorkerHost:
         self._rows: dict[tuple[int, ...], np.ndarray] = {}
 
     def run_pass(self, requests: dict[int, PartRequest]) -> dict[int, PartSums]:
+        # Sent as data, not inside the task graph: a request holds its firm-events' thresholds
+        # (megabytes at a million firm-events; Dask warns about graphs over 10 MB).
         futures = {
-            k: self.client.submit(_pass_task, self.futures[k], r, pure=False)
+            k: self.client.submit(
+                _pass_task, self.futures[k], self.client.scatter(r, hash=False), pure=False
+            )
             for k, r in requests.items()
         }
         got = self.client.gather(futures)
