@@ -33,26 +33,32 @@ COLUMNS = ["event", "test", "start", "end", "statistic", "p_value", "n", "df", "
 def _run_tests(
     groupings: Sequence[_Groups], windows: Sequence[Window], tests: Sequence[TestSpec]
 ) -> list[dict[tuple[str, Window], TestResult]]:
-    """``tests`` on every window, per grouping (windows in threads, :mod:`eventstudy.parallel`)."""
+    """``tests`` on every window, per grouping (windows in threads, :mod:`eventstudy.parallel`).
+    A window's groupings run in one job, one after the other, so that what they share
+    (:meth:`~eventstudy.inference.engine._Window.across_groupings`) is made once."""
 
-    def run(job: tuple[int, Window]) -> list[TestResult]:
-        groups = groupings[job[0]]
-        w = _window(groups, job[1])
+    def run(window: Window) -> list[list[TestResult]]:
+        across: dict = {}
         out = []
-        for spec in tests:
-            assert spec.function is not None, spec.name
-            out.append(spec.function(groups, w))
+        for groups in groupings:
+            w = _window(groups, window)
+            w.across = across
+            results = []
+            for spec in tests:
+                assert spec.function is not None, spec.name
+                results.append(spec.function(groups, w))
+            out.append(results)
         return out
 
-    jobs = [(k, window) for k in range(len(groupings)) for window in windows]
     n = groupings[0].sample.n
-    if parallel.threaded(n, len(jobs)):
+    if parallel.threaded(n, len(windows)):
         _build_lazy_state(groupings, windows)  # before the threads share it
-    done = parallel.ordered_map(run, jobs, n)
+    done = parallel.ordered_map(run, windows, n)
     out: list[dict[tuple[str, Window], TestResult]] = [{} for _ in groupings]
-    for (k, window), results in zip(jobs, done, strict=True):
-        for spec, result in zip(tests, results, strict=True):
-            out[k][(spec.name, window)] = result
+    for window, per_grouping in zip(windows, done, strict=True):
+        for k, results in enumerate(per_grouping):
+            for spec, result in zip(tests, results, strict=True):
+                out[k][(spec.name, window)] = result
     return out
 
 

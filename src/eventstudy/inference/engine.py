@@ -248,8 +248,9 @@ class _GroupPlan:
             with np.errstate(invalid="ignore", divide="ignore"):
                 xstar = scar / groups.per_firm(sd)
             ok = np.isfinite(xstar)
-            self.x[j, groups.order] = np.where(ok, xstar, np.inf)
-            self.ok[j, groups.order] = ok
+            at = slice(None) if groups.in_order else groups.order  # a scatter costs more
+            self.x[j, at] = np.where(ok, xstar, np.inf)
+            self.ok[j, at] = ok
             self.parts.append((count, sd, ok))
         # Firm-events in the base sums but not in some window's test.
         self.need = (~self.ok).any(axis=0) & (stats.m >= 1)
@@ -576,6 +577,9 @@ class _Window:
     cols: slice  # event-axis columns of the window
     covered: np.ndarray  # (n,) the firm-event's event window covers the window
     memo: dict = field(default_factory=dict, repr=False)  # parts several tests share
+    # Parts the groupings of one sample in sample order share (the same values in the same
+    # order), set by the battery for the window's groupings together (:meth:`across_groupings`).
+    across: dict = field(default_factory=dict, repr=False)
 
     @property
     def single(self) -> bool:
@@ -587,6 +591,16 @@ class _Window:
         if key not in self.memo:
             self.memo[key] = make()
         return self.memo[key]
+
+    def across_groupings(self, groups: _Groups, key: str, make: Callable[[], Any]) -> Any:
+        """``make()``, once for every grouping of the window in sample order (``groups.in_order``:
+        its per-firm-event arrays are the sample's, so what depends on them alone is the same);
+        other groupings make their own."""
+        if not groups.in_order:
+            return make()
+        if key not in self.across:
+            self.across[key] = make()
+        return self.across[key]
 
 
 def _window(groups: _Groups, window: Window) -> _Window:
