@@ -163,8 +163,15 @@ def _build_lazy_state(groupings: Sequence[_Groups], windows: Sequence[Window]) -
         if groups.G > 1:
             groups._indicator  # noqa: B018
         groups.sample.row_stats  # noqa: B018
-        for window in windows:
-            groups.sample._car(window)
+    # The CARs of the windows in threads: each window computes its own entry of the sample's
+    # cache, from the fits alone.
+    samples = list({id(g.sample): g.sample for g in groupings}.values())
+    todo = [(s, w) for s in samples for w in dict.fromkeys((int(a), int(b)) for a, b in windows)]
+
+    def car(job: tuple[FirmEventSample, Window]) -> None:
+        job[0]._car(job[1])
+
+    parallel.for_each(car, todo, sum(s.n for s in samples) * len(todo))
 
 
 # ----------------------------------------------------------------------------- the residual pass
