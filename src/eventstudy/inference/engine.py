@@ -93,6 +93,11 @@ class _Groups:
         """``a`` (firm-events on axis 0) in group order, as a new array."""
         return a.copy() if self.in_order else a[self.order]
 
+    def gather(self, a: np.ndarray) -> np.ndarray:
+        """``a`` (firm-events on axis 0) in group order, to be read only: ``a`` itself when the
+        groups are in sample order (no copy), else a gathered copy."""
+        return a if self.in_order else a[self.order]
+
     @cached_property
     def _indicator(self) -> sparse.csr_matrix:
         n = len(self.label)
@@ -250,7 +255,7 @@ class _GroupPlan:
                 continue
             car, var, _ = s._car(window)
             with np.errstate(invalid="ignore", divide="ignore"):
-                scar = groups.take(car) / np.sqrt(groups.take(var))  # as in _window
+                scar = groups.gather(car) / np.sqrt(groups.gather(var))  # as in _window
             scar = np.where(self.m >= 1, scar, np.nan)
             count, _, sd, _ = _moments(groups, scar)
             with np.errstate(invalid="ignore", divide="ignore"):
@@ -617,7 +622,7 @@ def _window(groups: _Groups, window: Window) -> _Window:
     car, var, length = (groups.take(a) for a in s._car(window))
     first = window[0] - int(s.ev_days[0])
     cols = slice(first, first + window[1] - window[0] + 1)
-    sar = groups.take(s.sar[:, cols])
+    sar = groups.gather(s.sar[:, cols])
     sar = np.where(covered[:, None], sar, np.nan)
     valid = np.isfinite(sar)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -632,7 +637,7 @@ def _daily(
     """The window's days of ``values`` (sample order, event axis) among the firm-events covering
     the window, in group order with NaN where missing, whether each has a value, and per group
     the firm-events with at least one value."""
-    x = groups.take(values[:, w.cols])
+    x = groups.gather(values[:, w.cols])
     x = np.where(w.covered[:, None], x, np.nan)
     valid = np.isfinite(x)
     return x, valid, groups.sum(valid.any(axis=1))
@@ -644,7 +649,7 @@ def _summed_daily_means(
     """Per group, over the window's days: the sum of the daily cross-sectional means of
     ``values`` (sample order, event axis) among the firm-events covering the window, the number
     of days with a value, and the firm-events with at least one value."""
-    x = groups.take(values[:, w.cols])
+    x = groups.gather(values[:, w.cols])
     x = np.where(w.covered[:, None], x, np.nan)
     valid = np.isfinite(x)
     cnt = groups.sum(valid)

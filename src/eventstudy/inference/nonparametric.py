@@ -66,7 +66,7 @@ def generalized_sign(groups: _Groups, w: _Window) -> TestResult:
     ``p = (1/N) sum_i (share of firm-event i's estimation residuals > 0)`` over the N firm-events
     tested; ``Z = (N+ - N p) / sqrt(N p (1 - p))``, ``N+`` as in the sign test. Standard normal."""
     valid = np.isfinite(w.x)
-    frac = groups.take(groups.sample.frac_positive)
+    frac = groups.gather(groups.sample.frac_positive)
     valid &= np.isfinite(frac)
     n = groups.sum(valid)
     pos = groups.sum(valid & (w.x > 0))
