@@ -221,6 +221,26 @@ def _run_pass(sample: FirmEventSample, plans: Sequence[_GroupPlan], shared: _Sha
             _RowPass(sample, [p], shared, p.groups.order).run()
 
 
+@dataclass
+class _ChunkPart:
+    """A chunk's runs of one grouping's groups (:meth:`_GroupPlan.chunk_part`): the rows
+    ``r_lo .. r_hi`` of the plan's runs, their groups ``gr``, where each ends in the chunk and its
+    length, whether the first continues from the last chunk, the indicator of the buffers' rows
+    (row 0 the carried sum; None for one group), and when counting each window's counts and the
+    (window, group) pairs with an exact tie."""
+
+    r_lo: int
+    r_hi: int
+    gr: np.ndarray
+    ends: np.ndarray
+    lens: np.ndarray
+    carry: bool
+    indptr: np.ndarray
+    ind: sparse.csr_matrix | None
+    counts: list[np.ndarray] | None = None
+    dirty: list[tuple[int, int]] = field(default_factory=list)
+
+
 class _GroupPlan:
     """One grouping's inputs to the pass (the generalised-rank thresholds of every window), its
     running sums, and what is made of them at the end (:meth:`finish`)."""
@@ -307,8 +327,11 @@ class _GroupPlan:
         self.run_group = g[self.run_start]
         return len(self.run_start) == self.groups.G
 
-    def add_chunk(self, ch: _Chunk) -> None:
-        """Add chunk ``ch`` to the running sums, in pass order (see :class:`_RowPass`)."""
+    def chunk_part(self, ch: _Chunk) -> _ChunkPart:
+        """What chunk ``ch`` adds that does not depend on the running sums: its runs of groups,
+        their indicator and, when counting, each window's counts of ``e > x*`` per group and day.
+        Called in the thread that prepares the chunk (:meth:`_Chunk.prepare`), so that the thread
+        adding the chunks in order (:meth:`add_chunk`, the pass's critical path) only adds."""
         a, b, c = ch.a, ch.b, ch.c
         r_lo = int(np.searchsorted(self.run_start, a, side="right")) - 1
         r_hi = int(np.searchsorted(self.run_start, b, side="left"))
@@ -316,16 +339,43 @@ class _GroupPlan:
         ends = np.minimum(self.run_end[r_lo:r_hi], b) - a
         lens = np.diff(np.r_[0, ends])
         carry = bool(self.run_start[r_lo] < a)
+        indptr = np.r_[0, 1 + ends]
+        cols = np.arange(c + 1)
+        ind = None
+        if len(gr) > 1:
+            ind = sparse.csr_matrix((np.ones(c + 1), cols, indptr), shape=(len(gr), c + 1))
+        part = _ChunkPart(r_lo, r_hi, gr, ends, lens, carry, indptr, ind)
+        if not (self.windows and self.counting):
+            return part
+        # Counts are integers: their order of addition does not matter.
+        ones = sparse.csr_matrix(
+            (np.ones(c, dtype=ch.ibuf.dtype), cols[:c], np.r_[0, ends]), shape=(len(gr), c)
+        )
+        mask = ch.ibuf[:c]
+        tie_group = np.repeat(gr, lens) if ch.any_tie else None
+        part.counts = []
+        for j in range(len(self.windows)):
+            k = ch.col[self].start + j
+            np.greater(ch.l1, ch.kk[k][:, None], out=mask)
+            part.counts.append(ones @ mask)
+            if tie_group is not None:
+                part.dirty.extend((j, int(g)) for g in np.unique(tie_group[ch.tie[:, k]]))
+        return part
+
+    def add_chunk(self, ch: _Chunk) -> None:
+        """Add chunk ``ch`` to the running sums, in pass order (see :class:`_RowPass`)."""
+        a, c = ch.a, ch.c
+        part = ch.parts[self]
+        assert isinstance(part, _ChunkPart)  # made by chunk_part in the preparing thread
+        r_lo, r_hi, gr, lens, carry = part.r_lo, part.r_hi, part.gr, part.lens, part.carry
         # Row 0 of every buffer carries the running sum of the group continued from the last
         # chunk, so each group's sum is one sequential sum over its firm-events (as the
         # group-indicator product over the whole array took it), whatever the chunking.
-        indptr = np.r_[0, 1 + ends]
+        indptr = part.indptr
         shape = (len(gr), c + 1)
         cols = np.arange(c + 1)
         single = len(gr) == 1
-        ind = None
-        if not single:
-            ind = sparse.csr_matrix((np.ones(c + 1), cols, indptr), shape=shape)
+        ind = part.ind
 
         def add(acc: np.ndarray, buf: np.ndarray) -> None:
             buf[0] = acc[gr[0]] if carry else 0.0
@@ -370,19 +420,10 @@ class _GroupPlan:
             np.add.at(self.u0_sum, glocal, ch.u0[self])  # one firm-event after the other
         if self.counting:
             vcount = self.vcount
-            assert vcount is not None  # allocated when counting
-            ones = sparse.csr_matrix(
-                (np.ones(c, dtype=ch.ibuf.dtype), cols[:c], np.r_[0, ends]), shape=(len(gr), c)
-            )
-            mask = ch.ibuf[:c]
-            tie_group = np.repeat(gr, lens) if ch.any_tie else None
-            for j in range(len(self.windows)):
-                k = ch.col[self].start + j
-                np.greater(ch.l1, ch.kk[k][:, None], out=mask)
-                vcount[j, gr] += ones @ mask
-                if tie_group is not None:
-                    for g in np.unique(tie_group[ch.tie[:, k]]):
-                        self.dirty.add((j, int(g)))
+            assert vcount is not None and part.counts is not None  # allocated when counting
+            for j, counts in enumerate(part.counts):
+                vcount[j, gr] += counts
+            self.dirty.update(part.dirty)
             return
         v = self.v
         assert v is not None  # allocated when not counting
