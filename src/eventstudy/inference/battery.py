@@ -53,9 +53,13 @@ def _run_tests(
     n = groupings[0].sample.n
     if parallel.threaded(n, len(windows)):
         _build_lazy_state(groupings, windows)  # before the threads share it
-    done = parallel.ordered_map(run, windows, n)
+    # The longest windows first, so that the threads finish together.
+    jobs = sorted(windows, key=lambda w: w[0] - w[1])
+    done = parallel.ordered_map(run, jobs, n)
     out: list[dict[tuple[str, Window], TestResult]] = [{} for _ in groupings]
-    for window, per_grouping in zip(windows, done, strict=True):
+    by_window = dict(zip(jobs, done, strict=True))
+    for window in windows:  # the results in the order of the windows
+        per_grouping = by_window[window]
         for k, results in enumerate(per_grouping):
             for spec, result in zip(tests, results, strict=True):
                 out[k][(spec.name, window)] = result

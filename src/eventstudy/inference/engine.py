@@ -200,8 +200,7 @@ def _prepare(groupings: Sequence[_Groups], windows: Sequence[Window]) -> None:
         _build_lazy_state(groupings, windows)  # before the threads share it
     plans = parallel.ordered_map(lambda g: _GroupPlan(g, windows), groupings, sample.n)
     _run_pass(sample, plans, shared)
-    for p in plans:
-        p.finish(shared)
+    parallel.for_each(lambda p: p.finish(shared), plans, sample.n)  # each writes its groups'
 
 
 def _run_pass(sample: FirmEventSample, plans: Sequence[_GroupPlan], shared: _Shared) -> None:
