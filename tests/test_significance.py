@@ -741,6 +741,43 @@ def test_chunking_and_threads_do_not_change_results(synthetic, real, monkeypatch
             pd.testing.assert_frame_equal(_battery(res), want, check_exact=True)
 
 
+def test_group_sum_is_the_sequential_bincount_bitwise() -> None:
+    """A group's sum of a vector (the sparse indicator product) adds its values one after the
+    other from 0, as np.bincount with weights does: the same bits, signed zeros, NaN and
+    infinities included, for one group and for many, contiguous or not."""
+    rng = np.random.default_rng(5)
+    values = rng.normal(size=2000) * 10.0 ** rng.integers(-8, 8, 2000)
+    values[:3] = -0.0
+    values[[10, 500]] = np.nan
+    values[700] = np.inf
+    fit = _sigma_one_fit(np.zeros(2000), rng.normal(size=(2000, 5)))
+    sample = FirmEventSample.from_fits([(fit, np.arange(2000))])
+    for labels in (np.zeros(2000, int), np.repeat(np.arange(20), 100), rng.integers(0, 7, 2000)):
+        groups = engine._Groups(labels, sample)
+        for v in (values, np.abs(values) > 1.0, -np.zeros(2000)):
+            ordered = groups.take(np.asarray(v, dtype=float))
+            want = np.bincount(groups.label, weights=ordered, minlength=groups.G)
+            _assert_same_bits(groups.sum(ordered), want, f"{groups.G} groups")
+
+
+def test_groupings_run_together_equal_each_alone(synthetic) -> None:
+    """The battery runs the events and the pooled sample together, sharing what depends on the
+    firm-events alone (Wilcoxon's sort): every test the same, bit for bit, as each grouping
+    alone."""
+    sample, labels = _sample_of(synthetic)
+    windows = [(0, 0), (-1, 1), (1, 1)]
+    groupings = [engine._Groups(np.asarray(labels), sample),
+                 engine._Groups(np.zeros(sample.n, dtype=int), sample)]
+    significance._prepare_for(groupings, windows, registry.TESTS)
+    together = significance._run_tests(groupings, windows, registry.TESTS)
+    for lab, got in zip((labels, np.zeros(sample.n, dtype=int)), together, strict=True):
+        alone = significance.group_tests(sample, lab, windows)[1]
+        assert alone.keys() == got.keys()
+        for key, want in alone.items():
+            for attr in ("statistic", "p_value", "n", "df"):
+                _assert_same_bits(getattr(got[key], attr), getattr(want, attr), f"{key} {attr}")
+
+
 def test_residuals_are_read_in_place() -> None:
     """A fit whose firm-events are all in the sample is read, not copied."""
     resid = np.random.default_rng(0).normal(size=(10, 30))

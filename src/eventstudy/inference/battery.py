@@ -33,26 +33,36 @@ COLUMNS = ["event", "test", "start", "end", "statistic", "p_value", "n", "df", "
 def _run_tests(
     groupings: Sequence[_Groups], windows: Sequence[Window], tests: Sequence[TestSpec]
 ) -> list[dict[tuple[str, Window], TestResult]]:
-    """``tests`` on every window, per grouping (windows in threads, :mod:`eventstudy.parallel`)."""
+    """``tests`` on every window, per grouping (windows in threads, :mod:`eventstudy.parallel`).
+    A window's groupings run in one job, one after the other, so that what they share
+    (:meth:`~eventstudy.inference.engine._Window.across_groupings`) is made once."""
 
-    def run(job: tuple[int, Window]) -> list[TestResult]:
-        groups = groupings[job[0]]
-        w = _window(groups, job[1])
+    def run(window: Window) -> list[list[TestResult]]:
+        across: dict = {}
         out = []
-        for spec in tests:
-            assert spec.function is not None, spec.name
-            out.append(spec.function(groups, w))
+        for groups in groupings:
+            w = _window(groups, window)
+            w.across = across
+            results = []
+            for spec in tests:
+                assert spec.function is not None, spec.name
+                results.append(spec.function(groups, w))
+            out.append(results)
         return out
 
-    jobs = [(k, window) for k in range(len(groupings)) for window in windows]
     n = groupings[0].sample.n
-    if parallel.threaded(n, len(jobs)):
+    if parallel.threaded(n, len(windows)):
         _build_lazy_state(groupings, windows)  # before the threads share it
+    # The longest windows first, so that the threads finish together.
+    jobs = sorted(windows, key=lambda w: w[0] - w[1])
     done = parallel.ordered_map(run, jobs, n)
     out: list[dict[tuple[str, Window], TestResult]] = [{} for _ in groupings]
-    for (k, window), results in zip(jobs, done, strict=True):
-        for spec, result in zip(tests, results, strict=True):
-            out[k][(spec.name, window)] = result
+    by_window = dict(zip(jobs, done, strict=True))
+    for window in windows:  # the results in the order of the windows
+        per_grouping = by_window[window]
+        for k, results in enumerate(per_grouping):
+            for spec, result in zip(tests, results, strict=True):
+                out[k][(spec.name, window)] = result
     return out
 
 

@@ -93,6 +93,11 @@ class _Groups:
         """``a`` (firm-events on axis 0) in group order, as a new array."""
         return a.copy() if self.in_order else a[self.order]
 
+    def gather(self, a: np.ndarray) -> np.ndarray:
+        """``a`` (firm-events on axis 0) in group order, to be read only: ``a`` itself when the
+        groups are in sample order (no copy), else a gathered copy."""
+        return a if self.in_order else a[self.order]
+
     @cached_property
     def _indicator(self) -> sparse.csr_matrix:
         n = len(self.label)
@@ -102,7 +107,9 @@ class _Groups:
         """Sum over each group's firm-events (axis 0)."""
         a = np.asarray(a, dtype=float)
         if a.ndim == 1:
-            return np.bincount(self.label, weights=a, minlength=self.G)
+            # The indicator product adds each group's values one after the other from 0, as
+            # np.bincount(label, weights=a) does (the same numbers), 5x faster.
+            return np.asarray(self._indicator @ a)
         if self.G == 1:
             return a.sum(axis=0, keepdims=True)
         # A sparse group-indicator product beats np.add.reduceat on 2-D arrays with many groups.
@@ -160,11 +167,17 @@ def _build_lazy_state(groupings: Sequence[_Groups], windows: Sequence[Window]) -
     """Build the lazily computed, shared state (group indicators, per-row counts, CARs) before
     threads read it."""
     for groups in groupings:
-        if groups.G > 1:
-            groups._indicator  # noqa: B018
+        groups._indicator  # noqa: B018
         groups.sample.row_stats  # noqa: B018
-        for window in windows:
-            groups.sample._car(window)
+    # The CARs of the windows in threads: each window computes its own entry of the sample's
+    # cache, from the fits alone.
+    samples = list({id(g.sample): g.sample for g in groupings}.values())
+    todo = [(s, w) for s in samples for w in dict.fromkeys((int(a), int(b)) for a, b in windows)]
+
+    def car(job: tuple[FirmEventSample, Window]) -> None:
+        job[0]._car(job[1])
+
+    parallel.for_each(car, todo, sum(s.n for s in samples) * len(todo))
 
 
 # ----------------------------------------------------------------------------- the residual pass
@@ -187,8 +200,7 @@ def _prepare(groupings: Sequence[_Groups], windows: Sequence[Window]) -> None:
         _build_lazy_state(groupings, windows)  # before the threads share it
     plans = parallel.ordered_map(lambda g: _GroupPlan(g, windows), groupings, sample.n)
     _run_pass(sample, plans, shared)
-    for p in plans:
-        p.finish(shared)
+    parallel.for_each(lambda p: p.finish(shared), plans, sample.n)  # each writes its groups'
 
 
 def _run_pass(sample: FirmEventSample, plans: Sequence[_GroupPlan], shared: _Shared) -> None:
@@ -206,6 +218,26 @@ def _run_pass(sample: FirmEventSample, plans: Sequence[_GroupPlan], shared: _Sha
         if p not in together:
             p.set_order(p.groups.order)
             _RowPass(sample, [p], shared, p.groups.order).run()
+
+
+@dataclass
+class _ChunkPart:
+    """A chunk's runs of one grouping's groups (:meth:`_GroupPlan.chunk_part`): the rows
+    ``r_lo .. r_hi`` of the plan's runs, their groups ``gr``, where each ends in the chunk and its
+    length, whether the first continues from the last chunk, the indicator of the buffers' rows
+    (row 0 the carried sum; None for one group), and when counting each window's counts and the
+    (window, group) pairs with an exact tie."""
+
+    r_lo: int
+    r_hi: int
+    gr: np.ndarray
+    ends: np.ndarray
+    lens: np.ndarray
+    carry: bool
+    indptr: np.ndarray
+    ind: sparse.csr_matrix | None
+    counts: list[np.ndarray] | None = None
+    dirty: list[tuple[int, int]] = field(default_factory=list)
 
 
 class _GroupPlan:
@@ -242,14 +274,15 @@ class _GroupPlan:
                 continue
             car, var, _ = s._car(window)
             with np.errstate(invalid="ignore", divide="ignore"):
-                scar = groups.take(car) / np.sqrt(groups.take(var))  # as in _window
+                scar = groups.gather(car) / np.sqrt(groups.gather(var))  # as in _window
             scar = np.where(self.m >= 1, scar, np.nan)
             count, _, sd, _ = _moments(groups, scar)
             with np.errstate(invalid="ignore", divide="ignore"):
                 xstar = scar / groups.per_firm(sd)
             ok = np.isfinite(xstar)
-            self.x[j, groups.order] = np.where(ok, xstar, np.inf)
-            self.ok[j, groups.order] = ok
+            at = slice(None) if groups.in_order else groups.order  # a scatter costs more
+            self.x[j, at] = np.where(ok, xstar, np.inf)
+            self.ok[j, at] = ok
             self.parts.append((count, sd, ok))
         # Firm-events in the base sums but not in some window's test.
         self.need = (~self.ok).any(axis=0) & (stats.m >= 1)
@@ -293,8 +326,11 @@ class _GroupPlan:
         self.run_group = g[self.run_start]
         return len(self.run_start) == self.groups.G
 
-    def add_chunk(self, ch: _Chunk) -> None:
-        """Add chunk ``ch`` to the running sums, in pass order (see :class:`_RowPass`)."""
+    def chunk_part(self, ch: _Chunk) -> _ChunkPart:
+        """What chunk ``ch`` adds that does not depend on the running sums: its runs of groups,
+        their indicator and, when counting, each window's counts of ``e > x*`` per group and day.
+        Called in the thread that prepares the chunk (:meth:`_Chunk.prepare`), so that the thread
+        adding the chunks in order (:meth:`add_chunk`, the pass's critical path) only adds."""
         a, b, c = ch.a, ch.b, ch.c
         r_lo = int(np.searchsorted(self.run_start, a, side="right")) - 1
         r_hi = int(np.searchsorted(self.run_start, b, side="left"))
@@ -302,16 +338,43 @@ class _GroupPlan:
         ends = np.minimum(self.run_end[r_lo:r_hi], b) - a
         lens = np.diff(np.r_[0, ends])
         carry = bool(self.run_start[r_lo] < a)
+        indptr = np.r_[0, 1 + ends]
+        cols = np.arange(c + 1)
+        ind = None
+        if len(gr) > 1:
+            ind = sparse.csr_matrix((np.ones(c + 1), cols, indptr), shape=(len(gr), c + 1))
+        part = _ChunkPart(r_lo, r_hi, gr, ends, lens, carry, indptr, ind)
+        if not (self.windows and self.counting):
+            return part
+        # Counts are integers: their order of addition does not matter.
+        ones = sparse.csr_matrix(
+            (np.ones(c, dtype=ch.ibuf.dtype), cols[:c], np.r_[0, ends]), shape=(len(gr), c)
+        )
+        mask = ch.ibuf[:c]
+        tie_group = np.repeat(gr, lens) if ch.any_tie else None
+        part.counts = []
+        for j in range(len(self.windows)):
+            k = ch.col[self].start + j
+            np.greater(ch.l1, ch.kk[k][:, None], out=mask)
+            part.counts.append(ones @ mask)
+            if tie_group is not None:
+                part.dirty.extend((j, int(g)) for g in np.unique(tie_group[ch.tie[:, k]]))
+        return part
+
+    def add_chunk(self, ch: _Chunk) -> None:
+        """Add chunk ``ch`` to the running sums, in pass order (see :class:`_RowPass`)."""
+        a, c = ch.a, ch.c
+        part = ch.parts[self]
+        assert isinstance(part, _ChunkPart)  # made by chunk_part in the preparing thread
+        r_lo, r_hi, gr, lens, carry = part.r_lo, part.r_hi, part.gr, part.lens, part.carry
         # Row 0 of every buffer carries the running sum of the group continued from the last
         # chunk, so each group's sum is one sequential sum over its firm-events (as the
         # group-indicator product over the whole array took it), whatever the chunking.
-        indptr = np.r_[0, 1 + ends]
+        indptr = part.indptr
         shape = (len(gr), c + 1)
         cols = np.arange(c + 1)
         single = len(gr) == 1
-        ind = None
-        if not single:
-            ind = sparse.csr_matrix((np.ones(c + 1), cols, indptr), shape=shape)
+        ind = part.ind
 
         def add(acc: np.ndarray, buf: np.ndarray) -> None:
             buf[0] = acc[gr[0]] if carry else 0.0
@@ -356,19 +419,10 @@ class _GroupPlan:
             np.add.at(self.u0_sum, glocal, ch.u0[self])  # one firm-event after the other
         if self.counting:
             vcount = self.vcount
-            assert vcount is not None  # allocated when counting
-            ones = sparse.csr_matrix(
-                (np.ones(c, dtype=ch.ibuf.dtype), cols[:c], np.r_[0, ends]), shape=(len(gr), c)
-            )
-            mask = ch.ibuf[:c]
-            tie_group = np.repeat(gr, lens) if ch.any_tie else None
-            for j in range(len(self.windows)):
-                k = ch.col[self].start + j
-                np.greater(ch.l1, ch.kk[k][:, None], out=mask)
-                vcount[j, gr] += ones @ mask
-                if tie_group is not None:
-                    for g in np.unique(tie_group[ch.tie[:, k]]):
-                        self.dirty.add((j, int(g)))
+            assert vcount is not None and part.counts is not None  # allocated when counting
+            for j, counts in enumerate(part.counts):
+                vcount[j, gr] += counts
+            self.dirty.update(part.dirty)
             return
         v = self.v
         assert v is not None  # allocated when not counting
@@ -576,6 +630,9 @@ class _Window:
     cols: slice  # event-axis columns of the window
     covered: np.ndarray  # (n,) the firm-event's event window covers the window
     memo: dict = field(default_factory=dict, repr=False)  # parts several tests share
+    # Parts the groupings of one sample in sample order share (the same values in the same
+    # order), set by the battery for the window's groupings together (:meth:`across_groupings`).
+    across: dict = field(default_factory=dict, repr=False)
 
     @property
     def single(self) -> bool:
@@ -588,6 +645,16 @@ class _Window:
             self.memo[key] = make()
         return self.memo[key]
 
+    def across_groupings(self, groups: _Groups, key: str, make: Callable[[], Any]) -> Any:
+        """``make()``, once for every grouping of the window in sample order (``groups.in_order``:
+        its per-firm-event arrays are the sample's, so what depends on them alone is the same);
+        other groupings make their own."""
+        if not groups.in_order:
+            return make()
+        if key not in self.across:
+            self.across[key] = make()
+        return self.across[key]
+
 
 def _window(groups: _Groups, window: Window) -> _Window:
     s = groups.sample
@@ -595,7 +662,7 @@ def _window(groups: _Groups, window: Window) -> _Window:
     car, var, length = (groups.take(a) for a in s._car(window))
     first = window[0] - int(s.ev_days[0])
     cols = slice(first, first + window[1] - window[0] + 1)
-    sar = groups.take(s.sar[:, cols])
+    sar = groups.gather(s.sar[:, cols])
     sar = np.where(covered[:, None], sar, np.nan)
     valid = np.isfinite(sar)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -610,7 +677,7 @@ def _daily(
     """The window's days of ``values`` (sample order, event axis) among the firm-events covering
     the window, in group order with NaN where missing, whether each has a value, and per group
     the firm-events with at least one value."""
-    x = groups.take(values[:, w.cols])
+    x = groups.gather(values[:, w.cols])
     x = np.where(w.covered[:, None], x, np.nan)
     valid = np.isfinite(x)
     return x, valid, groups.sum(valid.any(axis=1))
@@ -622,7 +689,7 @@ def _summed_daily_means(
     """Per group, over the window's days: the sum of the daily cross-sectional means of
     ``values`` (sample order, event axis) among the firm-events covering the window, the number
     of days with a value, and the firm-events with at least one value."""
-    x = groups.take(values[:, w.cols])
+    x = groups.gather(values[:, w.cols])
     x = np.where(w.covered[:, None], x, np.nan)
     valid = np.isfinite(x)
     cnt = groups.sum(valid)

@@ -66,7 +66,7 @@ def generalized_sign(groups: _Groups, w: _Window) -> TestResult:
     ``p = (1/N) sum_i (share of firm-event i's estimation residuals > 0)`` over the N firm-events
     tested; ``Z = (N+ - N p) / sqrt(N p (1 - p))``, ``N+`` as in the sign test. Standard normal."""
     valid = np.isfinite(w.x)
-    frac = groups.take(groups.sample.frac_positive)
+    frac = groups.gather(groups.sample.frac_positive)
     valid &= np.isfinite(frac)
     n = groups.sum(valid)
     pos = groups.sum(valid & (w.x > 0))
@@ -87,14 +87,16 @@ def _signed_rank_cdf(n: int) -> np.ndarray:
     return np.cumsum(counts) / 2.0**n
 
 
-def _ranks_within(values: np.ndarray, label: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _ranks_within(
+    values: np.ndarray, label: np.ndarray, order: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Average ranks of ``values`` within each label, and per element the size of its tie block
     (only at the block's first element, else 0). The order of tied values among themselves does
     not matter (average ranks; tie sizes are summed per label), so any sort by (label, value)
-    does."""
+    does. ``order``: ``np.argsort(values)`` when already known."""
     if not len(values):
         return np.zeros(0), np.zeros(0)
-    o = np.argsort(values)
+    o = np.argsort(values) if order is None else order
     if label[0] != label[-1] or (len(label) > 1 and (label[1:] < label[:-1]).any()):
         small = label.min() >= 0 and label.max() < 2**16  # radix-sorted as uint16
         o = o[np.argsort((label.astype(np.uint16) if small else label)[o], kind="stable")]
@@ -124,7 +126,10 @@ def wilcoxon(groups: _Groups, w: _Window) -> TestResult:
     n = groups.sum(valid)
     nz = valid & (w.x != 0)
     idx = np.flatnonzero(nz)
-    ranks, ties = _ranks_within(np.abs(w.x[idx]), groups.label[idx])
+    values = np.abs(w.x[idx])
+    # The sort of the values, the test's main cost, is shared by the groupings in sample order.
+    order = w.across_groupings(groups, "wilcoxon_order", lambda: np.argsort(values))
+    ranks, ties = _ranks_within(values, groups.label[idx], order)
     pos_rank = np.zeros(len(w.x))
     pos_rank[idx] = np.where(w.x[idx] > 0, ranks, 0.0)
     tie_term = np.zeros(len(w.x))

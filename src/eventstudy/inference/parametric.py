@@ -63,7 +63,7 @@ def _patell_parts(groups: _Groups, w: _Window) -> tuple[np.ndarray, ...]:
 
 
 def _patell_parts_of(groups: _Groups, w: _Window) -> tuple[np.ndarray, ...]:
-    df = groups.take(groups.sample.df)
+    df = groups.gather(groups.sample.df)
     valid = np.isfinite(w.csar) & (df > 2)
     with np.errstate(invalid="ignore", divide="ignore"):
         q = df / (df - 2.0)
@@ -167,7 +167,7 @@ def brown_warner_1980(groups: _Groups, w: _Window) -> TestResult:
     an AAR (with complete data ``CAAR / (sqrt(L) sqrt(sum_i s_i^2) / N)``). Student t with
     ``mean(M_i) - 1`` df over the firm-events used."""
     x, valid, n = _daily(groups, groups.sample.ar, w)
-    s2 = groups.take(groups.resid_var)
+    s2 = groups.gather(groups.resid_var)
     valid = valid & np.isfinite(s2)[:, None]
     used: np.ndarray = valid.any(axis=1)
     cnt = groups.sum(valid)
@@ -177,7 +177,7 @@ def brown_warner_1980(groups: _Groups, w: _Window) -> TestResult:
         has = cnt > 0
         t = np.where(has, aar, 0.0).sum(axis=1) / np.sqrt(np.where(has, var, 0.0).sum(axis=1))
         n = groups.sum(used)
-        m = groups.take(groups.sample.row_stats.m_resid.astype(float))
+        m = groups.gather(groups.sample.row_stats.m_resid.astype(float))
         df = groups.sum(np.where(used, m, 0.0)) / n - 1.0
     return _result(t, _tp(t, df), n, df, _needs(n))
 
@@ -191,7 +191,7 @@ def lamb(groups: _Groups, w: _Window) -> TestResult:
     ``Z = sum_t Z_t / sqrt(L)`` over its ``L`` days with an AAR. Standard normal."""
     s, days = groups.time_series_scale
     x, valid, n = _daily(groups, groups.sample.ar, w)
-    lev = groups.take(groups.sample.h[:, w.cols])
+    lev = groups.gather(groups.sample.h[:, w.cols])
     cnt = groups.sum(valid)
     with np.errstate(invalid="ignore", divide="ignore"):
         aar = groups.sum(np.where(valid, x, 0.0)) / cnt
