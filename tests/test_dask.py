@@ -323,6 +323,19 @@ def test_out_is_written_whole_or_not_at_all(client, data, tmp_path, monkeypatch)
     assert not (out / "abnormal_returns").exists()
 
 
+#: The command-line tests' study file (``engine`` and ``tickers`` filled in).
+_CLI_STUDY = """study: Dask check
+market: ^GSPC
+engine: {engine}
+car_windows: [[0, 0], [-1, 1]]
+events:
+  - name: R1
+    date: 2025-01-27
+    tickers: [{tickers}]
+"""
+_CLI_TICKERS = "NVDA, AVGO, TSM, MU, AAPL"
+
+
 def test_engine_dask_from_a_study_file_matches_the_local_run(
     sample_prices, sample_dir, tmp_path, client
 ) -> None:
@@ -333,19 +346,10 @@ def test_engine_dask_from_a_study_file_matches_the_local_run(
 
     parquet = tmp_path / "prices.parquet"
     write_prices(sample_prices, parquet)
-    study = """study: Dask check
-market: ^GSPC
-engine: {engine}
-car_windows: [[0, 0], [-1, 1]]
-events:
-  - name: R1
-    date: 2025-01-27
-    tickers: [NVDA, AVGO, TSM, MU, AAPL]
-"""
     tables = {}
     for engine, prices in (("local", sample_dir / "prices.csv"), ("dask", parquet)):
         path = tmp_path / f"{engine}.yaml"
-        path.write_text(study.format(engine=engine))
+        path.write_text(_CLI_STUDY.format(engine=engine, tickers=_CLI_TICKERS))
         args = [
             "run",
             str(path),
@@ -383,15 +387,7 @@ def test_engine_dask_parquet_tables_only_are_written_from_the_workers(
 
     parquet = tmp_path / "prices.parquet"
     write_prices(sample_prices, parquet)
-    study = """study: Dask folder
-market: ^GSPC
-engine: {engine}
-car_windows: [[0, 0], [-1, 1]]
-events:
-  - name: R1
-    date: 2025-01-27
-    tickers: [{tickers}]
-"""
+    study = _CLI_STUDY
     outs = []
     real = dask_engine.fit_resolved_dask
 
@@ -403,7 +399,7 @@ events:
     runs = {}
     for engine, prices in (("local", sample_dir / "prices.csv"), ("dask", parquet)):
         path = tmp_path / f"{engine}.yaml"
-        path.write_text(study.format(engine=engine, tickers="NVDA, AVGO, TSM, MU, AAPL"))
+        path.write_text(study.format(engine=engine, tickers=_CLI_TICKERS))
         args = ["run", str(path), "--prices", str(prices), "--offline", "--no-figures",
                 "--format", "parquet", "--out", str(tmp_path / engine)]  # fmt: skip
         if engine == "dask":

@@ -309,8 +309,7 @@ def run_study(spec: StudySpec, options: DataOptions | None = None) -> EventStudy
         else:
             results = _run_local(spec, options, factors, keep)
         require_fitted(results.events, results.batches, results.dropped)
-        if spec.bootstrap is not None:  # read by the results' tests (and kept in summary.json)
-            results.meta["bootstrap"] = spec.bootstrap.model_dump()
+        results.meta.update(_bootstrap_meta(spec))
         if characteristics is not None or spec.regressions or spec.groups:
             results = results.with_characteristics(
                 characteristics, regressions=spec.regressions or (), groups=spec.groups or ()
@@ -419,8 +418,13 @@ def run_study_to_folder(spec: StudySpec, options: DataOptions, out: Path) -> Non
     tables are made from the results after the fit). A study in which nothing could be fitted
     is the :class:`DataError` :func:`run_study` gives, and leaves ``out`` as it was."""
     factors = load_factors(spec, options)
-    meta = {} if spec.bootstrap is None else {"bootstrap": spec.bootstrap.model_dump()}
-    _run_dask(spec, options, factors, out=out, meta=meta)
+    _run_dask(spec, options, factors, out=out, meta=_bootstrap_meta(spec))
+
+
+def _bootstrap_meta(spec: StudySpec) -> dict[str, Any]:
+    """The study's ``bootstrap:`` settings as the results' meta holds them (read by the results'
+    tests, and kept in ``summary.json``); empty without the key."""
+    return {} if spec.bootstrap is None else {"bootstrap": spec.bootstrap.model_dump()}
 
 
 def _run_dask(
