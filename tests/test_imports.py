@@ -435,13 +435,33 @@ def test_the_fast_reader_cuts_blocks_at_line_breaks(tmp_path: Path, text: bytes,
     path.write_bytes(text)
     raw = longfile._HashingFile(path)
     try:
-        blocks = list(longfile._line_blocks(raw, size))
+        # Each block is a view of a buffer the next one is read into: copied as it comes.
+        blocks = [bytes(block) for block in longfile._line_blocks(raw, size)]
         assert raw.hexdigest() == hashlib.sha256(text).hexdigest()
     finally:
         raw.release()
     assert b"".join(blocks) == text
     assert all(b[-1:] in (b"\n", b"\r") for b in blocks[:-1])
     assert all(blocks)
+
+
+def test_arrow_copies_what_it_parses() -> None:
+    """The fast reader reads each block into the buffer the last one was parsed from
+    (``_line_blocks``): that is safe only while Arrow's tables do not point into it."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    buffer = bytearray(b'A,2024-01-02,1.5\nBB,2024-01-03,2.5\n"C,x",2024-01-04,3\n')
+    table = pa_csv.read_csv(
+        pa.py_buffer(memoryview(buffer)),
+        read_options=pa_csv.ReadOptions(column_names=["ticker", "date", "close"]),
+        convert_options=pa_csv.ConvertOptions(
+            column_types={"ticker": pa.string(), "date": pa.string(), "close": pa.float64()}
+        ),
+    )
+    before = table.to_pylist()
+    buffer[:] = b"Z" * len(buffer)
+    assert table.to_pylist() == before
 
 
 @pytest.mark.sample

@@ -70,3 +70,45 @@ def test_a_caller_that_stops_early_stops_the_thread_and_closes_the_items(
     assert not _threads()
     assert closed == ["MainThread"]  # closed once the thread had ended, by the caller
     assert len(produced) < 10  # the thread stopped reading ahead
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("items", [[], [1], [1, 2, 3, 4]])
+def test_pipeline_consumes_in_order_and_apart_items_last(
+    monkeypatch: pytest.MonkeyPatch, threads: int, items: list[int]
+) -> None:
+    """``pipeline``: every item consumed in order in the calling thread, the ``apart`` items
+    after them; with threads, an apart item is produced beside the others once the first is
+    produced (the last of several waits here until it has begun: were the apart items produced
+    after the others, it would wait in vain)."""
+    monkeypatch.setattr(parallel, "THREADS", threads)
+    apart_begun = threading.Event()
+    consumed: list[tuple[int, str]] = []
+
+    def produce(item: int) -> int:
+        if item == 100:
+            apart_begun.set()
+        elif threads > 1 and len(items) > 1 and item == items[-1]:
+            assert apart_begun.wait(timeout=30), "the apart item was not produced beside"
+        return item * 10
+
+    def consume(value: int) -> None:
+        consumed.append((value, threading.current_thread().name))
+
+    parallel.pipeline(produce, consume, items, size=10**6, apart=[100, 200])
+    assert [v for v, _ in consumed] == [i * 10 for i in items] + [1000, 2000]
+    assert {name for _, name in consumed} == {"MainThread"}
+
+
+def test_pipeline_raises_what_producing_raised(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "THREADS", 2)
+
+    def produce(item: int) -> int:
+        if item == 100:
+            raise ValueError("apart failed")
+        return item
+
+    consumed: list[int] = []
+    with pytest.raises(ValueError, match="apart failed"):
+        parallel.pipeline(produce, consumed.append, [1, 2], size=10**6, apart=[100])
+    assert consumed == [1, 2]

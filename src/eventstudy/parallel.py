@@ -19,7 +19,7 @@ import os
 import queue
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -64,24 +64,39 @@ def ordered_map(func: Callable[[T], R], items: Iterable[T], size: int) -> list[R
 
 
 def pipeline(
-    produce: Callable[[T], R], consume: Callable[[R], None], items: Iterable[T], size: int
+    produce: Callable[[T], R],
+    consume: Callable[[R], None],
+    items: Iterable[T],
+    size: int,
+    *,
+    apart: Iterable[T] = (),
 ) -> None:
-    """``consume(produce(item))`` for every item, in order. When threads pay (:func:`threaded`),
-    ``produce`` of the next item runs in a second thread while the current one is consumed, so two
-    products are alive at once (the caller alternates their workspaces); ``consume`` always runs
-    in the calling thread, one item after the other."""
-    items = list(items)
-    if not threaded(size, len(items)):
-        for item in items:
+    """``consume(produce(item))`` for every item, in order, then for every item of ``apart``.
+    When threads pay (:func:`threaded`), ``produce`` of the next item runs in a second thread while
+    the current one is consumed, so two products are alive at once (the caller alternates their
+    workspaces), and each item of ``apart`` (a long one) is produced in a thread of its own,
+    started once the first item is produced, beside all the others. ``consume`` always runs in
+    the calling thread, one item after the other."""
+    items, apart = list(items), list(apart)
+    if not threaded(size, len(items) + len(apart)):
+        for item in items + apart:
             consume(produce(item))
         return
-    with ThreadPoolExecutor(1) as pool:
-        nxt = pool.submit(produce, items[0])
+    with ThreadPoolExecutor(1 + len(apart)) as pool:
+        later: list[Future[R]] = []
+        nxt = pool.submit(produce, items[0]) if items else None
         for k in range(len(items)):
+            assert nxt is not None
             current = nxt.result()
+            if k == 0:
+                later = [pool.submit(produce, item) for item in apart]
             if k + 1 < len(items):
                 nxt = pool.submit(produce, items[k + 1])
             consume(current)
+        if not items:
+            later = [pool.submit(produce, item) for item in apart]
+        for done in later:
+            consume(done.result())
 
 
 def ordered_stream(func: Callable[[T], R], items: Iterable[T], size: int) -> Iterator[R]:
@@ -104,7 +119,7 @@ def ordered_stream(func: Callable[[T], R], items: Iterable[T], size: int) -> Ite
 
 
 
-def read_ahead(items: Iterable[T], ahead: int = 1) -> Iterator[T]:
+def read_ahead(items: Iterable[T], ahead: int = 1) -> Generator[T, None, None]:
     """The items of ``items`` in order, the next ``ahead`` of them produced in a second thread
     while the caller works on the current one (reading a file while its last chunk is stored).
 

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from eventstudy.estimation.kernel import gather
+from eventstudy.frames import text_column
 
 if TYPE_CHECKING:
     from eventstudy.currency import FxRates
@@ -90,6 +91,7 @@ def _batch_effects(
     """``padded``: the close matrix with one more column of NaN (column -1: no prices)."""
     f = b.fit
     tickers = np.asarray(b.ticker, dtype=object)
+    ticker_text = text_column(tickers)  # converted once, taken for each window
     dates = event_dates[b.event]
     found, share_notes = _shares_at(shares, tickers, dates)
     n_shares = found["shares_outstanding"].to_numpy(dtype=float)
@@ -130,8 +132,8 @@ def _batch_effects(
         parts.append(
             pd.DataFrame(
                 {
-                    "event": fit.event_names[b.event[idx]],
-                    "ticker": tickers[idx],
+                    "event": text_column(fit.event_names, b.event[idx]),
+                    "ticker": ticker_text.take(idx),
                     "start": start,
                     "end": end,
                     "market_value": n_shares[idx] * prior,
@@ -142,7 +144,7 @@ def _batch_effects(
                     "shares_as_of": as_of[idx],
                     "shares_source": found["source"].to_numpy(dtype=object)[idx],
                     "price_day_minus1": prior,
-                    "note": notes,
+                    "note": text_column(*_distinct(notes)),
                     "_k": b.order[idx],
                     "_d": (
                         session[np.clip(f.day0[idx] - 1, 0, len(session) - 1)]
@@ -153,6 +155,12 @@ def _batch_effects(
             )
         )
     return parts
+
+
+def _distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values of ``values`` and the position of each: a column of a few notes."""
+    codes, distinct = pd.factorize(values)
+    return np.asarray(distinct, dtype=object), codes
 
 
 def value_effects(

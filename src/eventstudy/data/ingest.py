@@ -138,6 +138,7 @@ def _read(
     sort: bool = True,
 ) -> IngestedFile:
     wanted = list(dict.fromkeys(tickers)) if tickers is not None else None
+    wanted_set = set(wanted or ())
     kept: list[pd.DataFrame] = []
     names: set[str] = set()
     nonpositive = 0
@@ -145,11 +146,18 @@ def _read(
     for chunk in read_ahead(reader):
         if writer is not None:
             writer.add(chunk, reader.columns)
-        names.update(chunk["ticker"].unique().tolist())
+        # The chunk's tickers by their distinct values (a few thousand among a million rows):
+        # Series.isin makes an Arrow scalar of every wanted ticker, chunk after chunk.
+        codes, distinct = pd.factorize(chunk["ticker"])
+        distinct = distinct.tolist()
+        names.update(distinct)
         with np.errstate(invalid="ignore"):
             nonpositive += int((chunk[["close", "adj_close"]].to_numpy() <= 0).sum())
         if wanted is not None:
-            mask = chunk["ticker"].isin(wanted) & chunk["date"].between(start, end)
+            # One more False at the end: code -1 (a missing ticker) is never kept.
+            keep = np.zeros(len(distinct) + 1, dtype=bool)
+            keep[: len(distinct)] = [t in wanted_set for t in distinct]
+            mask = keep[codes] & chunk["date"].between(start, end).to_numpy()
             kept.append(chunk if mask.all() else chunk.loc[mask])
     prices = None
     if wanted is not None:

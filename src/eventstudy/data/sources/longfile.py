@@ -6,6 +6,7 @@ reader of :mod:`eventstudy.data.sources.csvtext` for anything else (the layout i
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import hashlib
@@ -33,6 +34,7 @@ from eventstudy.data.sources.csvtext import (
     string_columns,
 )
 from eventstudy.errors import DataError
+from eventstudy.parallel import read_ahead
 
 
 def _long_frame(table: Table, index: dict[str, int]) -> pd.DataFrame:
@@ -105,21 +107,32 @@ def _increasing(keys: np.ndarray) -> bool:
     return bool((keys[1:] > keys[:-1]).all())
 
 
-def _line_blocks(raw: _HashingFile, size: int) -> Iterator[bytes]:
+def _line_blocks(raw: _HashingFile, size: int) -> Iterator[memoryview]:
     """The file's bytes in blocks of about ``size`` bytes, each ending at a line break (the last:
     at the end of the file). This is where Arrow's own reader cuts a file when values hold no
-    line breaks (``newlines_in_values=False``); one that does is caught by :meth:`_fast_chunk`."""
-    rest = b""
-    while data := raw.read(size):
-        data = rest + data if rest else data
-        cut = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
-        if not cut:  # a line longer than a block: read on
-            rest = data
+    line breaks (``newlines_in_values=False``); one that does is caught by :meth:`_fast_chunk`.
+
+    Each block is a view of one buffer that the next block is read into: use it before asking
+    for the next (Arrow's CSV reader copies what it parses). Reading every block into new bytes
+    cost as much as reading the file (fresh memory is zeroed by the system, then copied)."""
+    buffer = bytearray(max(1, size))
+    held = 0  # bytes at the start of the buffer: the beginning of a line not yet given
+    while True:
+        got = raw.readinto(memoryview(buffer)[held:])
+        if not got:
+            if held:
+                yield memoryview(buffer)[:held]
+            return
+        end = held + got
+        cut = max(buffer.rfind(b"\n", 0, end), buffer.rfind(b"\r", 0, end)) + 1
+        if not cut:  # no line break yet: read on (into a larger buffer when this one is full)
+            if end == len(buffer):
+                buffer = bytearray(buffer) + bytearray(len(buffer))
+            held = end
             continue
-        rest = data[cut:]
-        yield data[:cut]
-    if rest:
-        yield rest
+        yield memoryview(buffer)[:cut]
+        held = end - cut
+        buffer[:held] = buffer[cut:end]  # same size: allowed while Arrow still holds a view
 
 
 def file_sha256(path: Path) -> str:
@@ -294,19 +307,26 @@ class LongPriceFile:
             strings_can_be_null=False,
             quoted_strings_can_be_null=False,
         )
-        try:
-            tables: list[Any] = []
+        def parsed() -> Iterator[Any]:
+            options = read_options
             for block in _line_blocks(raw, self._block_bytes()):
                 # A block is parsed by Arrow's threads (its streaming reader has one).
                 table = pa_csv.read_csv(
-                    pa.py_buffer(block), read_options=read_options, convert_options=convert_options
+                    pa.py_buffer(block), read_options=options, convert_options=convert_options
                 )
+                options = pa_csv.ReadOptions(column_names=columns)  # the header was first
                 if table.num_rows:
+                    yield table
+
+        try:
+            tables: list[Any] = []
+            # The next blocks are read and parsed in a second thread while a chunk is checked.
+            with contextlib.closing(read_ahead(parsed())) as blocks:
+                for table in blocks:
                     tables.append(table)
-                read_options = pa_csv.ReadOptions(column_names=columns)  # the header was first
-                if sum(t.num_rows for t in tables) >= self.chunk_rows:
-                    yield self._fast_chunk(pa.concat_tables(tables), index, numeric, keys)
-                    tables = []
+                    if sum(t.num_rows for t in tables) >= self.chunk_rows:
+                        yield self._fast_chunk(pa.concat_tables(tables), index, numeric, keys)
+                        tables = []
             if tables:
                 yield self._fast_chunk(pa.concat_tables(tables), index, numeric, keys)
             if not self.rows:
