@@ -82,6 +82,28 @@ def test_prices_where_returns_belong_are_refused(sample_prices) -> None:
     assert issubclass(DataError, EventStudyError)
 
 
+def test_the_scale_check_samples_a_large_panel(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Returns or prices? Decided by the median size of evenly spaced cells of a large panel, or
+    of every cell when those are mostly missing (a sample is never the only evidence of NaN)."""
+    from eventstudy.data import inputs
+
+    rng = np.random.default_rng(3)
+    values = rng.normal(0, 0.02, (400, 50))
+    assert inputs._typical_size(values) == np.median(np.abs(values))  # small: every cell
+    monkeypatch.setattr(inputs, "TYPICAL_SAMPLE", 2000)  # 20,000 cells: every tenth
+    sampled = inputs._typical_size(values)
+    assert sampled == np.median(np.abs(values.ravel()[::10]))
+    assert sampled == pytest.approx(np.median(np.abs(values)), rel=0.1)
+    assert inputs._typical_size(100 + 10 * np.abs(values)) > 100  # prices
+    sparse = np.full((400, 50), np.nan)
+    sparse[:, 3] = values[:, 3]  # one firm's returns: no sampled cell holds one
+    assert inputs._typical_size(sparse) == np.median(np.abs(values[:, 3]))
+    assert inputs._typical_size(np.full((400, 50), np.nan)) is None
+    dates = pd.bdate_range("2020-01-01", periods=400)
+    with pytest.raises(DataError, match=r"does not look like daily returns"):
+        EventStudy(pd.DataFrame(100 + np.abs(values) * 10, index=dates))
+
+
 def test_from_prices_takes_return_kind_and_the_old_name_with_a_warning(sample_prices) -> None:
     log = EventStudy.from_prices(sample_prices, return_kind="log")
     assert log.return_kind == "log"

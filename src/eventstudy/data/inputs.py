@@ -42,11 +42,9 @@ def check_returns(returns: pd.DataFrame) -> pd.DataFrame:
         )
     if returns.empty or returns.shape[1] == 0:
         raise DataError(f"{argument('returns')} is empty: it needs dates x tickers of returns")
-    values = returns.to_numpy(dtype=float, na_value=np.nan)
-    finite = np.abs(values[np.isfinite(values)])
-    if not len(finite):
+    typical = _typical_size(returns.to_numpy(dtype=float, na_value=np.nan))
+    if typical is None:
         raise DataError(f"{argument('returns')} holds no returns (every value is missing)")
-    typical = float(np.median(finite))
     if typical > MAX_TYPICAL_RETURN:
         raise DataError(
             f"{argument('returns')} does not look like daily returns (median absolute value "
@@ -54,6 +52,24 @@ def check_returns(returns: pd.DataFrame) -> pd.DataFrame:
             "divide by 100"
         )
     return returns
+
+
+#: Values whose median size :func:`_typical_size` takes: evenly spaced cells of a larger panel.
+TYPICAL_SAMPLE = 1_000_000
+
+
+def _typical_size(values: np.ndarray) -> float | None:
+    """The median absolute value of the finite ``values`` (None if there are none), taken over
+    :data:`TYPICAL_SAMPLE` evenly spaced cells when there are more: a check of scale (returns
+    or prices?), which a million cells settle as well as 30 million (20,000 firms over six years:
+    1.4 s for the whole panel, a twentieth of that for the sample)."""
+    flat = values.ravel()
+    step = max(1, len(flat) // TYPICAL_SAMPLE)
+    sample = flat[::step]
+    finite = np.abs(sample[np.isfinite(sample)])
+    if step > 1 and len(finite) < 1000:  # a sample of mostly missing cells: every cell
+        finite = np.abs(flat[np.isfinite(flat)])
+    return float(np.median(finite)) if len(finite) else None
 
 
 def check_volume(volume: pd.DataFrame) -> pd.DataFrame:
