@@ -10,6 +10,7 @@ finds no foreign listing and no currency to convert, and runs exactly as before.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,7 @@ def calendar_market(spec: StudySpec) -> str:
 def event_listings(events: Sequence[ResolvedEvent], market: str) -> dict[str, str]:
     """The events' firms on another exchange than ``market``'s, ticker -> MIC (empty: every
     firm trades on the market's exchange)."""
-    firms = list(dict.fromkeys(t for e in events for t in e.tickers))  # each once
+    firms = list(dict.fromkeys(chain.from_iterable(e.tickers for e in events)))  # each once
     return foreign_listings(firms, market, named_exchanges(events))
 
 
@@ -101,7 +102,7 @@ def currencies_of(
     ``reporting``, still without rates; None when nothing needs converting (every firm is quoted
     in USD and the study reports in USD)."""
     named = named_exchanges(events)
-    firms = list(dict.fromkeys(t for e in events for t in e.tickers))  # each once
+    firms = list(dict.fromkeys(chain.from_iterable(e.tickers for e in events)))  # each once
     exchanges = {t: listing_exchange(t, market, named) for t in firms}
     fx = study_currencies(firms, exchanges, reporting)
     return fx if fx.needed() else None
