@@ -74,8 +74,8 @@ def pipeline(
     """``consume(produce(item))`` for every item, in order, then for every item of ``apart``.
     When threads pay (:func:`threaded`), ``produce`` of the next item runs in a second thread while
     the current one is consumed, so two products are alive at once (the caller alternates their
-    workspaces), and each item of ``apart`` (a long one) is produced in a thread of its own,
-    started once the first item is produced, beside all the others. ``consume`` always runs in
+    workspaces), and each item of ``apart`` (a long one) is produced in a thread of its own from
+    the start, beside all the others. ``consume`` always runs in
     the calling thread, one item after the other."""
     items, apart = list(items), list(apart)
     if not threaded(size, len(items) + len(apart)):
@@ -83,18 +83,14 @@ def pipeline(
             consume(produce(item))
         return
     with ThreadPoolExecutor(1 + len(apart)) as pool:
-        later: list[Future[R]] = []
-        nxt = pool.submit(produce, items[0]) if items else None
+        later = [pool.submit(produce, item) for item in apart]
+        if items:
+            nxt = pool.submit(produce, items[0])
         for k in range(len(items)):
-            assert nxt is not None
             current = nxt.result()
-            if k == 0:
-                later = [pool.submit(produce, item) for item in apart]
             if k + 1 < len(items):
                 nxt = pool.submit(produce, items[k + 1])
             consume(current)
-        if not items:
-            later = [pool.submit(produce, item) for item in apart]
         for done in later:
             consume(done.result())
 

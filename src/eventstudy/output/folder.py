@@ -229,8 +229,8 @@ _TEXT_COLUMNS = {
     "weighting",
 }
 _DATE_COLUMNS = {"date", "shares_as_of"}
-#: Up to this many firm-events the test battery is built beside the other tables (a third of a
-#: second less at 100k firm-events on two cores); above, after the abnormal returns' table.
+#: Up to this many firm-events the test battery is built beside the other tables (half a second
+#: less at 100k firm-events on two cores); above, after the abnormal returns' table.
 BATTERY_APART_MAX = 200_000
 #: Columns appended to a table after its first release: a folder written before may lack them.
 _LATER_COLUMNS = {"car.csv": {"p_sq_lower", "p_sq_upper", "p_holm", "p_bh"}}
@@ -268,12 +268,11 @@ def write_tables(
 
         # A large study builds the next table while Arrow writes this one (it lets go of the
         # GIL): each file is still written whole by one thread. The test battery, the longest
-        # to build, is built in a thread of its own beside the other tables from the moment the
-        # abnormal returns (the longest to write) are built; above BATTERY_APART_MAX firm-events
-        # it is built after them instead, the two working sets being too large to hold at once.
+        # to build, is built in a thread of its own beside all the other tables; above
+        # BATTERY_APART_MAX firm-events, after the abnormal returns (the longest to write), the
+        # two working sets being too large to hold at once. The longest to build come first:
+        # what the battery has to wait for at the end is then a small table.
         firm_events = sum(len(e.tickers) for e in results.events)
-        # The longest to build first (the battery's length is then what the other tables
-        # leave of the time, not what is built after it).
         first = ["ar_frame", "car_frame", "quality_frame", "valuation_frame"]
         apart = [t for t in TABLE_FILES if t.method == "tests_frame" and t.name not in skip]
         if firm_events > BATTERY_APART_MAX:
