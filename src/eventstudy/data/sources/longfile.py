@@ -63,8 +63,9 @@ _NA_SPELLINGS = sorted(
 #: Dates the fast reader takes (nanosecond timestamps); others go to the careful reader.
 _FIRST_DAY, _LAST_DAY = dt.date(1678, 1, 1), dt.date(2261, 12, 31)
 #: Rows of a long price file read at a time: what reading it holds in memory, whatever its size
-#: (about 150 MB at a million rows).
-CHUNK_ROWS = 1_000_000
+#: (about 75 MB at half a million rows). Half a million rather than a million: the three threads
+#: that read, check and stage a file start and end together sooner (0.1 s less on 3M rows).
+CHUNK_ROWS = 500_000
 _BLOCK_BYTES = 1 << 24  # what Arrow parses at a time
 
 
