@@ -144,7 +144,7 @@ def _batch_effects(
                     "shares_as_of": as_of[idx],
                     "shares_source": found["source"].to_numpy(dtype=object)[idx],
                     "price_day_minus1": prior,
-                    "note": text_column(*_distinct(notes)),
+                    "note": notes,
                     "_k": b.order[idx],
                     "_d": (
                         session[np.clip(f.day0[idx] - 1, 0, len(session) - 1)]
@@ -155,12 +155,6 @@ def _batch_effects(
             )
         )
     return parts
-
-
-def _distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct values of ``values`` and the position of each: a column of a few notes."""
-    codes, distinct = pd.factorize(values)
-    return np.asarray(distinct, dtype=object), codes
 
 
 def value_effects(
