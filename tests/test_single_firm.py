@@ -89,6 +89,41 @@ def test_adjusted_p_equals_statsmodels() -> None:
     assert np.isnan(holm[~np.isfinite(p)]).all() and np.isnan(bh[~np.isfinite(p)]).all()
 
 
+def test_adjusted_p_of_groups_of_about_one_size_equals_statsmodels() -> None:
+    """Groups of about one size (a study's events with similar numbers of firms) take the path
+    that sorts each group in a row of its own, padded to the largest: the same numbers as
+    statsmodels', to the bit, with ties, missing values, p = 0 and 1 and rows of unequal
+    length; a group that is all missing stays missing."""
+    from eventstudy.inference import single_firm
+
+    rng = np.random.default_rng(11)
+    sizes = rng.integers(30, 41, size=40)
+    group = np.repeat(np.arange(len(sizes)), sizes)
+    p = np.round(rng.random(len(group)) ** 3, 4)  # many ties
+    p[rng.random(len(p)) < 0.05] = np.nan
+    p[group == 7] = np.nan
+    p[::97], p[5::89] = 0.0, 1.0
+    order = rng.permutation(len(p))  # groups need not be contiguous
+    p, group = p[order], group[order]
+    calls = []
+    real_by_rows = single_firm._adjusted_by_rows
+
+    def by_rows(*args):  # the path taken
+        calls.append(1)
+        return real_by_rows(*args)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(single_firm, "_adjusted_by_rows", by_rows)
+        holm, bh = adjusted_p(p, group)
+    assert calls
+    for g in np.unique(group):
+        sel = (group == g) & np.isfinite(p)
+        if sel.any():
+            np.testing.assert_array_equal(holm[sel], multipletests(p[sel], method="holm")[1])
+            np.testing.assert_array_equal(bh[sel], multipletests(p[sel], method="fdr_bh")[1])
+    assert np.isnan(holm[~np.isfinite(p)]).all() and np.isnan(bh[~np.isfinite(p)]).all()
+
+
 @pytest.fixture(scope="module")
 def real(sample_prices: pd.DataFrame):
     with warnings.catch_warnings():

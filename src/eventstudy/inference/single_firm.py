@@ -96,13 +96,17 @@ def adjusted_p(p: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray
     if not len(finite):
         return holm, bh
     codes = pd.factorize(np.asarray(group)[finite])[0]
+    sizes = np.bincount(codes)
+    if len(sizes) * int(sizes.max()) <= 2 * len(codes):  # groups of about one size
+        at, holm_f, bh_f = _adjusted_by_rows(p[finite], codes, sizes)
+        holm[finite[at]], bh[finite[at]] = holm_f, bh_f
+        return holm, bh
     # Sorted by group, then p: p sorted first, then a stable sort by group (a radix sort for up
     # to 2**16 groups), which costs half a lexsort. The order among equal p-values of a group
     # does not change the adjusted values (the running max and min give them all the same).
     by_p = np.argsort(p[finite])
-    small = codes.astype(np.uint16 if len(codes) and codes.max() < 2**16 else np.intp)
-    order = by_p[np.argsort(small[by_p], kind="stable")]
-    del by_p, small  # (a million firm-events' CARs: 3M p-values; temporaries let go early)
+    order = by_p[np.argsort(_small(codes)[by_p], kind="stable")]
+    del by_p  # (a million firm-events' CARs: 3M p-values; temporaries let go early)
     at, code, ps = finite[order], codes[order], p[finite][order]
     del order, codes, finite
     start = np.r_[True, code[1:] != code[:-1]]
@@ -119,3 +123,40 @@ def adjusted_p(p: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray
     holm[at] = np.minimum(holm_raw, 1.0)
     bh[at] = np.minimum(bh_min, 1.0)
     return holm, bh
+
+
+def _small(codes: np.ndarray) -> np.ndarray:
+    """Group codes in the smallest type numpy sorts stably by radix (up to 2**16 groups)."""
+    return codes.astype(np.uint16 if len(codes) and codes.max() < 2**16 else np.intp)
+
+
+def _adjusted_by_rows(
+    ps: np.ndarray, codes: np.ndarray, sizes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`adjusted_p` of finite ``ps`` with groups of about one size (``codes`` 0 .. G-1,
+    ``sizes`` their counts): each group one row of a (G, largest size) array padded with +inf,
+    sorted row by row (many short sorts instead of a sort of everything), the running max and min
+    taken along the rows. The same arithmetic as the general path, so the same numbers to the
+    bit. Returns the positions in ``ps`` and their Holm and BH values."""
+    order = np.argsort(_small(codes), kind="stable")  # each group's p-values together
+    g = codes[order]
+    starts = np.cumsum(sizes) - sizes
+    col = np.arange(len(g)) - starts[g]
+    width = int(sizes.max())
+    grid = np.full((len(sizes), width), np.inf)  # padding sorts last, p-values are finite
+    grid[g, col] = ps[order]
+    where = np.full(grid.shape, -1)
+    where[g, col] = order
+    del g, col
+    by_p = np.argsort(grid, axis=1)
+    ps_sorted = np.take_along_axis(grid, by_p, axis=1)
+    where = np.take_along_axis(where, by_p, axis=1)
+    del grid, by_p
+    m = sizes[:, None]
+    j = np.arange(1, width + 1)[None, :]  # rank within the group
+    real = j <= m
+    with np.errstate(invalid="ignore"):  # the padding: inf x 0 (never read)
+        holm_raw = np.maximum.accumulate(ps_sorted * (m - j + 1), axis=1)
+    bh_raw = ps_sorted / (j / m)  # the padding stays +inf: no part of a row's running min
+    bh_min = np.minimum.accumulate(bh_raw[:, ::-1], axis=1)[:, ::-1]
+    return where[real], np.minimum(holm_raw[real], 1.0), np.minimum(bh_min[real], 1.0)
