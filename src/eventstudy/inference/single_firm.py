@@ -140,14 +140,14 @@ def _adjusted_by_rows(
     bit. Returns the positions in ``ps`` and their Holm and BH values."""
     order = np.argsort(_small(codes), kind="stable")  # each group's p-values together
     g = codes[order]
-    starts = np.cumsum(sizes) - sizes
-    col = np.arange(len(g)) - starts[g]
+    col = np.arange(len(g))
+    col -= (np.cumsum(sizes) - sizes)[g]
     width = int(sizes.max())
     grid = np.full((len(sizes), width), np.inf)  # padding sorts last, p-values are finite
     grid[g, col] = ps[order]
     where = np.full(grid.shape, -1)
     where[g, col] = order
-    del g, col
+    del order, g, col  # (a million firm-events' CARs: 3M p-values; temporaries let go early)
     by_p = np.argsort(grid, axis=1)
     ps_sorted = np.take_along_axis(grid, by_p, axis=1)
     where = np.take_along_axis(where, by_p, axis=1)
@@ -156,7 +156,10 @@ def _adjusted_by_rows(
     j = np.arange(1, width + 1)[None, :]  # rank within the group
     real = j <= m
     with np.errstate(invalid="ignore"):  # the padding: inf x 0 (never read)
-        holm_raw = np.maximum.accumulate(ps_sorted * (m - j + 1), axis=1)
-    bh_raw = ps_sorted / (j / m)  # the padding stays +inf: no part of a row's running min
-    bh_min = np.minimum.accumulate(bh_raw[:, ::-1], axis=1)[:, ::-1]
-    return where[real], np.minimum(holm_raw[real], 1.0), np.minimum(bh_min[real], 1.0)
+        holm = ps_sorted * (m - j + 1)
+    np.maximum.accumulate(holm, axis=1, out=holm)
+    holm = np.minimum(holm[real], 1.0)
+    bh = np.divide(ps_sorted, j / m, out=ps_sorted)  # the padding stays +inf: never a minimum
+    back = bh[:, ::-1]
+    np.minimum.accumulate(back, axis=1, out=back)
+    return where[real], holm, np.minimum(bh[real], 1.0)
