@@ -308,6 +308,7 @@ class LongPriceFile:
             strings_can_be_null=False,
             quoted_strings_can_be_null=False,
         )
+
         def parsed() -> Iterator[Any]:
             options = read_options
             for block in _line_blocks(raw, self._block_bytes()):
