@@ -81,6 +81,93 @@ def test_workers_are_forked_processes_reporting_in_order(tmp_path: Path) -> None
             os.kill(pid, 0)
 
 
+def test_begun_workers_draw_while_the_caller_works_and_stop_when_it_fails(tmp_path: Path) -> None:
+    """After begin(), a thread of this process hands out the charts: the workers draw while this
+    thread waits for something else (here: for a chart to exist), and results() returns every
+    chart in order. Leaving the block on an error hands out no further chart: the charts being
+    drawn are finished, none is begun after, no worker outlives the block."""
+
+    def draw(k: int) -> list[Path]:
+        path = tmp_path / f"{k}.txt"
+        path.write_text(str(os.getpid()))
+        return [path]
+
+    done: list[int] = []
+    with workers.ChartWorkers(draw, 5, 2) as pool:
+        pool.begin(done.append)
+        # Drawn without this thread asking (it would wait forever were nothing handed out).
+        for _ in range(6000):
+            if (tmp_path / "0.txt").exists():
+                break
+            threading.Event().wait(0.01)
+        assert (tmp_path / "0.txt").exists()
+        out = pool.results()
+    assert out == [[tmp_path / f"{k}.txt"] for k in range(5)]
+    assert done == [1] * 5
+
+    gate = tmp_path / "gate"
+
+    def slow(k: int) -> list[Path]:
+        path = tmp_path / f"slow{k}.txt"
+        path.write_text("")
+        while not gate.exists():  # the first two charts wait until the block has failed
+            threading.Event().wait(0.01)
+        return [path]
+
+    with pytest.raises(KeyError), workers.ChartWorkers(slow, 20, 2) as pool:
+        pool.begin()
+        while not all((tmp_path / f"slow{k}.txt").exists() for k in range(2)):
+            threading.Event().wait(0.01)
+        threading.Timer(0.2, gate.touch).start()  # released while the block is being left
+        raise KeyError("the tables failed")
+    assert sorted(p.name for p in tmp_path.glob("slow*")) == ["slow0.txt", "slow1.txt"]
+    assert not [t for t in threading.enumerate() if t.name == "eventstudy-charts"]
+
+
+def test_workers_inherit_the_parents_objects_frozen(tmp_path: Path) -> None:
+    """The workers are forked with gc.freeze(): their collections skip the parent's objects; the
+    parent's objects are back in the collector's care once they are forked."""
+    import gc
+
+    def draw(k: int) -> list[Path]:
+        path = tmp_path / f"{k}.txt"
+        path.write_text(str(gc.get_freeze_count()))
+        return [path]
+
+    with workers.ChartWorkers(draw, 3, 2) as pool:
+        assert gc.get_freeze_count() == 0
+        pool.results()
+    assert all(int((tmp_path / f"{k}.txt").read_text()) > 1000 for k in range(3))
+
+
+def test_a_run_draws_its_charts_while_it_writes_its_tables(
+    small: EventStudyResults, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """write_stage forks the chart workers before it writes the tables: a chart is written
+    while the tables are (the tables wait here for one), and both are complete."""
+    from eventstudy.output import transaction
+
+    real = transaction.write_tables
+
+    def tables_after_a_chart(*args: Any, **kwargs: Any) -> list[Path]:
+        for _ in range(6000):
+            if any(p.suffix == ".png" for p in stage.figures.iterdir()):  # type: ignore[union-attr]
+                break
+            threading.Event().wait(0.01)
+        else:
+            raise AssertionError("no chart was drawn while the tables were written")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(transaction, "write_tables", tables_after_a_chart)
+    monkeypatch.setattr(workers, "cpu_count", lambda: 2)
+    stage = transaction.RunStage(tmp_path / "tables", tmp_path / "figures")
+    stage.tables.mkdir()
+    stage.figures.mkdir()  # type: ignore[union-attr]
+    tables, charts = transaction.write_stage(stage, small, None, final_dir=tmp_path / "out")
+    assert (stage.tables / "summary.json") in tables and len(charts) > 10
+    assert sorted(stage.figures.iterdir()) == sorted(charts)  # type: ignore[union-attr]
+
+
 def _failing_savefig(monkeypatch: pytest.MonkeyPatch, error: Exception) -> None:
     """Writing a CAR chart's PNG raises ``error`` (as writing its file would)."""
     real = figures.print_png

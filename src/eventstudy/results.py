@@ -634,19 +634,17 @@ class EventStudyResults(MeasureMethods, ExplainMethods):
         ``path/figures``; charts an earlier save left there are replaced). ``format``: of the
         tables, ``csv`` or ``parquet``. Returns the files written. ``eventstudy report PATH``
         makes the report from it."""
-        from eventstudy.output.folder import write_tables
-        from eventstudy.output.plots import save_figures
-        from eventstudy.output.transaction import run_transaction
+        from eventstudy.output.transaction import run_transaction, write_stage
 
         path = Path(path)
         charts = None
         if figures:
             charts = Path(figures_dir) if figures_dir is not None else path / "figures"
         with run_transaction(path, charts) as stage:
-            tables = write_tables(self, stage.tables, charts, final_dir=path, format=format)
-            drawn = []
-            if stage.figures is not None:
-                drawn = save_figures(self, stage.figures, max_events=max_event_figures)
+            tables, drawn = write_stage(
+                stage, self, charts, final_dir=path, format=format,
+                max_event_figures=max_event_figures,
+            )
         written = [path / p.name for p in tables]
         if charts is not None:
             written += [charts / p.name for p in drawn]

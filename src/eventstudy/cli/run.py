@@ -138,9 +138,8 @@ def run(
     quiet: bool,
 ) -> None:
     """Run the event study described in STUDY (a YAML study file)."""
-    from eventstudy.output.folder import write_tables
     from eventstudy.output.journal import finish_interrupted
-    from eventstudy.output.transaction import run_transaction
+    from eventstudy.output.transaction import run_transaction, write_stage
     from eventstudy.pipeline import (
         DataOptions,
         default_figures_dir,
@@ -196,15 +195,16 @@ def run(
     report_path = None
     # One transaction: nothing of the previous outputs changes until all of these are written.
     with run_transaction(out_dir, charts) as stage:
-        written = write_tables(
-            results, stage.tables, charts, final_dir=out_dir, format=table_format
+        written, figures = write_stage(
+            stage,
+            results,
+            charts,
+            final_dir=out_dir,
+            format=table_format,
+            max_event_figures=max_event_figures,
+            progress=progress,
+            jobs=jobs,
         )
-        if stage.figures is not None:
-            from eventstudy.output.plots import save_figures
-
-            figures = save_figures(
-                results, stage.figures, max_events=max_event_figures, progress=progress, jobs=jobs
-            )
         if make_report:
             from eventstudy.output.report import build_report
 

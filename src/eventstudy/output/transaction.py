@@ -17,10 +17,14 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from eventstudy.errors import EventStudyError
-from eventstudy.output.folder import SUMMARY_FILE, stale_tables
+from eventstudy.output.folder import SUMMARY_FILE, stale_tables, write_tables
 from eventstudy.output.journal import Step, commit, staging
+
+if TYPE_CHECKING:
+    from eventstudy.output.source import ResultSource
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,37 @@ class RunStage:
 
     tables: Path
     figures: Path | None
+
+
+def write_stage(
+    stage: RunStage,
+    results: ResultSource,
+    figures_dir: Path | None,
+    *,
+    final_dir: Path,
+    format: str = "csv",
+    max_event_figures: int | None = None,
+    progress: bool | None = False,
+    jobs: int | None = None,
+) -> tuple[list[Path], list[Path]]:
+    """Write the tables and ``summary.json`` (:func:`~eventstudy.output.folder.write_tables`)
+    and the charts (:func:`~eventstudy.output.plots.save_figures`, when the stage has a figures
+    folder) into ``stage``; the paths of each. With worker processes the charts are drawn while
+    the tables are written: the workers are forked first (before the tables' threads start),
+    inheriting the frames the charts share."""
+    def tables() -> list[Path]:
+        return write_tables(results, stage.tables, figures_dir, final_dir=final_dir, format=format)
+
+    if stage.figures is None:
+        return tables(), []
+    # imported here: a run without figures does not load matplotlib
+    from eventstudy.output.plots.figures import drawing_figures
+
+    with drawing_figures(
+        results, stage.figures, max_events=max_event_figures, progress=progress, jobs=jobs
+    ) as drawing:
+        written = tables()
+        return written, drawing.paths()
 
 
 @contextmanager

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -227,6 +228,9 @@ def save_figures(
     files; the files are byte for byte those drawn here). None: one per CPU where the platform
     can fork, there are a few charts and no other thread runs here; 1: in this process.
 
+    :func:`drawing_figures` takes the same arguments and lets the caller do other work while
+    worker processes draw.
+
     Raises
     ------
     ValueError
@@ -234,6 +238,83 @@ def save_figures(
     EventStudyError
         When ``directory`` cannot be created or written to (one line).
     """
+    with drawing_figures(
+        results,
+        directory,
+        formats,
+        size=size,
+        charts=charts,
+        max_events=max_events,
+        progress=progress,
+        replace=replace,
+        jobs=jobs,
+    ) as drawing:
+        return drawing.paths()
+
+
+class FigureDrawing:
+    """Charts being drawn (:func:`drawing_figures`): :meth:`paths` waits for them."""
+
+    def __init__(
+        self,
+        workers: ChartWorkers,
+        count: int,
+        directory: Path,
+        progress: bool | None,
+        replace: bool,
+    ) -> None:
+        self._workers, self._count, self._directory = workers, count, directory
+        self._progress, self._replace = progress, replace
+        self._lock = threading.Lock()
+        self._done = 0
+        self._bar: Any = None
+        workers.begin(self._drawn)  # with worker processes: from now on
+
+    def __repr__(self) -> str:
+        return f"FigureDrawing({self._count} charts, {self._workers.processes} processes)"
+
+    def _drawn(self, n: int) -> None:  # from the thread handing out the charts
+        with self._lock:
+            self._done += n
+            if self._bar is not None:
+                self._bar.update(n)
+
+    def paths(self) -> list[Path]:
+        """Wait for every chart (drawing them here without worker processes, showing the
+        progress bar from now on); the paths written, in the charts' order. Raises what the
+        first failing chart (in order) raised."""
+        with progress_bar(self._progress, self._count, "charts", "chart") as bar:
+            with self._lock:
+                bar.update(self._done)
+                self._bar = bar
+            drawn = self._workers.results(self._drawn)
+            with self._lock:
+                self._bar = None
+        written = [path for paths in drawn for path in paths]
+        if self._replace:
+            remove_stale_charts(self._directory, set(written))
+        return written
+
+
+@contextlib.contextmanager
+def drawing_figures(
+    results: ResultSource,
+    directory: Path | str,
+    formats: Sequence[str] = ("png", "svg"),
+    *,
+    size: str | FigureSize = "report",
+    charts: Sequence[str] | None = None,
+    max_events: int | None = None,
+    progress: bool | None = False,
+    replace: bool = False,
+    jobs: int | None = None,
+) -> Iterator[FigureDrawing]:
+    """:func:`save_figures`, begun: with worker processes the charts are drawn while the block
+    runs (``eventstudy run`` writes its tables meanwhile); :meth:`FigureDrawing.paths` waits for
+    them. Leaving the block without waiting (an error) hands out no further chart, lets the
+    workers finish the charts they draw and waits for them. Start it before any other thread of
+    this process (the workers are forked: :mod:`.workers`); the results must not change while
+    it runs. Arguments and errors as :func:`save_figures`."""
     directory = Path(directory)
     if isinstance(formats, str):
         formats = [formats]
@@ -259,15 +340,9 @@ def save_figures(
     def draw(k: int) -> list[Path]:
         return _save_chart(results, plan[k], spec_size, directory, fmts)
 
-    # The workers start before the progress bar (whose thread they need not inherit).
-    with (
-        ChartWorkers(draw, len(plan), processes) as workers,
-        progress_bar(progress, len(plan), "charts", "chart") as bar,
-    ):
-        written = [path for paths in workers.results(bar.update) for path in paths]
-    if replace:
-        remove_stale_charts(directory, set(written))
-    return written
+    # The workers are forked before the progress bar's thread and the caller's threads start.
+    with ChartWorkers(draw, len(plan), processes) as workers:
+        yield FigureDrawing(workers, len(plan), directory, progress, replace)
 
 
 def _share_frames(results: ResultSource, plan: Sequence[ChartSpec]) -> None:

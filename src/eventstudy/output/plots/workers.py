@@ -6,8 +6,9 @@ Workers are *forked* from the process holding the results (start method ``fork``
 inherit the results, the returns panel and every frame already computed: nothing is pickled on
 the way in. The parent hands out chart numbers one at a time over a pipe per worker (a worker
 that finishes early takes the next chart) and gets back the paths written, in any order; the
-paths are returned in the charts' order. Each worker writes its files itself, through the same
-atomic writer as this process would (:func:`eventstudy.output.files.atomic_file`).
+paths are returned in the charts' order. The parent may do this from a thread of its own
+(:meth:`ChartWorkers.begin`) while it writes the tables. Each worker writes its files itself,
+through the same atomic writer as this process would (:func:`eventstudy.output.files.atomic_file`).
 
 Where there is no safe ``fork`` (Windows has none; on macOS system libraries may have started
 threads, and Python calls it unsafe there), with one CPU, for fewer than :data:`MIN_CHARTS`
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import multiprocessing
 import os
 import pickle
@@ -38,7 +40,7 @@ import sys
 import threading
 import traceback
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from types import TracebackType
@@ -107,8 +109,10 @@ class ChartWorkers:
     drawn by ``processes`` forked workers, or in this process when ``processes`` is 1.
 
     Use as a context manager: entering forks the workers (before anything else, such as a
-    progress bar's thread, starts), :meth:`results` hands out the charts and collects the paths,
-    leaving stops and waits for every worker whatever happened."""
+    progress bar's thread, starts), :meth:`results` hands out the charts and collects the paths
+    (:meth:`begin` has a thread of this process do it from then on, while the caller does other
+    work), leaving stops and waits for every worker whatever happened: no chart is handed out
+    after that, the charts being drawn are finished."""
 
     def __init__(self, draw: Callable[[int], list[Path]], count: int, processes: int) -> None:
         self._draw = draw
@@ -116,6 +120,9 @@ class ChartWorkers:
         self._processes = max(1, min(processes, count))
         self._workers: dict[Connection, int] = {}  # this process's end of a worker's pipe, pid
         self._pids: list[int] = []
+        self._collector: threading.Thread | None = None  # begin(): hands out in a thread
+        self._outcome: list[list[Path]] | BaseException | None = None
+        self._cancelled = False  # hand out nothing more (set when leaving the block)
 
     @property
     def processes(self) -> int:
@@ -137,6 +144,9 @@ class ChartWorkers:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self._cancelled = True
+        if self._collector is not None:  # it ends once the charts being drawn are done
+            self._collector.join()
         self._stop()
 
     # --------------------------------------------------------------------------------- parent
@@ -147,7 +157,7 @@ class ChartWorkers:
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(AttributeError, ValueError, OSError):
                 stream.flush()
-        with _STYLE_LOCK, warnings.catch_warnings():
+        with _STYLE_LOCK, warnings.catch_warnings(), _frozen_objects():
             # Python 3.12+ warns of fork in a process with threads: numpy's BLAS threads, idle
             # here, are reset by BLAS itself at the fork.
             warnings.filterwarnings("ignore", r".*fork\(\)", DeprecationWarning)
@@ -167,9 +177,37 @@ class ChartWorkers:
                 self._pids.append(pid)
         self._processes = max(1, len(self._pids))  # 1: none could start, drawn here
 
+    def begin(self, done: Callable[[int], object] = lambda n: None) -> None:
+        """Start handing out the charts now, from a thread of this process, so that the caller
+        can do other work (write the tables) while the workers draw; :meth:`results` then waits
+        for them. ``done(1)`` as each chart is drawn (from that thread). Charts drawn in this
+        process (one process) wait for :meth:`results`."""
+        if self._processes == 1 or self._collector is not None:
+            return
+
+        def collect() -> None:
+            try:
+                self._outcome = self._collect(done)
+            except BaseException as exc:  # re-raised by results(), in the caller's thread
+                self._outcome = exc
+
+        self._collector = threading.Thread(target=collect, name="eventstudy-charts", daemon=True)
+        self._collector.start()
+
     def results(self, done: Callable[[int], object] = lambda n: None) -> list[list[Path]]:
         """The paths each chart's ``draw`` returned, in the charts' order; ``done(1)`` as each
-        chart is drawn. Raises what the first failing chart (in order) raised."""
+        chart is drawn (unless :meth:`begin` was called: it has its own). Raises what the first
+        failing chart (in order) raised."""
+        if self._collector is not None:
+            self._collector.join()
+            outcome = self._outcome
+            if isinstance(outcome, BaseException):
+                raise outcome
+            assert outcome is not None
+            return outcome
+        return self._collect(done)
+
+    def _collect(self, done: Callable[[int], object]) -> list[list[Path]]:
         if self._processes == 1:
             out = []
             for k in range(self._count):
@@ -208,7 +246,7 @@ class ChartWorkers:
 
     def _hand_out(self, conn: Connection, tasks: Any, busy: dict[Connection, int]) -> None:
         """Give the worker behind ``conn`` the next chart, or tell it to stop (None)."""
-        k = next(tasks, None)
+        k = None if self._cancelled else next(tasks, None)
         try:
             conn.send(k)
         except OSError:  # it died between two charts
@@ -265,6 +303,22 @@ class ChartWorkers:
             status = 1
         finally:
             os._exit(status)
+
+
+@contextlib.contextmanager
+def _frozen_objects() -> Iterator[None]:
+    """Fork with this process's objects frozen (``gc.freeze``): the workers inherit them in
+    the garbage collector's permanent generation, so their collections never walk the
+    hundreds of thousands of objects of the parent (the study, pandas, matplotlib), which would
+    also copy every page those objects live on. The parent's objects return to the oldest
+    generation once the workers are forked (a worker never leaves the block: it ends with
+    ``os._exit``). The Python documentation recommends this for forked workers
+    (``gc.freeze``)."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _receive(conn: Connection) -> _Report:
