@@ -11,13 +11,15 @@ conventions and the differences from other software.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from eventstudy import parallel
+from eventstudy.frames import text_column
 from eventstudy.inference import bootstrap, registry
 from eventstudy.inference.engine import TestResult, _build_lazy_state, _Groups, _prepare, _window
 from eventstudy.inference.registry import TestSpec
@@ -191,33 +193,42 @@ def test_battery(
     column = np.where(who == n_events, -1, k)  # the pooled result is the last column
     found = k >= 0
 
-    def values(attr: str, fill: object, dtype: type) -> np.ndarray:
+    def values(get: Callable[[TestResult], np.ndarray], fill: object, dtype: type) -> np.ndarray:
+        """``get(result)`` of each row's result (``fill`` where an event lacks the window)."""
         out: np.ndarray = np.full(len(who), fill, dtype=dtype)
         if res and res_all:
-            G = len(getattr(next(iter(res.values())), attr))
+            G = len(get(next(iter(res.values()))))
             table: np.ndarray = np.empty((len(pooled), n_tests, G + 1), dtype=dtype)
             for (name, window), r in res.items():
-                table[index[window], position[name], :G] = getattr(r, attr)
+                table[index[window], position[name], :G] = get(r)
             for (name, window), r in res_all.items():
-                table[index[window], position[name], G] = getattr(r, attr)[0]
+                table[index[window], position[name], G] = get(r)[0]
             out[found] = table[win[found], test[found], column[found]]
         return out
 
-    event_names = np.array([*names, POOLED], dtype=object)
+    # Text columns as codes into their few distinct strings: converting a million strings one
+    # by one to pandas 3's text dtype costs about a second.
+    notes: dict[str, int] = {"no fitted firm-events": 0}
+
+    def note_codes(r: TestResult) -> np.ndarray:
+        codes, distinct = pd.factorize(r.note)
+        return np.array([notes.setdefault(str(d), len(notes)) for d in distinct], dtype=int)[codes]
+
+    note = values(note_codes, 0, int)
     window_arr = np.array(pooled, dtype=int).reshape(-1, 2)
     frame = pd.DataFrame({
-        "event": event_names[who],
-        "test": np.array([spec.name for spec in tests], dtype=object)[test],
+        "event": text_column(np.array([*names, POOLED], dtype=object), who),
+        "test": text_column(np.array([spec.name for spec in tests], dtype=object), test),
         "start": window_arr[win, 0],
         "end": window_arr[win, 1],
-        "statistic": values("statistic", np.nan, float),
-        "p_value": values("p_value", np.nan, float),
-        "n": values("n", 0, int),
-        "df": values("df", np.nan, float),
-        "note": values("note", "no fitted firm-events", object),
+        "statistic": values(attrgetter("statistic"), np.nan, float),
+        "p_value": values(attrgetter("p_value"), np.nan, float),
+        "n": values(attrgetter("n"), 0, int),
+        "df": values(attrgetter("df"), np.nan, float),
+        "note": text_column(np.array(list(notes), dtype=object), note),
     })
     return frame.astype({"start": int, "end": int, "n": int, "statistic": float,
-                         "p_value": float, "df": float, "note": str})[COLUMNS]
+                         "p_value": float, "df": float})[COLUMNS]
 
 
 test_battery.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
