@@ -112,3 +112,17 @@ def test_pipeline_raises_what_producing_raised(monkeypatch: pytest.MonkeyPatch) 
     with pytest.raises(ValueError, match="apart failed"):
         parallel.pipeline(produce, consumed.append, [1, 2], size=10**6, apart=[100])
     assert consumed == [1, 2]
+
+
+def test_frozen_objects_freezes_for_the_block_only() -> None:
+    """The objects made before the block are out of the collector's generations inside it (a
+    collection there walks only the new ones) and back after it, also when the block raises."""
+    import gc
+
+    assert gc.get_freeze_count() == 0
+    with parallel.frozen_objects():
+        assert gc.get_freeze_count() > 1000
+    assert gc.get_freeze_count() == 0
+    with pytest.raises(KeyError), parallel.frozen_objects():
+        raise KeyError("x")
+    assert gc.get_freeze_count() == 0

@@ -7,6 +7,9 @@ outputs, and every sum over firm-events is taken in the same order either way, s
 depend on the number of threads (tested bit for bit: tests/test_estimation.py, test_property.py,
 test_significance.py).
 
+Processes: :func:`frozen_objects` (the garbage collector's view of this process's objects before
+a fork, or a large import).
+
 Two knobs, read at each call (tests patch them): :data:`THREADS` and :data:`MIN_ROWS`. The helpers
 :func:`for_each`, :func:`ordered_map` and :func:`pipeline` run in threads only when
 :func:`threaded` says the work is large enough.
@@ -15,6 +18,7 @@ Two knobs, read at each call (tests patch them): :data:`THREADS` and :data:`MIN_
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import queue
 import threading
@@ -158,3 +162,20 @@ def read_ahead(items: Iterable[T], ahead: int = 1) -> Generator[T, None, None]:
         close = getattr(iterator, "close", None)
         if close is not None:
             close()  # the producer has ended: closing runs the items' own cleanup here
+
+
+@contextlib.contextmanager
+def frozen_objects() -> Iterator[None]:
+    """Run the block with this process's objects frozen (``gc.freeze``): a collection during it
+    walks only the objects made since, not the hundreds of thousands already here (a study, pandas,
+    scipy). Forked workers inherit them in the collector's permanent generation (the Python
+    documentation recommends freezing before a fork: the children's collections then never
+    touch, hence never copy, the pages those objects live on), and the import of a large package
+    (matplotlib) runs no full collection over them. The objects return to the oldest generation
+    when the block ends (a forked worker never leaves the block: it ends with ``os._exit``). Not
+    re-entrant: the inner block's end would thaw the outer one's objects."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from eventstudy.errors import EventStudyError
 from eventstudy.output.folder import SUMMARY_FILE, stale_tables, write_tables
 from eventstudy.output.journal import Step, commit, staging
+from eventstudy.parallel import frozen_objects
 
 if TYPE_CHECKING:
     from eventstudy.output.source import ResultSource
@@ -57,8 +58,10 @@ def write_stage(
 
     if stage.figures is None:
         return tables(), []
-    # imported here: a run without figures does not load matplotlib
-    from eventstudy.output.plots.figures import drawing_figures
+    # imported here: a run without figures does not load matplotlib (nor collects garbage
+    # over the study's objects while it does)
+    with frozen_objects():
+        from eventstudy.output.plots.figures import drawing_figures
 
     with drawing_figures(
         results, stage.figures, max_events=max_event_figures, progress=progress, jobs=jobs

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import gc
 import multiprocessing
 import os
 import pickle
@@ -40,7 +39,7 @@ import sys
 import threading
 import traceback
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from types import TracebackType
@@ -48,6 +47,7 @@ from typing import Any, NoReturn
 
 from eventstudy.errors import EventStudyError, argument
 from eventstudy.output.plots.style import _STYLE_LOCK
+from eventstudy.parallel import frozen_objects
 
 #: Below this many charts they are drawn in this process: starting workers (each loads its own
 #: fonts and file writers) costs more than the second process saves.
@@ -157,7 +157,7 @@ class ChartWorkers:
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(AttributeError, ValueError, OSError):
                 stream.flush()
-        with _STYLE_LOCK, warnings.catch_warnings(), _frozen_objects():
+        with _STYLE_LOCK, warnings.catch_warnings(), frozen_objects():
             # Python 3.12+ warns of fork in a process with threads: numpy's BLAS threads, idle
             # here, are reset by BLAS itself at the fork.
             warnings.filterwarnings("ignore", r".*fork\(\)", DeprecationWarning)
@@ -303,22 +303,6 @@ class ChartWorkers:
             status = 1
         finally:
             os._exit(status)
-
-
-@contextlib.contextmanager
-def _frozen_objects() -> Iterator[None]:
-    """Fork with this process's objects frozen (``gc.freeze``): the workers inherit them in
-    the garbage collector's permanent generation, so their collections never walk the
-    hundreds of thousands of objects of the parent (the study, pandas, matplotlib), which would
-    also copy every page those objects live on. The parent's objects return to the oldest
-    generation once the workers are forked (a worker never leaves the block: it ends with
-    ``os._exit``). The Python documentation recommends this for forked workers
-    (``gc.freeze``)."""
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
 
 
 def _receive(conn: Connection) -> _Report:
