@@ -398,6 +398,9 @@ def plot_ar_heatmap(
                         clip_on=True,
                     )
                     text.set_gid(f"cell:{ticker}:{int(day)}")
+                    # Inside its cell, clipped to the axes: nothing for the layout or the crop
+                    # to measure (a heatmap has up to a few hundred cells).
+                    text.set_in_layout(False)
     return fig
 
 
