@@ -788,3 +788,24 @@ def test_residuals_are_read_in_place() -> None:
     np.testing.assert_array_equal(block, resid[2:7])
     two = FirmEventSample.from_fits([(fit, np.arange(4)), (fit, np.arange(6, 10))])
     np.testing.assert_array_equal(two.resid_block(np.array([5, 0, 7])), resid[[7, 0, 9]])
+
+
+@pytest.mark.parametrize("labels", ["one", "several"])
+@pytest.mark.parametrize("tied", [False, True])
+def test_ranks_within_labels_match_scipy(labels: str, tied: bool) -> None:
+    """Average ranks within each label and the tie-block sizes, on data without ties (its fast
+    path: each value its own block) and with them, one label or several, against scipy's
+    rankdata per label."""
+    from eventstudy.inference.nonparametric import _ranks_within
+
+    rng = np.random.default_rng(7)
+    values = np.abs(rng.standard_normal(3000))
+    if tied:
+        values = np.round(values, 1)
+    label = np.zeros(3000, dtype=int) if labels == "one" else rng.integers(0, 40, 3000)
+    ranks, ties = _ranks_within(values, label)
+    for g in np.unique(label):
+        mine = label == g
+        assert np.array_equal(ranks[mine], stats.rankdata(values[mine]))
+        _, counts = np.unique(values[mine], return_counts=True)
+        assert sorted(ties[mine][ties[mine] > 0]) == sorted(counts)

@@ -97,16 +97,29 @@ def _ranks_within(
     if not len(values):
         return np.zeros(0), np.zeros(0)
     o = np.argsort(values) if order is None else order
-    if label[0] != label[-1] or (len(label) > 1 and (label[1:] < label[:-1]).any()):
+    n = len(values)
+    one_label = label[0] == label[-1] and not (label[1:] < label[:-1]).any()
+    if not one_label:
         small = label.min() >= 0 and label.max() < 2**16  # radix-sorted as uint16
         o = o[np.argsort((label.astype(np.uint16) if small else label)[o], kind="stable")]
-    v, lab = values[o], label[o]
-    new_label = np.r_[True, lab[1:] != lab[:-1]]
+    v = values[o]
+    if one_label:
+        new_label = np.zeros(n, dtype=bool)
+        new_label[0] = True
+    else:
+        lab = label[o]
+        new_label = np.r_[True, lab[1:] != lab[:-1]]
     new = new_label | np.r_[False, v[1:] != v[:-1]]
+    start: np.ndarray | int = 0
+    if not one_label:
+        start = np.maximum.accumulate(np.where(new_label, np.arange(n), 0))
+    if new.all():  # no ties (continuous data): each value its own block, ranks its places
+        ranks = np.empty(n)
+        ranks[o] = np.arange(1.0, n + 1.0) - start
+        return ranks, np.ones(n)
     first = np.flatnonzero(new)
     last = np.r_[first[1:] - 1, len(v) - 1]
     block = np.cumsum(new) - 1
-    start = np.maximum.accumulate(np.where(new_label, np.arange(len(lab)), 0))
     ranks = np.empty(len(v))
     ranks[o] = (first[block] + last[block]) / 2.0 - start + 1.0
     ties = np.zeros(len(v))
@@ -132,11 +145,14 @@ def wilcoxon(groups: _Groups, w: _Window) -> TestResult:
     ranks, ties = _ranks_within(values, groups.label[idx], order)
     pos_rank = np.zeros(len(w.x))
     pos_rank[idx] = np.where(w.x[idx] > 0, ranks, 0.0)
-    tie_term = np.zeros(len(w.x))
-    tie_term[idx] = ties**3 - ties
     n1 = groups.sum(nz)
     wplus = groups.sum(pos_rank)
-    tie_sum = groups.sum(tie_term)
+    if (ties > 1).any():
+        tie_term = np.zeros(len(w.x))
+        tie_term[idx] = ties**3 - ties
+        tie_sum = groups.sum(tie_term)
+    else:  # no ties: every term 0
+        tie_sum = np.zeros(len(n1))
     mean = n1 * (n1 + 1) / 4.0
     var = n1 * (n1 + 1) * (2 * n1 + 1) / 24.0 - tie_sum / 48.0
     with np.errstate(invalid="ignore", divide="ignore"):
