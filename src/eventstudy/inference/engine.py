@@ -683,20 +683,42 @@ def _daily(
     return x, valid, groups.sum(valid.any(axis=1))
 
 
-def _summed_daily_means(
-    groups: _Groups, values: np.ndarray, w: _Window
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per group, over the window's days: the sum of the daily cross-sectional means of
-    ``values`` (sample order, event axis) among the firm-events covering the window, the number
-    of days with a value, and the firm-events with at least one value."""
-    x = groups.gather(values[:, w.cols])
-    x = np.where(w.covered[:, None], x, np.nan)
-    valid = np.isfinite(x)
+@dataclass(frozen=True)
+class _DailyMeans:
+    """The window's days of some values (:func:`_daily`) and, per group and day, how many
+    firm-events have one (``cnt``) and their mean (NaN on a day without any)."""
+
+    x: np.ndarray
+    valid: np.ndarray
+    n: np.ndarray
+    cnt: np.ndarray
+    mean: np.ndarray
+
+
+def _daily_means(groups: _Groups, values: np.ndarray, w: _Window) -> _DailyMeans:
+    x, valid, n = _daily(groups, values, w)
     cnt = groups.sum(valid)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = groups.sum(np.where(valid, x, 0.0)) / cnt
-    has = cnt > 0
-    return np.where(has, mean, 0.0).sum(axis=1), has.sum(axis=1), groups.sum(valid.any(axis=1))
+    return _DailyMeans(x, valid, n, cnt, mean)
+
+
+def _daily_ar(groups: _Groups, w: _Window) -> _DailyMeans:
+    """:func:`_daily_means` of the ARs, made once per window for the tests that read them
+    (the time-series t, Brown & Warner 1980, Lamb)."""
+    return w.shared("daily_ar", lambda: (_daily_means(groups, groups.sample.ar, w),))[0]
+
+
+def _summed_daily_means(
+    groups: _Groups, values: np.ndarray | _DailyMeans, w: _Window
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per group, over the window's days: the sum of the daily cross-sectional means of
+    ``values`` (sample order, event axis; or their :class:`_DailyMeans`) among the firm-events
+    covering the window, the number of days with a value, and the firm-events with at least one
+    value."""
+    d = values if isinstance(values, _DailyMeans) else _daily_means(groups, values, w)
+    has = d.cnt > 0
+    return np.where(has, d.mean, 0.0).sum(axis=1), has.sum(axis=1), d.n
 
 
 # ----------------------------------------------------------------------------- results

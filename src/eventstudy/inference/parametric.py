@@ -16,7 +16,7 @@ import numpy as np
 
 from eventstudy.inference.engine import (
     TestResult,
-    _daily,
+    _daily_ar,
     _Groups,
     _moments,
     _needs,
@@ -51,7 +51,7 @@ def time_series_t(groups: _Groups, w: _Window) -> TestResult:
     ``t = sum_t AAR_t / (S sqrt(L))`` over the ``L`` window days with an AAR. Student t with
     ``D - 1`` df. Cross-correlation is in S, so this is robust to it."""
     s, days = groups.time_series_scale
-    caar, length, n = _summed_daily_means(groups, groups.sample.ar, w)
+    caar, length, n = _summed_daily_means(groups, _daily_ar(groups, w), w)
     with np.errstate(invalid="ignore", divide="ignore"):
         t = caar / (s * np.sqrt(length))
     reasons = [*_needs(n), (days < 2, "needs at least 2 estimation-window days")]
@@ -166,17 +166,22 @@ def brown_warner_1980(groups: _Groups, w: _Window) -> TestResult:
     with an AR. Window: ``t = sum_t AAR_t / sqrt(sum_t sum_i s_i^2 / N_t^2)`` over its days with
     an AAR (with complete data ``CAAR / (sqrt(L) sqrt(sum_i s_i^2) / N)``). Student t with
     ``mean(M_i) - 1`` df over the firm-events used."""
-    x, valid, n = _daily(groups, groups.sample.ar, w)
     s2 = groups.gather(groups.resid_var)
-    valid = valid & np.isfinite(s2)[:, None]
-    used: np.ndarray = valid.any(axis=1)
-    cnt = groups.sum(valid)
+    daily = _daily_ar(groups, w)
+    if np.isfinite(s2).all():  # (a residual variance is missing only without residuals)
+        valid, n, cnt, aar = daily.valid, daily.n, daily.cnt, daily.mean
+        used = np.asarray(valid.any(axis=1))
+    else:
+        valid = daily.valid & np.isfinite(s2)[:, None]
+        used = np.asarray(valid.any(axis=1))
+        n = groups.sum(used)
+        cnt = groups.sum(valid)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            aar = groups.sum(np.where(valid, daily.x, 0.0)) / cnt
     with np.errstate(invalid="ignore", divide="ignore"):
-        aar = groups.sum(np.where(valid, x, 0.0)) / cnt
         var = groups.sum(np.where(valid, s2[:, None], 0.0)) / cnt**2
         has = cnt > 0
         t = np.where(has, aar, 0.0).sum(axis=1) / np.sqrt(np.where(has, var, 0.0).sum(axis=1))
-        n = groups.sum(used)
         m = groups.gather(groups.sample.row_stats.m_resid.astype(float))
         df = groups.sum(np.where(used, m, 0.0)) / n - 1.0
     return _result(t, _tp(t, df), n, df, _needs(n))
@@ -190,11 +195,10 @@ def lamb(groups: _Groups, w: _Window) -> TestResult:
     (for one market model and estimation window, ``1/M + (R_mt - mean R_m)^2 / S_mm``). Window:
     ``Z = sum_t Z_t / sqrt(L)`` over its ``L`` days with an AAR. Standard normal."""
     s, days = groups.time_series_scale
-    x, valid, n = _daily(groups, groups.sample.ar, w)
+    daily = _daily_ar(groups, w)
+    valid, n, cnt, aar = daily.valid, daily.n, daily.cnt, daily.mean
     lev = groups.gather(groups.sample.h[:, w.cols])
-    cnt = groups.sum(valid)
     with np.errstate(invalid="ignore", divide="ignore"):
-        aar = groups.sum(np.where(valid, x, 0.0)) / cnt
         hbar = groups.sum(np.where(valid, lev, 0.0)) / cnt
         z_day = aar / (s[:, None] * np.sqrt(1.0 + hbar))
         has = cnt > 0
