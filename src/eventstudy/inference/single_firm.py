@@ -18,8 +18,9 @@ from eventstudy.inference.sample import HeldResiduals, row_counts
 if TYPE_CHECKING:
     from eventstudy.estimation.kernel import Residuals
 
-#: Firm-events per chunk of the sample-quantile pass (a chunk's cumulative sums stay small).
-CHUNK_ROWS = 4096
+#: Firm-events per chunk of the sample-quantile pass: a chunk's residuals, cumulative sums and
+#: run sums (2 MB each at 240 estimation days) stay in a core's cache (4096: 10% slower).
+CHUNK_ROWS = 1024
 
 
 def sample_quantile_p(
