@@ -254,7 +254,11 @@ class _Chunk:
             rank_t = rank = finite = None
             if regular:
                 l1w = self.l1buf[:c]
-                l1s = np.cumsum(order < le, axis=1, dtype=l1w.dtype)
+                # Counted along the whole chunk, then from each row's start: numpy's running
+                # sum of a flat boolean array into int32 is 2.5x its running sum along rows.
+                is_resid = order < le
+                l1s = np.cumsum(is_resid.ravel(), dtype=np.int32).reshape(c, lc)
+                l1s -= l1s[:, :1] - is_resid[:, :1]
                 if not all_finite:
                     l1s[np.isnan(cv)] = 0  # missing residuals (and ARs) sort last
                 l1s[me == 0] = 0
