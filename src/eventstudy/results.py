@@ -181,13 +181,14 @@ class EventStudyResults(MeasureMethods, ExplainMethods):
             car, car_var = rows(car), rows(car_var)
             return car.ravel(), np.sqrt(car_var, out=car_var).ravel()
 
+        # The longest first (the CAR path, then the p-values): the threads finish together.
         jobs: dict[str, Any] = {
+            "car": car_path,
             "ar_p": lambda: t_pvalue(ar_t, rows(f.df)[:, None]).ravel(),
             "event": lambda: _text(self._event_names, event_of),
             "ticker": lambda: _text(np.asarray(b.ticker, dtype=object), per_row),
             "model": lambda: _text(self._event_models, event_of),
             "date": lambda: self._date_at(f.day0[idx, None] + days).ravel(),
-            "car": car_path,
         }
         built = parallel.ordered_map(lambda job: job(), jobs.values(), len(per_row))
         done = dict(zip(jobs, built, strict=True))
