@@ -172,8 +172,11 @@ class EventStudyResults(MeasureMethods, ExplainMethods):
         per_row = np.repeat(idx, n_days)
         ar = rows(f.ar)
         ar_se = np.sqrt(rows(f.ar_variance()))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ar_t = ar / ar_se
+        if every:  # the fit keeps them for the test battery
+            ar_t = f.standardized_ar()
+        else:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                ar_t = ar / ar_se
         event_of = np.repeat(b.event[idx], n_days)
 
         def car_path() -> tuple[np.ndarray, np.ndarray]:

@@ -132,6 +132,18 @@ class BatchFit:
             return self.ar_var
         return self.sigma2[:, None] * (1.0 + self.h)
 
+    def standardized_ar(self) -> np.ndarray:
+        """Each AR over its standard error, ``ar / sqrt(ar_variance())`` (Patell's standardised
+        AR), (n, L_ev): made once and kept, read only (the AR frame's ``ar_t`` and the test
+        battery's SARs are the same numbers)."""
+        sar = self.__dict__.get("_standardized_ar")
+        if sar is None:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                sar = self.ar / np.sqrt(self.ar_variance())
+            sar.flags.writeable = False
+            self.__dict__["_standardized_ar"] = sar
+        return sar
+
     def car(self, start: int, end: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """CAR over relative days ``start..end``: (car, variance, number of non-missing ARs)."""
         lo, hi = start - self.event_window[0], end - self.event_window[0] + 1

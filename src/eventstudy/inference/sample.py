@@ -118,9 +118,12 @@ class FirmEventSample:
     def _whole(cls, f: BatchFit, est_days: np.ndarray, ev_days: np.ndarray) -> FirmEventSample:
         """:meth:`from_fits` of every firm-event of one fit, in order (the same numbers)."""
         n = len(f.ar)
-        var = f.ar_variance() if hasattr(f, "ar_variance") else f.sigma2[:, None] * (1 + f.h)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            sar = f.ar / np.sqrt(var)
+        if hasattr(f, "standardized_ar"):  # kept by the fit (the AR frame's ar_t)
+            sar = f.standardized_ar()
+        else:
+            var = f.ar_variance() if hasattr(f, "ar_variance") else f.sigma2[:, None] * (1 + f.h)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                sar = f.ar / np.sqrt(var)
         rows = np.arange(n)
         return cls(
             est_days, ev_days, np.asarray(f.ar, dtype=float), sar, np.asarray(f.h, dtype=float),
