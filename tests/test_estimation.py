@@ -58,6 +58,22 @@ def test_market_model_equals_statsmodels(panel: ReturnsPanel) -> None:
         np.testing.assert_allclose(fit.sigma2[i] * (1 + fit.h[i]), forecast_var, rtol=1e-10)
 
 
+def test_standardized_ar_is_ar_over_its_forecast_se_and_kept(panel: ReturnsPanel) -> None:
+    """SAR = AR / sqrt(sigma^2 (1 + h)), statsmodels' forecast standard error; made once, kept
+    read only (the AR frame's ar_t and the battery share it)."""
+    d = panel.day0("2025-01-27")
+    fit = _fit(panel, MarketModel(), ["NVDA", "AMD"], [d, d])
+    sar = fit.standardized_ar()
+    assert sar is fit.standardized_ar() and not sar.flags.writeable
+    for i, ticker in enumerate(["NVDA", "AMD"]):
+        ref, _ = _reference_ols(panel, ticker, d)
+        rows = np.arange(d + fit.event_window[0], d + fit.event_window[1] + 1)
+        m = panel.series("^GSPC")
+        pred = ref.get_prediction(sm.add_constant(m[rows], has_constant="add"))
+        ar = panel.series(ticker)[rows] - pred.predicted_mean
+        np.testing.assert_allclose(sar[i], ar / np.sqrt(pred.se_mean**2 + ref.scale), rtol=1e-9)
+
+
 def test_car_variance_hand_formula(panel: ReturnsPanel) -> None:
     """Var(CAR) = sigma^2 [L + L^2/M + (sum(Rm_t - mean Rm))^2 / Sxx] (CLM 1997, eq. 4.4.14)."""
     d = panel.day0("2025-01-27")
