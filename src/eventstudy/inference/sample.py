@@ -206,6 +206,13 @@ class FirmEventSample:
         """:meth:`car`, computed once per window and shared (read-only)."""
         window = (int(window[0]), int(window[1]))
         if window not in self._cars:
+            whole = len(self.parts) == 1 and self.parts[0][1] is self.parts[0][2]  # _whole
+            f = self.parts[0][0] if self.parts else None
+            if whole and f is not None and f.event_window[0] <= window[0] <= window[1] <= (
+                f.event_window[1]
+            ):
+                self._cars[window] = f.car(*window)  # every row of one fit, in order: as it is
+                return self._cars[window]
             car, var, length = (np.full(self.n, np.nan) for _ in range(3))
             for f, rows, here in self.parts:
                 if f.event_window[0] <= window[0] and window[1] <= f.event_window[1]:
