@@ -152,7 +152,7 @@ def run_cli(folder: str, cache: str, out: str, table_format: str = "csv") -> dic
     stages.wrap(eventstudy.pipeline, "build_panel", "panel")
     stages.wrap(eventstudy.pipeline, "fit_events", "fit")
     stages.wrap(eventstudy.inference.battery, "test_battery", "tests")
-    stages.wrap(eventstudy.output.folder, "write_tables", "tables")
+    stages.wrap(eventstudy.output.transaction, "write_tables", "tables")  # as write_stage calls it
     stages.wrap(eventstudy.output.folder, "summary_dict", "summary.json")
     stages.wrap(eventstudy.output.folder, "json_text", "summary.json")
 
