@@ -65,6 +65,8 @@ def test_standardized_ar_is_ar_over_its_forecast_se_and_kept(panel: ReturnsPanel
     fit = _fit(panel, MarketModel(), ["NVDA", "AMD"], [d, d])
     sar = fit.standardized_ar()
     assert sar is fit.standardized_ar() and not sar.flags.writeable
+    again = _fit(panel, MarketModel(), ["NVDA", "AMD"], [d, d])  # its standard errors handed in
+    assert np.array_equal(again.standardized_ar(np.sqrt(again.ar_variance())), sar)
     for i, ticker in enumerate(["NVDA", "AMD"]):
         ref, _ = _reference_ols(panel, ticker, d)
         rows = np.arange(d + fit.event_window[0], d + fit.event_window[1] + 1)

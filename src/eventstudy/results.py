@@ -173,7 +173,7 @@ class EventStudyResults(MeasureMethods, ExplainMethods):
         ar = rows(f.ar)
         ar_se = np.sqrt(rows(f.ar_variance()))
         if every:  # the fit keeps them for the test battery
-            ar_t = f.standardized_ar()
+            ar_t = f.standardized_ar(ar_se)
         else:
             with np.errstate(invalid="ignore", divide="ignore"):
                 ar_t = ar / ar_se
@@ -292,13 +292,21 @@ class EventStudyResults(MeasureMethods, ExplainMethods):
             keys.append((b.order[fe], starts[wi], ends[wi]))
             event_of.append(b.event[fe])
         if value == "car" and fit is self.study_fit and parts:
-            # One after the other, not beside each other in threads: both are memory-hungry
-            # (1M firm-events: the sort of 3M p-values beside the quantile pass passed 4 GB).
-            for c, (resid, car, lengths, fe, wi) in zip(parts, quantile_jobs, strict=True):
-                lower, upper = sample_quantile_p(resid, car, lengths)
-                c["p_sq_lower"], c["p_sq_upper"] = lower[fe, wi], upper[fe, wi]
-            for c, (holm, bh) in zip(parts, _adjusted_p_parts(parts, event_of), strict=True):
-                c["p_holm"], c["p_bh"] = holm, bh
+
+            def quantile_p() -> list[tuple[np.ndarray, np.ndarray]]:
+                out = []
+                for resid, car, lengths, fe, wi in quantile_jobs:
+                    lower, upper = sample_quantile_p(resid, car, lengths)
+                    out.append((lower[fe, wi], upper[fe, wi]))
+                return out
+
+            # The adjusted p-values (one thread) beside the quantile pass (threads of its own):
+            # the sort of each event and window's p-values fills the cores' gaps.
+            jobs = [quantile_p, lambda: _adjusted_p_parts(parts, event_of)]
+            rows = sum(len(e) for e in event_of)
+            quantiles, adjusted = parallel.ordered_map(lambda job: job(), jobs, rows)
+            for c, (lower, upper), (holm, bh) in zip(parts, quantiles, adjusted, strict=True):
+                c["p_sq_lower"], c["p_sq_upper"], c["p_holm"], c["p_bh"] = lower, upper, holm, bh
         frames = [pd.DataFrame(columns, copy=False) for columns in parts]
         return _sorted(frames, keys, CAR_COLUMNS if value == "car" else BHAR_COLUMNS)
 

@@ -132,16 +132,18 @@ class BatchFit:
             return self.ar_var
         return self.sigma2[:, None] * (1.0 + self.h)
 
-    def standardized_ar(self) -> np.ndarray:
+    def standardized_ar(self, standard_error: np.ndarray | None = None) -> np.ndarray:
         """Each AR over its standard error, ``ar / sqrt(ar_variance())`` (Patell's standardised
         AR), (n, L_ev): made once and kept, read only (the AR frame's ``ar_t`` and the test
-        battery's SARs are the same numbers)."""
+        battery's SARs are the same numbers). ``standard_error``: ``sqrt(ar_variance())`` when
+        the caller has it (the AR frame), so that it is not computed again."""
         sar = self.__dict__.get("_standardized_ar")
         if sar is None:
+            se = np.sqrt(self.ar_variance()) if standard_error is None else standard_error
             with np.errstate(invalid="ignore", divide="ignore"):
-                sar = self.ar / np.sqrt(self.ar_variance())
+                sar = self.ar / se
             sar.flags.writeable = False
-            self.__dict__["_standardized_ar"] = sar
+            self.__dict__["_standardized_ar"] = sar  # not a field: replace() and take() drop it
         return sar
 
     def car(self, start: int, end: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
