@@ -168,6 +168,41 @@ def test_a_run_draws_its_charts_while_it_writes_its_tables(
     assert sorted(stage.figures.iterdir()) == sorted(charts)  # type: ignore[union-attr]
 
 
+def test_a_run_whose_tables_fail_stops_its_chart_workers(
+    small: EventStudyResults, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tables' error is the run's; the workers drawing the charts meanwhile are stopped
+    and waited for (none is left), and no chart is handed out after the error."""
+    from eventstudy.output import transaction
+
+    def failing(*args: Any, **kwargs: Any) -> list[Path]:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(transaction, "write_tables", failing)
+    monkeypatch.setattr(workers, "cpu_count", lambda: 2)
+    forked: list[int] = []
+    real_fork = os.fork
+
+    def fork() -> int:
+        pid = real_fork()
+        if pid:
+            forked.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", fork)
+    stage = transaction.RunStage(tmp_path / "tables", tmp_path / "figures")
+    stage.tables.mkdir()
+    stage.figures.mkdir()  # type: ignore[union-attr]
+    with pytest.raises(OSError, match="No space left"):
+        transaction.write_stage(stage, small, None, final_dir=tmp_path / "out")
+    assert len(forked) == 2
+    for pid in forked:  # waited for: none outlives the run
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    assert not [t for t in threading.enumerate() if t.name == "eventstudy-charts"]
+    assert not [p for p in stage.figures.iterdir() if p.name.endswith(".tmp")]  # type: ignore[union-attr]
+
+
 def _failing_savefig(monkeypatch: pytest.MonkeyPatch, error: Exception) -> None:
     """Writing a CAR chart's PNG raises ``error`` (as writing its file would)."""
     real = figures.print_png
