@@ -696,10 +696,18 @@ class _DailyMeans:
 
 
 def _daily_means(groups: _Groups, values: np.ndarray, w: _Window) -> _DailyMeans:
-    x, valid, n = _daily(groups, values, w)
+    return _means_of(groups, *_daily(groups, values, w))
+
+
+def _means_of(
+    groups: _Groups, x: np.ndarray, valid: np.ndarray, n: np.ndarray | None = None
+) -> _DailyMeans:
+    """:class:`_DailyMeans` of the window's days ``x`` (group order) where ``valid``; ``n``,
+    the firm-events with a value per group, when known."""
     cnt = groups.sum(valid)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = groups.sum(np.where(valid, x, 0.0)) / cnt
+    n = groups.sum(np.asarray(valid.any(axis=1))) if n is None else n
     return _DailyMeans(x, valid, n, cnt, mean)
 
 

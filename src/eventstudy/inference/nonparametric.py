@@ -98,21 +98,17 @@ def _ranks_within(
         return np.zeros(0), np.zeros(0)
     o = np.argsort(values) if order is None else order
     n = len(values)
-    one_label = label[0] == label[-1] and not (label[1:] < label[:-1]).any()
-    if not one_label:
+    start: np.ndarray | int = 0  # each element's label block's first place
+    new_label = np.zeros(n, dtype=bool)
+    new_label[0] = True
+    if label[0] != label[-1] or (label[1:] < label[:-1]).any():  # more than one label
         small = label.min() >= 0 and label.max() < 2**16  # radix-sorted as uint16
         o = o[np.argsort((label.astype(np.uint16) if small else label)[o], kind="stable")]
-    v = values[o]
-    if one_label:
-        new_label = np.zeros(n, dtype=bool)
-        new_label[0] = True
-    else:
         lab = label[o]
-        new_label = np.r_[True, lab[1:] != lab[:-1]]
-    new = new_label | np.r_[False, v[1:] != v[:-1]]
-    start: np.ndarray | int = 0
-    if not one_label:
+        new_label[1:] = lab[1:] != lab[:-1]
         start = np.maximum.accumulate(np.where(new_label, np.arange(n), 0))
+    v = values[o]
+    new = new_label | np.r_[False, v[1:] != v[:-1]]
     if new.all():  # no ties (continuous data): each value its own block, ranks its places
         ranks = np.empty(n)
         ranks[o] = np.arange(1.0, n + 1.0) - start

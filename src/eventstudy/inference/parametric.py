@@ -18,6 +18,7 @@ from eventstudy.inference.engine import (
     TestResult,
     _daily_ar,
     _Groups,
+    _means_of,
     _moments,
     _needs,
     _Reason,
@@ -168,16 +169,10 @@ def brown_warner_1980(groups: _Groups, w: _Window) -> TestResult:
     ``mean(M_i) - 1`` df over the firm-events used."""
     s2 = groups.gather(groups.resid_var)
     daily = _daily_ar(groups, w)
-    if np.isfinite(s2).all():  # (a residual variance is missing only without residuals)
-        valid, n, cnt, aar = daily.valid, daily.n, daily.cnt, daily.mean
-        used = np.asarray(valid.any(axis=1))
-    else:
-        valid = daily.valid & np.isfinite(s2)[:, None]
-        used = np.asarray(valid.any(axis=1))
-        n = groups.sum(used)
-        cnt = groups.sum(valid)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            aar = groups.sum(np.where(valid, daily.x, 0.0)) / cnt
+    if not np.isfinite(s2).all():  # (a residual variance is missing only without residuals)
+        daily = _means_of(groups, daily.x, daily.valid & np.isfinite(s2)[:, None])
+    valid, n, cnt, aar = daily.valid, daily.n, daily.cnt, daily.mean
+    used = np.asarray(valid.any(axis=1))
     with np.errstate(invalid="ignore", divide="ignore"):
         var = groups.sum(np.where(valid, s2[:, None], 0.0)) / cnt**2
         has = cnt > 0

@@ -206,18 +206,19 @@ class FirmEventSample:
         """:meth:`car`, computed once per window and shared (read-only)."""
         window = (int(window[0]), int(window[1]))
         if window not in self._cars:
-            whole = len(self.parts) == 1 and self.parts[0][1] is self.parts[0][2]  # _whole
-            f = self.parts[0][0] if self.parts else None
-            if whole and f is not None and f.event_window[0] <= window[0] <= window[1] <= (
-                f.event_window[1]
-            ):
-                self._cars[window] = f.car(*window)  # every row of one fit, in order: as it is
+            covering = [
+                (f, rows, here)
+                for f, rows, here in self.parts
+                if f.event_window[0] <= window[0] and window[1] <= f.event_window[1]
+            ]
+            if len(covering) == len(self.parts) == 1 and covering[0][1] is covering[0][2]:
+                # Every row of one fit, in order (:meth:`_whole`): its CARs as they are.
+                self._cars[window] = covering[0][0].car(*window)
                 return self._cars[window]
             car, var, length = (np.full(self.n, np.nan) for _ in range(3))
-            for f, rows, here in self.parts:
-                if f.event_window[0] <= window[0] and window[1] <= f.event_window[1]:
-                    c, v, n = f.car(*window)
-                    car[here], var[here], length[here] = c[rows], v[rows], n[rows]
+            for f, rows, here in covering:
+                c, v, n = f.car(*window)
+                car[here], var[here], length[here] = c[rows], v[rows], n[rows]
             self._cars[window] = (car, var, length)
         return self._cars[window]
 
