@@ -371,3 +371,37 @@ def _same_drawing(ours: bytes, theirs: bytes) -> bool:
         return re.sub(rb"(?<![\d.])-0(?![\d.])", b"0", svg)
 
     return plain(ours) == plain(theirs)
+
+
+def test_workers_drawing_png_and_svg_read_their_fonts_from_memory(tmp_path: Path) -> None:
+    """The workers' fonts are read from memory (matplotlib's file reads cost a tenth of a
+    chart), never here, and not for PDF files (which embed the font from its file); the files
+    are the same either way (the tests above compare them with charts drawn here)."""
+    from matplotlib import font_manager
+
+    from eventstudy.output.plots.style import read_fonts_from_memory
+
+    def draw(k: int) -> list[Path]:
+        font = font_manager.get_font(font_manager.findfont("DejaVu Sans"))
+        path = tmp_path / f"{k}.txt"
+        path.write_text(type(font.fname).__name__)
+        return [path]
+
+    with workers.ChartWorkers(draw, 3, 2, read_fonts_from_memory) as pool:
+        pool.results()
+    assert {(tmp_path / f"{k}.txt").read_text() for k in range(3)} == {"BytesIO"}
+    assert isinstance(font_manager.get_font(font_manager.findfont("DejaVu Sans")).fname, str)
+
+
+def test_only_png_and_svg_files_are_drawn_with_fonts_from_memory(
+    small: EventStudyResults, tmp_path: Path
+) -> None:
+    from eventstudy.output.plots.style import read_fonts_from_memory
+
+    for formats, setup in [
+        (("png", "svg"), read_fonts_from_memory),
+        (("svg",), read_fonts_from_memory),
+        (("png", "pdf"), None),
+    ]:
+        job = figures._chart_job(small, tmp_path, formats, charts=("car",), jobs=1)
+        assert job.setup is setup

@@ -71,11 +71,12 @@ CASES = {
         "eventstudy.output.plots.figures:_save_chart:3",
         False,
     ),
-    # Drawn by two worker processes: the run is killed as it takes the second chart's report;
-    # its workers die with it (they must not go on writing into the staging folder).
-    "figures, drawn by workers": Case(
+    # Drawn by the chart process and its two workers: the run is killed as it reads the
+    # process's third message (the second chart drawn); the process and its workers die with
+    # it (they must not go on writing into the staging folder).
+    "figures, drawn by the chart process": Case(
         ("--max-event-figures", "1", "--jobs", "2"),
-        "eventstudy.output.plots.workers:_receive:2",
+        "eventstudy.output.chart_process:_receive:3",
         False,
     ),
     "report": Case(REPORT, "eventstudy.output.report:write_xlsx:1", False),

@@ -138,6 +138,13 @@ def run(
     quiet: bool,
 ) -> None:
     """Run the event study described in STUDY (a YAML study file)."""
+    from eventstudy.output.chart_process import ChartProcess
+
+    # Forked first, while this process is small and has no threads: it loads the chart modules
+    # while the study is computed, then draws the charts while the tables are written.
+    chart_process = None if no_figures else ChartProcess.start(jobs)
+    if chart_process is not None:
+        ctx.with_resource(chart_process)
     from eventstudy.output.journal import finish_interrupted
     from eventstudy.output.transaction import run_transaction, write_stage
     from eventstudy.pipeline import (
@@ -204,6 +211,7 @@ def run(
             max_event_figures=max_event_figures,
             progress=progress,
             jobs=jobs,
+            chart_process=chart_process,
         )
         if make_report:
             from eventstudy.output.report import build_report

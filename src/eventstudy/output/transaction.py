@@ -25,6 +25,7 @@ from eventstudy.output.journal import Step, commit, staging
 from eventstudy.parallel import frozen_objects
 
 if TYPE_CHECKING:
+    from eventstudy.output.chart_process import ChartProcess
     from eventstudy.output.source import ResultSource
 
 
@@ -47,17 +48,30 @@ def write_stage(
     max_event_figures: int | None = None,
     progress: bool | None = False,
     jobs: int | None = None,
+    chart_process: ChartProcess | None = None,
 ) -> tuple[list[Path], list[Path]]:
     """Write the tables and ``summary.json`` (:func:`~eventstudy.output.folder.write_tables`)
     and the charts (:func:`~eventstudy.output.plots.save_figures`, when the stage has a figures
     folder) into ``stage``; the paths of each. With worker processes the charts are drawn while
-    the tables are written: the workers are forked first (before the tables' threads start),
-    inheriting the frames the charts share."""
+    the tables are written: by ``chart_process`` (started with the run) when it takes these
+    results, else by workers forked first (before the tables' threads start), inheriting the
+    frames the charts share."""
     def tables() -> list[Path]:
         return write_tables(results, stage.tables, figures_dir, final_dir=final_dir, format=format)
 
     if stage.figures is None:
         return tables(), []
+    if chart_process is not None:
+        drawing = chart_process.begin(
+            results, stage.figures, max_events=max_event_figures, progress=progress, jobs=jobs
+        )
+        if drawing is not None:
+            try:
+                written = tables()
+            except BaseException:
+                chart_process.close()  # no chart is handed out after the tables' error
+                raise
+            return written, drawing.paths()
     # imported here: a run without figures does not load matplotlib (nor collects garbage
     # over the study's objects while it does)
     with frozen_objects():

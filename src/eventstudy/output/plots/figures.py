@@ -8,8 +8,9 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import threading
-from collections.abc import Iterator, Sequence
+import traceback
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ import matplotlib as mpl
 import numpy as np
 
 from eventstudy.errors import EventStudyError
+from eventstudy.output.chart_process import FigureDrawing
 from eventstudy.output.files import atomic_file
 from eventstudy.output.measure_data import EXTRA_MEASURES, daily_values
 from eventstudy.output.plots.chart_data import has_value_data, pick_event, value_window
@@ -38,13 +40,21 @@ from eventstudy.output.plots.study_charts import (
     plot_events_timeline,
     plot_model_comparison,
 )
-from eventstudy.output.plots.style import FigureSize, figure_size, house_style, size_of
+from eventstudy.output.plots.style import (
+    FigureSize,
+    figure_size,
+    house_style,
+    read_fonts_from_memory,
+    size_of,
+)
 from eventstudy.output.plots.value_heatmap import plot_ar_heatmap, plot_value
 from eventstudy.output.plots.workers import ChartWorkers, process_count
-from eventstudy.progress import progress_bar
+from eventstudy.processes import portable_failure, portable_warnings
 from eventstudy.study import slugify
 
 if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+
     from matplotlib.figure import Figure
     from matplotlib.transforms import Bbox
 
@@ -63,6 +73,9 @@ PANEL_CHARTS = frozenset({"prices", "timeline", "calendar_time"})
 FORMATS = ("png", "svg", "pdf")
 #: Resolution of PNG files.
 PNG_DPI = 200
+#: The formats drawn with fonts read from memory in the chart workers (not PDF: it embeds the
+#: font from its file; :func:`~.style.read_fonts_from_memory`).
+_FONTS_FROM_MEMORY = {"png", "svg"}
 #: The resolution of matplotlib's SVG files (its SVG canvas's fixed dpi).
 _VECTOR_DPI = 72
 #: Margin (inches) around a figure's content when it is cropped.
@@ -252,50 +265,6 @@ def save_figures(
         return drawing.paths()
 
 
-class FigureDrawing:
-    """Charts being drawn (:func:`drawing_figures`): :meth:`paths` waits for them."""
-
-    def __init__(
-        self,
-        workers: ChartWorkers,
-        count: int,
-        directory: Path,
-        progress: bool | None,
-        replace: bool,
-    ) -> None:
-        self._workers, self._count, self._directory = workers, count, directory
-        self._progress, self._replace = progress, replace
-        self._lock = threading.Lock()
-        self._done = 0
-        self._bar: Any = None
-        workers.begin(self._drawn)  # with worker processes: from now on
-
-    def __repr__(self) -> str:
-        return f"FigureDrawing({self._count} charts, {self._workers.processes} processes)"
-
-    def _drawn(self, n: int) -> None:  # from the thread handing out the charts
-        with self._lock:
-            self._done += n
-            if self._bar is not None:
-                self._bar.update(n)
-
-    def paths(self) -> list[Path]:
-        """Wait for every chart (drawing them here without worker processes, showing the
-        progress bar from now on); the paths written, in the charts' order. Raises what the
-        first failing chart (in order) raised."""
-        with progress_bar(self._progress, self._count, "charts", "chart") as bar:
-            with self._lock:
-                bar.update(self._done)
-                self._bar = bar
-            drawn = self._workers.results(self._drawn)
-            with self._lock:
-                self._bar = None
-        written = [path for paths in drawn for path in paths]
-        if self._replace:
-            remove_stale_charts(self._directory, set(written))
-        return written
-
-
 @contextlib.contextmanager
 def drawing_figures(
     results: ResultSource,
@@ -315,6 +284,39 @@ def drawing_figures(
     workers finish the charts they draw and waits for them. Start it before any other thread of
     this process (the workers are forked: :mod:`.workers`); the results must not change while
     it runs. Arguments and errors as :func:`save_figures`."""
+    job = _chart_job(results, directory, formats, size, charts, max_events, jobs)
+    finish = None
+    if replace:
+        def finish(written: list[Path]) -> None:
+            remove_stale_charts(job.directory, set(written))
+
+    # The workers are forked before the progress bar's thread and the caller's threads start.
+    with ChartWorkers(job.draw, job.count, job.processes, job.setup) as workers:
+        yield FigureDrawing(workers, progress, finish)
+
+
+@dataclass(frozen=True)
+class _ChartJob:
+    """The charts to draw: ``draw(k)`` writes chart ``k`` of ``count`` (by ``processes``
+    processes, each worker calling ``setup()`` first) into ``directory``."""
+
+    directory: Path
+    count: int
+    draw: Callable[[int], list[Path]]
+    processes: int
+    setup: Callable[[], object] | None
+
+
+def _chart_job(
+    results: ResultSource,
+    directory: Path | str,
+    formats: Sequence[str] = ("png", "svg"),
+    size: str | FigureSize = "report",
+    charts: Sequence[str] | None = None,
+    max_events: int | None = None,
+    jobs: int | None = None,
+) -> _ChartJob:
+    """The arguments of :func:`save_figures` checked and planned: the charts to draw."""
     directory = Path(directory)
     if isinstance(formats, str):
         formats = [formats]
@@ -340,9 +342,34 @@ def drawing_figures(
     def draw(k: int) -> list[Path]:
         return _save_chart(results, plan[k], spec_size, directory, fmts)
 
-    # The workers are forked before the progress bar's thread and the caller's threads start.
-    with ChartWorkers(draw, len(plan), processes) as workers:
-        yield FigureDrawing(workers, len(plan), directory, progress, replace)
+    # A worker draws nothing but these files and ends: its fonts can be read from memory.
+    setup = read_fonts_from_memory if set(fmts) <= _FONTS_FROM_MEMORY else None
+    return _ChartJob(directory, len(plan), draw, processes, setup)
+
+
+def serve_charts(
+    conn: Connection,
+    results: ResultSource,
+    directory: Path,
+    *,
+    max_events: int | None = None,
+    jobs: int | None = None,
+) -> None:
+    """Draw the charts of ``results`` in the chart process (:mod:`eventstudy.output.chart_process`)
+    and report over ``conn``: ``("count", (charts, processes))``, ``("drawn", 1)`` per chart, then
+    ``("paths", ...)`` (the paths of each chart) or ``("failed", (exception, traceback))``, with
+    the warnings given. A message from the run (or its end) cancels the charts not handed out."""
+    outcome: tuple[str, Any]
+    with warnings.catch_warnings(record=True) as caught:
+        try:
+            job = _chart_job(results, directory, max_events=max_events, jobs=jobs)
+            conn.send(("count", (job.count, job.processes)))
+            with ChartWorkers(job.draw, job.count, job.processes, job.setup, conn) as workers:
+                outcome = ("paths", workers.results(lambda n: conn.send(("drawn", n))))
+        except Exception as exc:
+            text = "".join(traceback.format_exception(exc))
+            outcome = ("failed", portable_failure(exc, text))
+    conn.send((outcome[0], (outcome[1], portable_warnings(caught))))
 
 
 def _share_frames(results: ResultSource, plan: Sequence[ChartSpec]) -> None:

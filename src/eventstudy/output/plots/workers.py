@@ -30,11 +30,8 @@ its workers with it (Linux: ``PR_SET_PDEATHSIG``; elsewhere they stop before the
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import multiprocessing
 import os
-import pickle
-import signal
 import sys
 import threading
 import traceback
@@ -48,65 +45,48 @@ from typing import Any, NoReturn
 from eventstudy.errors import EventStudyError, argument
 from eventstudy.output.plots.style import _STYLE_LOCK
 from eventstudy.parallel import frozen_objects
+from eventstudy.processes import (
+    Warning_,
+    can_fork,
+    cpu_count,
+    die_with,
+    other_threads,
+    portable_failure,
+    portable_warnings,
+    reap,
+    reissue,
+    reraisable,
+)
 
 #: Below this many charts they are drawn in this process: starting workers (each loads its own
 #: fonts and file writers) costs more than the second process saves.
 MIN_CHARTS = 3
 #: What a worker reports for chart ``k``: ``(k, paths, failure, warnings)``.
-_Report = tuple[int, list[Path] | None, tuple[BaseException, str] | None, list[Any]]
-_PR_SET_PDEATHSIG = 1
-
-
-def can_fork() -> bool:
-    """Whether this platform offers the ``fork`` start method, and it is safe (not macOS)."""
-    return "fork" in multiprocessing.get_all_start_methods() and sys.platform != "darwin"
-
-
-def cpu_count() -> int:
-    """The CPUs this process may run on (its affinity where the platform tells it)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on macOS or Windows
-        return os.cpu_count() or 1
+_Report = tuple[int, list[Path] | None, tuple[BaseException, str] | None, list[Warning_]]
 
 
 def process_count(jobs: int | None, charts: int) -> int:
     """How many processes draw ``charts`` charts; 1 means this process, without workers.
 
     ``jobs``: None for automatic (one per CPU when there are at least :data:`MIN_CHARTS` charts
-    and no other thread runs here: :func:`_other_threads`), else at most that many (never more
-    than the charts). Always 1 where the platform cannot fork."""
+    and no other thread runs here: :func:`~eventstudy.processes.other_threads`), else at most
+    that many (never more than the charts). Always 1 where the platform cannot fork."""
     if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
         raise ValueError(f"jobs must be a whole number of at least 1 or None, not {jobs!r}")
     if not can_fork():
         return 1
     if jobs is None:
-        if charts < MIN_CHARTS or _other_threads():
+        if charts < MIN_CHARTS or other_threads():
             return 1
         jobs = cpu_count()
     return max(1, min(jobs, charts))
 
 
-def _other_threads() -> list[threading.Thread]:
-    """The threads running besides this one, but for tqdm's monitor: a daemon that sleeps and
-    now and then looks at the progress bars under tqdm's lock, which the workers never take (it
-    outlives the bars, so every run that showed one would otherwise draw in one process)."""
-    tqdm = getattr(sys.modules.get("tqdm"), "tqdm", None)
-    monitor = getattr(tqdm, "monitor", None)
-    me = threading.current_thread()
-    return [t for t in threading.enumerate() if t is not me and t is not monitor]
-
-
-class _RemoteTracebackError(Exception):
-    """A worker's traceback, as text: the cause of the exception it raised."""
-
-    def __str__(self) -> str:
-        return str(self.args[0])
-
-
 class ChartWorkers:
     """``count`` charts, ``draw(k)`` each (it writes chart ``k``'s files and returns their paths),
     drawn by ``processes`` forked workers, or in this process when ``processes`` is 1.
+    ``setup()`` is called in each worker before it draws (not here). A message on ``cancel`` (or
+    its other end closed) hands out no further chart, as leaving the block does.
 
     Use as a context manager: entering forks the workers (before anything else, such as a
     progress bar's thread, starts), :meth:`results` hands out the charts and collects the paths
@@ -114,8 +94,17 @@ class ChartWorkers:
     work), leaving stops and waits for every worker whatever happened: no chart is handed out
     after that, the charts being drawn are finished."""
 
-    def __init__(self, draw: Callable[[int], list[Path]], count: int, processes: int) -> None:
+    def __init__(
+        self,
+        draw: Callable[[int], list[Path]],
+        count: int,
+        processes: int,
+        setup: Callable[[], object] | None = None,
+        cancel: Connection | None = None,
+    ) -> None:
         self._draw = draw
+        self._setup = setup  # run in each worker before its first chart
+        self._cancel = cancel  # a message or the end of this pipe cancels the drawing
         self._count = count
         self._processes = max(1, min(processes, count))
         self._workers: dict[Connection, int] = {}  # this process's end of a worker's pipe, pid
@@ -128,6 +117,10 @@ class ChartWorkers:
     def processes(self) -> int:
         """The processes drawing the charts (1: this one)."""
         return self._processes
+
+    def count(self) -> int:
+        """The number of charts."""
+        return self._count
 
     def __enter__(self) -> ChartWorkers:
         if self._processes > 1:
@@ -211,6 +204,8 @@ class ChartWorkers:
         if self._processes == 1:
             out = []
             for k in range(self._count):
+                if self._cancel is not None and self._cancel.poll():
+                    raise _cancelled()
                 out.append(self._draw(k))
                 done(1)
             return out
@@ -220,19 +215,23 @@ class ChartWorkers:
         tasks = iter(range(self._count))
         for conn in self._workers:
             self._hand_out(conn, tasks, busy)
+        cancel = [self._cancel] if self._cancel is not None else []
         while busy:
-            ready: list[Any] = wait(list(busy))  # the workers that reported (or died)
+            ready: list[Any] = wait([*busy, *cancel])  # the workers that reported (or died)
+            if cancel and cancel[0] in ready:  # before handing out to the workers that reported
+                self._cancelled, cancel = True, []
             for conn in ready:
+                if conn is self._cancel:
+                    continue
                 k = busy.pop(conn)
                 try:
                     got, written, failure, caught = _receive(conn)
                 except (EOFError, OSError):  # the worker died drawing chart k
                     failures[k] = self._died(conn)
                     continue
-                for w in caught:
-                    warnings.warn_explicit(w[0], w[1], w[2], w[3])
+                reissue(caught)
                 if failure is not None:
-                    failures[got] = _reraisable(*failure)
+                    failures[got] = reraisable(*failure)
                     tasks = iter(())  # hand out nothing more
                 else:
                     assert written is not None
@@ -242,6 +241,8 @@ class ChartWorkers:
         self._stop()
         if failures:
             raise failures[min(failures)]
+        if len(paths) < self._count:
+            raise _cancelled()
         return [paths[k] for k in range(self._count)]
 
     def _hand_out(self, conn: Connection, tasks: Any, busy: dict[Connection, int]) -> None:
@@ -260,7 +261,7 @@ class ChartWorkers:
         """The error for a worker that ended without reporting its chart."""
         pid = self._workers.pop(conn)
         conn.close()
-        status = _reap(pid)
+        status = reap(pid)
         self._pids.remove(pid)
         how = f"signal {-status}" if status < 0 else f"exit status {status}"
         return EventStudyError(
@@ -279,7 +280,7 @@ class ChartWorkers:
             conn.close()
         self._workers.clear()
         for pid in self._pids:
-            _reap(pid)
+            reap(pid)
         self._pids.clear()
 
     # --------------------------------------------------------------------------------- worker
@@ -290,7 +291,9 @@ class ChartWorkers:
         try:
             for other in self._workers:  # the parent's ends of earlier workers' pipes
                 other.close()
-            _die_with(parent)
+            die_with(parent)
+            if self._setup is not None:
+                self._setup()
             while True:
                 k = conn.recv()
                 if k is None or os.getppid() != parent:
@@ -303,6 +306,10 @@ class ChartWorkers:
             status = 1
         finally:
             os._exit(status)
+
+
+def _cancelled() -> EventStudyError:
+    return EventStudyError("drawing the charts was cancelled")
 
 
 def _receive(conn: Connection) -> _Report:
@@ -320,57 +327,12 @@ def _draw_one(draw: Callable[[int], list[Path]], k: int) -> _Report:
         except BaseException as exc:  # re-raised by the parent
             written = None
             failure = (exc, "".join(traceback.format_exception(exc)))
-    shown = [(w.message, w.category, w.filename, w.lineno) for w in caught]
-    return k, written, failure, shown
+    return k, written, failure, portable_warnings(caught)
 
 
 def _portable(report: _Report) -> _Report:
-    """``report`` with whatever cannot be pickled turned into plain text (an exception into a
-    RuntimeError of the same message, a warning into its text)."""
+    """``report`` ready to be pickled to the parent (:mod:`eventstudy.processes`)."""
     k, written, failure, shown = report
-    if failure is not None and not _pickles(failure[0]):
-        exc = failure[0]
-        failure = (RuntimeError(f"{type(exc).__name__}: {exc}"), failure[1])
-    shown = [w if _pickles(w) else (str(w[0]), UserWarning, w[2], w[3]) for w in shown]
+    if failure is not None:
+        failure = portable_failure(*failure)
     return k, written, failure, shown
-
-
-def _pickles(value: object) -> bool:
-    try:
-        pickle.loads(pickle.dumps(value))
-    except Exception:  # any failure means: send it as text
-        return False
-    return True
-
-
-def _reraisable(exc: BaseException, text: str) -> BaseException:
-    """A worker's exception, ready to raise here: one line for the package's own errors (as in
-    the worker), with the worker's traceback as the cause of anything else."""
-    if isinstance(exc, EventStudyError):
-        exc.__cause__ = None
-        exc.__suppress_context__ = True
-    else:
-        exc.__cause__ = _RemoteTracebackError(f"\n\"\"\"\n{text}\"\"\"")
-    return exc
-
-
-def _reap(pid: int) -> int:
-    """Wait for worker ``pid`` to end: its exit status, or minus the signal that killed it."""
-    while True:
-        try:
-            _pid, status = os.waitpid(pid, 0)
-        except ChildProcessError:
-            return 0
-        except InterruptedError:  # pragma: no cover  # retried by Python itself since 3.5
-            continue
-        return os.waitstatus_to_exitcode(status)
-
-
-def _die_with(parent: int) -> None:
-    """Have this worker killed when the parent dies (Linux), and end it now if the parent is
-    already gone: a killed run must not leave workers writing into its folder."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:
-        os._exit(1)
