@@ -122,3 +122,33 @@ def test_print_png_gives_matplotlibs_pixels_at_its_size() -> None:
     with Image.open(ours) as a, Image.open(theirs) as b:
         assert a.size == b.size and a.size[0] > 1000
         assert a.tobytes() == b.tobytes() and a.info == b.info
+
+
+@pytest.mark.parametrize("dpi", [100, 200])
+def test_the_charts_canvas_measures_texts_as_matplotlibs_does(dpi: int) -> None:
+    """The charts' canvas gives matplotlib each font's height metrics from a cache
+    (style._font_height_metrics): every text measures and draws as on matplotlib's own canvas,
+    to the pixel, whatever its size, weight, lines or the dpi."""
+    from eventstudy.output.plots.style import new_figure
+
+    def drawn(fig: Figure) -> tuple[list[tuple[float, ...]], bytes]:
+        texts = [
+            fig.text(0.1, 0.9, "Cumulative abnormal return", fontsize=13, fontweight="bold"),
+            fig.text(0.1, 0.7, "Two lines\nof a footer (gjpqy)", fontsize=8, linespacing=1.35),
+            fig.text(0.1, 0.5, "−1.2% | 3,456.7", fontsize=9.5, style="italic"),
+            fig.text(0.1, 0.3, "Rotated label", fontsize=11, rotation=30),
+        ]
+        renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+        boxes = [tuple(t.get_window_extent(renderer).bounds) for t in texts]
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="raw", dpi=dpi)
+        return boxes, buffer.getvalue()
+
+    with house_style():
+        ours = new_figure(6.0, 4.0)
+        ours.set_dpi(dpi)
+        plain = Figure(figsize=(6.0, 4.0), dpi=dpi)
+        FigureCanvasAgg(plain)
+        assert hasattr(ours.canvas.get_renderer(), "_get_font_height_metrics")  # type: ignore[attr-defined]
+        assert not hasattr(plain.canvas.get_renderer(), "_get_font_height_metrics")
+        assert drawn(ours) == drawn(plain)

@@ -14,24 +14,27 @@ rcParams at the same moment can still interfere.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 import threading
 from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import matplotlib as mpl
 import matplotlib.style
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.colors import Colormap, LinearSegmentedColormap
 from matplotlib.figure import Figure
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.font_manager import FontProperties
     from matplotlib.typing import RcKeyType
 
 #: The house style, applied inside every plotting function.
@@ -218,10 +221,55 @@ def size_of(fig: Figure) -> FigureSize:
     return size if isinstance(size, FigureSize) else SIZES["report"]
 
 
+class _Canvas(FigureCanvasAgg):
+    """matplotlib's Agg canvas, whose renderers give each font's height metrics
+    (:func:`_font_height_metrics`) instead of matplotlib reading them again for every text."""
+
+    def get_renderer(self) -> RendererAgg:
+        renderer = super().get_renderer()
+        if "_get_font_height_metrics" not in vars(renderer):
+            # matplotlib's Text asks a renderer that has this method (the PDF and PostScript
+            # renderers do) for a font's ascent, descent and line gap
+            metrics = partial(_font_height_metrics, dpi=renderer.dpi)
+            renderer._get_font_height_metrics = metrics
+        return renderer
+
+
+def _font_height_metrics(
+    prop: FontProperties, dpi: float
+) -> tuple[float | None, float | None, float | None]:
+    """A font's ascent, descent and line gap in pixels at ``dpi``, as matplotlib's ``Text``
+    computes them from the font's tables (OS/2, else hhea), read once per font and size: a
+    text's layout read two tables (dictionaries of thirty entries) every time it was measured
+    or drawn, 3-4% of a chart. None where matplotlib then measures the font itself. ``dpi`` is
+    the renderer's, which matplotlib made at the figure's dpi (the one ``Text`` scales by)."""
+    return _height_metrics(prop.copy(), dpi)  # a copy: the text's properties may change
+
+
+@functools.lru_cache(maxsize=256)
+def _height_metrics(
+    prop: FontProperties, dpi: float
+) -> tuple[float | None, float | None, float | None]:
+    from matplotlib.font_manager import fontManager, get_font
+
+    font = get_font(fontManager._find_fonts_by_props(prop))
+    os2, hhea = font.get_sfnt_table("OS/2"), font.get_sfnt_table("hhea")
+    if os2 is not None:
+        ascent, descent, gap = os2["sTypoAscender"], os2["sTypoDescender"], os2["sTypoLineGap"]
+    elif hhea is not None:
+        ascent, descent, gap = hhea["ascent"], hhea["descent"], hhea["lineGap"]
+    else:
+        return None, None, None
+    head = font.get_sfnt_table("head")
+    assert head is not None
+    scale = 1 / head["unitsPerEm"] * prop.get_size_in_points() * dpi / 72
+    return ascent * scale, -descent * scale, gap * scale
+
+
 def new_figure(fig_width: float, height: float) -> Figure:
     """A figure with an Agg canvas and constrained layout, tagged with the size in force."""
     fig = Figure(figsize=(fig_width, height), layout="constrained")
-    FigureCanvasAgg(fig)
+    _Canvas(fig)
     fig._eventstudy_size = _SIZE.get()  # type: ignore[attr-defined]
     return fig
 
