@@ -255,3 +255,25 @@ def test_the_command_line_draws_its_charts_in_the_chart_process(
         out[jobs] = _files(tmp_path / jobs / "figures")
     assert len(started) == 1 and started[0]._pid is None  # ended with the run
     assert len(out["2"]) > 20 and out["2"] == out["1"]
+
+
+def test_a_run_that_fails_before_its_charts_does_not_wait_for_the_chart_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Sent nothing (the study file was wrong, say), the chart process is ended at once, even
+    while it still loads the chart modules (here: forever)."""
+    from eventstudy import parallel
+
+    def forever() -> Any:
+        threading.Event().wait()
+
+    monkeypatch.setattr(parallel, "frozen_objects", forever)  # what the process calls first
+    process = chart_process.ChartProcess.start(jobs=2)
+    assert process is not None
+    pid = process._pid
+    assert pid is not None
+    closing = threading.Thread(target=process.close, daemon=True)
+    closing.start()
+    closing.join(timeout=20)
+    assert not closing.is_alive(), "the run waited for its chart process"
+    assert _gone(pid)

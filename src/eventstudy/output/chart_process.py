@@ -22,6 +22,7 @@ import io
 import multiprocessing
 import os
 import pickle
+import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -177,13 +178,18 @@ class ChartProcess:
         """Cancel the charts not yet handed out, let the process finish those being drawn and
         wait for it (and so for its workers): nothing of it outlives the call."""
         conn, self._conn = self._conn, None
+        pid, self._pid = self._pid, None
+        if self._drawing is None and pid is not None:
+            # Sent nothing: it has only imported (or is importing) modules; a run that failed
+            # early must not wait for that.
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
         if conn is not None:
             with contextlib.suppress(OSError, ValueError):
-                conn.send_bytes(b"")  # no results (or: cancel)
+                conn.send_bytes(b"")  # cancel
             if self._drawing is not None:
                 self._drawing.wait()
             conn.close()
-        pid, self._pid = self._pid, None
         if pid is not None:
             reap(pid)
 
