@@ -1,5 +1,4 @@
-"""The process that draws a run's charts (:class:`ChartProcess`), and charts being drawn
-(:class:`FigureDrawing`, what :func:`~eventstudy.output.plots.figures.drawing_figures` yields).
+"""The process that draws a run's charts (:class:`ChartProcess`).
 
 ``eventstudy run`` forks this process as it starts, before it loads pandas or reads a price:
 while the run computes the study, the process loads matplotlib and the chart modules (a quarter
@@ -28,9 +27,10 @@ import threading
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from eventstudy.errors import EventStudyError, argument
+from eventstudy.output.figure_drawing import FigureDrawing
 from eventstudy.processes import (
     Warning_,
     can_fork,
@@ -41,7 +41,6 @@ from eventstudy.processes import (
     reissue,
     reraisable,
 )
-from eventstudy.progress import progress_bar
 
 if TYPE_CHECKING:
     from eventstudy.output.source import ResultSource
@@ -49,62 +48,6 @@ if TYPE_CHECKING:
 #: Results whose pickle is larger than this are not sent to the chart process (the run draws
 #: its charts itself): pickling and unpickling them would cost more than the process saves.
 MAX_REQUEST_BYTES = 64 * 2**20
-
-
-class Drawer(Protocol):
-    """What draws the charts of a :class:`FigureDrawing`: the workers
-    (:class:`~eventstudy.output.plots.workers.ChartWorkers`) or the chart process."""
-
-    @property
-    def processes(self) -> int: ...
-
-    def count(self) -> int: ...
-
-    def begin(self, done: Callable[[int], object]) -> None: ...
-
-    def results(self, done: Callable[[int], object]) -> list[list[Path]]: ...
-
-
-class FigureDrawing:
-    """Charts being drawn: :meth:`paths` waits for them (with a progress bar), then runs
-    ``finish`` on the paths written (removing earlier runs' charts)."""
-
-    def __init__(
-        self,
-        drawer: Drawer,
-        progress: bool | None,
-        finish: Callable[[list[Path]], object] | None = None,
-    ) -> None:
-        self._drawer, self._progress, self._finish = drawer, progress, finish
-        self._lock = threading.Lock()
-        self._done = 0
-        self._bar: Any = None
-        drawer.begin(self._drawn)  # with worker processes: from now on
-
-    def __repr__(self) -> str:
-        return f"FigureDrawing({self._drawer.processes} processes)"
-
-    def _drawn(self, n: int) -> None:  # from the thread handing out the charts
-        with self._lock:
-            self._done += n
-            if self._bar is not None:
-                self._bar.update(n)
-
-    def paths(self) -> list[Path]:
-        """Wait for every chart (drawing them here without worker processes, showing the
-        progress bar from now on); the paths written, in the charts' order. Raises what the
-        first failing chart (in order) raised."""
-        with progress_bar(self._progress, self._drawer.count(), "charts", "chart") as bar:
-            with self._lock:
-                bar.update(self._done)
-                self._bar = bar
-            drawn = self._drawer.results(self._drawn)
-            with self._lock:
-                self._bar = None
-        written = [path for paths in drawn for path in paths]
-        if self._finish is not None:
-            self._finish(written)
-        return written
 
 
 class ChartProcess:
@@ -206,7 +149,8 @@ class ChartProcess:
 
 class _Remote:
     """The charts the chart process draws, as a :class:`FigureDrawing` sees them (its
-    :class:`Drawer`): a thread of the run reads the process's messages as they come."""
+    :class:`~eventstudy.output.figure_drawing.Drawer`): a thread of the run reads the process's
+    messages as they come."""
 
     def __init__(self, conn: Connection, died: Callable[[], EventStudyError]) -> None:
         self._conn, self._died = conn, died

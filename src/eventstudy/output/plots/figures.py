@@ -19,7 +19,7 @@ import matplotlib as mpl
 import numpy as np
 
 from eventstudy.errors import EventStudyError
-from eventstudy.output.chart_process import FigureDrawing
+from eventstudy.output.figure_drawing import FigureDrawing
 from eventstudy.output.files import atomic_file
 from eventstudy.output.measure_data import EXTRA_MEASURES, daily_values
 from eventstudy.output.plots.chart_data import has_value_data, pick_event, value_window
