@@ -23,6 +23,7 @@ from eventstudy.output import plots as plotting
 from eventstudy.output.plots import figures
 from eventstudy.processes import can_fork
 from eventstudy.results import EventStudyResults
+from tests.figure_checks import tables_wait_for_a_chart
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = [
@@ -72,19 +73,8 @@ def test_the_chart_process_draws_while_the_tables_are_written(
     written (the tables wait here for a chart); the progress bar counts the charts; the process
     and its workers are gone once it is closed."""
     serial = plotting.save_figures(small, tmp_path / "serial", jobs=1)
-    real = transaction.write_tables
     stage = _stage(tmp_path / "run")
-
-    def tables_after_a_chart(*args: Any, **kwargs: Any) -> list[Path]:
-        for _ in range(6000):
-            if any(p.suffix == ".png" for p in stage.figures.iterdir()):  # type: ignore[union-attr]
-                break
-            threading.Event().wait(0.01)
-        else:
-            raise AssertionError("no chart was drawn while the tables were written")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(transaction, "write_tables", tables_after_a_chart)
+    tables_wait_for_a_chart(monkeypatch, tmp_path / "run" / "figures")
     _worker_pids(monkeypatch, tmp_path / "pids")
     process = chart_process.ChartProcess.start(jobs=2)
     assert process is not None

@@ -26,6 +26,7 @@ from eventstudy.output.plots import figures, workers
 from eventstudy.output.plots.style import house_style, size_of
 from eventstudy.progress import progress_bar
 from eventstudy.results import EventStudyResults
+from tests.figure_checks import tables_wait_for_a_chart
 
 pytestmark = [
     pytest.mark.sample,
@@ -147,18 +148,7 @@ def test_a_run_draws_its_charts_while_it_writes_its_tables(
     while the tables are (the tables wait here for one), and both are complete."""
     from eventstudy.output import transaction
 
-    real = transaction.write_tables
-
-    def tables_after_a_chart(*args: Any, **kwargs: Any) -> list[Path]:
-        for _ in range(6000):
-            if any(p.suffix == ".png" for p in stage.figures.iterdir()):  # type: ignore[union-attr]
-                break
-            threading.Event().wait(0.01)
-        else:
-            raise AssertionError("no chart was drawn while the tables were written")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(transaction, "write_tables", tables_after_a_chart)
+    tables_wait_for_a_chart(monkeypatch, tmp_path / "figures")
     monkeypatch.setattr(workers, "cpu_count", lambda: 2)
     stage = transaction.RunStage(tmp_path / "tables", tmp_path / "figures")
     stage.tables.mkdir()

@@ -17,7 +17,9 @@ import signal
 import sys
 import threading
 import warnings
-from typing import Any
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from typing import Any, NoReturn
 
 from eventstudy.errors import EventStudyError
 
@@ -47,6 +49,27 @@ def other_threads() -> list[threading.Thread]:
     monitor = getattr(tqdm, "monitor", None)
     me = threading.current_thread()
     return [t for t in threading.enumerate() if t is not me and t is not monitor]
+
+
+def fork_child(life: Callable[[Connection], NoReturn]) -> tuple[Connection, int] | None:
+    """Fork a child that lives ``life(its end of a pipe)`` (and never returns); this process's
+    end of the pipe and the child's pid, or None when the system has no process or memory to
+    spare. Standard output is flushed first (else the child would write it again)."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, ValueError, OSError):
+            stream.flush()
+    ours, theirs = multiprocessing.Pipe(duplex=True)
+    try:
+        pid = os.fork()
+    except OSError:
+        ours.close()
+        theirs.close()
+        return None
+    if pid == 0:
+        ours.close()
+        life(theirs)
+    theirs.close()
+    return ours, pid
 
 
 def die_with(parent: int) -> None:

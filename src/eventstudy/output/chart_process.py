@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import io
-import multiprocessing
 import os
 import pickle
 import signal
-import sys
 import threading
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -36,6 +34,7 @@ from eventstudy.processes import (
     can_fork,
     cpu_count,
     die_with,
+    fork_child,
     other_threads,
     reap,
     reissue,
@@ -71,22 +70,9 @@ class ChartProcess:
             return None
         if jobs is None and (cpu_count() < 2 or other_threads()):
             return None
-        for stream in (sys.stdout, sys.stderr):  # else written again by the child
-            with contextlib.suppress(AttributeError, ValueError, OSError):
-                stream.flush()
         parent = os.getpid()
-        ours, theirs = multiprocessing.Pipe(duplex=True)
-        try:
-            pid = os.fork()
-        except OSError:  # out of processes or memory: the run draws its charts itself
-            ours.close()
-            theirs.close()
-            return None
-        if pid == 0:
-            ours.close()
-            _serve(theirs, parent)
-        theirs.close()
-        return cls(ours, pid)
+        forked = fork_child(lambda conn: _serve(conn, parent))
+        return None if forked is None else cls(*forked)  # None: the run draws its charts
 
     def __enter__(self) -> ChartProcess:
         return self

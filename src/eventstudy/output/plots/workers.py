@@ -30,9 +30,7 @@ its workers with it (Linux: ``PR_SET_PDEATHSIG``; elsewhere they stop before the
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
-import sys
 import threading
 import traceback
 import warnings
@@ -50,6 +48,7 @@ from eventstudy.processes import (
     can_fork,
     cpu_count,
     die_with,
+    fork_child,
     other_threads,
     portable_failure,
     portable_warnings,
@@ -145,29 +144,18 @@ class ChartWorkers:
     # --------------------------------------------------------------------------------- parent
     def _fork(self) -> None:
         parent = os.getpid()
-        # Buffered output would be written again by every worker; no other thread of this
-        # package may hold the house style's lock at the fork (a worker would wait for it forever).
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(AttributeError, ValueError, OSError):
-                stream.flush()
+        # No other thread of this package may hold the house style's lock at the fork (a worker
+        # would wait for it forever).
         with _STYLE_LOCK, warnings.catch_warnings(), frozen_objects():
             # Python 3.12+ warns of fork in a process with threads: numpy's BLAS threads, idle
             # here, are reset by BLAS itself at the fork.
             warnings.filterwarnings("ignore", r".*fork\(\)", DeprecationWarning)
             for _ in range(self._processes):
-                ours, theirs = multiprocessing.Pipe(duplex=True)
-                try:
-                    pid = os.fork()
-                except OSError:  # out of processes or memory: draw with the workers there are
-                    ours.close()
-                    theirs.close()
+                forked = fork_child(lambda conn: self._work(conn, parent))
+                if forked is None:  # out of processes or memory: draw with the workers there are
                     break
-                if pid == 0:  # the worker: never returns
-                    ours.close()
-                    self._work(theirs, parent)
-                theirs.close()
-                self._workers[ours] = pid
-                self._pids.append(pid)
+                self._workers[forked[0]] = forked[1]
+                self._pids.append(forked[1])
         self._processes = max(1, len(self._pids))  # 1: none could start, drawn here
 
     def begin(self, done: Callable[[int], object] = lambda n: None) -> None:
