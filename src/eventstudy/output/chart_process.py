@@ -1,8 +1,8 @@
 """The process that draws a run's charts (:class:`ChartProcess`).
 
 ``eventstudy run`` forks this process as it starts, before it loads pandas or reads a price:
-while the run computes the study, the process loads matplotlib and the chart modules (a quarter
-of a second, on a CPU that would otherwise be idle). Once the study is computed the run sends it
+while the run computes the study, the process loads the chart modules (matplotlib, and pandas
+for the results: most of a second, on a CPU that would otherwise be idle). Once the study is computed the run sends it
 the results (pickled: the demo's are under a megabyte and take milliseconds) and writes its
 tables; the process draws the charts meanwhile, forking its own workers
 (:mod:`eventstudy.output.plots.workers`), and sends back each chart drawn (for the progress bar),
