@@ -2,9 +2,9 @@
 
 ``eventstudy run`` forks this process as it starts, before it loads pandas or reads a price:
 while the run computes the study, the process loads the chart modules (matplotlib, and pandas
-for the results: most of a second, on a CPU that would otherwise be idle). Once the study is computed the run sends it
-the results (pickled: the demo's are under a megabyte and take milliseconds) and writes its
-tables; the process draws the charts meanwhile, forking its own workers
+for the results: most of a second, on a CPU that would otherwise be idle). Once the study is
+computed the run sends it the results (pickled: the demo's are under a megabyte and take
+milliseconds) and writes its tables; the process draws the charts meanwhile, forking its own workers
 (:mod:`eventstudy.output.plots.workers`), and sends back each chart drawn (for the progress bar),
 the warnings, and the paths written or the first failing chart's error. The charts are the
 files drawing them in the run's own process writes, byte for byte.
