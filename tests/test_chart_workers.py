@@ -21,16 +21,18 @@ import pytest
 from matplotlib.figure import Figure
 
 from eventstudy.errors import EventStudyError
+from eventstudy.output import figure_drawing
 from eventstudy.output import plots as plotting
 from eventstudy.output.plots import figures, workers
 from eventstudy.output.plots.style import house_style, size_of
+from eventstudy.processes import can_fork
 from eventstudy.progress import progress_bar
 from eventstudy.results import EventStudyResults
 from tests.figure_checks import tables_wait_for_a_chart
 
 pytestmark = [
     pytest.mark.sample,
-    pytest.mark.skipif(not workers.can_fork(), reason="workers are forked"),
+    pytest.mark.skipif(not can_fork(), reason="workers are forked"),
 ]
 
 
@@ -149,7 +151,7 @@ def test_a_run_draws_its_charts_while_it_writes_its_tables(
     from eventstudy.output import transaction
 
     tables_wait_for_a_chart(monkeypatch, tmp_path / "figures")
-    monkeypatch.setattr(workers, "cpu_count", lambda: 2)
+    monkeypatch.setattr(figure_drawing, "cpu_count", lambda: 2)
     stage = transaction.RunStage(tmp_path / "tables", tmp_path / "figures")
     stage.tables.mkdir()
     stage.figures.mkdir()  # type: ignore[union-attr]
@@ -169,7 +171,7 @@ def test_a_run_whose_tables_fail_stops_its_chart_workers(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(transaction, "write_tables", failing)
-    monkeypatch.setattr(workers, "cpu_count", lambda: 2)
+    monkeypatch.setattr(figure_drawing, "cpu_count", lambda: 2)
     forked: list[int] = []
     real_fork = os.fork
 
@@ -275,28 +277,28 @@ def test_a_workers_warnings_are_given_here(
 def test_how_many_processes_draw(
     small: EventStudyResults, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(workers, "cpu_count", lambda: 2)
-    assert workers.process_count(None, 23) == 2
-    assert workers.process_count(None, workers.MIN_CHARTS - 1) == 1  # too few to gain
-    assert workers.process_count(1, 23) == 1
-    assert workers.process_count(8, 3) == 3  # never more than the charts
+    monkeypatch.setattr(figure_drawing, "cpu_count", lambda: 2)
+    assert figure_drawing.process_count(None, 23) == 2
+    assert figure_drawing.process_count(None, figure_drawing.MIN_CHARTS - 1) == 1  # too few to gain
+    assert figure_drawing.process_count(1, 23) == 1
+    assert figure_drawing.process_count(8, 3) == 3  # never more than the charts
     with progress_bar(True, 1, "bar", "step") as bar:  # its monitor thread outlives it
         bar.update(1)
-    assert workers.process_count(None, 23) == 2  # the monitor does not count
+    assert figure_drawing.process_count(None, 23) == 2  # the monitor does not count
     stop = threading.Event()
     other = threading.Thread(target=stop.wait)
     other.start()
     try:  # another thread could hold a lock at the fork: automatic means one process
-        assert workers.process_count(None, 23) == 1
-        assert workers.process_count(2, 23) == 2  # asked for
+        assert figure_drawing.process_count(None, 23) == 1
+        assert figure_drawing.process_count(2, 23) == 2  # asked for
     finally:
         stop.set()
         other.join()
-    monkeypatch.setattr(workers, "can_fork", lambda: False)
-    assert workers.process_count(4, 23) == 1
+    monkeypatch.setattr(figure_drawing, "can_fork", lambda: False)
+    assert figure_drawing.process_count(4, 23) == 1
     for bad in (0, -1, 1.5, True):
         with pytest.raises(ValueError, match="jobs must be"):
-            workers.process_count(bad, 23)  # type: ignore[arg-type]
+            figure_drawing.process_count(bad, 23)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="jobs must be"):
         plotting.save_figures(small, tmp_path / "figs", jobs=0)
     assert not (tmp_path / "figs").exists()

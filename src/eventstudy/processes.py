@@ -16,13 +16,15 @@ import pickle
 import signal
 import sys
 import threading
+import traceback
 import warnings
 from collections.abc import Callable
 from multiprocessing.connection import Connection
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from eventstudy.errors import EventStudyError
 
+T = TypeVar("T")
 _PR_SET_PDEATHSIG = 1
 #: A warning as it crosses a pipe: ``(message, category, filename, lineno)``.
 Warning_ = tuple[Any, type[Warning], str, int]
@@ -99,6 +101,22 @@ class RemoteTracebackError(Exception):
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+def captured(
+    work: Callable[[], T],
+) -> tuple[T | None, tuple[BaseException, str] | None, list[Warning_]]:
+    """``work()`` in a child, ready to be reported to the parent: its value (None if it
+    raised), its exception with the traceback's text (:func:`portable_failure`; None if it
+    returned), and the warnings it gave (:func:`portable_warnings`)."""
+    failure = None
+    value = None
+    with warnings.catch_warnings(record=True) as caught:
+        try:
+            value = work()
+        except BaseException as exc:  # re-raised by the parent (reraisable)
+            failure = portable_failure(exc, "".join(traceback.format_exception(exc)))
+    return value, failure, portable_warnings(caught)
 
 
 def portable_failure(exc: BaseException, text: str) -> tuple[BaseException, str]:

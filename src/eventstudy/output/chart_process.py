@@ -27,15 +27,12 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from eventstudy.errors import EventStudyError, argument
-from eventstudy.output.figure_drawing import FigureDrawing
+from eventstudy.errors import EventStudyError
+from eventstudy.output.figure_drawing import MIN_CHARTS, FigureDrawing, drawer_died, process_count
 from eventstudy.processes import (
     Warning_,
-    can_fork,
-    cpu_count,
     die_with,
     fork_child,
-    other_threads,
     reap,
     reissue,
     reraisable,
@@ -64,11 +61,9 @@ class ChartProcess:
     @classmethod
     def start(cls, jobs: int | None) -> ChartProcess | None:
         """Fork the chart process now; None where the charts would be drawn in one process
-        anyway (``jobs`` 1, one CPU, no safe fork, or other threads running in automatic mode:
-        as :func:`~eventstudy.output.plots.workers.process_count` decides)."""
-        if not can_fork() or jobs == 1:
-            return None
-        if jobs is None and (cpu_count() < 2 or other_threads()):
+        anyway (:func:`~eventstudy.output.figure_drawing.process_count`: ``jobs`` 1, one CPU,
+        no safe fork, or other threads running in automatic mode)."""
+        if process_count(jobs, MIN_CHARTS) < 2:
             return None
         parent = os.getpid()
         forked = fork_child(lambda conn: _serve(conn, parent))
@@ -125,12 +120,7 @@ class ChartProcess:
     def _died(self) -> EventStudyError:
         """The error for the process ending without its report."""
         pid, self._pid = self._pid, None
-        status = reap(pid) if pid is not None else 0
-        how = f"signal {-status}" if status < 0 else f"exit status {status}"
-        return EventStudyError(
-            f"the process drawing the charts ended unexpectedly ({how}); "
-            f"{argument('jobs=1')} draws them in this process"
-        )
+        return drawer_died(reap(pid) if pid is not None else 0)
 
 
 class _Remote:

@@ -1,7 +1,8 @@
 """Charts being drawn (:class:`FigureDrawing`: what
 :func:`~eventstudy.output.plots.figures.drawing_figures` yields and
 :meth:`~eventstudy.output.chart_process.ChartProcess.begin` returns), whoever draws them
-(:class:`Drawer`): the chart workers or the chart process. Imports no matplotlib."""
+(:class:`Drawer`): the chart workers or the chart process; how many processes draw them
+(:func:`process_count`) and the error when one dies. Imports no matplotlib."""
 
 from __future__ import annotations
 
@@ -10,7 +11,40 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+from eventstudy.errors import EventStudyError, argument
+from eventstudy.processes import can_fork, cpu_count, other_threads
 from eventstudy.progress import progress_bar
+
+#: Below this many charts they are drawn in this process: starting workers (each loads its own
+#: fonts and file writers) costs more than the second process saves.
+MIN_CHARTS = 3
+
+
+def process_count(jobs: int | None, charts: int) -> int:
+    """How many processes draw ``charts`` charts; 1 means this process, without workers.
+
+    ``jobs``: None for automatic (one per CPU when there are at least :data:`MIN_CHARTS` charts
+    and no other thread runs here: :func:`~eventstudy.processes.other_threads`), else at most
+    that many (never more than the charts). Always 1 where the platform cannot fork."""
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
+        raise ValueError(f"jobs must be a whole number of at least 1 or None, not {jobs!r}")
+    if not can_fork():
+        return 1
+    if jobs is None:
+        if charts < MIN_CHARTS or other_threads():
+            return 1
+        jobs = cpu_count()
+    return max(1, min(jobs, charts))
+
+
+def drawer_died(status: int) -> EventStudyError:
+    """The error for a process drawing the charts that ended (``status``: its exit status, or
+    minus the signal that killed it) without reporting its chart."""
+    how = f"signal {-status}" if status < 0 else f"exit status {status}"
+    return EventStudyError(
+        f"a process drawing the charts ended unexpectedly ({how}); {argument('jobs=1')} "
+        "draws them in this process"
+    )
 
 
 class Drawer(Protocol):

@@ -8,8 +8,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import traceback
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +17,7 @@ import matplotlib as mpl
 import numpy as np
 
 from eventstudy.errors import EventStudyError
-from eventstudy.output.figure_drawing import FigureDrawing
+from eventstudy.output.figure_drawing import FigureDrawing, process_count
 from eventstudy.output.files import atomic_file
 from eventstudy.output.measure_data import EXTRA_MEASURES, daily_values
 from eventstudy.output.plots.chart_data import has_value_data, pick_event, value_window
@@ -48,8 +46,8 @@ from eventstudy.output.plots.style import (
     size_of,
 )
 from eventstudy.output.plots.value_heatmap import plot_ar_heatmap, plot_value
-from eventstudy.output.plots.workers import ChartWorkers, process_count
-from eventstudy.processes import portable_failure, portable_warnings
+from eventstudy.output.plots.workers import ChartWorkers
+from eventstudy.processes import captured
 from eventstudy.study import slugify
 
 if TYPE_CHECKING:
@@ -359,17 +357,15 @@ def serve_charts(
     and report over ``conn``: ``("count", (charts, processes))``, ``("drawn", 1)`` per chart, then
     ``("paths", ...)`` (the paths of each chart) or ``("failed", (exception, traceback))``, with
     the warnings given. A message from the run (or its end) cancels the charts not handed out."""
-    outcome: tuple[str, Any]
-    with warnings.catch_warnings(record=True) as caught:
-        try:
-            job = _chart_job(results, directory, max_events=max_events, jobs=jobs)
-            conn.send(("count", (job.count, job.processes)))
-            with ChartWorkers(job.draw, job.count, job.processes, job.setup, conn) as workers:
-                outcome = ("paths", workers.results(lambda n: conn.send(("drawn", n))))
-        except Exception as exc:
-            text = "".join(traceback.format_exception(exc))
-            outcome = ("failed", portable_failure(exc, text))
-    conn.send((outcome[0], (outcome[1], portable_warnings(caught))))
+
+    def draw() -> list[list[Path]]:
+        job = _chart_job(results, directory, max_events=max_events, jobs=jobs)
+        conn.send(("count", (job.count, job.processes)))
+        with ChartWorkers(job.draw, job.count, job.processes, job.setup, conn) as workers:
+            return workers.results(lambda n: conn.send(("drawn", n)))
+
+    drawn, failure, shown = captured(draw)
+    conn.send(("paths", (drawn, shown)) if failure is None else ("failed", (failure, shown)))
 
 
 def _share_frames(results: ResultSource, plan: Sequence[ChartSpec]) -> None:

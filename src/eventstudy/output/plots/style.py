@@ -21,7 +21,6 @@ import threading
 from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -230,7 +229,7 @@ class _Canvas(FigureCanvasAgg):
         if "_get_font_height_metrics" not in vars(renderer):
             # matplotlib's Text asks a renderer that has this method (the PDF and PostScript
             # renderers do) for a font's ascent, descent and line gap
-            metrics = partial(_font_height_metrics, dpi=renderer.dpi)
+            metrics = functools.partial(_font_height_metrics, dpi=renderer.dpi)
             renderer._get_font_height_metrics = metrics
         return renderer
 

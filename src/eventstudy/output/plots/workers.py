@@ -11,12 +11,13 @@ paths are returned in the charts' order. The parent may do this from a thread of
 through the same atomic writer as this process would (:func:`eventstudy.output.files.atomic_file`).
 
 Where there is no safe ``fork`` (Windows has none; on macOS system libraries may have started
-threads, and Python calls it unsafe there), with one CPU, for fewer than :data:`MIN_CHARTS`
-charts, or when other threads are running in this process (in the automatic mode: a thread could
-hold a lock at the moment of the fork that the worker then waits for forever), the charts are
-drawn here, one after the other, as before. The workers gain only where a CPU is idle: the
-kernel may schedule a session's processes as one group (Linux's autogroup), so on a machine
-other sessions keep busy two workers get no more time than one process.
+threads, and Python calls it unsafe there), with one CPU, for fewer than
+:data:`~eventstudy.output.figure_drawing.MIN_CHARTS` charts, or when other threads are running in
+this process (in the automatic mode: a thread could hold a lock at the moment of the fork that the
+worker then waits for forever), the charts are drawn here, one after the other, as before. The
+workers gain only where a CPU is idle: the kernel may schedule a session's processes as one group
+(Linux's autogroup), so on a machine other sessions keep busy two workers get no more time than one
+process.
 
 What a worker raises comes back as the same exception (its traceback text attached as the
 cause of anything but an :class:`~eventstudy.errors.EventStudyError`, which stays one line);
@@ -32,7 +33,6 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-import traceback
 import warnings
 from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
@@ -40,45 +40,22 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, NoReturn
 
-from eventstudy.errors import EventStudyError, argument
+from eventstudy.errors import EventStudyError
+from eventstudy.output.figure_drawing import drawer_died
 from eventstudy.output.plots.style import _STYLE_LOCK
 from eventstudy.parallel import frozen_objects
 from eventstudy.processes import (
     Warning_,
-    can_fork,
-    cpu_count,
+    captured,
     die_with,
     fork_child,
-    other_threads,
-    portable_failure,
-    portable_warnings,
     reap,
     reissue,
     reraisable,
 )
 
-#: Below this many charts they are drawn in this process: starting workers (each loads its own
-#: fonts and file writers) costs more than the second process saves.
-MIN_CHARTS = 3
 #: What a worker reports for chart ``k``: ``(k, paths, failure, warnings)``.
 _Report = tuple[int, list[Path] | None, tuple[BaseException, str] | None, list[Warning_]]
-
-
-def process_count(jobs: int | None, charts: int) -> int:
-    """How many processes draw ``charts`` charts; 1 means this process, without workers.
-
-    ``jobs``: None for automatic (one per CPU when there are at least :data:`MIN_CHARTS` charts
-    and no other thread runs here: :func:`~eventstudy.processes.other_threads`), else at most
-    that many (never more than the charts). Always 1 where the platform cannot fork."""
-    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
-        raise ValueError(f"jobs must be a whole number of at least 1 or None, not {jobs!r}")
-    if not can_fork():
-        return 1
-    if jobs is None:
-        if charts < MIN_CHARTS or other_threads():
-            return 1
-        jobs = cpu_count()
-    return max(1, min(jobs, charts))
 
 
 class ChartWorkers:
@@ -251,11 +228,7 @@ class ChartWorkers:
         conn.close()
         status = reap(pid)
         self._pids.remove(pid)
-        how = f"signal {-status}" if status < 0 else f"exit status {status}"
-        return EventStudyError(
-            f"a process drawing the charts ended unexpectedly ({how}); {argument('jobs=1')} "
-            "draws them in this process"
-        )
+        return drawer_died(status)
 
     def _stop(self) -> None:
         """Tell every worker to stop, then wait for all of them: none outlives the call. A worker
@@ -287,7 +260,7 @@ class ChartWorkers:
                 if k is None or os.getppid() != parent:
                     break
                 report = _draw_one(self._draw, k)
-                conn.send(_portable(report))
+                conn.send(report)
                 if report[2] is not None:
                     break
         except BaseException:  # the parent is gone or interrupted us: just end
@@ -307,20 +280,6 @@ def _receive(conn: Connection) -> _Report:
 
 
 def _draw_one(draw: Callable[[int], list[Path]], k: int) -> _Report:
-    """Draw chart ``k`` in a worker: its paths or its exception, and the warnings it gave."""
-    with warnings.catch_warnings(record=True) as caught:
-        try:
-            written: list[Path] | None = draw(k)
-            failure = None
-        except BaseException as exc:  # re-raised by the parent
-            written = None
-            failure = (exc, "".join(traceback.format_exception(exc)))
-    return k, written, failure, portable_warnings(caught)
-
-
-def _portable(report: _Report) -> _Report:
-    """``report`` ready to be pickled to the parent (:mod:`eventstudy.processes`)."""
-    k, written, failure, shown = report
-    if failure is not None:
-        failure = portable_failure(*failure)
-    return k, written, failure, shown
+    """Draw chart ``k`` in a worker: its paths or its exception, and the warnings it gave,
+    ready to be sent to the parent."""
+    return (k, *captured(lambda: draw(k)))
